@@ -1,0 +1,147 @@
+#!/bin/sh
+# quickstart.sh - build sikkermail and start it, or build it and run every test.
+#
+#   contrib/quickstart.sh          install what is missing, build, start the
+#                                  milter in the foreground on its built-in
+#                                  default configuration
+#   contrib/quickstart.sh check    the same set-up, then every test layer
+#                                  (unit, milter protocol, end to end) in a
+#                                  normal and a sanitizer (ASan/UBSan) build;
+#                                  ends with "N passed, N failed, N skipped"
+#
+# Run as root on Debian or Ubuntu: missing packages are installed with
+# apt-get. Elsewhere the script lists the packages it needs and stops.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+mode=${1:-run}
+case $mode in
+run | check) ;;
+*)
+	echo "usage: contrib/quickstart.sh [check]" >&2
+	exit 64
+	;;
+esac
+
+# Build and test dependencies, by Debian package name.
+PACKAGES="build-essential autoconf automake libtool pkg-config
+	libmilter-dev libssl-dev libldap-dev libsqlite3-dev libidn2-dev
+	openssl sqlite3 ca-certificates procps iproute2 passwd"
+TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev"
+
+say() { printf 'quickstart: %s\n' "$*"; }
+die() {
+	printf 'quickstart: %s\n' "$*" >&2
+	exit 1
+}
+
+install_packages() {
+	want="$PACKAGES"
+	[ "$mode" = check ] && want="$want $TEST_PACKAGES"
+	missing=""
+	for p in $want; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if ! command -v apt-get >/dev/null 2>&1; then
+		die "not a Debian system: install these (or your system's equivalents) and run again:$missing"
+	fi
+	[ "$(id -u)" = 0 ] || die "packages missing ($missing); run as root to install them"
+	say "installing:$missing"
+	# Postfix and slapd must not configure a system instance: the tests run private ones.
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# build DIR [configure args...] - configure out of tree and make.
+build() {
+	dir=$1
+	shift
+	[ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ] ||
+		autoreconf -fi >/dev/null
+	mkdir -p "$dir"
+	if ! (cd "$dir" && "$top/configure" --quiet --enable-werror "$@" && make -s -j2) \
+		>"$dir/build.out" 2>&1; then
+		tail -40 "$dir/build.out" >&2
+		die "build in $dir failed (full output in $dir/build.out)"
+	fi
+}
+
+# setup_runtime - the user, directories and group membership the default configuration expects.
+setup_runtime() {
+	if ! getent passwd sikkermail >/dev/null; then
+		useradd --system --user-group --home-dir /var/lib/sikkermail --no-create-home \
+			--shell /usr/sbin/nologin sikkermail
+	fi
+	install -d -o sikkermail -g sikkermail -m 0750 /var/lib/sikkermail
+	install -d -o sikkermail -g sikkermail -m 0750 /run/sikkermail
+	# Postfix's smtpd reaches the socket through the sikkermail group (UMask 007).
+	getent passwd postfix >/dev/null && usermod -a -G sikkermail postfix || true
+}
+
+# count_results LOG - add one test-suite.log's counts to the totals.
+count_results() {
+	eval "$(awk '/^# PASS:/ {p=$3} /^# (FAIL|ERROR|XPASS):/ {f+=$3} /^# SKIP:/ {s=$3}
+		END {printf "p=%d f=%d s=%d\n", p, f, s}' "$1")"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+}
+
+# run_checks DIR LABEL - make check in a build tree; nothing may be skipped.
+run_checks() {
+	say "running the tests ($2)"
+	rc=0
+	(cd "$1" && SIKKERMAIL_STRICT=1 make -s check >"$1/check.out" 2>&1) || rc=1
+	grep -E '^(FAIL|ERROR|XPASS|SKIP):' "$1/check.out" || true
+	if [ -f "$1/test-suite.log" ]; then
+		count_results "$1/test-suite.log"
+		[ $rc = 0 ] || sed -n '/^FAIL:\|^ERROR:/,/^$/p' "$1/test-suite.log" | head -40
+	else
+		tail -30 "$1/check.out"
+		failed=$((failed + 1))
+	fi
+}
+
+install_packages
+say "building in build/"
+build "$top/build"
+
+if [ "$mode" = run ]; then
+	[ "$(id -u)" = 0 ] && setup_runtime
+	cat <<'EOF'
+
+Add these lines to Postfix's main.cf and run "postfix reload":
+
+    smtpd_milters = unix:/run/sikkermail/sikkermail.sock
+    non_smtpd_milters = $smtpd_milters
+    milter_default_action = tempfail
+
+(Debian's Postfix runs smtpd chrooted in /var/spool/postfix: either set
+Socket local:/var/spool/postfix/sikkermail/sikkermail.sock in
+/etc/sikkermail/sikkermail.conf, or turn chroot off for smtpd in master.cf.)
+The filter now runs in the foreground on its built-in configuration; stop it
+with Ctrl-C. Configure it in /etc/sikkermail/sikkermail.conf
+(contrib/sikkermail.conf is an example; see sikkermail.conf(5)).
+
+EOF
+	exec "$top/build/sikkermail-milter" -f
+fi
+
+passed=0 failed=0 skipped=0
+run_checks "$top/build" "normal build"
+say "building with AddressSanitizer and UndefinedBehaviorSanitizer in build-asan/"
+build "$top/build-asan" CC=clang \
+	CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS UBSAN_OPTIONS
+run_checks "$top/build-asan" "sanitizer build"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ] && [ "$skipped" = 0 ]

@@ -1,0 +1,504 @@
+/*
+ * audit.c - one decision as one key=value line, and back.
+ *
+ * Exports audit_format and audit_parse (see audit.h). The line is what a
+ * compliance officer reads to answer "why", so it carries every fact the
+ * verdict was made from; sikkermail-ctl report reads it back, so every
+ * value survives the round trip byte for byte.
+ *
+ * Values: written bare when they consist of printable ASCII other than
+ * '"', '\' and '='; otherwise double-quoted, with \" and \\ escapes, and
+ * \xHH for control characters, DEL and bytes that are not well-formed
+ * UTF-8 (well-formed UTF-8 other than C1 controls is kept, for names like
+ * "Københavns Kommune"). A NULL string is written as a bare "-", so the
+ * empty string ("") and the string "-" ("\"-\"") stay distinct from it.
+ * The line never contains CR, LF or any other control character.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "policy.h"
+
+#define AUDIT_MAX_RCPTS 65536	/* more in one line is a corrupt line, not a message */
+
+struct parse_state {
+	struct decision *d;
+	long long n_rcpts;	/* rcpts=, -1 until seen */
+	bool have_action;
+	unsigned char *seen;	/* per recipient: bit i set once names[i]N was read */
+	size_t cap_seen;
+};
+
+/* The per-recipient keys, in the order audit_format writes them. */
+static const char *const rcpt_keys[] = { "rcpt", "class", "action", "rule", "evidence" };
+#define N_RCPT_KEYS (sizeof(rcpt_keys) / sizeof(rcpt_keys[0]))
+#define ALL_RCPT_KEYS ((1u << N_RCPT_KEYS) - 1)
+
+static size_t utf8_len(const unsigned char *s);
+static bool is_bare(const char *v);
+static void put_value(struct strbuf *sb, const char *v);
+static void put(struct strbuf *sb, const char *key, const char *v);
+static void put_rcpt(struct strbuf *sb, size_t n, const struct rcpt *r);
+static const char *yes_no(bool b);
+static const char *find_start(const char *line);
+static int read_value(const char **pp, char **out);
+static int parse_bool(const char *v, bool *out);
+static int parse_count(const char *v, long long max, long long *out);
+static int set_field(struct parse_state *st, const char *key, char *v);
+static int set_scalar(struct parse_state *st, const char *key, char *v);
+static int parse_mode(const char *v, enum mode *out);
+static int parse_psrc(const char *v, enum personal_source *out);
+static int parse_action(const char *v, enum action *out);
+static int take(char **field, char *v);
+static int hexval(int c);
+static int set_indexed(struct parse_state *st, const char *key, char *v);
+static void set_rcpt_address(struct rcpt *r, const char *v);
+static const char *rule_of(const char *v);
+
+/* utf8_len - length of the well-formed, non-C1 UTF-8 sequence at s; 0 if none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	unsigned long cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static bool is_bare(const char *v)
+{
+	if (v[0] == '\0' || strcmp(v, "-") == 0)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '=')
+			return false;
+	return true;
+}
+
+static void put_value(struct strbuf *sb, const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	size_t n;
+
+	if (v == NULL) {
+		sb_addc(sb, '-');
+		return;
+	}
+	if (is_bare(v)) {
+		sb_adds(sb, v);
+		return;
+	}
+	sb_addc(sb, '"');
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			sb_addc(sb, '\\');
+			sb_addc(sb, *p++);
+		} else if (*p >= 0x20 && *p < 0x7f) {
+			sb_addc(sb, *p++);
+		} else if (*p >= 0x80 && (n = utf8_len(p)) > 0) {
+			sb_addmem(sb, p, n);
+			p += n;
+		} else {
+			sb_printf(sb, "\\x%02x", *p++);
+		}
+	}
+	sb_addc(sb, '"');
+}
+
+static void put(struct strbuf *sb, const char *key, const char *v)
+{
+	sb_printf(sb, " %s=", key);
+	put_value(sb, v);
+}
+
+static void put_rcpt(struct strbuf *sb, size_t n, const struct rcpt *r)
+{
+	const char *addr = r->addr.full != NULL ? r->addr.full : r->raw;
+
+	sb_printf(sb, " rcpt%zu=", n);
+	put_value(sb, addr);
+	sb_printf(sb, " class%zu=%s action%zu=%s rule%zu=", n, rclass_name(r->cls), n,
+		  action_name(r->action), n);
+	put_value(sb, r->rule != NULL && r->rule[0] != '\0' ? r->rule : NULL);
+	sb_printf(sb, " evidence%zu=", n);
+	put_value(sb, r->evidence);
+}
+
+static const char *yes_no(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+void audit_format(const struct decision *d, struct strbuf *out)
+{
+	sb_printf(out, "decision time=%lld", d->time);
+	put(out, "queue_id", d->queue_id);
+	put(out, "message_id", d->message_id);
+	put(out, "sender", d->sender);
+	put(out, "client", d->client_addr);
+	put(out, "trusted", yes_no(d->trusted));
+	put(out, "mode", mode_name(d->mode));
+	put(out, "personal", yes_no(d->personal));
+	put(out, "personal_source", personal_source_name(d->psrc));
+	put(out, "personal_reason", d->personal_why);
+	sb_printf(out, " cpr=%d", d->cpr_hits);
+	put(out, "action", action_name(d->action));
+	put(out, "applied", action_name(d->applied));
+	put(out, "rule", d->rule != NULL && d->rule[0] != '\0' ? d->rule : NULL);
+	sb_printf(out, " rcpts=%zu", d->n_rcpts);
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		put_rcpt(out, i + 1, &d->rcpts[i]);
+}
+
+/*
+ * find_start - the "decision" token: at the start of the line or after a
+ * space, and followed by a key=value pair (a syslog prefix may contain
+ * the word too, e.g. a host called "decision").
+ */
+static const char *find_start(const char *line)
+{
+	static const char tok[] = "decision ";
+	const char *p = line, *q;
+
+	while ((q = strstr(p, tok)) != NULL) {
+		const char *k = q + sizeof(tok) - 1;
+		size_t klen = strcspn(k, " =");
+
+		if ((q == line || q[-1] == ' ') && klen > 0 && k[klen] == '=')
+			return k;
+		p = q + 1;
+	}
+	return NULL;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* read_value - a bare or quoted value at *pp; *out is NULL for "-". 0 or -1. */
+static int read_value(const char **pp, char **out)
+{
+	const char *p = *pp;
+	struct strbuf sb;
+	int hi, lo;
+
+	*out = NULL;
+	if (*p != '"') {
+		size_t n = strcspn(p, " \r\n");
+
+		if (n == 0 || memchr(p, '"', n) != NULL || memchr(p, '\\', n) != NULL)
+			return -1;
+		if (!(n == 1 && *p == '-'))
+			*out = xstrndup(p, n);
+		*pp = p + n;
+		return 0;
+	}
+	sb_init(&sb);
+	for (p++; *p != '"'; p++) {
+		if (*p == '\0')
+			goto bad;
+		if (*p != '\\') {
+			sb_addc(&sb, *p);
+			continue;
+		}
+		p++;
+		if (*p == '"' || *p == '\\') {
+			sb_addc(&sb, *p);
+		} else if (*p == 'x' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+			sb_addc(&sb, hi * 16 + lo);
+			p += 2;
+		} else {
+			goto bad;
+		}
+	}
+	if (memchr(sb.s, '\0', sb.len) != NULL)
+		goto bad;	/* \x00 cannot be a C string */
+	*pp = p + 1;
+	*out = sb.s;
+	return 0;
+bad:
+	sb_free(&sb);
+	return -1;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (v != NULL && strcmp(v, "yes") == 0)
+		*out = true;
+	else if (v != NULL && strcmp(v, "no") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_count(const char *v, long long max, long long *out)
+{
+	char *end;
+
+	if (v == NULL || v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || *out > max)
+		return -1;
+	return 0;
+}
+
+/* rule_of - rule names are static strings; one we do not know reads back as "other". */
+static const char *rule_of(const char *v)
+{
+	const char *rule;
+
+	if (v == NULL)
+		return "";
+	rule = policy_rule_intern(v);
+	return rule != NULL ? rule : "other";
+}
+
+static void set_rcpt_address(struct rcpt *r, const char *v)
+{
+	const char *at;
+
+	free(r->raw);
+	address_free(&r->addr);
+	r->raw = xstrdup(v ? v : "");
+	if (v == NULL)
+		return;
+	r->addr.full = xstrdup(v);
+	if ((at = strrchr(v, '@')) != NULL) {
+		r->addr.local = xstrndup(v, (size_t)(at - v));
+		r->addr.domain = xstrdup(at + 1);
+	}
+}
+
+/* set_indexed - rcptN, classN, actionN, ruleN, evidenceN (N from 1); takes v. */
+static int set_indexed(struct parse_state *st, const char *key, char *v)
+{
+	size_t klen = strcspn(key, "0123456789"), which;
+	long long n;
+	struct rcpt *r;
+	int rc = -1, k;
+
+	for (which = 0; which < N_RCPT_KEYS; which++)
+		if (strlen(rcpt_keys[which]) == klen && strncmp(key, rcpt_keys[which], klen) == 0)
+			break;
+	if (which == N_RCPT_KEYS) {
+		rc = 0;		/* not ours: a later version's key */
+		goto out;
+	}
+	if (key[klen] == '0' || parse_count(key + klen, AUDIT_MAX_RCPTS, &n) < 0 || n < 1)
+		goto out;
+	while (st->d->n_rcpts < (size_t)n)
+		decision_add_rcpt(st->d, "", NULL);
+	if (st->cap_seen < (size_t)n) {
+		st->seen = xrealloc(st->seen, (size_t)n * 2);
+		memset(st->seen + st->cap_seen, 0, (size_t)n * 2 - st->cap_seen);
+		st->cap_seen = (size_t)n * 2;
+	}
+	st->seen[n - 1] |= 1u << which;
+	r = &st->d->rcpts[n - 1];
+	switch (which) {
+	case 0:
+		set_rcpt_address(r, v);
+		break;
+	case 1:
+		if (v == NULL || (k = rclass_parse(v)) < 0)
+			goto out;
+		r->cls = (enum rclass)k;
+		break;
+	case 2:
+		if (v == NULL || (k = action_parse(v)) < 0)
+			goto out;
+		r->action = (enum action)k;
+		break;
+	case 3:
+		r->rule = rule_of(v);
+		break;
+	default:
+		free(r->evidence);
+		r->evidence = v;
+		v = NULL;
+		break;
+	}
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+static int parse_mode(const char *v, enum mode *out)
+{
+	if (v != NULL && strcmp(v, mode_name(MODE_ENFORCE)) == 0)
+		*out = MODE_ENFORCE;
+	else if (v != NULL && strcmp(v, mode_name(MODE_MONITOR)) == 0)
+		*out = MODE_MONITOR;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_psrc(const char *v, enum personal_source *out)
+{
+	static const enum personal_source all[] = { PSRC_NONE, PSRC_HEADER, PSRC_CPR };
+
+	for (size_t i = 0; v != NULL && i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(v, personal_source_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_action(const char *v, enum action *out)
+{
+	int k = v != NULL ? action_parse(v) : -1;
+
+	if (k < 0)
+		return -1;
+	*out = (enum action)k;
+	return 0;
+}
+
+/* take - replace *field with v (which may be NULL). */
+static int take(char **field, char *v)
+{
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+/* set_scalar - one of the message's keys; takes v. Unknown keys are skipped. */
+static int set_scalar(struct parse_state *st, const char *key, char *v)
+{
+	struct decision *d = st->d;
+	long long n = 0;
+	int rc = 0;
+
+	if (strcmp(key, "queue_id") == 0)
+		return take(&d->queue_id, v);
+	if (strcmp(key, "message_id") == 0)
+		return take(&d->message_id, v);
+	if (strcmp(key, "sender") == 0)
+		return take(&d->sender, v);
+	if (strcmp(key, "client") == 0)
+		return take(&d->client_addr, v);
+	if (strcmp(key, "personal_reason") == 0)
+		return take(&d->personal_why, v);
+
+	if (strcmp(key, "time") == 0) {
+		rc = parse_count(v, LLONG_MAX, &n);
+		d->time = n;
+	} else if (strcmp(key, "trusted") == 0) {
+		rc = parse_bool(v, &d->trusted);
+	} else if (strcmp(key, "personal") == 0) {
+		rc = parse_bool(v, &d->personal);
+	} else if (strcmp(key, "mode") == 0) {
+		rc = parse_mode(v, &d->mode);
+	} else if (strcmp(key, "personal_source") == 0) {
+		rc = parse_psrc(v, &d->psrc);
+	} else if (strcmp(key, "cpr") == 0) {
+		rc = parse_count(v, INT_MAX, &n);
+		d->cpr_hits = (int)n;
+	} else if (strcmp(key, "action") == 0) {
+		rc = parse_action(v, &d->action);
+		st->have_action = true;
+	} else if (strcmp(key, "applied") == 0) {
+		rc = parse_action(v, &d->applied);
+	} else if (strcmp(key, "rule") == 0) {
+		d->rule = rule_of(v);
+	} else if (strcmp(key, "rcpts") == 0) {
+		rc = parse_count(v, AUDIT_MAX_RCPTS, &st->n_rcpts);
+	}
+	free(v);
+	return rc;
+}
+
+static int set_field(struct parse_state *st, const char *key, char *v)
+{
+	size_t klen = strlen(key);
+
+	if (klen > 0 && key[klen - 1] >= '0' && key[klen - 1] <= '9')
+		return set_indexed(st, key, v);
+	return set_scalar(st, key, v);
+}
+
+int audit_parse(const char *line, struct decision *d)
+{
+	struct parse_state st = { .d = d, .n_rcpts = -1 };
+	const char *p;
+	char *key, *v;
+	size_t klen;
+	int rc;
+
+	decision_init(d);
+	if ((p = find_start(line)) == NULL)
+		return -1;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0' || *p == '\n' || (*p == '\r' && p[1] == '\n'))
+			break;
+		klen = strcspn(p, " =");
+		if (klen == 0 || p[klen] != '=')
+			goto bad;
+		key = xstrndup(p, klen);
+		p += klen + 1;
+		if (read_value(&p, &v) < 0) {
+			free(key);
+			goto bad;
+		}
+		if (*p != ' ' && *p != '\0' && *p != '\r' && *p != '\n') {
+			free(v);	/* "a"b: junk glued to a value */
+			free(key);
+			goto bad;
+		}
+		rc = set_field(&st, key, v);	/* takes v */
+		free(key);
+		if (rc < 0)
+			goto bad;
+	}
+	/* a line cut short (syslog line limits) must not pass for a whole one */
+	if (!st.have_action || st.n_rcpts < 0 || (size_t)st.n_rcpts != d->n_rcpts)
+		goto bad;
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		if (st.seen[i] != ALL_RCPT_KEYS)
+			goto bad;
+	free(st.seen);
+	return 0;
+bad:
+	free(st.seen);
+	decision_free(d);
+	return -1;
+}

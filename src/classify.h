@@ -1,0 +1,39 @@
+/*
+ * classify.h - address + lists + certificate -> recipient class.
+ *
+ * Order (SPEC section 3), first match wins: internal (InternalDomains),
+ * tunnel (list), encrypted (valid certificate), partner (list, agreement
+ * not expired), freemail (list), tls. PreferEncryption puts encrypted
+ * before tunnel. The certificate is only looked up when need_cert is set
+ * (a personal message) and the cheaper rules did not settle the class.
+ * A lookup that fails temporarily yields CLASS_UNKNOWN, never "not found".
+ */
+#ifndef SIKKERMAIL_CLASSIFY_H
+#define SIKKERMAIL_CLASSIFY_H
+
+#include <stdbool.h>
+
+#include "address.h"
+#include "config.h"
+#include "sikkermail.h"
+#include "store.h"
+
+struct classification {
+	enum rclass cls;
+	char *evidence;		/* owned; human-readable why */
+};
+
+/*
+ * classify_address - classify one normalised address. store may be NULL
+ * only if the caller wants list lookups to count as temporary failures.
+ * today is "YYYY-MM-DD" (partner agreement expiry).
+ */
+void classify_address(const struct config *cfg, struct store *store, const struct address *addr,
+		      bool need_cert, const char *today, struct classification *out);
+
+void classification_free(struct classification *c);
+
+/* today_string - the local date as YYYY-MM-DD into buf[11]. */
+void today_string(char buf[11]);
+
+#endif

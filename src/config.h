@@ -1,0 +1,141 @@
+/*
+ * config.h - the configuration: a table of keys with types, defaults and
+ * bounds, parsed into an immutable snapshot.
+ *
+ * A snapshot is built once (config_load / config_parse), then only read;
+ * threads share it through config_ref / config_unref so that a reload can
+ * swap it without disturbing messages in flight.
+ *
+ * File format: "Key value" lines as in opendkim.conf; '#' starts a comment;
+ * key names are case-insensitive; blank lines ignored. Every error in a
+ * file is reported, as "file:line: message", in one run.
+ */
+#ifndef SIKKERMAIL_CONFIG_H
+#define SIKKERMAIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <netinet/in.h>
+
+#include "sikkermail.h"
+#include "util.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/sikkermail/sikkermail.conf"
+
+/* One CIDR network of InternalNetworks. */
+struct netmask {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned char addr[16];	/* network address, masked */
+	int prefix;		/* prefix length in bits */
+};
+
+struct secure_mailbox {
+	char *address;		/* normalised local@domain */
+	char *keyfile;
+	char *certfile;
+};
+
+enum language_set {
+	LANG_DA = 1,
+	LANG_EN = 2
+};
+
+enum detect_cpr {
+	CPR_OFF,
+	CPR_MONITOR,
+	CPR_ENFORCE
+};
+
+struct config {
+	int refcount;		/* managed by config_ref/config_unref */
+	char *path;		/* file it came from, or "(built-in)" */
+
+	/* daemon */
+	char *socket;			/* Socket; default local:/run/sikkermail/sikkermail.sock */
+	char *userid;			/* UserID; default "sikkermail" (used only when started as root) */
+	char *pidfile;			/* PidFile; NULL = none */
+	int umask;			/* UMask; default 007 */
+	char *database;			/* Database; default /var/lib/sikkermail/sikkermail.db */
+	enum mode mode;			/* Mode enforce|monitor; default enforce */
+
+	/* classification */
+	char **internal_domains;	/* InternalDomains: list, lower-case A-labels; ".kp.dk" covers subdomains */
+	size_t n_internal_domains;
+	struct netmask *internal_networks;	/* InternalNetworks; default 127.0.0.0/8 ::1/128 */
+	size_t n_internal_networks;
+	char *personal_header;		/* PersonalHeader; default X-KP-Personal */
+	char *mailbox_header;		/* MailboxHeader; default X-KP-Secure-Mailbox */
+	bool prefer_encryption;		/* PreferEncryption; default no */
+
+	/* decisions (SPEC section 5) */
+	enum action personal_to_partner;	/* deliver (accept) | reject; default deliver */
+	enum action personal_to_freemail;	/* reject | hold; default reject */
+	enum action personal_to_tls;		/* reject | hold | deliver (accept); default reject */
+	enum action on_lookup_failure;		/* tempfail | hold; default tempfail */
+	enum detect_cpr detect_cpr;		/* DetectCPR; default monitor */
+	int languages;				/* Language: LANG_DA|LANG_EN bits */
+	bool language_en_first;			/* "en,da" */
+	char *help_url;				/* HelpURL; NULL = none */
+	bool tag_header;			/* TagHeader; default yes */
+
+	/* certificates (issue 3) */
+	char **ldap_uri;		/* LDAPURI: list tried in order */
+	size_t n_ldap_uri;
+	char *ldap_base;		/* LDAPBase */
+	char *ldap_filter;		/* LDAPFilter; default (mail=%s) */
+	char *ldap_bind_dn;
+	char *ldap_bind_password_file;
+	char *ldap_ca_cert_file;
+	int ldap_timeout;		/* seconds; default 5, 1..120 */
+	long cert_ttl;			/* seconds; default 1d */
+	long negative_ttl;		/* seconds; default 1h */
+	long max_stale;			/* seconds; default 7d */
+	char *trusted_ca_file;
+	char *crl_file;
+	bool accept_subject_email;
+
+	/* encryption (issue 4) */
+	struct secure_mailbox *mailboxes;	/* SecureMailbox ADDRESS KEYFILE CERTFILE (repeatable) */
+	size_t n_mailboxes;
+	char *default_secure_mailbox;
+	char *secure_subject;		/* default "Sikker besked / Secure message" */
+	char *cipher;			/* aes-256-cbc | aes-256-gcm */
+	char *reinject;			/* "sendmail" or "smtp:HOST:PORT" */
+	char *sendmail_path;		/* default /usr/sbin/sendmail */
+
+	/* logging */
+	bool syslog;			/* Syslog; default yes */
+	int syslog_facility;		/* SyslogFacility; default mail */
+	int log_level;			/* LogLevel; default info */
+};
+
+/*
+ * config_parse - parse configuration text. name is used in error messages
+ * ("name:line: message"). Returns a new snapshot (refcount 1) or NULL, in
+ * which case every error found has been appended to errors.
+ */
+struct config *config_parse(const char *name, const char *text, size_t len,
+			    struct strlist *errors);
+
+/* config_load - read and parse a file; NULL path means the built-in defaults. */
+struct config *config_load(const char *path, struct strlist *errors);
+
+/* config_defaults - the embedded default configuration. */
+struct config *config_defaults(void);
+
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c);
+
+/* config_dump - write the effective configuration as "Key value" lines. */
+void config_dump(const struct config *c, struct strbuf *out);
+
+/* config_is_internal_network - does sa (sockaddr_in/in6) fall in InternalNetworks? */
+bool config_is_internal_network(const struct config *c, const struct sockaddr *sa);
+
+/* config_find_mailbox - the SecureMailbox with this address, or NULL. */
+const struct secure_mailbox *config_find_mailbox(const struct config *c, const char *address);
+
+/* config_parse_duration - "30", "30s", "15m", "12h", "7d", "2w" -> seconds; -1 if bad */
+long config_parse_duration(const char *s);
+
+#endif

@@ -1,0 +1,449 @@
+/*
+ * ctl.c - the commands of sikkermail-ctl: import and list the tunnel,
+ * partner and freemail lists, and explain how an address is classified
+ * and what would happen to a personal message sent to it.
+ *
+ * Exports ctl_main, ctl_import, ctl_list and ctl_explain (see ctl.h).
+ *
+ * The tool runs on the same modules as the daemon (lists, store,
+ * address, classify, policy, certs), so what explain says is what the
+ * milter does. An import is all or nothing: a file with any bad line
+ * changes nothing, and the database swaps the whole list in one
+ * transaction. Commands that only read open the database read-only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "certs.h"
+#include "classify.h"
+#include "config.h"
+#include "ctl.h"
+#include "lists.h"
+#include "log.h"
+#include "policy.h"
+#include "store.h"
+#include "util.h"
+
+#define CTL_INPUT_MAX (64L * 1024 * 1024)	/* a list file larger than this is a mistake */
+
+static const char usage_text[] =
+	"usage: sikkermail-ctl [-c FILE] [-d DATABASE] COMMAND ...\n"
+	"  import tunnel|partners|freemail FILE  replace a list with FILE (- reads stdin)\n"
+	"  list tunnel|partners|freemail         show a list, with where each entry came from\n"
+	"  explain [--personal] ADDRESS...       how each address is classified and handled\n"
+	"see sikkermail-ctl(8)";
+
+/* Context of one "list" walk. */
+struct list_walk {
+	struct ctl *c;
+	enum list_kind kind;
+	char today[11];
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct config *load_config(const char *path);
+static int dispatch(struct ctl *c, int argc, char **argv);
+static int parse_kind(const char *cmd, const char *s);
+static void report_bad_lines(const char *name, enum list_kind kind, const struct strlist *errors);
+static int read_input(const char *file, struct strbuf *text);
+static void set_source(struct list_entries *l, const char *file);
+static int print_entry(const struct list_entry *e, void *arg);
+static void format_time(long long t, char *buf, size_t size);
+static int explain_one(struct ctl *c, struct store *s, const char *raw, bool personal,
+		       const char *today);
+static bool settled_before_cert(const struct config *cfg, enum rclass cls);
+static int explain_cert(struct ctl *c, struct store *s, const struct address *a, bool personal,
+			enum rclass cls);
+static void explain_actions(struct ctl *c, enum rclass cls);
+
+static int usage_error(const char *fmt, ...)
+{
+	struct strbuf sb;
+	va_list ap;
+
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	msg_error("%s", sb.s);
+	msg_notice("%s", usage_text);
+	sb_free(&sb);
+	return CTL_EX_USAGE;
+}
+
+int ctl_main(int argc, char **argv, FILE *out)
+{
+	struct ctl c = { .out = out };
+	const char *cfg_path = NULL, *db = NULL;
+	int ch, rc;
+
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "+c:d:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'd':
+			db = optarg;
+			break;
+		case 'h':
+			fprintf(out, "%s\n", usage_text);
+			return CTL_EX_OK;
+		default:
+			if (optopt == 'c' || optopt == 'd')
+				return usage_error("option -%c needs an argument", optopt);
+			return usage_error("unknown option -%c", optopt);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no command given");
+	if ((c.cfg = load_config(cfg_path)) == NULL)
+		return CTL_EX_ERROR;
+	c.database = db ? db : c.cfg->database;
+	rc = dispatch(&c, argc - optind, argv + optind);
+	if (fflush(out) != 0 || ferror(out)) {
+		msg_error("cannot write the output: %s", strerror(errno));
+		if (rc == CTL_EX_OK)
+			rc = CTL_EX_ERROR;
+	}
+	config_unref(c.cfg);
+	return rc;
+}
+
+/*
+ * load_config - an explicit -c file, else the default file if it exists,
+ * else the built-in defaults. A file that exists but does not parse is
+ * an error (every problem reported), never a silent fallback.
+ */
+static struct config *load_config(const char *path)
+{
+	struct strlist errors;
+	struct config *cfg;
+
+	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = CONFIG_DEFAULT_PATH;
+	strlist_init(&errors);
+	cfg = config_load(path, &errors);
+	for (size_t i = 0; i < errors.n; i++)
+		msg_error("%s", errors.v[i]);
+	if (cfg == NULL && errors.n == 0)
+		msg_error("%s: cannot load the configuration", path);
+	strlist_free(&errors);
+	return cfg;
+}
+
+static int dispatch(struct ctl *c, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(struct ctl *c, int argc, char **argv);
+	} commands[] = {
+		{ "import", ctl_import },
+		{ "list", ctl_list },
+		{ "explain", ctl_explain },
+	};
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			return commands[i].run(c, argc, argv);
+	return usage_error("unknown command \"%s\"", argv[0]);
+}
+
+static int parse_kind(const char *cmd, const char *s)
+{
+	int kind = list_kind_parse(s);
+
+	if (kind < 0)
+		usage_error("%s: unknown list \"%s\" (tunnel, partners or freemail)", cmd, s);
+	return kind;
+}
+
+/* ------------------------------------------------------------ import */
+
+int ctl_import(struct ctl *c, int argc, char **argv)
+{
+	struct list_entries l = { 0 };
+	struct strlist errors;
+	struct strbuf text;
+	struct store *s = NULL;
+	const char *file, *name;
+	char *err = NULL;
+	int kind, rc = CTL_EX_ERROR;
+
+	if (argc != 3)
+		return usage_error("import: expected import tunnel|partners|freemail FILE");
+	if ((kind = parse_kind("import", argv[1])) < 0)
+		return CTL_EX_USAGE;
+	file = argv[2];
+	name = strcmp(file, "-") == 0 ? "(stdin)" : file;
+	strlist_init(&errors);
+	sb_init(&text);
+	if (read_input(file, &text) < 0)
+		goto out;
+	if (lists_parse(kind, name, text.s, text.len, &l, &errors) != 0) {
+		report_bad_lines(name, kind, &errors);
+		goto out;
+	}
+	set_source(&l, file);
+	rc = CTL_EX_TEMPFAIL;
+	if ((s = store_open(c->database, STORE_RW, &err)) == NULL ||
+	    store_list_replace(s, kind, &l, &err) != 0) {
+		msg_error("%s; nothing imported", err);
+		goto out;
+	}
+	fprintf(c->out, "imported %zu %s %s from %s\n", l.n,
+		kind == LIST_PARTNERS ? "partner" : list_kind_name(kind),
+		l.n == 1 ? "entry" : "entries", name);
+	if (l.n == 0)
+		msg_warn("%s has no entries: the %s list is now empty", name, list_kind_name(kind));
+	rc = CTL_EX_OK;
+out:
+	free(err);
+	store_close(s);
+	list_entries_free(&l);
+	strlist_free(&errors);
+	sb_free(&text);
+	return rc;
+}
+
+static void report_bad_lines(const char *name, enum list_kind kind, const struct strlist *errors)
+{
+	for (size_t i = 0; i < errors->n; i++)
+		msg_error("%s", errors->v[i]);
+	msg_error("%s: %zu bad line%s; nothing imported, the %s list is unchanged", name,
+		  errors->n, errors->n == 1 ? "" : "s", list_kind_name(kind));
+}
+
+/* read_input - the whole file (or stdin for "-") into text; -1 after logging why. */
+static int read_input(const char *file, struct strbuf *text)
+{
+	bool is_stdin = strcmp(file, "-") == 0;
+	int fd = is_stdin ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC);
+	char buf[65536];
+	ssize_t n;
+
+	if (fd < 0) {
+		msg_error("cannot open %s: %s", file, strerror(errno));
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (long)(text->len + (size_t)n) > CTL_INPUT_MAX) {
+			msg_error("cannot read %s: %s", is_stdin ? "(stdin)" : file,
+				  n < 0 ? strerror(errno) : "larger than 64 MB");
+			break;
+		}
+		sb_addmem(text, buf, (size_t)n);
+	}
+	if (!is_stdin)
+		close(fd);
+	return n == 0 ? 0 : -1;
+}
+
+/* set_source - record the file's absolute path as each entry's source (provenance). */
+static void set_source(struct list_entries *l, const char *file)
+{
+	char path[PATH_MAX];
+	const char *src = file;
+
+	if (strcmp(file, "-") == 0)
+		src = "(stdin)";
+	else if (realpath(file, path) != NULL)
+		src = path;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].source);
+		l->v[i].source = xstrdup(src);
+	}
+}
+
+/* ------------------------------------------------------------ list */
+
+int ctl_list(struct ctl *c, int argc, char **argv)
+{
+	struct list_walk w = { .c = c };
+	struct store *s;
+	char *err = NULL;
+	int kind, rc = CTL_EX_OK;
+
+	if (argc != 2)
+		return usage_error("list: expected list tunnel|partners|freemail");
+	if ((kind = parse_kind("list", argv[1])) < 0)
+		return CTL_EX_USAGE;
+	w.kind = kind;
+	today_string(w.today);
+	if ((s = store_open(c->database, STORE_RO, &err)) == NULL) {
+		msg_error("%s", err);
+		free(err);
+		return CTL_EX_TEMPFAIL;
+	}
+	if (store_list_each(s, kind, print_entry, &w) != 0) {
+		msg_error("%s", store_errmsg(s));
+		rc = CTL_EX_TEMPFAIL;
+	}
+	store_close(s);
+	return rc;
+}
+
+/* print_entry - one tab-separated line; "-" for an empty field. */
+static int print_entry(const struct list_entry *e, void *arg)
+{
+	struct list_walk *w = arg;
+	char when[32];
+
+	format_time(e->imported_at, when, sizeof(when));
+	fputs(e->domain, w->c->out);
+	if (w->kind != LIST_FREEMAIL)
+		fprintf(w->c->out, "\t%s", e->organisation ? e->organisation : "-");
+	if (w->kind == LIST_PARTNERS)
+		fprintf(w->c->out, "\t%s%s", e->dpa_expires ? e->dpa_expires : "-",
+			partner_agreement_valid(e->dpa_expires, w->today) ? "" : " (expired)");
+	fprintf(w->c->out, "\t%s\t%s\n", e->source ? e->source : "-", when);
+	return 0;
+}
+
+static void format_time(long long t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, size, "%lld", t);
+}
+
+/* ------------------------------------------------------------ explain */
+
+int ctl_explain(struct ctl *c, int argc, char **argv)
+{
+	bool personal = false, invalid = false, tempfail = false;
+	struct store *s;
+	char today[11], *err = NULL;
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(argv[i], "--personal") != 0)
+			return usage_error("explain: unknown option %s", argv[i]);
+		personal = true;
+	}
+	if (i >= argc)
+		return usage_error("explain: expected explain [--personal] ADDRESS...");
+	if ((s = store_open(c->database, STORE_RO, &err)) == NULL) {
+		msg_error("%s", err);
+		free(err);
+		return CTL_EX_TEMPFAIL;
+	}
+	today_string(today);
+	for (int first = i; i < argc; i++) {
+		int rc;
+
+		if (i > first)
+			fputc('\n', c->out);
+		rc = explain_one(c, s, argv[i], personal, today);
+		invalid |= rc == CTL_EX_ERROR;
+		tempfail |= rc == CTL_EX_TEMPFAIL;
+	}
+	store_close(s);
+	/* A bad address stays bad when retried; a failed lookup may not. */
+	return invalid ? CTL_EX_ERROR : tempfail ? CTL_EX_TEMPFAIL : CTL_EX_OK;
+}
+
+/* explain_one - one address: normalised form, class and evidence, certificate, actions. */
+static int explain_one(struct ctl *c, struct store *s, const char *raw, bool personal,
+		       const char *today)
+{
+	struct classification cl = { 0 };
+	struct address a;
+	const char *why = NULL;
+	enum addr_status st = address_normalise(raw, strlen(raw), &a, &why);
+	int rc;
+
+	fprintf(c->out, "address: %s\n", raw);
+	if (st != ADDR_OK) {
+		fprintf(c->out, "  %s: %s\n", st == ADDR_ROUTED ? "refused" : "invalid",
+			why ? why : "not a recipient address");
+		fprintf(c->out, "  action: a recipient like this is refused at RCPT TO (5.1.3)\n");
+		address_free(&a);
+		return CTL_EX_ERROR;
+	}
+	if (strcmp(a.full, raw) != 0)
+		fprintf(c->out, "  normalised: %s\n", a.full);
+	classify_address(c->cfg, s, &a, personal, today, &cl);
+	fprintf(c->out, "  class: %s\n", rclass_name(cl.cls));
+	fprintf(c->out, "  evidence: %s\n", cl.evidence ? cl.evidence : "-");
+	rc = explain_cert(c, s, &a, personal, cl.cls);
+	explain_actions(c, cl.cls);
+	if (cl.cls == CLASS_UNKNOWN) {
+		if (strcmp(store_errmsg(s), "no error") != 0)
+			fprintf(c->out, "  error: %s\n", store_errmsg(s));
+		rc = CTL_EX_TEMPFAIL;
+	}
+	classification_free(&cl);
+	address_free(&a);
+	return rc;
+}
+
+/* settled_before_cert - does this class win before a certificate is looked up? (SPEC 3) */
+static bool settled_before_cert(const struct config *cfg, enum rclass cls)
+{
+	return cls == CLASS_INTERNAL || (cls == CLASS_TUNNEL && !cfg->prefer_encryption);
+}
+
+static int explain_cert(struct ctl *c, struct store *s, const struct address *a, bool personal,
+			enum rclass cls)
+{
+	struct cert_summary cs = { 0 };
+	char when[32];
+	enum lookup r;
+
+	if (settled_before_cert(c->cfg, cls)) {
+		fprintf(c->out, "  certificate: not needed (class %s comes before encrypted)\n",
+			rclass_name(cls));
+		return CTL_EX_OK;
+	}
+	if (!personal) {
+		fprintf(c->out, "  certificate: the certificate directory was not consulted"
+				" (with --personal it is; a valid certificate makes the class"
+				" encrypted)\n");
+		return CTL_EX_OK;
+	}
+	r = certs_lookup(c->cfg, s, a, &cs);
+	if (r == LOOKUP_RETRY) {
+		fprintf(c->out, "  certificate: lookup failed (temporary)\n");
+		return CTL_EX_TEMPFAIL;
+	}
+	if (r == LOOKUP_NOTFOUND) {
+		fprintf(c->out, "  certificate: no valid certificate known for this address\n");
+		return CTL_EX_OK;
+	}
+	format_time(cs.not_after, when, sizeof(when));
+	fprintf(c->out, "  certificate: subject %s; SHA-256 %s; expires %s; from %s\n",
+		cs.subject ? cs.subject : "-", cs.fingerprint ? cs.fingerprint : "-", when,
+		cs.source ? cs.source : "-");
+	cert_summary_free(&cs);
+	return CTL_EX_OK;
+}
+
+static void explain_actions(struct ctl *c, enum rclass cls)
+{
+	const char *rule = NULL;
+	enum action act;
+
+	act = policy_rcpt_action(c->cfg, true, cls, &rule);
+	fprintf(c->out, "  personal message: %s (rule %s)\n", action_name(act), rule);
+	act = policy_rcpt_action(c->cfg, false, cls, &rule);
+	fprintf(c->out, "  other message: %s (rule %s)\n", action_name(act), rule);
+	if (c->cfg->mode == MODE_MONITOR)
+		fprintf(c->out, "  mode: monitor (the action is logged and tagged, not applied)\n");
+}

@@ -1,0 +1,43 @@
+/*
+ * ctl.h - the commands of sikkermail-ctl, the administration tool, kept
+ * apart from main() so that they can be driven from tests.
+ *
+ *   sikkermail-ctl [-c FILE] [-d DATABASE] COMMAND ...
+ *     import tunnel|partners|freemail FILE
+ *     list tunnel|partners|freemail
+ *     explain [--personal] ADDRESS...
+ *
+ * Normal output goes to the FILE * in struct ctl (stdout); diagnostics go
+ * through msg_* (stderr). Exit codes: CTL_EX_OK, CTL_EX_ERROR (bad input:
+ * a bad list line, an invalid address, a configuration error),
+ * CTL_EX_USAGE (sysexits EX_USAGE, as sikkermail-milter) and
+ * CTL_EX_TEMPFAIL (sysexits EX_TEMPFAIL: the database or the certificate
+ * directory could not answer; try again).
+ */
+#ifndef SIKKERMAIL_CTL_H
+#define SIKKERMAIL_CTL_H
+
+#include <stdio.h>
+
+#include "config.h"
+
+#define CTL_EX_OK 0
+#define CTL_EX_ERROR 1
+#define CTL_EX_USAGE 64
+#define CTL_EX_TEMPFAIL 75
+
+struct ctl {
+	struct config *cfg;	/* the configuration in effect */
+	const char *database;	/* -d, else cfg->database */
+	FILE *out;		/* normal output */
+};
+
+/* ctl_main - parse the options, load the configuration, run the command; returns the exit code. */
+int ctl_main(int argc, char **argv, FILE *out);
+
+/* The commands; argv[0] is the command name. Each returns an exit code. */
+int ctl_import(struct ctl *c, int argc, char **argv);
+int ctl_list(struct ctl *c, int argc, char **argv);
+int ctl_explain(struct ctl *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * decision.c - life cycle of struct decision.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "decision.h"
+#include "util.h"
+
+void decision_init(struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void decision_free(struct decision *d)
+{
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		free(d->rcpts[i].raw);
+		address_free(&d->rcpts[i].addr);
+		free(d->rcpts[i].evidence);
+	}
+	free(d->rcpts);
+	free(d->queue_id);
+	free(d->message_id);
+	free(d->sender);
+	free(d->client_addr);
+	free(d->personal_why);
+	decision_init(d);
+}
+
+struct rcpt *decision_add_rcpt(struct decision *d, const char *raw, struct address *addr)
+{
+	struct rcpt *r;
+
+	if (d->n_rcpts == d->cap_rcpts) {
+		d->cap_rcpts = d->cap_rcpts ? d->cap_rcpts * 2 : 4;
+		d->rcpts = xrealloc(d->rcpts, d->cap_rcpts * sizeof(*d->rcpts));
+	}
+	r = &d->rcpts[d->n_rcpts++];
+	memset(r, 0, sizeof(*r));
+	r->raw = xstrdup(raw ? raw : "");
+	if (addr != NULL) {
+		r->addr = *addr;
+		memset(addr, 0, sizeof(*addr));
+	}
+	r->cls = CLASS_UNKNOWN;
+	r->action = ACTION_DELIVER;
+	r->rule = "";
+	return r;
+}

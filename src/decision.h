@@ -1,0 +1,54 @@
+/*
+ * decision.h - the facts about one message and the verdict on them.
+ *
+ * The milter gathers facts into a struct decision; classify fills in each
+ * recipient's class and evidence; policy_decide (policy.h) fills in the
+ * actions; reply.c turns it into the SMTP reply and audit.c into the log
+ * line and the stored record. Plain data: no library handles in here.
+ */
+#ifndef SIKKERMAIL_DECISION_H
+#define SIKKERMAIL_DECISION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "address.h"
+#include "sikkermail.h"
+
+struct rcpt {
+	char *raw;		/* as the MTA gave it (for logs) */
+	struct address addr;	/* normalised */
+	enum rclass cls;
+	char *evidence;		/* why this class, for explain and the audit line */
+	enum action action;	/* set by policy_decide */
+	const char *rule;	/* static: the rule that chose the action */
+};
+
+struct decision {
+	long long time;			/* unix time of the decision */
+	char *queue_id;			/* MTA queue id, or NULL */
+	char *message_id;		/* Message-ID header, or NULL */
+	char *sender;			/* normalised envelope sender; "" for <> */
+	char *client_addr;		/* SMTP client address, or NULL */
+	bool trusted;			/* trusted submitter */
+	bool personal;
+	enum personal_source psrc;
+	char *personal_why;		/* e.g. "header X-KP-Personal: yes", "conflicting headers" */
+	int cpr_hits;			/* CPR numbers found (masked elsewhere) */
+	enum mode mode;
+
+	struct rcpt *rcpts;
+	size_t n_rcpts;
+	size_t cap_rcpts;
+
+	enum action action;	/* outcome over all recipients (what enforce mode does) */
+	enum action applied;	/* what was actually done: deliver in monitor mode */
+	const char *rule;	/* the rule of the most severe recipient */
+};
+
+void decision_init(struct decision *d);
+void decision_free(struct decision *d);
+/* decision_add_rcpt - append a recipient (takes ownership of addr's strings); returns it */
+struct rcpt *decision_add_rcpt(struct decision *d, const char *raw, struct address *addr);
+
+#endif

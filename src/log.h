@@ -1,0 +1,33 @@
+/*
+ * log.h - the only way sikkermail writes diagnostics.
+ *
+ * Messages go to syslog (facility mail by default) and/or stderr. Nothing
+ * else in the tree calls syslog() or writes diagnostics to stderr directly.
+ * Levels follow syslog: LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
+ * LOG_DEBUG; messages above the configured level are dropped.
+ */
+#ifndef SIKKERMAIL_LOG_H
+#define SIKKERMAIL_LOG_H
+
+#include <stdbool.h>
+
+/* log_init - set the identity and the destinations. Safe to call again. */
+void log_init(const char *ident, bool to_syslog, bool to_stderr, int facility);
+void log_set_level(int level);	/* a LOG_* priority */
+int log_get_level(void);
+/* log_level_parse - "error", "warning", "notice", "info", "debug" or 0-7; -1 if bad */
+int log_level_parse(const char *s);
+/* log_facility_parse - "mail", "daemon", "local0".."local7"; -1 if bad */
+int log_facility_parse(const char *s);
+
+void msg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* msg_audit - one decision line; always logged at LOG_NOTICE regardless of level. */
+void msg_audit(const char *line);
+
+#endif

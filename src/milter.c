@@ -1,0 +1,461 @@
+/*
+ * milter.c - libmilter callbacks: gather the facts of a message, then hand
+ * them to classification and policy at end of message, and carry out the
+ * verdict.
+ *
+ * The callbacks only collect: the client (trusted or not), the sender, the
+ * recipients (normalised; malformed or routed ones are refused here with
+ * 5.1.3), the flag headers and the Message-ID. Everything that decides is
+ * in classify.c and policy.c; reply.c words the refusal and audit.c the
+ * record. apply_verdict() is the one place that turns a verdict into an
+ * SMTP answer, header changes and the audit line.
+ *
+ * Per-connection state hangs off smfi_setpriv; the configuration snapshot
+ * is referenced per connection; each connection opens its own store
+ * handle, lazily, so that SQLite is never shared between threads.
+ *
+ * Exports: milter_setup, milter_run, milter_drain, milter_socket_path,
+ * milter_version (milter.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "audit.h"
+#include "classify.h"
+#include "decision.h"
+#include "log.h"
+#include "milter.h"
+#include "personal.h"
+#include "policy.h"
+#include "reply.h"
+#include "store.h"
+#include "util.h"
+
+#define TAG_HEADER "X-Sikkermail"
+
+/* Per-message facts. */
+struct msg_ctx {
+	struct decision d;
+	struct personal_flag flag;
+	int n_flag_headers;	/* copies of PersonalHeader, any case */
+	int n_mailbox_headers;	/* copies of MailboxHeader, any case */
+	int n_tag_headers;	/* copies of X-Sikkermail: never trusted from outside */
+	bool authenticated;
+};
+
+/* Per-connection state. */
+struct conn_ctx {
+	struct config *cfg;
+	struct store *store;	/* opened on first use, closed with the connection */
+	char *client_addr;
+	bool internal_network;
+	struct msg_ctx *msg;
+};
+
+static struct config *milter_config;	/* set once in milter_setup, never changed */
+static atomic_int active_connections;
+
+static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa);
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv);
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv);
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value);
+static sfsistat cb_eom(SMFICTX *ctx);
+static sfsistat cb_abort(SMFICTX *ctx);
+static sfsistat cb_close(SMFICTX *ctx);
+static void msg_ctx_free(struct msg_ctx *m);
+static struct store *conn_store(struct conn_ctx *c);
+static void evaluate(struct conn_ctx *c, struct msg_ctx *m);
+static sfsistat apply_verdict(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *m);
+static sfsistat set_reply(SMFICTX *ctx, const struct config *cfg, const struct decision *d);
+static void remove_headers(SMFICTX *ctx, const char *name, int count);
+static void add_tag(SMFICTX *ctx, const struct decision *d);
+static void record(struct conn_ctx *c, const struct decision *d);
+
+static struct smfiDesc filter = {
+	.xxfi_name = "sikkermail",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+	.xxfi_connect = cb_connect,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
+	.xxfi_header = cb_header,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+};
+
+/* ---------------------------------------------------------------- set-up */
+
+const char *milter_socket_path(const char *spec)
+{
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (spec[0] == '/')
+		return spec;
+	return NULL;
+}
+
+int milter_setup(struct config *cfg, const char *socket_spec)
+{
+	milter_config = config_ref(cfg);
+	if (smfi_register(filter) == MI_FAILURE) {
+		msg_error("smfi_register failed");
+		return -1;
+	}
+	if (smfi_setconn((char *)socket_spec) == MI_FAILURE) {
+		msg_error("cannot use socket %s", socket_spec);
+		return -1;
+	}
+	if (smfi_opensocket(true) == MI_FAILURE) {
+		msg_error("cannot open socket %s: %s", socket_spec, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int milter_run(void)
+{
+	return smfi_main() == MI_SUCCESS ? 0 : -1;
+}
+
+int milter_drain(int seconds)
+{
+	for (int i = 0; i < seconds * 10 && atomic_load(&active_connections) > 0; i++)
+		usleep(100000);
+	return atomic_load(&active_connections);
+}
+
+void milter_version(unsigned int *major, unsigned int *minor, unsigned int *patch)
+{
+	smfi_version(major, minor, patch);
+}
+
+/* ------------------------------------------------------------- callbacks */
+
+static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct conn_ctx *c = xcalloc(1, sizeof(*c));
+	char buf[INET6_ADDRSTRLEN] = "unknown";
+
+	atomic_fetch_add(&active_connections, 1);
+	c->cfg = config_ref(milter_config);
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, buf, sizeof(buf));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, buf, sizeof(buf));
+	c->client_addr = xstrdup(buf);
+	c->internal_network = sa != NULL && config_is_internal_network(c->cfg, sa);
+	smfi_setpriv(ctx, c);
+	msg_debug("connect from %s [%s]%s", host ? host : "unknown", buf,
+		  c->internal_network ? " (internal network)" : "");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+	struct msg_ctx *m;
+	struct address a;
+	const char *auth;
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_ctx_free(c->msg);
+	m = c->msg = xcalloc(1, sizeof(*m));
+	decision_init(&m->d);
+	personal_flag_init(&m->flag);
+	m->d.mode = c->cfg->mode;
+	m->d.client_addr = xstrdup(c->client_addr);
+	auth = smfi_getsymval(ctx, "{auth_authen}");
+	m->authenticated = auth != NULL && auth[0] != '\0';
+	m->d.trusted = m->authenticated || c->internal_network;
+	if (address_normalise(argv[0], strlen(argv[0]), &a, NULL) == ADDR_OK) {
+		m->d.sender = xstrdup(a.full);
+		address_free(&a);
+	} else {
+		/* <> or something Postfix accepted that we cannot parse: keep it as given. */
+		m->d.sender = reply_sanitise(argv[0]);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+	struct address a;
+	const char *why = "invalid address";
+	enum addr_status st;
+
+	if (c == NULL || c->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	st = address_normalise(argv[0], strlen(argv[0]), &a, &why);
+	if (st != ADDR_OK) {
+		char *shown = reply_sanitise(argv[0]);
+		msg_info("refused recipient %s: %s", shown, why);
+		free(shown);
+		smfi_setreply(ctx, "550", "5.1.3", (char *)why);
+		return SMFIS_REJECT;	/* this recipient only */
+	}
+	decision_add_rcpt(&c->msg->d, argv[0], &a);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+	struct msg_ctx *m;
+
+	if (c == NULL || c->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	m = c->msg;
+	if (header_name_eq(name, c->cfg->personal_header)) {
+		m->n_flag_headers++;
+		personal_flag_add(&m->flag, value);
+	} else if (header_name_eq(name, c->cfg->mailbox_header)) {
+		m->n_mailbox_headers++;
+	} else if (header_name_eq(name, TAG_HEADER)) {
+		m->n_tag_headers++;
+	} else if (header_name_eq(name, "Message-ID") && m->d.message_id == NULL) {
+		m->d.message_id = reply_sanitise(value);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+	const char *qid;
+	sfsistat rc;
+
+	if (c == NULL || c->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	qid = smfi_getsymval(ctx, "i");
+	if (qid != NULL && qid[0] != '\0')
+		c->msg->d.queue_id = reply_sanitise(qid);
+	evaluate(c, c->msg);
+	rc = apply_verdict(ctx, c, c->msg);
+	msg_ctx_free(c->msg);
+	c->msg = NULL;
+	return rc;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c != NULL) {
+		msg_ctx_free(c->msg);
+		c->msg = NULL;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	msg_ctx_free(c->msg);
+	if (c->store != NULL)
+		store_close(c->store);
+	config_unref(c->cfg);
+	free(c->client_addr);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+	atomic_fetch_sub(&active_connections, 1);
+	return SMFIS_CONTINUE;
+}
+
+/* -------------------------------------------------------------- deciding */
+
+static void msg_ctx_free(struct msg_ctx *m)
+{
+	if (m == NULL)
+		return;
+	decision_free(&m->d);
+	free(m);
+}
+
+/* conn_store - this connection's store handle, opened on first use; NULL if unavailable. */
+static struct store *conn_store(struct conn_ctx *c)
+{
+	char *err = NULL;
+
+	if (c->store == NULL) {
+		c->store = store_open(c->cfg->database, STORE_RW, &err);
+		if (c->store == NULL) {
+			msg_error("cannot open database %s: %s", c->cfg->database,
+				  err ? err : "unknown error");
+			free(err);
+		}
+	}
+	return c->store;
+}
+
+/*
+ * evaluate - the personal flag, every recipient's class, and the verdict.
+ * Only a trusted submitter's flag headers count (SPEC section 2).
+ */
+static void evaluate(struct conn_ctx *c, struct msg_ctx *m)
+{
+	struct decision *d = &m->d;
+	char today[11];
+
+	d->time = (long long)time(NULL);
+	if (d->trusted && m->n_flag_headers > 0) {
+		d->personal = personal_flag_result(&m->flag, c->cfg->personal_header,
+						   &d->personal_why);
+		d->psrc = d->personal ? PSRC_HEADER : PSRC_NONE;
+	} else {
+		d->personal = false;
+		d->psrc = PSRC_NONE;
+		d->personal_why = xstrdup(m->n_flag_headers > 0 ? "header from untrusted client ignored"
+								: "no header");
+	}
+	today_string(today);
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		struct classification cl;
+		struct rcpt *r = &d->rcpts[i];
+
+		classify_address(c->cfg, conn_store(c), &r->addr, d->personal, today, &cl);
+		r->cls = cl.cls;
+		r->evidence = cl.evidence;
+		cl.evidence = NULL;
+		classification_free(&cl);
+	}
+	policy_decide(c->cfg, d);
+}
+
+/*
+ * apply_verdict - the one place a verdict becomes an SMTP answer, message
+ * changes and the audit record.
+ */
+static sfsistat apply_verdict(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *m)
+{
+	const struct config *cfg = c->cfg;
+	struct decision *d = &m->d;
+	sfsistat rc = SMFIS_ACCEPT;
+
+	if (d->applied == ACTION_ENCRYPT) {
+		/*
+		 * Encryption is not available in this build: never let a
+		 * message that needed it leave in clear.
+		 */
+		d->applied = ACTION_TEMPFAIL;
+		d->rule = "encryption-unavailable";
+	}
+	switch (d->applied) {
+	case ACTION_REJECT:
+	case ACTION_TEMPFAIL:
+		rc = set_reply(ctx, cfg, d);
+		break;
+	case ACTION_HOLD: {
+		char *reason = reply_hold_reason(cfg, d);
+		if (smfi_quarantine(ctx, reason) == MI_FAILURE) {
+			msg_error("%s: quarantine failed; tempfailing instead",
+				  d->queue_id ? d->queue_id : "-");
+			d->applied = ACTION_TEMPFAIL;
+			rc = SMFIS_TEMPFAIL;
+		}
+		free(reason);
+		break;
+	}
+	default:
+		break;
+	}
+	if (rc == SMFIS_ACCEPT) {
+		if (!d->trusted) {
+			remove_headers(ctx, cfg->personal_header, m->n_flag_headers);
+			remove_headers(ctx, cfg->mailbox_header, m->n_mailbox_headers);
+		}
+		remove_headers(ctx, TAG_HEADER, m->n_tag_headers);
+		if (cfg->tag_header)
+			add_tag(ctx, d);
+	}
+	record(c, d);
+	return rc;
+}
+
+/* set_reply - the multi-line reply for a reject or tempfail. */
+static sfsistat set_reply(SMFICTX *ctx, const struct config *cfg, const struct decision *d)
+{
+	struct reply r;
+	char *l[REPLY_MAX_LINES + 1] = { 0 };
+	bool reject = d->applied == ACTION_REJECT;
+	int ok = MI_FAILURE;
+
+	reply_build(cfg, d, &r);
+	for (size_t i = 0; i < r.n_lines && i < REPLY_MAX_LINES; i++)
+		l[i] = r.lines[i];
+	if (r.n_lines > 0)
+		ok = smfi_setmlreply(ctx, r.rcode, r.xcode, l[0], l[1], l[2], l[3], l[4], l[5],
+				     l[6], l[7], l[8], l[9], l[10], l[11], l[12], l[13], l[14],
+				     l[15], l[16], l[17], l[18], l[19], l[20], l[21], l[22], l[23],
+				     l[24], l[25], l[26], l[27], l[28], l[29], (char *)NULL);
+	else
+		ok = smfi_setreply(ctx, reject ? "550" : "451", reject ? "5.7.1" : "4.7.1",
+				   reject ? "Message refused by policy" : "Try again later");
+	if (ok == MI_FAILURE)
+		msg_warn("%s: could not set the reply text", d->queue_id ? d->queue_id : "-");
+	reply_free(&r);
+	return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/*
+ * remove_headers - delete every copy of a header, whatever its case.
+ * Deleting from the last index down keeps the indices of the rest stable.
+ */
+static void remove_headers(SMFICTX *ctx, const char *name, int count)
+{
+	for (int i = count; i >= 1; i--)
+		if (smfi_chgheader(ctx, (char *)name, i, NULL) == MI_FAILURE)
+			msg_warn("could not remove header %s[%d]", name, i);
+}
+
+/* add_tag - X-Sikkermail: what was decided, never the subject or a CPR number. */
+static void add_tag(SMFICTX *ctx, const struct decision *d)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	if (d->personal)
+		sb_printf(&sb, "personal=yes (%s)", personal_source_name(d->psrc));
+	else
+		sb_adds(&sb, "personal=no");
+	if (d->cpr_hits > 0)
+		sb_printf(&sb, "; cpr=%d", d->cpr_hits);
+	sb_printf(&sb, "; action=%s", action_name(d->applied));
+	if (d->mode == MODE_MONITOR && d->action != d->applied)
+		sb_printf(&sb, "; monitor=%s", action_name(d->action));
+	sb_printf(&sb, "; ref=%s", d->queue_id ? d->queue_id : "unknown");
+	if (smfi_insheader(ctx, 0, TAG_HEADER, sb.s) == MI_FAILURE)
+		msg_warn("could not add the %s header", TAG_HEADER);
+	sb_free(&sb);
+}
+
+/* record - the audit line to the log, and the same decision to the store. */
+static void record(struct conn_ctx *c, const struct decision *d)
+{
+	struct strbuf sb;
+	struct store *s;
+
+	sb_init(&sb);
+	audit_format(d, &sb);
+	msg_audit(sb.s);
+	sb_free(&sb);
+	s = conn_store(c);
+	if (s == NULL || store_record_decision(s, d) != 0)
+		msg_error("%s: decision not recorded in the database: %s",
+			  d->queue_id ? d->queue_id : "-", s ? store_errmsg(s) : "unavailable");
+}

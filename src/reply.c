@@ -1,0 +1,334 @@
+/*
+ * reply.c - a verdict into SMTP reply text and a quarantine reason (pure).
+ *
+ * Exports reply_build, reply_free, reply_sanitise and reply_hold_reason
+ * (see reply.h). The staff member who sent the message reads these lines
+ * in a bounce, so they name every offending recipient with its class, in
+ * the configured languages, and end with a reference the help desk can
+ * find in the log.
+ *
+ * Escaping: every line goes through reply_sanitise. CR, LF and TAB become
+ * a space (libmilter refuses CR/LF), other control characters and invalid
+ * UTF-8 become '?', and '%' is doubled: Sendmail treats the reply as a
+ * format string and Postfix turns "%%" back into '%' while dropping a lone
+ * '%', so "%%" is the one spelling that arrives as '%' through both. A
+ * line is also cut to REPLY_TEXT_MAX bytes, below libmilter's 980.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reply.h"
+#include "util.h"
+
+#define REPLY_TEXT_MAX 900	/* bytes per line after escaping; libmilter allows 980 */
+#define REPLY_ADDR_MAX 200	/* longer addresses are cut and end in "..." */
+#define REPLY_WHY_MAX 100	/* evidence quoted in a tempfail line */
+#define HOLD_ADDR_MAX 80
+#define HOLD_QID_MAX 40
+
+static size_t lang_order(const struct config *cfg, enum language_set out[2]);
+static size_t utf8_len(const unsigned char *s);
+static char *cut(const char *s, size_t max);
+static const char *rcpt_address(const struct rcpt *r);
+static char *detail_line(enum language_set lang, enum action act, const struct rcpt *r);
+static char *generic_line(enum language_set lang, enum action act);
+static char *more_line(enum language_set lang, size_t n);
+static char *ref_line(const struct config *cfg, const struct decision *d);
+static void add_line(struct reply *r, char *line);
+static char *ascii_only(const char *s, size_t max);
+
+/* lang_order - the languages to write, in order; none configured means both. */
+static size_t lang_order(const struct config *cfg, enum language_set out[2])
+{
+	int langs = cfg->languages & (LANG_DA | LANG_EN);
+	size_t n = 0;
+
+	if (langs == 0)
+		langs = LANG_DA | LANG_EN;
+	if (langs == (LANG_DA | LANG_EN) && cfg->language_en_first) {
+		out[n++] = LANG_EN;
+		out[n++] = LANG_DA;
+		return n;
+	}
+	if (langs & LANG_DA)
+		out[n++] = LANG_DA;
+	if (langs & LANG_EN)
+		out[n++] = LANG_EN;
+	return n;
+}
+
+/*
+ * utf8_len - length of the well-formed UTF-8 sequence at s (1 for ASCII),
+ * 0 if it is not one. Overlong forms, surrogates and values past U+10FFFF
+ * are not well-formed.
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	unsigned long cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* cut - a copy of s of at most max (> 3) bytes, ending in "..." if it was longer. */
+static char *cut(const char *s, size_t max)
+{
+	size_t len = strlen(s), keep = 0, n;
+
+	if (len <= max)
+		return xstrdup(s);
+	/* keep whole UTF-8 sequences: no half letter before the "..." */
+	for (;;) {
+		n = utf8_len((const unsigned char *)s + keep);
+		if (n == 0)
+			n = 1;
+		if (keep + n > max - 3)
+			break;
+		keep += n;
+	}
+	return xasprintf("%.*s...", (int)keep, s);
+}
+
+char *reply_sanitise(const char *s)
+{
+	struct strbuf sb;
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n, fit = 0;
+
+	sb_init(&sb);
+	while (*p != '\0') {
+		if (sb.len <= REPLY_TEXT_MAX - 3)
+			fit = sb.len;	/* where to cut should the line turn out too long */
+		n = utf8_len(p);
+		if (*p == '\r' || *p == '\n' || *p == '\t') {
+			while (*p == '\r' || *p == '\n' || *p == '\t')
+				p++;
+			sb_addc(&sb, ' ');
+		} else if (*p == '%') {
+			sb_adds(&sb, "%%");
+			p++;
+		} else if (n == 0) {
+			sb_addc(&sb, '?');	/* one '?' per byte that is not UTF-8 */
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0)) {
+			sb_addc(&sb, '?');	/* C0 and C1 controls, DEL */
+			p += n;
+		} else {
+			sb_addmem(&sb, p, n);
+			p += n;
+		}
+	}
+	if (sb.len > REPLY_TEXT_MAX) {
+		sb.len = fit;
+		sb.s[fit] = '\0';
+		sb_adds(&sb, "...");
+	}
+	return sb.s;
+}
+
+static const char *rcpt_address(const struct rcpt *r)
+{
+	if (r->addr.full != NULL && r->addr.full[0] != '\0')
+		return r->addr.full;
+	return r->raw != NULL ? r->raw : "";
+}
+
+/* The English reject line explains the class; Danish keeps it short, as in SPEC section 5. */
+static const char *const reject_why_en[CLASS_COUNT] = {
+	[CLASS_FREEMAIL] = ": not even with TLS",
+	[CLASS_TLS] = ": no secure route",
+	[CLASS_PARTNER] = ": partner not approved for personal data",
+};
+
+/*
+ * detail_line - one recipient in one language. The English tempfail line
+ * quotes the recipient's evidence when there is some: classify.c writes a
+ * short "... unavailable" for a lookup that did not complete.
+ */
+static char *detail_line(enum language_set lang, enum action act, const struct rcpt *r)
+{
+	char *addr = cut(rcpt_address(r), REPLY_ADDR_MAX), *line, *why;
+	const char *cls = rclass_name(r->cls);
+	const char *extra = (unsigned)r->cls < CLASS_COUNT ? reject_why_en[r->cls] : NULL;
+
+	if (act == ACTION_REJECT && lang == LANG_DA) {
+		line = xasprintf("Personoplysninger må ikke sendes til <%s> (%s)", addr, cls);
+	} else if (act == ACTION_REJECT) {
+		line = xasprintf("Personal data may not be sent to <%s> (%s%s)", addr, cls,
+				 extra ? extra : "");
+	} else if (lang == LANG_DA) {
+		line = xasprintf("Modtagerens sikre rute kunne ikke afgøres for <%s>; prøv igen senere",
+				 addr);
+	} else {
+		why = cut(r->evidence != NULL && r->evidence[0] != '\0'
+				  ? r->evidence
+				  : "certificate directory unavailable",
+			  REPLY_WHY_MAX);
+		line = xasprintf("The secure route for <%s> could not be determined (%s); "
+				 "try again later",
+				 addr, why);
+		free(why);
+	}
+	free(addr);
+	return line;
+}
+
+/*
+ * generic_line - for a verdict that names no recipient: the milter may
+ * reject or tempfail a message for a reason outside classification and
+ * still use this module for the reply.
+ */
+static char *generic_line(enum language_set lang, enum action act)
+{
+	if (act == ACTION_REJECT)
+		return xstrdup(lang == LANG_DA ? "Beskeden er afvist af reglerne for sikker post"
+					       : "Message rejected by the secure mail policy");
+	return xstrdup(lang == LANG_DA ? "Beskeden kunne ikke kontrolleres; prøv igen senere"
+				       : "The message could not be checked; try again later");
+}
+
+static char *more_line(enum language_set lang, size_t n)
+{
+	/* n >= 2: a summary line only replaces detail lines when it saves some */
+	if (lang == LANG_DA)
+		return xasprintf("... og %zu flere modtagere", n);
+	return xasprintf("... and %zu more recipients", n);
+}
+
+static char *ref_line(const struct config *cfg, const struct decision *d)
+{
+	const char *qid = d->queue_id != NULL && d->queue_id[0] != '\0' ? d->queue_id : "unknown";
+
+	if (cfg->help_url != NULL && cfg->help_url[0] != '\0')
+		return xasprintf("Ref %s; see %s", qid, cfg->help_url);
+	return xasprintf("Ref %s", qid);
+}
+
+/* add_line - sanitise and append line (taking it); callers stay within REPLY_MAX_LINES. */
+static void add_line(struct reply *r, char *line)
+{
+	r->lines[r->n_lines++] = reply_sanitise(line);
+	free(line);
+}
+
+/*
+ * reply_build - one line per recipient whose action is the message's
+ * action, per language; when they do not all fit, as many as fit and one
+ * "... and N more" line per language; then the reference line.
+ */
+void reply_build(const struct config *cfg, const struct decision *d, struct reply *r)
+{
+	enum language_set langs[2];
+	size_t n_langs = lang_order(cfg, langs), n_hit = 0, shown, done = 0;
+	const size_t room = REPLY_MAX_LINES - 1;	/* the ref line is always there */
+
+	memset(r, 0, sizeof(*r));
+	if (d->action != ACTION_REJECT && d->action != ACTION_TEMPFAIL)
+		return;
+	strcpy(r->rcode, d->action == ACTION_REJECT ? "550" : "451");
+	strcpy(r->xcode, d->action == ACTION_REJECT ? "5.7.1" : "4.7.1");
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		n_hit += d->rcpts[i].action == d->action;
+	shown = n_hit * n_langs <= room ? n_hit : (room - n_langs) / n_langs;
+	for (size_t i = 0; i < d->n_rcpts && done < shown; i++) {
+		if (d->rcpts[i].action != d->action)
+			continue;
+		for (size_t l = 0; l < n_langs; l++)
+			add_line(r, detail_line(langs[l], d->action, &d->rcpts[i]));
+		done++;
+	}
+	for (size_t l = 0; l < n_langs; l++) {
+		if (n_hit == 0)
+			add_line(r, generic_line(langs[l], d->action));
+		else if (shown < n_hit)
+			add_line(r, more_line(langs[l], n_hit - shown));
+	}
+	add_line(r, ref_line(cfg, d));
+}
+
+void reply_free(struct reply *r)
+{
+	for (size_t i = 0; i < r->n_lines; i++)
+		free(r->lines[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ascii_only - printable ASCII copy of s, cut to max bytes (quarantine reasons). */
+static char *ascii_only(const char *s, size_t max)
+{
+	char *t = cut(s ? s : "", max);
+
+	for (char *p = t; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return t;
+}
+
+/*
+ * reply_hold_reason - the held recipients with their classes, as many as
+ * fit in REPLY_HOLD_MAX, then ", and N more"; the queue id last so that
+ * the reason is never cut before the reference.
+ */
+char *reply_hold_reason(const struct config *cfg, const struct decision *d)
+{
+	struct strbuf sb;
+	char *qid = ascii_only(d->queue_id && d->queue_id[0] ? d->queue_id : "unknown", HOLD_QID_MAX);
+	char *tail = xasprintf(" held; ref %s", qid), *item, *addr, *out;
+	size_t n_items = 0, skipped = 0;
+	const size_t more_max = sizeof(", and 99999 more") - 1;
+
+	sb_init(&sb);
+	sb_adds(&sb, "sikkermail: personal data to ");
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		const struct rcpt *rc = &d->rcpts[i];
+
+		if (rc->action != ACTION_HOLD)
+			continue;
+		addr = ascii_only(rcpt_address(rc), HOLD_ADDR_MAX);
+		item = xasprintf("%s%s (%s)", n_items ? ", " : "", addr, rclass_name(rc->cls));
+		free(addr);
+		if (skipped == 0 && sb.len + strlen(item) + more_max + strlen(tail) <= REPLY_HOLD_MAX) {
+			sb_adds(&sb, item);
+			n_items++;
+		} else {
+			skipped++;
+		}
+		free(item);
+	}
+	if (n_items == 0) {
+		sb_reset(&sb);
+		sb_printf(&sb, "sikkermail: message (%s)",
+			  d->rule != NULL && d->rule[0] != '\0' ? d->rule : "policy");
+	} else if (skipped > 0) {
+		sb_printf(&sb, ", and %zu more", skipped);
+	}
+	sb_adds(&sb, tail);
+	out = ascii_only(sb.s, REPLY_HOLD_MAX);
+	sb_free(&sb);
+	free(tail);
+	free(qid);
+	return out;
+}

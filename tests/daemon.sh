@@ -1,0 +1,186 @@
+#!/bin/bash
+# daemon.sh - the sikkermail-milter program as an administrator meets it:
+# -V, -n (configuration check), usage errors, start-up as root with the
+# privilege drop, pidfile and socket life cycle, SIGTERM, and refusing to
+# start with an unusable database.
+
+. "$(dirname "$0")/lib/common.sh"
+
+need "$MILTER" "sikkermail-milter not built ($MILTER)"
+
+# base_conf FILE DIR [EXTRA LINES] - a configuration whose files all live in DIR.
+base_conf() {
+	local file=$1 dir=$2
+	shift 2
+	{
+		echo "# test configuration"
+		echo "Socket local:$dir/milter.sock"
+		echo "PidFile $dir/milter.pid"
+		echo "Database $dir/db/sikkermail.db"
+		echo "UserID $TEST_USER"
+		echo "UMask 007"
+		echo "Syslog no"
+		echo "InternalDomains kp.dk, .kp.dk"
+		printf '%s\n' "$@"
+	} >"$file"
+}
+
+# ----------------------------------------------------------------- -V
+
+out=$("$MILTER" -V 2>&1)
+rc=$?
+is "$rc" 0 "-V exits 0"
+like "$out" 'sikkermail.*[0-9]+\.[0-9]+' "-V prints the program and its version"
+
+# ----------------------------------------------------------------- usage
+
+out=$("$MILTER" -Z 2>&1)
+rc=$?
+is "$rc" 64 "unknown option exits 64 (EX_USAGE)"
+like "$out" '[Uu]sage' "unknown option prints the usage"
+
+out=$("$MILTER" -c 2>&1)
+rc=$?
+is "$rc" 64 "-c without its argument exits 64"
+
+# ----------------------------------------------------------------- -n
+
+conf=$top_srcdir/contrib/sikkermail.conf
+if [ -f "$conf" ]; then
+	out=$("$MILTER" -n -c "$conf" 2>&1)
+	rc=$?
+	is "$rc" 0 "-n accepts contrib/sikkermail.conf" || diag "$out"
+else
+	fail "contrib/sikkermail.conf exists"
+fi
+
+mkdir -p "$TEST_TMP/good"
+base_conf "$TEST_TMP/good/good.conf" "$TEST_TMP/good" \
+	"Mode monitor" "PersonalToFreemail hold" "PersonalToTLS accept"
+out=$("$MILTER" -n -c "$TEST_TMP/good/good.conf" 2>&1)
+rc=$?
+is "$rc" 0 "-n accepts a small valid configuration" || diag "$out"
+
+# Three errors on lines 3, 5 and 7; every one must be reported in one run.
+bad=$TEST_TMP/bad.conf
+cat >"$bad" <<EOF
+# a configuration with three mistakes
+Syslog no
+NoSuchKey yes
+Mode enforce
+Mode sometimes
+InternalDomains kp.dk
+PersonalToFreemail accept
+EOF
+out=$("$MILTER" -n -c "$bad" 2>&1)
+rc=$?
+is "$rc" 1 "-n on a bad configuration exits 1"
+like "$out" "bad\.conf:3: [^[:space:]]" "unknown key reported as file:3: message"
+like "$out" "bad\.conf:5: [^[:space:]]" "bad Mode value reported as file:5: message"
+like "$out" "bad\.conf:7: [^[:space:]]" "PersonalToFreemail accept reported as file:7: message"
+unlike "$out" "bad\.conf:(1|2|4|6):" "no error reported for the good lines"
+
+out=$("$MILTER" -n -c "$TEST_TMP/does-not-exist.conf" 2>&1)
+rc=$?
+is "$rc" 1 "-n on a missing file exits 1"
+like "$out" "does-not-exist\.conf" "... and names the file"
+
+# ----------------------------------------------------------------- start, stop
+
+run=$TEST_TMP/run
+mkdir -p "$run/db"
+give_to_test_user "$run"
+base_conf "$run/milter.conf" "$run"
+log=$run/milter.log
+
+if ok "starts in the foreground and opens its socket" \
+	milter_start "$run/milter.conf" "$run/milter.sock" "$log"; then
+	pid=$MILTER_PID
+	ok "pidfile written" wait_for 5 test -s "$run/milter.pid"
+	is "$(tr -d ' \n' <"$run/milter.pid" 2>/dev/null)" "$pid" "pidfile holds the daemon's PID"
+
+	if [ "$(id -u)" -eq 0 ]; then
+		# Give it a moment: some daemons drop privileges after the socket.
+		wait_for 5 test "$(proc_user "$pid")" = "$TEST_USER"
+		is "$(proc_user "$pid")" "$TEST_USER" "started as root, runs as UserID ($TEST_USER)"
+		want=$(id -u "$TEST_USER")
+		uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")
+		is "$uids" "$want $want $want $want" "real, effective, saved and fs uid all dropped"
+		gids=$(awk '/^Gid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")
+		wantg=$(id -g "$TEST_USER")
+		is "$gids" "$wantg $wantg $wantg $wantg" "real, effective, saved and fs gid all dropped"
+		groups=$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$pid/status")
+		unlike " $groups " ' 0 ' "no supplementary group root left"
+	else
+		is "$(proc_user "$pid")" "$(id -un)" "started as a user, keeps running as that user"
+	fi
+
+	ok "database created" test -f "$run/db/sikkermail.db"
+	ok "database writable by the daemon's user" as_test_user test -w "$run/db/sikkermail.db"
+
+	milter_stop
+	is "$STOP_STATUS" 0 "SIGTERM: exits 0"
+	ok "SIGTERM: pidfile removed" test ! -e "$run/milter.pid"
+	ok "SIGTERM: socket removed" test ! -e "$run/milter.sock"
+	unlike "$(cat "$log")" '(fatal|panic|Sanitizer|runtime error)' "no fatal error logged"
+	tests_failed && diag_file "$log"
+else
+	fail "(the start-up tests need a running daemon)"
+fi
+
+# -p overrides Socket.
+rm -f "$log"
+if ok "-p overrides Socket" \
+	milter_start "$run/milter.conf" "$run/other.sock" "$log" -p "local:$run/other.sock"; then
+	ok "... and the configured socket is not created" test ! -e "$run/milter.sock"
+	milter_stop
+	is "$STOP_STATUS" 0 "... and SIGTERM exits 0"
+	ok "... and the socket is removed" test ! -e "$run/other.sock"
+fi
+
+# ----------------------------------------------------------------- refusals
+
+# refuses NAME CONF DIR - the daemon must exit non-zero quickly, say why,
+# and leave no socket behind.
+refuses() {
+	local name=$1 conf=$2 dir=$3 out rc
+	out=$(timeout 20 "$MILTER" -f -c "$conf" 2>&1 </dev/null)
+	rc=$?
+	if [ "$rc" -eq 124 ]; then
+		fail "$name: refuses to start (it kept running)"
+	else
+		ok "$name: refuses to start (exit $rc)" test "$rc" -ne 0
+	fi
+	like "$out" '[Dd]atabase|sikkermail\.db|sqlite' "$name: the error names the database"
+	ok "$name: no socket left behind" test ! -e "$dir/milter.sock"
+	ok "$name: no pidfile left behind" test ! -e "$dir/milter.pid"
+	[ -n "$out" ] && diag "$name: $out"
+}
+
+nodb=$TEST_TMP/nodb
+mkdir -p "$nodb"
+give_to_test_user "$nodb"
+base_conf "$nodb/milter.conf" "$nodb"	# $nodb/db does not exist
+refuses "database directory missing" "$nodb/milter.conf" "$nodb"
+
+filedb=$TEST_TMP/filedb
+mkdir -p "$filedb"
+echo "not a directory" >"$filedb/db"
+give_to_test_user "$filedb"
+base_conf "$filedb/milter.conf" "$filedb"	# $filedb/db is a file
+refuses "database directory is a file" "$filedb/milter.conf" "$filedb"
+
+if [ "$(id -u)" -eq 0 ]; then
+	# Root can create the file, but the daemon, once it runs as UserID,
+	# could not write its journal: that must be found at start-up, not
+	# at the first message.
+	rodb=$TEST_TMP/rodb
+	mkdir -p "$rodb/db"
+	give_to_test_user "$rodb"
+	chown root:root "$rodb/db"
+	chmod 0755 "$rodb/db"
+	base_conf "$rodb/milter.conf" "$rodb"
+	refuses "database directory not writable by UserID" "$rodb/milter.conf" "$rodb"
+fi
+
+done_testing

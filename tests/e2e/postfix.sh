@@ -1,0 +1,321 @@
+#!/bin/bash
+# e2e/postfix.sh - end to end: swaks -> a private Postfix on 127.0.0.1 ->
+# sikkermail-milter (unix socket) -> smtp-sink, which captures what was
+# delivered. Checks what the sender sees (SMTP replies), what arrives (and
+# what does not), the decision lines and the database records.
+#
+# Trust: the milter is configured with InternalNetworks 127.0.0.1/32, so a
+# client connecting from 127.0.0.1 is a trusted submitter and one
+# connecting from 127.0.0.2 (swaks --local-interface; all of 127/8 is
+# loopback) is not. Postfix relays for both (mynetworks 127.0.0.0/8). One
+# Postfix runs the whole time; other milter configurations (monitor, hold)
+# are tried by restarting the milter on the same socket.
+
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/postfix.sh"
+
+need_root "a private Postfix instance must be started as root"
+need "$MILTER" "sikkermail-milter not built ($MILTER)"
+need "$CTL" "sikkermail-ctl not built ($CTL)"
+for cmd in postfix postconf postsuper smtp-sink swaks sqlite3 runuser; do
+	need "$cmd"
+done
+
+HELPURL=https://kp.dk/sikkermail
+M=$TEST_TMP/milter
+SOCK=$M/milter.sock
+LOG=$M/milter.log
+DB=$M/db/sikkermail.db
+mkdir -p "$M/db"
+
+# conf FILE [LINE...] - a milter configuration on the shared socket and database.
+conf() {
+	local file=$1
+	shift
+	{
+		echo "Socket local:$SOCK"
+		echo "Database $DB"
+		echo "UserID $TEST_USER"
+		echo "UMask 000"
+		echo "Syslog no"
+		echo "InternalDomains kp.dk, .kp.dk"
+		echo "InternalNetworks 127.0.0.1/32"
+		echo "HelpURL $HELPURL"
+		printf '%s\n' "$@"
+	} >"$file"
+}
+
+conf "$M/enforce.conf"
+conf "$M/monitor.conf" "Mode monitor"
+conf "$M/hold.conf" "PersonalToFreemail hold"
+
+cat >"$M/tunnel.txt" <<'EOF'
+# tunnelmail: connected public organisations
+kommune-tunnel.dk,Eksempel Kommune
+EOF
+cat >"$M/partners.txt" <<'EOF'
+# partners with a data processing agreement
+partner-firma.dk,Partner A/S,2099-12-31
+udloebet-firma.dk,Udloebet ApS,2001-01-01
+EOF
+give_to_test_user "$M"
+
+# The lists go into a fresh database, created by the daemon's user.
+for kind in tunnel partners; do
+	file=$M/tunnel.txt
+	[ "$kind" = partners ] && file=$M/partners.txt
+	if ! out=$(as_test_user "$CTL" -c "$M/enforce.conf" import "$kind" "$file" 2>&1); then
+		fail "sikkermail-ctl import $kind"
+		diag "$out"
+		done_testing
+	fi
+done
+pass "tunnel and partner lists imported"
+
+restart_milter() {	# restart_milter CONF
+	milter_stop
+	[ -n "${1:-}" ] || return 0
+	milter_start "$1" "$SOCK" "$LOG"
+}
+
+if ! restart_milter "$M/enforce.conf"; then
+	fail "milter starts"
+	done_testing
+fi
+if ! pf_start "$SOCK"; then
+	fail "private Postfix starts"
+	done_testing
+fi
+pass "milter, Postfix and smtp-sink running (smtpd on 127.0.0.1:$PF_PORT)"
+
+# ------------------------------------------------------------ helpers
+
+# msg TAG RCPT [HEADER...] - a personal message (X-KP-Personal: yes unless
+# headers are given) from alice@kp.dk.
+msg() {
+	local tag=$1 rcpt=$2
+	shift 2
+	[ $# -eq 0 ] && set -- "X-KP-Personal: yes"
+	pf_message "$TEST_TMP/$tag.eml" "$tag" "From: Alice <alice@kp.dk>" \
+		"To: <$rcpt>" "Subject: e2e $tag" "$@"
+}
+
+# send TAG RCPTS [SWAKS OPTIONS] - RCPTS comma-separated.
+send() {
+	local tag=$1 rcpts=$2
+	shift 2
+	pf_send "$tag" --from alice@kp.dk --to "$rcpts" --data "@$TEST_TMP/$tag.eml" "$@"
+}
+
+# header_line FILE LINE - the captured message has exactly this header line.
+header_line() {
+	tr -d '\r' <"$1" | sed '/^$/q' | grep -q -x -F -- "$2"
+}
+
+# delivered NAME TAG TAGVALUE - queued, arrived at the sink, tagged
+# "X-Sikkermail: TAGVALUE; ref=QUEUEID". Sets QID and FILE.
+delivered() {
+	local name=$1 tag=$2 value=$3
+	QID=$SEND_QID
+	FILE=
+	if ! like "$QID" '^[0-9A-Za-z]+$' "$name: accepted by Postfix"; then
+		diag "$SEND_OUT"
+		return 1
+	fi
+	if ! ok "$name: arrived at the sink" sink_wait "$tag"; then
+		diag "queue: $(pf_queue_files | tr '\n' ' ')"
+		diag_file "$PF_LOG" 10
+		return 1
+	fi
+	FILE=$(sink_file "$tag")
+	if ! ok "$name: tagged X-Sikkermail: $value; ref=$QID" \
+		header_line "$FILE" "X-Sikkermail: $value; ref=$QID"; then
+		diag "$(grep -a -i '^X-Sikkermail' "$FILE")"
+	fi
+}
+
+# rejected NAME TAG RCPT CLASS - the sender got 550 5.7.1 naming RCPT with
+# its class and a reference, and nothing was queued or delivered. Sets QID
+# (from the reply's "Ref").
+rejected() {
+	local name=$1 tag=$2 rcpt=$3 class=$4 re
+	QID=
+	is "$SEND_QID" "" "$name: not queued"
+	re="^550-5\.7\.1 Personoplysninger .* <${rcpt//./\\.}> \($class"
+	like "$SEND_REPLY" "$re" "$name: Danish 550-5.7.1 line names <$rcpt> ($class)"
+	re="(^|"$'\n'")550-5\.7\.1 Personal data may not be sent to <${rcpt//./\\.}> \($class"
+	like "$SEND_REPLY" "$re" "$name: English 550-5.7.1 line names <$rcpt> ($class)"
+	if like "$SEND_REPLY" "(^|"$'\n'")550 5\.7\.1 Ref ([0-9A-Za-z]+); see ${HELPURL//./\\.}\$" \
+		"$name: last line 550 5.7.1 Ref QUEUEID; see HelpURL"; then
+		[[ $SEND_REPLY =~ Ref\ ([0-9A-Za-z]+)\; ]] && QID=${BASH_REMATCH[1]}
+		ok "$name: the Ref is Postfix's queue id" \
+			grep -q "$QID: milter-reject: END-OF-MESSAGE" "$PF_LOG"
+	fi
+	ok "$name: nothing delivered" test -z "$(sink_file "$tag")"
+	[ -n "$QID" ] && ok "$name: nothing left in the queue" \
+		test -z "$(pf_queue_files | grep -F "$QID")"
+	tests_failed && [ -z "$QID" ] && diag "$SEND_OUT"
+	return 0
+}
+
+# decision QID NAME ERE... - the decision line for QID has every field.
+decision() {
+	local qid=$1 name=$2 line re
+	shift 2
+	if [ -z "$qid" ]; then
+		fail "$name: decision line (no queue id known)"
+		return 1
+	fi
+	wait_for 5 test -n "$(decision_line "$LOG" "$qid")"
+	line=$(decision_line "$LOG" "$qid")
+	if [ -z "$line" ]; then
+		fail "$name: decision line for queue_id=$qid logged"
+		return 1
+	fi
+	for re in "$@"; do
+		like "$line" "(^| )$re( |$)" "$name: decision line has $re"
+	done
+}
+
+# recorded QID NAME APPLIED - the database has the decision.
+recorded() {
+	is "$(sql "$DB" "SELECT applied FROM decision WHERE queue_id = '$1'")" "$3" \
+		"$2: database records applied=$3"
+}
+
+T0=$SECONDS
+
+# ------------------------------------------------------------ trusted, enforce
+
+msg internal bob@kp.dk
+send internal bob@kp.dk
+delivered "internal" internal "personal=yes (header); action=deliver"
+decision "$QID" "internal" "trusted=yes" "personal=yes" "applied=deliver" \
+	"rcpt1=bob@kp.dk" "class1=internal"
+recorded "$QID" "internal" deliver
+
+msg tunnel sag@kommune-tunnel.dk
+send tunnel sag@kommune-tunnel.dk
+delivered "tunnel" tunnel "personal=yes (header); action=deliver"
+decision "$QID" "tunnel" "applied=deliver" "class1=tunnel"
+
+msg partner kontakt@partner-firma.dk
+send partner kontakt@partner-firma.dk
+delivered "partner" partner "personal=yes (header); action=deliver"
+decision "$QID" "partner" "applied=deliver" "class1=partner"
+
+msg expired kontakt@udloebet-firma.dk
+send expired kontakt@udloebet-firma.dk
+rejected "expired partner" expired kontakt@udloebet-firma.dk tls
+decision "$QID" "expired partner" "applied=reject" "class1=tls" "action1=reject"
+
+msg freemail x@gmail.com
+send freemail x@gmail.com
+rejected "freemail" freemail x@gmail.com freemail
+want="550-5.7.1 Personoplysninger må ikke sendes til <x@gmail.com> (freemail)
+550-5.7.1 Personal data may not be sent to <x@gmail.com> (freemail: not even with TLS)
+550 5.7.1 Ref $QID; see $HELPURL"
+is "$SEND_REPLY" "$want" "freemail: the exact reply the sender sees"
+decision "$QID" "freemail" "trusted=yes" "personal=yes" "personal_source=header" \
+	"action=reject" "applied=reject" "rule=PersonalToFreemail" "rcpt1=x@gmail.com" \
+	"class1=freemail" "action1=reject"
+recorded "$QID" "freemail" reject
+
+msg tls info@almindelig-firma.dk
+send tls info@almindelig-firma.dk
+rejected "plain TLS" tls info@almindelig-firma.dk tls
+decision "$QID" "plain TLS" "applied=reject" "rule=PersonalToTLS" "class1=tls"
+
+msg lookalike bob@kp.dk.evil.com
+send lookalike bob@kp.dk.evil.com
+rejected "lookalike kp.dk.evil.com" lookalike bob@kp.dk.evil.com tls
+decision "$QID" "lookalike" "applied=reject" "class1=tls"
+
+before=$(sink_count)
+msg mixed carol@kp.dk
+send mixed carol@kp.dk,y@gmail.com
+rejected "internal + gmail" mixed y@gmail.com freemail
+unlike "$SEND_REPLY" "carol@kp\.dk" "internal + gmail: the internal recipient is not named"
+sleep 1
+is "$(sink_count)" "$before" "internal + gmail: nobody received anything"
+decision "$QID" "internal + gmail" "rcpts=2" "applied=reject"
+
+msg nonpersonal x@gmail.com "X-KP-Personal: no"
+send nonpersonal x@gmail.com
+delivered "not personal to gmail" nonpersonal "personal=no; action=deliver"
+decision "$QID" "not personal to gmail" "personal=no" "applied=deliver" "class1=freemail"
+
+# Routed recipients are refused at RCPT TO.
+msg routed bob@kp.dk
+send routed 'x%gmail.com@kp.dk'
+like "$SEND_OUT" $'<\\*\\* 550[ -]5\\.1\\.3 ' "x%gmail.com@kp.dk: 550 5.1.3 at RCPT TO"
+is "$SEND_QID" "" "x%gmail.com@kp.dk: not queued"
+
+# ------------------------------------------------------------ untrusted client
+
+pf_message "$TEST_TMP/spoof.eml" spoof "From: Mallory <mallory@example.net>" \
+	"To: <x@gmail.com>" "Subject: e2e spoof" "X-KP-Personal: yes" \
+	"X-KP-Personal-Note: keep me" "x-kp-personal: ja" \
+	"X-KP-Secure-Mailbox: hr@kp.dk" $'X-Kp-Personal: yes,\r\n\tvery much so'
+pf_send spoof --from mallory@example.net --to x@gmail.com --local-interface 127.0.0.2 \
+	--data "@$TEST_TMP/spoof.eml"
+if delivered "spoofed flag from 127.0.0.2" spoof "personal=no; action=deliver"; then
+	hdrs=$(tr -d '\r' <"$FILE" | sed '/^$/q')
+	unlike "$hdrs" $'(^|\n)[Xx]-[Kk][Pp]-[Pp][Ee][Rr][Ss][Oo][Nn][Aa][Ll]:' \
+		"spoofed flag: every X-KP-Personal copy is gone"
+	unlike "$hdrs" "very much so" "spoofed flag: the folded copy is gone, continuation too"
+	unlike "$hdrs" $'(^|\n)[Xx]-[Kk][Pp]-[Ss]ecure-[Mm]ailbox:' \
+		"spoofed flag: X-KP-Secure-Mailbox is gone"
+	like "$hdrs" $'(^|\n)X-KP-Personal-Note: keep me' "spoofed flag: other headers kept"
+fi
+decision "$QID" "spoofed flag" "client=127.0.0.2" "trusted=no" "personal=no" "applied=deliver"
+
+# ------------------------------------------------------------ monitor
+
+if restart_milter "$M/monitor.conf"; then
+	msg monitor m@gmail.com
+	send monitor m@gmail.com
+	delivered "monitor mode" monitor "personal=yes (header); action=deliver; monitor=reject"
+	decision "$QID" "monitor mode" "mode=monitor" "action=reject" "applied=deliver"
+	recorded "$QID" "monitor mode" deliver
+else
+	fail "milter restarts with Mode monitor"
+fi
+
+# ------------------------------------------------------------ hold
+
+if restart_milter "$M/hold.conf"; then
+	msg hold h@gmail.com
+	send hold h@gmail.com
+	QID=$SEND_QID
+	like "$QID" '^[0-9A-Za-z]+$' "hold: accepted by Postfix"
+	ok "hold: in Postfix's hold queue" wait_for 10 test -n "$(pf_queue_files hold)"
+	sleep 1
+	ok "hold: not delivered" test -z "$(sink_file hold)"
+	decision "$QID" "hold" "action=hold" "applied=hold"
+	postsuper -c "$PF_DIR" -d ALL hold >/dev/null 2>&1
+else
+	fail "milter restarts with PersonalToFreemail hold"
+fi
+
+# ------------------------------------------------------------ broken database
+
+if restart_milter "$M/enforce.conf"; then
+	as_test_user sh -c "head -c 8192 /dev/urandom >'$DB.new' && mv -f '$DB.new' '$DB' && rm -f '$DB-wal' '$DB-shm'"
+	msg brokendb dora@kp.dk
+	send brokendb dora@kp.dk
+	is "$SEND_QID" "" "database broken: personal message not accepted"
+	like "$SEND_REPLY" '^4[0-9][0-9][ -]4\.[0-9]+\.[0-9]+' "database broken: 4xx 4.x.x tempfail"
+	sleep 1
+	ok "database broken: nothing delivered" test -z "$(sink_file brokendb)"
+else
+	fail "milter restarts for the broken-database case"
+fi
+
+diag "cases took $((SECONDS - T0)) s"
+restart_milter ""
+is "$STOP_STATUS" 0 "milter: SIGTERM exits 0"
+unlike "$(cat "$LOG")" '(Sanitizer|runtime error|panic)' "milter: no sanitizer report or panic"
+tests_failed && { diag_file "$LOG" 40; diag_file "$PF_LOG" 40; }
+
+done_testing

@@ -1,0 +1,332 @@
+# common.sh - shared helpers for the script tests (source it from bash).
+#
+# Exports:
+#   TAP:      ok NAME CMD..., pass NAME, fail NAME, is GOT WANT NAME,
+#             like GOT ERE NAME, unlike GOT ERE NAME, diag MSG..., diag_file FILE,
+#             skip NAME REASON, done_testing
+#   needs:    need CMD [REASON], skip_all REASON (exit 77, or a failure when
+#             SIKKERMAIL_STRICT=1: in CI nothing may be skipped)
+#   places:   top_srcdir, top_builddir, MILTER, CTL, TEST_TMP (a private temp
+#             dir, mode 0755 so that the unprivileged daemon user and
+#             postfix can reach sockets in it)
+#   servers:  track_pid PID, untrack_pid PID, at_exit CMD (run at cleanup),
+#             stop_pid PID [SECONDS] (TERM, then KILL; sets STOP_STATUS)
+#   helpers:  free_port, wait_for SECONDS CMD..., milter_start CONF SOCKET LOG
+#             [ARGS...] (sets MILTER_PID), milter_stop, file_owner PATH,
+#             proc_user PID
+#
+# Everything started through these helpers is stopped by PID when the
+# script exits, whatever way it exits.
+
+if [ -z "${BASH_VERSION:-}" ]; then
+	echo "Bail out! these tests need bash"
+	exit 1
+fi
+
+_common_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${top_srcdir:=$(cd "$_common_dir/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+MILTER=${SIKKERMAIL_MILTER:-$top_builddir/sikkermail-milter}
+CTL=${SIKKERMAIL_CTL:-$top_builddir/sikkermail-ctl}
+export top_srcdir top_builddir
+
+# The daemon drops to this user when it starts as root.
+TEST_USER=${SIKKERMAIL_TEST_USER:-nobody}
+
+PATH=$PATH:/usr/sbin:/sbin
+export LC_ALL=C
+
+# ------------------------------------------------------------------ TAP
+
+_tap_n=0
+_tap_failed=0
+
+_tap_result() {		# _tap_result STATUS NAME
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_tap_n - $2"
+	else
+		echo "not ok $_tap_n - $2"
+		_tap_failed=$((_tap_failed + 1))
+	fi
+	return "$1"
+}
+
+pass() { _tap_result 0 "$1"; }
+fail() { _tap_result 1 "$1"; }
+
+# ok NAME CMD... - passes when the command exits 0.
+ok() {
+	local name=$1
+	shift
+	"$@"
+	_tap_result $? "$name"
+}
+
+# is GOT WANT NAME
+is() {
+	if [ "$1" = "$2" ]; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "     got: '$1'"
+		diag "expected: '$2'"
+		return 1
+	fi
+}
+
+# like GOT ERE NAME (bash regular expression match)
+like() {
+	if [[ $1 =~ $2 ]]; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "                  '${1:0:2000}'"
+		diag "doesn't match ERE '$2'"
+		return 1
+	fi
+}
+
+unlike() {
+	if [[ $1 =~ $2 ]]; then
+		_tap_result 1 "$3"
+		diag "                  '${1:0:2000}'"
+		diag "matches ERE       '$2'"
+		return 1
+	fi
+	_tap_result 0 "$3"
+}
+
+skip() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $1 # SKIP $2"
+}
+
+diag() {
+	local line
+	printf '%s\n' "$*" | while IFS= read -r line; do
+		echo "# $line"
+	done
+}
+
+# diag_file FILE [LINES] - the tail of a file as diagnostics.
+diag_file() {
+	[ -f "$1" ] || { diag "($1: no such file)"; return 0; }
+	diag "--- last lines of $1:"
+	diag "$(tail -n "${2:-30}" "$1")"
+}
+
+tests_failed() { [ "$_tap_failed" -gt 0 ]; }
+
+done_testing() {
+	echo "1..$_tap_n"
+	if [ "$_tap_failed" -gt 0 ]; then
+		diag "$_tap_failed of $_tap_n tests failed"
+		exit 1
+	fi
+	exit 0
+}
+
+# ---------------------------------------------------------- prerequisites
+
+strict() { [ "${SIKKERMAIL_STRICT:-0}" = 1 ]; }
+
+# skip_all REASON - nothing here can run. In strict mode that is a failure.
+skip_all() {
+	if strict; then
+		fail "prerequisite: $1 (SIKKERMAIL_STRICT=1: nothing may be skipped)"
+		done_testing
+	fi
+	if [ "$_tap_n" -gt 0 ]; then
+		skip "the remaining tests" "$1"
+		echo "1..$_tap_n"
+		[ "$_tap_failed" -gt 0 ] && exit 1
+		exit 0
+	fi
+	echo "1..0 # SKIP $1"
+	exit 77
+}
+
+# need CMD [REASON] - CMD must be an executable path or in PATH.
+need() {
+	local what=$1 why=${2:-}
+	if [[ $what == */* ]]; then
+		[ -x "$what" ] && return 0
+	else
+		command -v "$what" >/dev/null 2>&1 && return 0
+	fi
+	skip_all "${why:-$what not found}"
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] && return 0
+	skip_all "${1:-must run as root}"
+}
+
+# ---------------------------------------------------------- temp dir + cleanup
+
+_pids=()
+_at_exit=()
+
+track_pid() { _pids+=("$1"); }
+
+untrack_pid() {
+	local i
+	for i in "${!_pids[@]}"; do
+		[ "${_pids[$i]}" = "$1" ] && unset '_pids[i]'
+	done
+}
+
+at_exit() { _at_exit+=("$1"); }
+
+# stop_pid PID [SECONDS] - SIGTERM, wait, then SIGKILL. STOP_STATUS gets the
+# exit status when PID is our child, "gone" when it was not running, and
+# "killed" when it had to be killed.
+stop_pid() {
+	local pid=$1 t=${2:-10} i
+	STOP_STATUS=gone
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid" 2>/dev/null && STOP_STATUS=0 || STOP_STATUS=$?
+		untrack_pid "$pid"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < t * 10; i++)); do
+		# A child that exited is a zombie until waited for: kill -0
+		# still succeeds, so look at its state.
+		if ! kill -0 "$pid" 2>/dev/null ||
+		   [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
+			break
+		fi
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		STOP_STATUS=killed
+	else
+		wait "$pid" 2>/dev/null && STOP_STATUS=0 || STOP_STATUS=$?
+	fi
+	untrack_pid "$pid"
+}
+
+_cleanup() {
+	local i pid
+	for ((i = ${#_at_exit[@]} - 1; i >= 0; i--)); do
+		eval "${_at_exit[$i]}" >/dev/null 2>&1
+	done
+	for pid in "${_pids[@]}"; do
+		stop_pid "$pid" 5
+	done
+	if [ -n "${TEST_TMP:-}" ] && [ -d "$TEST_TMP" ]; then
+		if [ -n "${SIKKERMAIL_KEEP_TMP:-}" ]; then
+			echo "# kept $TEST_TMP"
+		else
+			rm -rf "$TEST_TMP"
+		fi
+	fi
+}
+
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Short path: unix socket names are limited to 107 bytes.
+TEST_TMP=$(mktemp -d /tmp/smtest.XXXXXX) || { echo "Bail out! mktemp"; exit 1; }
+chmod 0755 "$TEST_TMP"
+
+# ------------------------------------------------------------------ helpers
+
+# wait_for SECONDS CMD... - poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+_ports_taken=" "
+
+port_in_use() {
+	if command -v ss >/dev/null 2>&1; then
+		[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ] && return 0
+	fi
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port - a TCP port on 127.0.0.1 that nothing listens on (and that
+# this script has not handed out before).
+free_port() {
+	local i p
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 40000))
+		[[ $_ports_taken == *" $p "* ]] && continue
+		port_in_use "$p" && continue
+		_ports_taken="$_ports_taken$p "
+		echo "$p"
+		return 0
+	done
+	echo "Bail out! no free port found" >&2
+	return 1
+}
+
+file_owner() { stat -c %U "$1" 2>/dev/null; }
+proc_user() { ps -o user= -p "$1" 2>/dev/null | tr -d ' '; }
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+
+# give_to_test_user PATH... - let the daemon user write there (as root).
+give_to_test_user() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	chown -R "$TEST_USER" "$@"
+}
+
+# milter_start CONF SOCKETPATH LOG [ARGS...] - run the daemon in the
+# foreground (in the background of this shell), stderr appended to LOG,
+# and wait until its socket appears. Sets MILTER_PID. 1 if it died or
+# the socket did not show up.
+milter_start() {
+	local conf=$1 sock=$2 log=$3
+	shift 3
+	"$MILTER" -f -c "$conf" "$@" >>"$log" 2>&1 </dev/null &
+	MILTER_PID=$!
+	track_pid "$MILTER_PID"
+	wait_for 10 _milter_ready "$sock"
+	if ! alive "$MILTER_PID"; then
+		diag "milter exited during start-up"
+		diag_file "$log"
+		return 1
+	fi
+	[ -S "$sock" ] || { diag "no socket $sock"; diag_file "$log"; return 1; }
+}
+
+_milter_ready() { [ -S "$1" ] || ! alive "$MILTER_PID"; }
+
+# milter_stop - SIGTERM the daemon started last; STOP_STATUS is its exit status.
+milter_stop() {
+	[ -n "${MILTER_PID:-}" ] || return 0
+	stop_pid "$MILTER_PID" 10
+	MILTER_PID=
+}
+
+# decision_line LOG QUEUEID - the daemon's decision line for a queue id.
+decision_line() {
+	grep -a "decision queue_id=$2 " "$1" | tail -n 1
+}
+
+# as_test_user CMD... - run CMD as the daemon's user when we are root, so
+# that files it creates (SQLite -wal/-shm/-journal) stay usable by the daemon.
+as_test_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$TEST_USER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# sql DB QUERY - one query through the sqlite3 CLI.
+sql() {
+	as_test_user sqlite3 -batch -noheader -separator '|' "$1" "$2" 2>&1
+}

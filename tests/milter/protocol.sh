@@ -1,0 +1,187 @@
+#!/bin/bash
+# protocol.sh - the real sikkermail-milter driven through the milter
+# protocol by miltertest: each tests/milter/*.lua script is one behaviour
+# (flag headers stripped, bilingual reject, tags, quarantine, monitor mode,
+# tempfail on a broken database, routed recipients). The scripts report
+# their checks; this script numbers them as TAP and then checks the
+# decision lines and the database records the daemon wrote.
+
+. "$(dirname "$0")/../lib/common.sh"
+
+need "$MILTER" "sikkermail-milter not built ($MILTER)"
+need miltertest "miltertest not installed (Debian package miltertest)"
+need sqlite3 "sqlite3 not installed"
+
+MILTERDIR=$top_srcdir/tests/milter
+HELPURL=https://kp.dk/sikkermail
+
+# make_conf NAME [LINE...] - $TEST_TMP/NAME/milter.conf with its own socket
+# and database; sets DIR, CONF, SOCK, LOG, DB.
+make_conf() {
+	DIR=$TEST_TMP/$1
+	shift
+	CONF=$DIR/milter.conf
+	SOCK=$DIR/milter.sock
+	LOG=$DIR/milter.log
+	DB=$DIR/db/sikkermail.db
+	mkdir -p "$DIR/db"
+	give_to_test_user "$DIR"
+	{
+		echo "Socket local:$SOCK"
+		echo "Database $DB"
+		echo "UserID $TEST_USER"
+		echo "UMask 007"
+		echo "Syslog no"
+		echo "InternalDomains kp.dk, .kp.dk"
+		echo "HelpURL $HELPURL"
+		printf '%s\n' "$@"
+	} >"$CONF"
+}
+
+start_daemon() {
+	if ! milter_start "$CONF" "$SOCK" "$LOG"; then
+		fail "daemon starts with $CONF"
+		return 1
+	fi
+	pass "daemon starts with $(basename "$DIR") configuration"
+}
+
+stop_daemon() {
+	milter_stop
+	is "$STOP_STATUS" 0 "$(basename "$DIR") daemon: SIGTERM exits 0"
+	unlike "$(cat "$LOG")" '(Sanitizer|runtime error|panic)' \
+		"$(basename "$DIR") daemon: no sanitizer report or panic in its log"
+	tests_failed && diag_file "$LOG" 40
+}
+
+# run_lua SCRIPT QID_PREFIX - run one script against the running daemon.
+run_lua() {
+	local script=$1 prefix=$2 name=${1%.lua} out rc line finished=
+	out=$(miltertest -D "socket=unix:$SOCK" -D "libdir=$MILTERDIR" \
+		-D "helpurl=$HELPURL" -D "qid_prefix=$prefix" \
+		-D "script=$MILTERDIR/$script" -s "$MILTERDIR/run.lua" 2>&1)
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) pass "$name: ${line#ok - }" ;;
+		"not ok - "*) fail "$name: ${line#not ok - }" ;;
+		done) finished=1 ;;
+		"# "*) echo "$line" ;;
+		"") ;;
+		*) diag "$name: $line" ;;
+		esac
+	done <<<"$out"
+	if [ -n "$finished" ] && [ "$rc" -eq 0 ]; then
+		pass "$name: script ran to its end"
+	else
+		fail "$name: script ran to its end (miltertest exit $rc)"
+		diag_file "$LOG" 20
+	fi
+}
+
+# decision QID NAME ERE... - the daemon's decision line for QID matches
+# every ERE (each one a test).
+decision() {
+	local qid=$1 name=$2 line re
+	shift 2
+	wait_for 5 test -n "$(decision_line "$LOG" "$qid")"
+	line=$(decision_line "$LOG" "$qid")
+	if [ -z "$line" ]; then
+		fail "$name: decision line for queue_id=$qid logged"
+		return 1
+	fi
+	for re in "$@"; do
+		like "$line" "(^| )$re( |$)" "$name: decision line has $re"
+	done
+}
+
+# db_rcpts QID - "rcpt|class|action" for each recorded recipient of QID.
+db_rcpts() {
+	local link from to
+	link=$(sql "$DB" "SELECT \"from\" || ' ' || \"to\" FROM pragma_foreign_key_list('decision_rcpt') WHERE \"table\" = 'decision' LIMIT 1")
+	read -r from to <<<"$link"
+	: "${from:=decision_id}" "${to:=id}"
+	sql "$DB" "SELECT r.rcpt, r.class, r.action FROM decision_rcpt r JOIN decision d ON r.$from = d.$to WHERE d.queue_id = '$1' ORDER BY r.rcpt"
+}
+
+# record QID NAME APPLIED RULE RCPTS - the database row for QID.
+record() {
+	local qid=$1 name=$2
+	is "$(sql "$DB" "SELECT applied, rule FROM decision WHERE queue_id = '$qid'")" \
+		"$3|$4" "$name: database records applied=$3 rule=$4"
+	is "$(db_rcpts "$qid" | tr '\n' ' ')" "$5" "$name: database records the recipients"
+}
+
+# ------------------------------------------------------------ enforce
+# 127.0.0.1 is not internal: only {auth_authen} makes a client trusted.
+
+make_conf enforce "InternalNetworks 192.0.2.0/24"
+if start_daemon; then
+	run_lua untrusted.lua AA0000
+	run_lua trusted.lua BB0000
+	run_lua routed.lua EE0000
+
+	decision AA00000001 "spoofed flags" "trusted=no" "personal=no" \
+		"applied=deliver" "rcpt1=x@gmail.com" "class1=freemail" "action1=deliver"
+	decision BB00000001 "personal to gmail" "trusted=yes" "mode=enforce" \
+		"personal=yes" "personal_source=header" "action=reject" "applied=reject" \
+		"rule=PersonalToFreemail" "rcpts=1" "rcpt1=x@gmail.com" "class1=freemail" \
+		"action1=reject"
+	decision BB00000002 "value maybe" "personal=yes" "applied=reject"
+	decision BB00000005 "value nej" "personal=no" "applied=deliver"
+	decision BB00000007 "personal to internal" "personal=yes" "applied=deliver" \
+		"class1=internal" "action1=deliver"
+	decision BB00000009 "lookalike" "applied=reject" "rcpt1=bob@kp.dk.evil.com" "class1=tls"
+	decision BB0000000A "internal + gmail" "rcpts=2" "applied=reject"
+	stop_daemon
+
+	record BB00000001 "personal to gmail" reject PersonalToFreemail \
+		"x@gmail.com|freemail|reject "
+	record BB0000000A "internal + gmail" reject PersonalToFreemail \
+		"bob@kp.dk|internal|deliver x@gmail.com|freemail|reject "
+	is "$(sql "$DB" "SELECT applied FROM decision WHERE queue_id = 'AA00000001'")" deliver \
+		"spoofed flags: database records applied=deliver"
+fi
+
+# ------------------------------------------------------------ hold
+# Default InternalNetworks: 127.0.0.1 is trusted.
+
+make_conf hold "PersonalToFreemail hold"
+if start_daemon; then
+	run_lua hold.lua CC0000
+	decision CC00000001 "hold" "trusted=yes" "personal=yes" "action=hold" "applied=hold" \
+		"class1=freemail" "action1=hold"
+	decision CC00000002 "reject beats hold" "applied=reject"
+	stop_daemon
+	record CC00000001 "hold" hold PersonalToFreemail "x@gmail.com|freemail|hold "
+fi
+
+# ------------------------------------------------------------ monitor
+
+make_conf monitor "Mode monitor"
+if start_daemon; then
+	run_lua monitor.lua DD0000
+	decision DD00000001 "monitor" "mode=monitor" "personal=yes" "action=reject" \
+		"applied=deliver" "class1=freemail"
+	stop_daemon
+	record DD00000001 "monitor" deliver PersonalToFreemail "x@gmail.com|freemail|reject "
+fi
+
+# ------------------------------------------------------------ broken database
+
+make_conf broken
+if start_daemon; then
+	# Replace the database under the running daemon with garbage.
+	wait_for 5 test -f "$DB"
+	as_test_user sh -c "head -c 8192 /dev/urandom >'$DB.new' && mv -f '$DB.new' '$DB' && rm -f '$DB-wal' '$DB-shm' '$DB-journal'"
+	run_lua tempfail.lua FF0000
+	decision FF00000001 "garbage database" "personal=yes" "applied=tempfail"
+
+	# A database the daemon's user cannot read.
+	as_test_user sh -c "rm -f '$DB' && sqlite3 '$DB' 'CREATE TABLE t(x)' && chmod 000 '$DB'"
+	run_lua tempfail.lua FF1000
+	decision FF10000001 "unreadable database" "personal=yes" "applied=tempfail"
+	stop_daemon
+fi
+
+done_testing

@@ -1,0 +1,519 @@
+/*
+ * t_certcheck.c - unit tests for certcheck.c on certificates made at test
+ * time by tests/lib/mkcerts.sh (top_srcdir from the environment, default
+ * "."), in a private temporary directory.
+ *
+ * A table of single certificates, each judged under a configuration
+ * (trust file, CRL file, AcceptSubjectEmail) at an instant relative to
+ * now, with the expected verdict and a piece of the reason; then choices
+ * among several values (the latest expiry wins, garbage and duplicates,
+ * PKCS#7 bundles), the descriptive fields against the openssl tool,
+ * configuration errors, and many threads sharing one trust store.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "certcheck.h"
+#include "directory.h"
+#include "tap.h"
+#include "util.h"
+
+#define DAY 86400L
+#define YEAR (365 * DAY)
+
+static char dir[] = "/tmp/t_certcheck.XXXXXX";
+static time_t now;
+
+enum trust { T_BOTH, T_ROOT, T_INTER };
+enum crl { C_NONE, C_ALL, C_INTER };
+
+static const char *const trust_files[] = { "trust.pem", "trust-root.pem", "trust-inter.pem" };
+static const char *const crl_files[] = { NULL, "crl.pem", "crl-inter.pem" };
+
+struct row {
+	const char *file;	/* NAME.der, or NAME.p7b for a bundle */
+	const char *address;
+	enum trust trust;
+	enum crl crl;
+	bool subject_email;	/* AcceptSubjectEmail */
+	long offset;		/* judged at now + offset */
+	int valid;
+	const char *why;	/* in the rejection, when not valid */
+};
+
+static const struct row rows[] = {
+	{ "valid.der", "valid@example.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "valid.der", "valid@EXAMPLE.DK", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "valid.der", "valid@Example.Dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "valid.der", "Valid@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "Valid@example.dk is not in subjectAltName (it names valid@example.dk)" },
+	{ "valid.der", "valid@example.dk.evil.com", T_BOTH, C_NONE, false, 0, 0, "not in subjectAltName" },
+	{ "valid.der", "xvalid@example.dk", T_BOTH, C_NONE, false, 0, 0, "not in subjectAltName" },
+	{ "valid.der", "valid@example.d", T_BOTH, C_NONE, false, 0, 0, "not in subjectAltName" },
+	{ "valid.der", "valid@example.dk", T_INTER, C_NONE, false, 0, 1, NULL },
+	{ "valid.der", "valid@example.dk", T_ROOT, C_NONE, false, 0, 0,
+	  "chain does not verify: unable to get local issuer certificate" },
+	{ "valid.der", "valid@example.dk", T_BOTH, C_ALL, false, 0, 1, NULL },
+	{ "valid.der", "valid@example.dk", T_BOTH, C_NONE, false, 2 * YEAR, 0, "expired on" },
+	{ "valid.der", "valid@example.dk", T_BOTH, C_NONE, false, -2 * DAY, 0, "not valid before" },
+	{ "mixedcase.der", "Mixed.Case@example.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "mixedcase.der", "mixed.case@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "not in subjectAltName (it names Mixed.Case@EXAMPLE.DK)" },
+	{ "expired.der", "expired@example.dk", T_BOTH, C_NONE, false, 0, 0, "expired on" },
+	{ "expired.der", "expired@example.dk", T_BOTH, C_NONE, false, -YEAR - YEAR / 2, 1, NULL },
+	{ "notyet.der", "notyet@example.dk", T_BOTH, C_NONE, false, 0, 0, "not valid before" },
+	{ "notyet.der", "notyet@example.dk", T_BOTH, C_NONE, false, YEAR + YEAR / 2, 1, NULL },
+	{ "wrongaddr.der", "wrongaddr@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "wrongaddr@example.dk is not in subjectAltName (it names someone.else@example.dk)" },
+	{ "wrongaddr.der", "someone.else@example.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "subjonly.der", "subjonly@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "only in the subject's emailAddress, not in subjectAltName (AcceptSubjectEmail is off)" },
+	{ "subjonly.der", "subjonly@example.dk", T_BOTH, C_NONE, true, 0, 1, NULL },
+	{ "subjonly.der", "other@example.dk", T_BOTH, C_NONE, true, 0, 0, "no rfc822Name" },
+	{ "valid.der", "valid@example.dk", T_BOTH, C_NONE, true, 0, 1, NULL },
+	{ "noeku.der", "noeku@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "extendedKeyUsage does not include emailProtection" },
+	{ "nokeyenc.der", "nokeyenc@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "keyUsage does not include keyEncipherment" },
+	{ "untrusted.der", "untrusted@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "chain does not verify: unable to get local issuer certificate" },
+	{ "missinginter.der", "missinginter@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "chain does not verify: unable to get local issuer certificate" },
+	{ "revoked.der", "revoked@example.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "revoked.der", "revoked@example.dk", T_BOTH, C_ALL, false, 0, 0,
+	  "chain does not verify: certificate revoked" },
+	{ "revoked.der", "revoked@example.dk", T_BOTH, C_INTER, false, 0, 0, "certificate revoked" },
+	{ "weak.der", "weak@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "RSA key of 1024 bits is too weak (minimum 2048)" },
+	{ "ec.der", "ec@example.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "star.der", "star*name@example.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "star.der", "star*@example.dk", T_BOTH, C_NONE, false, 0, 0, "not in subjectAltName" },
+	{ "bundle.p7b", "bundle@example.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "bundle.p7b", "bundle@example.dk", T_BOTH, C_ALL, false, 0, 1, NULL },
+	{ "bundle.p7b", "bundle@example.dk", T_BOTH, C_INTER, false, 0, 0,
+	  "unable to get certificate CRL" },
+	{ "bundle.der", "bundle@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "unable to get local issuer certificate" },
+	{ "ca/inter/ca.der", "valid@example.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "a CA certificate, not a personal one" },
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static char *path_of(const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+static unsigned char *slurp(const char *name, size_t *len)
+{
+	char *path = path_of(name);
+	FILE *fp = fopen(path, "rb");
+	struct strbuf sb;
+	char buf[4096];
+	size_t n;
+
+	if (fp == NULL) {
+		printf("Bail out! cannot open %s\n", path);
+		exit(1);
+	}
+	sb_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		sb_addmem(&sb, buf, n);
+	fclose(fp);
+	free(path);
+	*len = sb.len;
+	return (unsigned char *)sb.s;
+}
+
+/* run - a shell command's first output line, without the newline. */
+static char *run(const char *cmd)
+{
+	FILE *fp = popen(cmd, "r");
+	char line[1024] = "";
+
+	if (fp == NULL || fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	if (fp)
+		pclose(fp);
+	line[strcspn(line, "\n")] = '\0';
+	return xstrdup(line);
+}
+
+static void result_add(struct dir_result *r, const char *name)
+{
+	struct dir_value *v;
+	size_t len = strlen(name);
+
+	r->values = xrealloc(r->values, (r->n_values + 1) * sizeof(*r->values));
+	v = &r->values[r->n_values++];
+	v->data = slurp(name, &v->len);
+	v->kind = len > 4 && strcmp(name + len - 4, ".p7b") == 0 ? DIR_PKCS7_DER : DIR_X509_DER;
+}
+
+static void result_add_raw(struct dir_result *r, const char *bytes, size_t len,
+			   enum dir_value_kind kind)
+{
+	r->values = xrealloc(r->values, (r->n_values + 1) * sizeof(*r->values));
+	r->values[r->n_values].data = xmalloc(len);
+	memcpy(r->values[r->n_values].data, bytes, len);
+	r->values[r->n_values].len = len;
+	r->values[r->n_values++].kind = kind;
+}
+
+static void result_clear(struct dir_result *r)
+{
+	for (size_t i = 0; i < r->n_values; i++)
+		free(r->values[i].data);
+	free(r->values);
+	memset(r, 0, sizeof(*r));
+}
+
+static struct certcheck *new_check(enum trust t, enum crl c, bool subject_email)
+{
+	struct config cfg;
+	struct certcheck *cc;
+	char *err = NULL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.trusted_ca_file = path_of(trust_files[t]);
+	cfg.crl_file = crl_files[c] ? path_of(crl_files[c]) : NULL;
+	cfg.accept_subject_email = subject_email;
+	cc = certcheck_new(&cfg, &err);
+	if (cc == NULL) {
+		printf("Bail out! certcheck_new: %s\n", err);
+		exit(1);
+	}
+	free(cfg.trusted_ca_file);
+	free(cfg.crl_file);
+	return cc;
+}
+
+static bool rejected_has(const struct cert_choice *c, const char *what)
+{
+	for (size_t i = 0; i < c->rejected.n; i++)
+		if (strstr(c->rejected.v[i], what))
+			return true;
+	return false;
+}
+
+static void diag_rejected(const struct cert_choice *c)
+{
+	for (size_t i = 0; i < c->rejected.n; i++)
+		diag("rejected: %s", c->rejected.v[i]);
+	if (c->error)
+		diag("error: %s", c->error);
+}
+
+/* -------------------------------------------------------------- tests */
+
+static void test_rows(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		struct certcheck *cc = new_check(r->trust, r->crl, r->subject_email);
+		struct dir_result found = { 0 };
+		struct cert_choice c;
+		int got;
+
+		result_add(&found, r->file);
+		got = certcheck_choose(cc, r->address, &found, now + r->offset, &c);
+		if (!is_int(got, r->valid, "%s for <%s> (%s, CRL %s%s, now%+ld d): %s", r->file,
+			    r->address, trust_files[r->trust], crl_files[r->crl] ? crl_files[r->crl] : "none",
+			    r->subject_email ? ", AcceptSubjectEmail" : "", r->offset / DAY,
+			    r->valid ? "valid" : "rejected"))
+			diag_rejected(&c);
+		if (r->valid) {
+			ok(c.der != NULL && c.rejected.n == 0, "%s: chosen, nothing rejected", r->file);
+		} else {
+			ok(c.der == NULL && c.rejected.n == 1 && rejected_has(&c, r->why),
+			   "%s: one rejection saying \"%s\"", r->file, r->why);
+			if (c.rejected.n != 1 || !rejected_has(&c, r->why))
+				diag_rejected(&c);
+		}
+		cert_choice_free(&c);
+		result_clear(&found);
+		certcheck_free(cc);
+	}
+}
+
+static void test_choice_fields(struct certcheck *cc)
+{
+	struct dir_result found = { 0 };
+	struct cert_choice c;
+	char *cmd, *fp, *want;
+	size_t len;
+	unsigned char *der = slurp("valid.der", &len);
+
+	result_add(&found, "valid.der");
+	is_int(certcheck_choose(cc, "valid@example.dk", &found, now, &c), 1, "valid: chosen");
+	ok(c.der_len == len && memcmp(c.der, der, len) == 0, "valid: the DER is the certificate's");
+	is_str(c.subject, "CN=Søren Ærø Valid,O=Example,C=DK", "valid: subject, RFC 2253, UTF-8 kept");
+	is_str(c.issuer, "CN=Test Issuing CA,O=Sikkermail Test,C=DK", "valid: issuer");
+	cmd = xasprintf("openssl x509 -inform DER -in %s/valid.der -noout -fingerprint -sha256", dir);
+	fp = run(cmd);
+	want = strchr(fp, '=') ? strchr(fp, '=') + 1 : fp;
+	is_str(c.fingerprint, want, "valid: SHA-256 fingerprint as openssl prints it");
+	free(cmd);
+	free(fp);
+	cmd = xasprintf("date -u -d \"$(openssl x509 -inform DER -in %s/valid.der -noout "
+			"-enddate | cut -d= -f2)\" +%%s", dir);
+	fp = run(cmd);
+	is_int(c.not_after, atoll(fp), "valid: notAfter");
+	free(cmd);
+	free(fp);
+	ok(c.not_before <= now - DAY + 60 && c.not_before >= now - DAY - 3600, "valid: notBefore is yesterday");
+	cert_choice_free(&c);
+	ok(c.der == NULL && c.subject == NULL && c.rejected.n == 0, "cert_choice_free leaves it empty");
+	result_clear(&found);
+	free(der);
+}
+
+/* choose - run certcheck_choose over files; returns the verdict, fills c. */
+static int choose(struct certcheck *cc, const char *address, const char *const *files,
+		  struct cert_choice *c)
+{
+	struct dir_result found = { 0 };
+	int rc;
+
+	for (size_t i = 0; files[i] != NULL; i++)
+		result_add(&found, files[i]);
+	rc = certcheck_choose(cc, address, &found, now, c);
+	result_clear(&found);
+	return rc;
+}
+
+static void test_several(struct certcheck *cc)
+{
+	static const char *const ab[] = { "two-a.der", "two-b.der", NULL };
+	static const char *const ba[] = { "two-b.der", "two-a.der", NULL };
+	static const char *const mixed[] = { "expired.der", "valid.der", "notyet.der", "weak.der", NULL };
+	static const char *const twice[] = { "valid.der", "valid.der", NULL };
+	static const char *const none_valid[] = { "expired.der", "untrusted.der", NULL };
+	struct cert_choice b, c;
+	size_t len;
+	unsigned char *der = slurp("two-b.der", &len);
+	char *err;
+
+	is_int(certcheck_parse_one(der, len, &b, &err), 1, "parse_one: two-b parses");
+	is_int(choose(cc, "twocerts@example.dk", ab, &c), 1, "two valid (a, b): one chosen");
+	is_str(c.fingerprint, b.fingerprint, "two valid (a, b): the one that expires last (b)");
+	ok(c.not_after > now + 399 * DAY, "two valid: its notAfter is 400 days away");
+	cert_choice_free(&c);
+	is_int(choose(cc, "twocerts@example.dk", ba, &c), 1, "two valid (b, a): one chosen");
+	is_str(c.fingerprint, b.fingerprint, "two valid (b, a): still b");
+	cert_choice_free(&c);
+	cert_choice_free(&b);
+	free(der);
+
+	is_int(choose(cc, "valid@example.dk", mixed, &c), 1, "one valid among four: chosen");
+	ok(c.subject && strstr(c.subject, "Valid") != NULL, "one valid among four: the valid one");
+	is_int(c.rejected.n, 3, "one valid among four: three rejections, one per other certificate");
+	ok(rejected_has(&c, "CN=Test expired,O=Example,C=DK: ") &&
+	   rejected_has(&c, "CN=Test weak,O=Example,C=DK: "), "rejections read \"subject: reason\"");
+	cert_choice_free(&c);
+
+	is_int(choose(cc, "valid@example.dk", twice, &c), 1, "the same certificate twice: chosen");
+	is_int(c.rejected.n, 0, "the same certificate twice: counted once, nothing rejected");
+	cert_choice_free(&c);
+
+	is_int(choose(cc, "expired@example.dk", none_valid, &c), 0, "none valid: 0");
+	is_int(c.rejected.n, 2, "none valid: both rejected");
+	ok(c.der == NULL && c.fingerprint == NULL && c.error == NULL, "none valid: nothing chosen, no error");
+	cert_choice_free(&c);
+}
+
+static void test_garbage(struct certcheck *cc)
+{
+	static const char junk[] = "\x30\x82\x01\x00 this is not DER at all";
+	struct dir_result found = { 0 };
+	struct cert_choice c;
+	char *err = NULL, *reason = NULL;
+
+	result_add_raw(&found, junk, sizeof(junk) - 1, DIR_X509_DER);
+	result_add_raw(&found, junk, sizeof(junk) - 1, DIR_PKCS7_DER);
+	result_add_raw(&found, "", 0, DIR_X509_DER);
+	result_add(&found, "valid.der");
+	is_int(certcheck_choose(cc, "valid@example.dk", &found, now, &c), 1,
+	       "garbage next to a valid certificate: the valid one is chosen");
+	is_int(c.rejected.n, 3, "garbage: each bad value rejected");
+	ok(rejected_has(&c, "(value 1, userCertificate): not a certificate: "),
+	   "garbage userCertificate: named as such, with OpenSSL's reason");
+	ok(rejected_has(&c, "(value 2, userSMIMECertificate): not a PKCS#7 certificate bundle"),
+	   "garbage userSMIMECertificate: named as such");
+	ok(rejected_has(&c, "(value 3, userCertificate)"), "an empty value: rejected");
+	diag_rejected(&c);
+	cert_choice_free(&c);
+	result_clear(&found);
+
+	/* A bundle of a certificate sent as userCertificate, and the reverse. */
+	result_add(&found, "valid.der");
+	found.values[0].kind = DIR_PKCS7_DER;
+	is_int(certcheck_choose(cc, "valid@example.dk", &found, now, &c), 0,
+	       "a certificate presented as a PKCS#7 bundle: not accepted");
+	ok(rejected_has(&c, "not a PKCS#7"), "... and said so");
+	cert_choice_free(&c);
+	result_clear(&found);
+
+	is_int(certcheck_choose(cc, "valid@example.dk", NULL, now, &c), 0, "no answer: 0");
+	is_int(c.rejected.n, 0, "no answer: nothing rejected");
+	cert_choice_free(&c);
+	ok(certcheck_choose(cc, "valid@example.dk", &found, now, &c) == 0 && c.rejected.n == 0,
+	   "no values: 0, nothing rejected");
+	cert_choice_free(&c);
+
+	is_int(certcheck_parse_one((const unsigned char *)junk, sizeof(junk) - 1, &c, &err), 0,
+	       "parse_one: garbage does not parse");
+	ok(err && strncmp(err, "not a certificate: ", 19) == 0, "parse_one: says why (%s)", err ? err : "NULL");
+	free(err);
+	cert_choice_free(&c);
+	is_int(certcheck_check_der(cc, "valid@example.dk", (const unsigned char *)junk, 5, now, &reason), 0,
+	       "check_der: garbage is not valid");
+	free(reason);
+}
+
+static void test_check_der(struct certcheck *cc)
+{
+	size_t len;
+	unsigned char *der = slurp("valid.der", &len);
+	char *reason = NULL;
+
+	is_int(certcheck_check_der(cc, "valid@example.dk", der, len, now, &reason), 1, "check_der: valid");
+	ok(reason == NULL, "check_der: no reason when valid");
+	is_int(certcheck_check_der(cc, "valid@example.dk", der, len, now + 2 * YEAR, &reason), 0,
+	       "check_der: valid two years later: expired");
+	ok(reason && strstr(reason, "expired on "), "check_der: reason (%s)", reason ? reason : "NULL");
+	free(reason);
+	free(der);
+	der = slurp("bundle.der", &len);
+	is_int(certcheck_check_der(cc, "bundle@example.dk", der, len, now, &reason), 0,
+	       "check_der: a leaf whose intermediate only came in its bundle does not verify alone");
+	free(reason);
+	free(der);
+}
+
+static void test_new_errors(void)
+{
+	static const struct {
+		const char *trust, *crl, *why;
+	} cases[] = {
+		{ NULL, NULL, "TrustedCAFile is not set" },
+		{ "", NULL, "TrustedCAFile is not set" },
+		{ "no-such-file.pem", NULL, "no-such-file.pem: No such file or directory" },
+		{ "valid.key", NULL, "no certificate" },
+		{ "leaves.txt", NULL, "no certificate" },
+		{ "trust.pem", "no-such-crl.pem", "CRLFile " },
+		{ "trust.pem", "trust.pem", "CRLFile " },
+		{ "trust.pem", "leaves.txt", "CRLFile " },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		char *err = NULL;
+		struct certcheck *cc;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.trusted_ca_file = cases[i].trust == NULL ? NULL :
+				      cases[i].trust[0] ? path_of(cases[i].trust) : xstrdup("");
+		cfg.crl_file = cases[i].crl ? path_of(cases[i].crl) : NULL;
+		cc = certcheck_new(&cfg, &err);
+		ok(cc == NULL, "certcheck_new(%s, %s) fails", cases[i].trust ? cases[i].trust : "NULL",
+		   cases[i].crl ? cases[i].crl : "NULL");
+		ok(err && strstr(err, cases[i].why), "... saying \"%s\" (%s)", cases[i].why, err ? err : "NULL");
+		free(err);
+		certcheck_free(cc);
+		free(cfg.trusted_ca_file);
+		free(cfg.crl_file);
+	}
+	certcheck_free(NULL);
+	ok(1, "certcheck_free(NULL) is harmless");
+}
+
+/* Many threads, one store: the same answers everywhere. */
+struct worker {
+	struct certcheck *cc;
+	int good;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	static const char *const files[] = { "valid.der", "revoked.der", "two-a.der", NULL };
+	static const char *const addrs[] = { "valid@example.dk", "revoked@example.dk", "twocerts@example.dk" };
+	static const int want[] = { 1, 0, 1 };
+
+	for (int i = 0; i < 60; i++) {
+		struct dir_result found = { 0 };
+		struct cert_choice c;
+
+		result_add(&found, files[i % 3]);
+		if (certcheck_choose(w->cc, addrs[i % 3], &found, now, &c) == want[i % 3])
+			w->good++;
+		cert_choice_free(&c);
+		result_clear(&found);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct certcheck *cc = new_check(T_BOTH, C_ALL, false);
+	struct worker w[8];
+	pthread_t t[8];
+	int good = 0;
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct worker){ cc, 0 };
+		pthread_create(&t[i], NULL, worker_run, &w[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		good += w[i].good;
+	}
+	is_int(good, 8 * 60, "8 threads x 60 checks on one store: every verdict right");
+	certcheck_free(cc);
+}
+
+int main(void)
+{
+	const char *top = getenv("top_srcdir");
+	struct certcheck *cc;
+	char *cmd;
+
+	if (mkdtemp(dir) == NULL) {
+		printf("Bail out! mkdtemp\n");
+		return 1;
+	}
+	cmd = xasprintf("bash '%s/tests/lib/mkcerts.sh' '%s' && openssl x509 -in '%s/ca/inter/ca.pem' "
+			"-outform DER -out '%s/ca/inter/ca.der'", top ? top : ".", dir, dir, dir);
+	if (system(cmd) != 0) {
+		printf("Bail out! %s failed\n", cmd);
+		return 1;
+	}
+	free(cmd);
+	/* After mkcerts.sh: its CRLs are not valid before they were made. */
+	now = time(NULL);
+
+	test_rows();
+	cc = new_check(T_BOTH, C_NONE, false);
+	test_choice_fields(cc);
+	test_several(cc);
+	test_garbage(cc);
+	test_check_der(cc);
+	certcheck_free(cc);
+	test_new_errors();
+	test_threads();
+
+	if (getenv("SIKKERMAIL_KEEP_TMP") == NULL) {
+		cmd = xasprintf("rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			diag("could not remove %s", dir);
+		free(cmd);
+	} else {
+		diag("kept %s", dir);
+	}
+	return done_testing();
+}

@@ -1,0 +1,483 @@
+/*
+ * t_store.c - unit tests for the SQLite store (store.c) on a temporary
+ * file: creation and the built-in freemail list, list matching (exact,
+ * subdomain, lookalikes), atomic replacement, decisions written and read
+ * back, read-only opens of missing and foreign files, two handles on one
+ * file, and data surviving a reopen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lists.h"
+#include "store.h"
+#include "tap.h"
+#include "util.h"
+
+static char dir[] = "/tmp/t_store.XXXXXX";
+static char *db_path;
+
+static const char tunnel_text[] =
+	"# tunnel test list\n"
+	"kp-tunnel.dk,Tunnel Org A\n"
+	".dk-tunnel.example,Tunnel Org B\n"
+	"region.dk\n"
+	"kp.dk,Exact\n"
+	".kp.dk,Subdomains\n"
+	".example.org,Parent\n"
+	".b.example.org,Nearest\n";
+
+/* What a domain should match in the tunnel list above: NULL = not found. */
+static const struct {
+	const char *domain;
+	const char *entry;
+} tunnel_cases[] = {
+	{ "kp-tunnel.dk", "kp-tunnel.dk" },
+	{ "region.dk", "region.dk" },
+	{ "sub.region.dk", NULL },		/* exact entry: no subdomains */
+	{ "dk-tunnel.example", ".dk-tunnel.example" },	/* a dotted entry covers itself */
+	{ "a.dk-tunnel.example", ".dk-tunnel.example" },
+	{ "a.b.c.dk-tunnel.example", ".dk-tunnel.example" },
+	{ "evil-dk-tunnel.example", NULL },
+	{ "dk-tunnel.example.evil.com", NULL },
+	{ "xdk-tunnel.example", NULL },
+	{ "kp.dk", "kp.dk" },			/* exact wins over ".kp.dk" */
+	{ "a.kp.dk", ".kp.dk" },
+	{ "evil-kp.dk", NULL },
+	{ "evilkp.dk", NULL },
+	{ "kp.dk.evil.com", NULL },
+	{ "kp-dk.com", NULL },
+	{ "a.b.example.org", ".b.example.org" },	/* nearest parent */
+	{ "b.example.org", ".b.example.org" },
+	{ "c.example.org", ".example.org" },
+	{ "example.org", ".example.org" },
+	{ "gmail.com", NULL },			/* lists are separate */
+	{ "dk", NULL },
+	{ "", NULL },
+};
+
+static struct list_entries parse_list(enum list_kind kind, const char *name, const char *text)
+{
+	struct list_entries l = { 0 };
+	struct strlist err;
+
+	strlist_init(&err);
+	if (lists_parse(kind, name, text, strlen(text), &l, &err) != 0)
+		diag("test list %s does not parse: %s", name, err.v[0]);
+	strlist_free(&err);
+	return l;
+}
+
+static const char *match(struct store *s, enum list_kind kind, const char *domain,
+			 struct list_entry *e)
+{
+	static char buf[300];
+	enum lookup r = store_list_match(s, kind, domain, e);
+
+	if (r == LOOKUP_RETRY)
+		return "RETRY";
+	if (r == LOOKUP_NOTFOUND)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s", e->domain);
+	return buf;
+}
+
+static int count_entry(const struct list_entry *e, void *arg)
+{
+	struct strbuf *sb = arg;
+
+	if (sb->len)
+		sb_addc(sb, ',');
+	sb_adds(sb, e->domain);
+	return 0;
+}
+
+static char *list_domains(struct store *s, enum list_kind kind)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	if (store_list_each(s, kind, count_entry, &sb) != 0)
+		sb_adds(&sb, "ERROR");
+	return sb.s;
+}
+
+static void test_create(struct store **sp)
+{
+	struct list_entry e;
+	struct stat st;
+	char *err = NULL;
+	mode_t old = umask(077);	/* the file must be 0640 whatever the umask */
+
+	*sp = store_open(db_path, STORE_RW, &err);
+	umask(old);
+	ok(*sp != NULL, "create a new database");
+	if (*sp == NULL) {
+		diag("%s", err);
+		exit(1);
+	}
+	if (stat(db_path, &st) != 0)
+		st.st_mode = 0;
+	is_int(st.st_mode & 07777, 0640, "database file has mode 0640 under umask 077");
+	is_str(match(*sp, LIST_FREEMAIL, "gmail.com", &e), "gmail.com", "built-in freemail: gmail.com");
+	is_str(e.source, "built-in", "built-in freemail: source built-in");
+	ok(e.imported_at > 0 && e.imported_at <= (long long)time(NULL), "built-in freemail: import time");
+	list_entry_free(&e);
+	is_str(match(*sp, LIST_FREEMAIL, "mail.dk", &e), "mail.dk", "built-in freemail: mail.dk");
+	list_entry_free(&e);
+	is_str(match(*sp, LIST_FREEMAIL, "gmail.com.evil.com", &e), NULL, "freemail: lookalike not found");
+	is_str(match(*sp, LIST_FREEMAIL, "x.gmail.com", &e), NULL, "freemail: exact entries only");
+	is_str(match(*sp, LIST_TUNNEL, "kp.dk", &e), NULL, "new database: empty tunnel list");
+}
+
+static void test_match(struct store *s)
+{
+	struct list_entries l = parse_list(LIST_TUNNEL, "tunnel.txt", tunnel_text);
+	struct list_entry e;
+	char *err = NULL, *got;
+
+	ok(store_list_replace(s, LIST_TUNNEL, &l, &err) == 0, "import the tunnel list");
+	list_entries_free(&l);
+	for (size_t i = 0; i < sizeof(tunnel_cases) / sizeof(tunnel_cases[0]); i++) {
+		is_str(match(s, LIST_TUNNEL, tunnel_cases[i].domain, &e), tunnel_cases[i].entry,
+		       "tunnel match \"%s\"", tunnel_cases[i].domain);
+		list_entry_free(&e);
+	}
+	is_str(match(s, LIST_TUNNEL, "x.dk-tunnel.example", &e), ".dk-tunnel.example", "evidence entry");
+	is_str(e.organisation, "Tunnel Org B", "evidence: organisation");
+	is_str(e.source, "tunnel.txt", "evidence: source file");
+	is_int(e.line, 3, "evidence: source line");
+	ok(e.dpa_expires == NULL, "evidence: no expiry on a tunnel entry");
+	list_entry_free(&e);
+	got = list_domains(s, LIST_TUNNEL);
+	is_str(got, ".b.example.org,.dk-tunnel.example,.example.org,kp-tunnel.dk,kp.dk,.kp.dk,region.dk",
+	       "store_list_each ordered by domain (a leading dot sorts with its name)");
+	free(got);
+}
+
+/* A failed import (a duplicate key half way) leaves the old list as it was. */
+static void test_atomic(struct store *s)
+{
+	struct list_entries l = parse_list(LIST_TUNNEL, "new.txt", "new1.dk\nnew2.dk\nnew3.dk\n");
+	struct list_entry e;
+	char *err = NULL, *before = list_domains(s, LIST_TUNNEL), *after;
+
+	free(l.v[1].domain);
+	l.v[1].domain = xstrdup("new1.dk");
+	is_int(store_list_replace(s, LIST_TUNNEL, &l, &err), -1, "replace with a duplicate fails");
+	ok(err != NULL && strstr(err, "new1.dk") != NULL && strstr(err, "UNIQUE") != NULL,
+	   "the error names the entry: %s", err ? err : "NULL");
+	free(err);
+	after = list_domains(s, LIST_TUNNEL);
+	is_str(after, before, "the old list is unchanged");
+	is_str(match(s, LIST_TUNNEL, "new1.dk", &e), NULL, "no entry of the failed import is visible");
+	is_str(match(s, LIST_TUNNEL, "region.dk", &e), "region.dk", "old entries still match");
+	list_entry_free(&e);
+	list_entries_free(&l);
+	free(before);
+	free(after);
+}
+
+static void add_rcpt(struct decision *d, const char *addr, enum rclass cls, enum action a,
+		     const char *rule, const char *evidence)
+{
+	struct address ad = { 0 };
+	const char *at = strrchr(addr, '@');
+	struct rcpt *r;
+
+	ad.full = xstrdup(addr);
+	ad.local = xstrndup(addr, (size_t)(at - addr));
+	ad.domain = xstrdup(at + 1);
+	r = decision_add_rcpt(d, addr, &ad);
+	r->cls = cls;
+	r->action = a;
+	r->rule = rule;
+	r->evidence = evidence ? xstrdup(evidence) : NULL;
+}
+
+static void make_decision(struct decision *d, long long t, const char *qid, bool personal)
+{
+	decision_init(d);
+	d->time = t;
+	d->queue_id = xstrdup(qid);
+	d->message_id = xstrdup("<m1@kp.dk>");
+	d->sender = xstrdup("alice@kp.dk");
+	d->client_addr = xstrdup("127.0.0.1");
+	d->trusted = true;
+	d->personal = personal;
+	d->psrc = personal ? PSRC_HEADER : PSRC_NONE;
+	d->personal_why = personal ? xstrdup("header X-KP-Personal: yes") : NULL;
+	d->cpr_hits = 2;
+	d->mode = MODE_MONITOR;
+	add_rcpt(d, "bob@gmail.com", CLASS_FREEMAIL, personal ? ACTION_REJECT : ACTION_DELIVER,
+		 "personal-to-freemail", "freemail list entry gmail.com (built-in)");
+	add_rcpt(d, "carol@kp.dk", CLASS_INTERNAL, ACTION_DELIVER, "internal", NULL);
+	d->action = personal ? ACTION_REJECT : ACTION_DELIVER;
+	d->applied = ACTION_DELIVER;
+	d->rule = "personal-to-freemail";
+}
+
+struct seen {
+	int n;
+	char log[2000];
+};
+
+static int collect(const struct decision *d, void *arg)
+{
+	struct seen *sn = arg;
+	size_t len = strlen(sn->log);
+
+	snprintf(sn->log + len, sizeof(sn->log) - len, "%lld %s %s %s %d %s %s %s %s %s %d %s|",
+		 d->time, d->queue_id, d->message_id, d->sender, d->personal,
+		 personal_source_name(d->psrc), d->personal_why ? d->personal_why : "-",
+		 mode_name(d->mode), action_name(d->action), action_name(d->applied), d->cpr_hits,
+		 d->rule);
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		const struct rcpt *r = &d->rcpts[i];
+		len = strlen(sn->log);
+		snprintf(sn->log + len, sizeof(sn->log) - len, "%s=%s/%s/%s/%s/%s/%s/%s|", r->raw,
+			 r->addr.full, r->addr.local, r->addr.domain, rclass_name(r->cls),
+			 action_name(r->action), r->rule, r->evidence ? r->evidence : "-");
+	}
+	return ++sn->n == 99 ? 7 : 0;
+}
+
+static void test_decisions(struct store *s)
+{
+	struct decision d;
+	struct seen sn = { 0 };
+
+	make_decision(&d, 1000, "Q1", true);
+	is_int(store_record_decision(s, &d), 0, "record decision 1");
+	decision_free(&d);
+	make_decision(&d, 2000, "Q2", false);
+	is_int(store_record_decision(s, &d), 0, "record decision 2");
+	decision_free(&d);
+	make_decision(&d, 3000, "Q3", false);
+	is_int(store_record_decision(s, &d), 0, "record decision 3");
+	decision_free(&d);
+
+	is_int(store_decisions_each(s, 1000, 3000, collect, &sn), 0, "read decisions in [1000, 3000)");
+	is_int(sn.n, 2, "two decisions in the window");
+	is_str(sn.log,
+	       "1000 Q1 <m1@kp.dk> alice@kp.dk 1 header header X-KP-Personal: yes monitor reject deliver 2 personal-to-freemail|"
+	       "bob@gmail.com=bob@gmail.com/bob/gmail.com/freemail/reject/personal-to-freemail/freemail list entry gmail.com (built-in)|"
+	       "carol@kp.dk=carol@kp.dk/carol/kp.dk/internal/deliver/internal/-|"
+	       "2000 Q2 <m1@kp.dk> alice@kp.dk 0 none - monitor deliver deliver 2 personal-to-freemail|"
+	       "bob@gmail.com=bob@gmail.com/bob/gmail.com/freemail/deliver/personal-to-freemail/freemail list entry gmail.com (built-in)|"
+	       "carol@kp.dk=carol@kp.dk/carol/kp.dk/internal/deliver/internal/-|",
+	       "decisions read back field by field, oldest first");
+	memset(&sn, 0, sizeof(sn));
+	is_int(store_decisions_each(s, 3001, 4000, collect, &sn), 0, "empty window");
+	is_int(sn.n, 0, "no decisions after 3000");
+	memset(&sn, 0, sizeof(sn));
+	sn.n = 97;
+	is_int(store_decisions_each(s, 0, 5000, collect, &sn), 7, "a callback's non-zero return stops the walk");
+	is_int(sn.n, 99, "stopped after the second decision");
+}
+
+static void test_ro_errors(void)
+{
+	char *err = NULL, *p;
+	struct store *s;
+	FILE *f;
+
+	p = xasprintf("%s/missing.db", dir);
+	ok(store_open(p, STORE_RO, &err) == NULL, "read-only open of a missing file fails");
+	ok(err && strstr(err, "does not exist") != NULL, "... saying it does not exist: %s", err ? err : "NULL");
+	ok(access(p, F_OK) != 0, "... and does not create it");
+	free(err);
+	err = NULL;
+	free(p);
+
+	p = xasprintf("%s/text.db", dir);
+	f = fopen(p, "w");
+	for (int i = 0; i < 200; i++)
+		fputs("this is a text file, not a database at all\n", f);
+	fclose(f);
+	ok((s = store_open(p, STORE_RO, &err)) == NULL, "read-only open of a text file fails");
+	ok(err && strstr(err, "is not an SQLite database") != NULL, "... clearly: %s", err ? err : "NULL");
+	free(err);
+	err = NULL;
+	ok((s = store_open(p, STORE_RW, &err)) == NULL, "read-write open of a text file fails too");
+	free(err);
+	err = NULL;
+	free(p);
+
+	p = xasprintf("%s/empty.db", dir);
+	close(open(p, O_WRONLY | O_CREAT, 0600));
+	ok(store_open(p, STORE_RO, &err) == NULL, "read-only open of an empty file fails");
+	ok(err && strstr(err, "not (yet) a sikkermail database") != NULL, "... clearly: %s", err ? err : "NULL");
+	free(err);
+	free(p);
+}
+
+/* A copy of the database with a 4-byte big-endian header field patched (offset < 0: none). */
+static char *patched_copy(const char *name, long offset, unsigned value)
+{
+	char *p = xasprintf("%s/%s", dir, name), buf[65536];
+	unsigned char be[4] = { (unsigned char)(value >> 24), (unsigned char)(value >> 16),
+				(unsigned char)(value >> 8), (unsigned char)value };
+	int in = open(db_path, O_RDONLY), out = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	if (offset >= 0 && pwrite(out, be, 4, offset) != 4)
+		diag("cannot patch %s", p);
+	close(in);
+	close(out);
+	return p;
+}
+
+static void test_foreign(void)
+{
+	char *err = NULL, *p;
+
+	p = patched_copy("foreign.db", 68, 0x12345678);	/* application_id */
+	ok(store_open(p, STORE_RW, &err) == NULL, "another application's SQLite database is refused");
+	ok(err && strstr(err, "not a sikkermail database") != NULL, "... clearly: %s", err ? err : "NULL");
+	free(err);
+	err = NULL;
+	free(p);
+	p = patched_copy("future.db", 60, 99);	/* user_version */
+	ok(store_open(p, STORE_RO, &err) == NULL, "a newer schema version is refused");
+	ok(err && strstr(err, "schema version 99") != NULL, "... clearly: %s", err ? err : "NULL");
+	free(err);
+	free(p);
+}
+
+/* One handle writes, another reads the same file; both see each other's data. */
+static void test_two_handles(void)
+{
+	struct store *w, *r;
+	struct list_entries l = parse_list(LIST_PARTNERS, "partners.txt", "p.example,P A/S,2099-12-31\n");
+	struct list_entry e;
+	char *err = NULL;
+	struct seen sn = { 0 };
+	struct decision d;
+
+	w = store_open(db_path, STORE_RW, &err);
+	r = store_open(db_path, STORE_RO, &err);
+	ok(w != NULL && r != NULL, "a writer and a reader on one file");
+	if (w == NULL || r == NULL) {
+		diag("%s", err);
+		exit(1);
+	}
+	is_int(store_list_replace(w, LIST_PARTNERS, &l, &err), 0, "writer imports partners");
+	is_str(match(r, LIST_PARTNERS, "p.example", &e), "p.example", "reader sees the import");
+	is_str(e.dpa_expires, "2099-12-31", "reader sees the expiry");
+	list_entry_free(&e);
+	make_decision(&d, 2500, "Q4", true);
+	is_int(store_record_decision(w, &d), 0, "writer records a decision");
+	decision_free(&d);
+	is_int(store_decisions_each(r, 0, 10000, collect, &sn), 0, "reader reads decisions");
+	is_int(sn.n, 4, "reader sees all four decisions");
+	is_int(store_list_replace(r, LIST_PARTNERS, &l, &err), -1, "a read-only handle cannot import");
+	ok(err != NULL && *err != '\0', "... with an error: %s", err ? err : "NULL");
+	free(err);
+	list_entries_free(&l);
+	store_close(w);
+	store_close(r);
+}
+
+/* Data survives closing; the built-in list is only loaded into a new database. */
+static void test_reopen(void)
+{
+	struct list_entries l = parse_list(LIST_FREEMAIL, "free.txt", "only.example\n");
+	struct store *s;
+	struct list_entry e;
+	char *err = NULL;
+	struct seen sn = { 0 };
+
+	s = store_open(db_path, STORE_RW, &err);
+	is_int(store_list_replace(s, LIST_FREEMAIL, &l, &err), 0, "replace the freemail list");
+	store_close(s);
+	list_entries_free(&l);
+	s = store_open(db_path, STORE_RW, &err);
+	ok(s != NULL, "reopen read-write");
+	if (s == NULL)
+		exit(1);
+	is_str(match(s, LIST_FREEMAIL, "only.example", &e), "only.example", "replaced freemail list kept");
+	list_entry_free(&e);
+	is_str(match(s, LIST_FREEMAIL, "gmail.com", &e), NULL, "built-in list not loaded again");
+	is_str(match(s, LIST_TUNNEL, "a.kp.dk", &e), ".kp.dk", "tunnel list survived");
+	list_entry_free(&e);
+	store_decisions_each(s, 0, 10000, collect, &sn);
+	is_int(sn.n, 4, "decisions survived");
+	store_close(s);
+}
+
+/* A database that breaks under an open handle gives RETRY, never NOTFOUND. */
+static void test_retry(void)
+{
+	struct store *s;
+	struct list_entry e;
+	char *err = NULL, *p = patched_copy("broken.db", -1, 0), junk[4096];
+	int fd;
+
+	s = store_open(p, STORE_RW, &err);
+	ok(s != NULL, "open a copy that is about to break");
+	if (s == NULL) {
+		ok(0, "%s", err);
+		return;
+	}
+	memset(junk, 'x', sizeof(junk));
+	fd = open(p, O_WRONLY);
+	for (int i = 0; i < 64; i++)
+		if (write(fd, junk, sizeof(junk)) < 0)
+			break;
+	close(fd);
+	is_int(store_list_match(s, LIST_FREEMAIL, "only.example", &e), LOOKUP_RETRY,
+	       "lookup on a corrupted database: RETRY");
+	ok(strcmp(store_errmsg(s), "no error") != 0, "store_errmsg says why: %s", store_errmsg(s));
+	store_close(s);
+	free(p);
+}
+
+static void cleanup(void)
+{
+	static const char *const names[] = {
+		"test.db", "test.db-wal", "test.db-shm", "text.db", "empty.db", "foreign.db",
+		"future.db", "broken.db", "broken.db-wal", "broken.db-shm", "future.db-wal",
+		"future.db-shm", "foreign.db-wal", "foreign.db-shm", "empty.db-wal", "empty.db-shm",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		unlink(p);
+		free(p);
+	}
+	if (rmdir(dir) != 0)
+		diag("cannot remove %s: %s", dir, strerror(errno));
+}
+
+int main(void)
+{
+	struct store *s;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	db_path = xasprintf("%s/test.db", dir);
+	test_create(&s);
+	test_match(s);
+	test_atomic(s);
+	test_decisions(s);
+	store_close(s);
+	test_ro_errors();
+	test_foreign();
+	test_two_handles();
+	test_reopen();
+	test_retry();
+	cleanup();
+	free(db_path);
+	return done_testing();
+}
