@@ -29,7 +29,7 @@ struct parse_state {
 	struct decision *d;
 	long long n_rcpts;	/* rcpts=, -1 until seen */
 	bool have_action;
-	unsigned char *seen;	/* per recipient: bit i set once names[i]N was read */
+	unsigned char *seen;	/* per recipient: bit i set once rcpt_keys[i]N was read */
 	size_t cap_seen;
 };
 

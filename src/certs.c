@@ -1,29 +1,322 @@
 /*
- * certs.c - the certificate seam of classification.
+ * certs.c - is a valid S/MIME certificate known for this address?
  *
- * Exports certs_lookup and cert_summary_free (see certs.h). This is the
- * one place classify.c asks "is there a valid S/MIME certificate for this
- * address?". Until the certificate module (cache and directory lookup)
- * arrives it knows no certificates: every address answers not found, so
- * classification falls through to the partner, freemail and tls rules
- * exactly as it will for an address without a certificate.
+ * Cache first (the store), then the directory (directory.c), each answer
+ * validated (certcheck.c) and cached. The directory being slow or down
+ * never reads as "no certificate": a stale cache entry is used up to
+ * MaxStale, else the answer is LOOKUP_RETRY.
+ *
+ * Concurrent lookups of one address share one directory query: the first
+ * thread becomes the leader of an in-flight record, later ones wait on it
+ * and take its answer (Go's singleflight, in C). Waiters stop waiting after
+ * twice LDAPTimeout and answer LOOKUP_RETRY, so a stuck leader cannot hold
+ * a message longer than that.
+ *
+ * Exports: certs_init, certs_shutdown, certs_lookup, certs_lookup_now,
+ * cert_summary_free, certs_directory_queries (certs.h).
  */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "certcheck.h"
 #include "certs.h"
+#include "directory.h"
+#include "log.h"
+#include "util.h"
+
+/* One directory query in progress, shared by every thread asking for its address. */
+struct inflight {
+	struct inflight *next;
+	char *address;
+	int waiters;		/* threads besides the leader holding a reference */
+	bool done;
+	enum lookup result;
+	struct cert_cache_entry answer;	/* what the leader found (valid when done) */
+	char *error;
+};
+
+static struct directory *certs_dir;
+static struct certcheck *certs_check;
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
+static struct inflight *inflight_list;
+static atomic_ulong directory_queries;
+
+static enum lookup lookup(const struct config *cfg, struct store *store, const char *address,
+			  bool use_cache, struct cert_summary *out);
+static enum lookup ask_directory(const struct config *cfg, const char *address,
+				 struct cert_cache_entry *e, struct strlist *rejected, char **error);
+static enum lookup shared_query(const struct config *cfg, struct store *store,
+				const char *address, struct cert_cache_entry *e,
+				struct strlist *rejected, char **error);
+static void entry_copy(struct cert_cache_entry *dst, const struct cert_cache_entry *src);
+static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summary *out);
+
+int certs_init(const struct config *cfg, char **err)
+{
+	*err = NULL;
+	if (cfg->n_ldap_uri == 0)
+		return 0;
+	if (cfg->trusted_ca_file == NULL) {
+		*err = xstrdup("LDAPURI is set but TrustedCAFile is not: no certificate could be trusted");
+		return -1;
+	}
+	if ((certs_check = certcheck_new(cfg, err)) == NULL)
+		return -1;
+	if ((certs_dir = directory_new(cfg, err)) == NULL) {
+		certcheck_free(certs_check);
+		certs_check = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void certs_shutdown(void)
+{
+	directory_free(certs_dir);
+	certcheck_free(certs_check);
+	certs_dir = NULL;
+	certs_check = NULL;
+}
+
+unsigned long certs_directory_queries(void)
+{
+	return atomic_load(&directory_queries);
+}
 
 enum lookup certs_lookup(const struct config *cfg, struct store *store, const struct address *addr,
 			 struct cert_summary *out)
 {
+	return lookup(cfg, store, addr->full, true, out);
+}
+
+enum lookup certs_lookup_now(const struct config *cfg, struct store *store,
+			     const struct address *addr, struct cert_summary *out)
+{
+	return lookup(cfg, store, addr->full, false, out);
+}
+
+/*
+ * lookup - a fresh cache entry answers at once; otherwise the directory is
+ * asked (once for all threads) and the answer cached; if the directory is
+ * down, a cache entry fetched less than MaxStale ago still answers.
+ */
+static enum lookup lookup(const struct config *cfg, struct store *store, const char *address,
+			  bool use_cache, struct cert_summary *out)
+{
+	struct cert_cache_entry cached = { 0 }, fetched = { 0 };
+	long long now = (long long)time(NULL);
+	enum lookup have = LOOKUP_NOTFOUND, r;
+
 	memset(out, 0, sizeof(*out));
-	return LOOKUP_NOTFOUND;
+	strlist_init(&out->rejected);
+	if (certs_dir == NULL)
+		return LOOKUP_NOTFOUND;	/* no directory configured: nobody has a certificate */
+	if (store != NULL)
+		have = store_cert_get(store, address, &cached);
+	if (use_cache && have == LOOKUP_FOUND && cached.fresh_until > now &&
+	    (!cached.found || cached.not_after > now)) {
+		out->from_cache = true;
+		r = summarise(&cached, out);
+		goto out;
+	}
+	r = shared_query(cfg, store, address, &fetched, &out->rejected, &out->error);
+	if (r != LOOKUP_RETRY) {
+		r = summarise(&fetched, out);
+		goto out;
+	}
+	if (have == LOOKUP_FOUND && cached.fetched_at + cfg->max_stale > now &&
+	    (!cached.found || cached.not_after > now)) {
+		msg_warn("certificate directory unavailable (%s); using the cached answer for %s "
+			 "fetched %lld s ago", out->error ? out->error : "?", address,
+			 now - cached.fetched_at);
+		out->from_cache = out->stale = true;
+		r = summarise(&cached, out);
+	}
+out:
+	cert_cache_entry_free(&cached);
+	cert_cache_entry_free(&fetched);
+	return r;
+}
+
+/* summarise - a cache entry as the caller's summary: FOUND or NOTFOUND. */
+static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summary *out)
+{
+	out->fetched_at = e->fetched_at;
+	out->source = e->source ? xstrdup(e->source) : NULL;
+	if (!e->found)
+		return LOOKUP_NOTFOUND;
+	out->subject = e->subject ? xstrdup(e->subject) : NULL;
+	out->issuer = e->issuer ? xstrdup(e->issuer) : NULL;
+	out->fingerprint = e->fingerprint ? xstrdup(e->fingerprint) : NULL;
+	out->not_before = e->not_before;
+	out->not_after = e->not_after;
+	out->der = xmalloc(e->der_len);
+	memcpy(out->der, e->der, e->der_len);
+	out->der_len = e->der_len;
+	return LOOKUP_FOUND;
+}
+
+/*
+ * shared_query - one directory query per address at a time: the leader
+ * asks and caches the answer before it lets the others, who wait for it
+ * (bounded by twice LDAPTimeout), take it. Caching inside the window means
+ * a thread arriving just after finds the cache, not an empty slot.
+ */
+static enum lookup shared_query(const struct config *cfg, struct store *store,
+				const char *address, struct cert_cache_entry *e,
+				struct strlist *rejected, char **error)
+{
+	struct inflight *f, **pp;
+	struct timespec deadline;
+	enum lookup r;
+
+	pthread_mutex_lock(&inflight_lock);
+	for (f = inflight_list; f != NULL; f = f->next)
+		if (strcmp(f->address, address) == 0)
+			break;
+	if (f != NULL) {
+		f->waiters++;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 2 * cfg->ldap_timeout + 1;
+		while (!f->done)
+			if (pthread_cond_timedwait(&inflight_cond, &inflight_lock, &deadline) ==
+			    ETIMEDOUT)
+				break;
+		r = f->done ? f->result : LOOKUP_RETRY;
+		if (f->done && r != LOOKUP_RETRY)
+			entry_copy(e, &f->answer);
+		if (r == LOOKUP_RETRY)
+			*error = xstrdup(f->done && f->error ? f->error
+							      : "waiting for the directory timed out");
+		if (--f->waiters == 0 && f->done) {
+			cert_cache_entry_free(&f->answer);
+			free(f->error);
+			free(f->address);
+			free(f);
+		}
+		pthread_mutex_unlock(&inflight_lock);
+		return r;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->address = xstrdup(address);
+	f->next = inflight_list;
+	inflight_list = f;
+	pthread_mutex_unlock(&inflight_lock);
+
+	r = ask_directory(cfg, address, e, rejected, error);
+	if (r != LOOKUP_RETRY && store != NULL && store_cert_put(store, address, e) != 0)
+		msg_warn("certificate cache: cannot store %s: %s", address, store_errmsg(store));
+
+	pthread_mutex_lock(&inflight_lock);
+	for (pp = &inflight_list; *pp != f; pp = &(*pp)->next)
+		;
+	*pp = f->next;
+	f->done = true;
+	f->result = r;
+	if (r != LOOKUP_RETRY)
+		entry_copy(&f->answer, e);
+	f->error = *error ? xstrdup(*error) : NULL;
+	if (f->waiters == 0) {
+		cert_cache_entry_free(&f->answer);
+		free(f->error);
+		free(f->address);
+		free(f);
+	}
+	pthread_cond_broadcast(&inflight_cond);
+	pthread_mutex_unlock(&inflight_lock);
+	return r;
+}
+
+/* ask_directory - query, validate, and turn the answer into a cache entry. */
+static enum lookup ask_directory(const struct config *cfg, const char *address,
+				 struct cert_cache_entry *e, struct strlist *rejected, char **error)
+{
+	struct dir_result dr;
+	struct cert_choice choice;
+	long long now = (long long)time(NULL);
+	enum lookup r;
+	int ok;
+
+	memset(e, 0, sizeof(*e));
+	memset(&dr, 0, sizeof(dr));
+	atomic_fetch_add(&directory_queries, 1);
+	r = directory_lookup(certs_dir, address, &dr);
+	if (r == LOOKUP_RETRY) {
+		msg_warn("certificate directory lookup for %s failed: %s", address,
+			 dr.error ? dr.error : "unknown error");
+		*error = xstrdup(dr.error ? dr.error : "certificate directory unavailable");
+		dir_result_free(&dr);
+		return LOOKUP_RETRY;
+	}
+	e->fetched_at = now;
+	e->source = dr.server ? xstrdup(dr.server) : NULL;
+	cert_choice_init(&choice);
+	ok = r == LOOKUP_FOUND ? certcheck_choose(certs_check, address, &dr, (time_t)now, &choice)
+			       : 0;
+	for (size_t i = 0; i < choice.rejected.n; i++) {
+		msg_info("certificate for %s not usable: %s", address, choice.rejected.v[i]);
+		strlist_add(rejected, choice.rejected.v[i]);
+	}
+	if (ok < 0) {
+		/* garbage from the directory is a failure of the directory, not "no certificate" */
+		*error = xstrdup(choice.error ? choice.error : "certificate check failed");
+		r = LOOKUP_RETRY;
+		cert_cache_entry_free(e);
+	} else if (ok > 0) {
+		e->found = true;
+		e->der = choice.der;
+		e->der_len = choice.der_len;
+		choice.der = NULL;
+		e->subject = choice.subject ? xstrdup(choice.subject) : NULL;
+		e->issuer = choice.issuer ? xstrdup(choice.issuer) : NULL;
+		e->fingerprint = choice.fingerprint ? xstrdup(choice.fingerprint) : NULL;
+		e->not_before = (long long)choice.not_before;
+		e->not_after = (long long)choice.not_after;
+		e->fresh_until = now + cfg->cert_ttl < e->not_after ? now + cfg->cert_ttl
+								    : e->not_after;
+		r = LOOKUP_FOUND;
+	} else {
+		e->found = false;
+		e->fresh_until = now + cfg->negative_ttl;
+		r = LOOKUP_NOTFOUND;
+	}
+	cert_choice_free(&choice);
+	dir_result_free(&dr);
+	return r;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void entry_copy(struct cert_cache_entry *dst, const struct cert_cache_entry *src)
+{
+	*dst = *src;
+	dst->subject = dup_or_null(src->subject);
+	dst->issuer = dup_or_null(src->issuer);
+	dst->fingerprint = dup_or_null(src->fingerprint);
+	dst->source = dup_or_null(src->source);
+	dst->der = NULL;
+	if (src->der != NULL) {
+		dst->der = xmalloc(src->der_len);
+		memcpy(dst->der, src->der, src->der_len);
+	}
 }
 
 void cert_summary_free(struct cert_summary *c)
 {
 	free(c->subject);
+	free(c->issuer);
 	free(c->fingerprint);
 	free(c->source);
+	free(c->der);
+	free(c->error);
+	strlist_free(&c->rejected);
 	memset(c, 0, sizeof(*c));
 }

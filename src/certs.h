@@ -1,27 +1,62 @@
 /*
- * certs.h - the certificate interface of classification.
+ * certs.h - the certificate side of classification: is a valid S/MIME
+ * encryption certificate known for exactly this address?
  *
- * certs_lookup answers whether a valid S/MIME encryption certificate is
- * known for exactly this address (cache or directory). Until the
- * certificate module arrives it answers LOOKUP_NOTFOUND for everything.
+ * certs_lookup asks the cache in the store first; on a miss it asks the
+ * directory (LDAP, directory.h), validates what it finds (certcheck.h) and
+ * caches the answer: a found certificate for CertTTL but never past its
+ * expiry, "no certificate" for NegativeTTL. When the directory is down a
+ * stale cache entry is used up to MaxStale after it was fetched; without
+ * one the answer is LOOKUP_RETRY (class unknown). Concurrent lookups of one
+ * address share a single directory query.
+ *
+ * certs_init must be called once, before threads start, with the
+ * configuration the lookups will use (it opens the directory pool and reads
+ * TrustedCAFile and CRLFile). Without LDAPURI no address has a certificate.
  */
 #ifndef SIKKERMAIL_CERTS_H
 #define SIKKERMAIL_CERTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "address.h"
 #include "config.h"
 #include "sikkermail.h"
 #include "store.h"
+#include "util.h"
 
 struct cert_summary {
 	char *subject;
+	char *issuer;
 	char *fingerprint;	/* SHA-256, hex with colons */
-	long long not_after;	/* unix time */
-	char *source;		/* "cache", "ldap://..." */
+	long long not_before;	/* unix time */
+	long long not_after;
+	char *source;		/* the directory URI it came from */
+	long long fetched_at;	/* when the directory was asked */
+	bool from_cache;
+	bool stale;		/* a cache entry past CertTTL, used while the directory is down */
+	unsigned char *der;	/* the certificate, for encryption */
+	size_t der_len;
+	struct strlist rejected;	/* candidates found but not usable: "subject: reason" */
+	char *error;		/* why, on LOOKUP_RETRY */
 };
 
+/* certs_init - set up the directory pool and the trust store; 0, or -1 with *err. */
+int certs_init(const struct config *cfg, char **err);
+void certs_shutdown(void);
+
+/* certs_lookup - cache, then directory; see above. out is always initialised. */
 enum lookup certs_lookup(const struct config *cfg, struct store *store, const struct address *addr,
 			 struct cert_summary *out);
+
+/* certs_lookup_now - ask the directory now, whatever the cache holds, and cache the answer. */
+enum lookup certs_lookup_now(const struct config *cfg, struct store *store,
+			     const struct address *addr, struct cert_summary *out);
+
 void cert_summary_free(struct cert_summary *c);
+
+/* certs_directory_queries - how many directory queries this process made (tests, stats). */
+unsigned long certs_directory_queries(void);
 
 #endif

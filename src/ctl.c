@@ -39,6 +39,8 @@ static const char usage_text[] =
 	"  import tunnel|partners|freemail FILE  replace a list with FILE (- reads stdin)\n"
 	"  list tunnel|partners|freemail         show a list, with where each entry came from\n"
 	"  explain [--personal] ADDRESS...       how each address is classified and handled\n"
+	"  cert ADDRESS...                       look certificates up now, show and cache them\n"
+	"  cache stats | cache purge [ADDRESS...] the certificate cache\n"
 	"see sikkermail-ctl(8)";
 
 /* Context of one "list" walk. */
@@ -48,7 +50,6 @@ struct list_walk {
 	char today[11];
 };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static struct config *load_config(const char *path);
 static int dispatch(struct ctl *c, int argc, char **argv);
 static int parse_kind(const char *cmd, const char *s);
@@ -64,7 +65,7 @@ static int explain_cert(struct ctl *c, struct store *s, const struct address *a,
 			enum rclass cls);
 static void explain_actions(struct ctl *c, enum rclass cls);
 
-static int usage_error(const char *fmt, ...)
+int ctl_usage_error(const char *fmt, ...)
 {
 	struct strbuf sb;
 	va_list ap;
@@ -99,12 +100,12 @@ int ctl_main(int argc, char **argv, FILE *out)
 			return CTL_EX_OK;
 		default:
 			if (optopt == 'c' || optopt == 'd')
-				return usage_error("option -%c needs an argument", optopt);
-			return usage_error("unknown option -%c", optopt);
+				return ctl_usage_error("option -%c needs an argument", optopt);
+			return ctl_usage_error("unknown option -%c", optopt);
 		}
 	}
 	if (optind >= argc)
-		return usage_error("no command given");
+		return ctl_usage_error("no command given");
 	if ((c.cfg = load_config(cfg_path)) == NULL)
 		return CTL_EX_ERROR;
 	c.database = db ? db : c.cfg->database;
@@ -149,12 +150,14 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "import", ctl_import },
 		{ "list", ctl_list },
 		{ "explain", ctl_explain },
+		{ "cert", ctl_cert },
+		{ "cache", ctl_cache },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(c, argc, argv);
-	return usage_error("unknown command \"%s\"", argv[0]);
+	return ctl_usage_error("unknown command \"%s\"", argv[0]);
 }
 
 static int parse_kind(const char *cmd, const char *s)
@@ -162,7 +165,7 @@ static int parse_kind(const char *cmd, const char *s)
 	int kind = list_kind_parse(s);
 
 	if (kind < 0)
-		usage_error("%s: unknown list \"%s\" (tunnel, partners or freemail)", cmd, s);
+		ctl_usage_error("%s: unknown list \"%s\" (tunnel, partners or freemail)", cmd, s);
 	return kind;
 }
 
@@ -179,7 +182,7 @@ int ctl_import(struct ctl *c, int argc, char **argv)
 	int kind, rc = CTL_EX_ERROR;
 
 	if (argc != 3)
-		return usage_error("import: expected import tunnel|partners|freemail FILE");
+		return ctl_usage_error("import: expected import tunnel|partners|freemail FILE");
 	if ((kind = parse_kind("import", argv[1])) < 0)
 		return CTL_EX_USAGE;
 	file = argv[2];
@@ -275,7 +278,7 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 	int kind, rc = CTL_EX_OK;
 
 	if (argc != 2)
-		return usage_error("list: expected list tunnel|partners|freemail");
+		return ctl_usage_error("list: expected list tunnel|partners|freemail");
 	if ((kind = parse_kind("list", argv[1])) < 0)
 		return CTL_EX_USAGE;
 	w.kind = kind;
@@ -334,12 +337,13 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
 			break;
 		}
 		if (strcmp(argv[i], "--personal") != 0)
-			return usage_error("explain: unknown option %s", argv[i]);
+			return ctl_usage_error("explain: unknown option %s", argv[i]);
 		personal = true;
 	}
 	if (i >= argc)
-		return usage_error("explain: expected explain [--personal] ADDRESS...");
-	if ((s = store_open(c->database, STORE_RO, &err)) == NULL) {
+		return ctl_usage_error("explain: expected explain [--personal] ADDRESS...");
+	/* with --personal the certificate answer is cached, as the filter would */
+	if ((s = store_open(c->database, personal ? STORE_RW : STORE_RO, &err)) == NULL) {
 		msg_error("%s", err);
 		free(err);
 		return CTL_EX_TEMPFAIL;
@@ -418,6 +422,8 @@ static int explain_cert(struct ctl *c, struct store *s, const struct address *a,
 				" encrypted)\n");
 		return CTL_EX_OK;
 	}
+	if (ctl_certs_start(c) != 0)
+		return CTL_EX_ERROR;
 	r = certs_lookup(c->cfg, s, a, &cs);
 	if (r == LOOKUP_RETRY) {
 		fprintf(c->out, "  certificate: lookup failed (temporary)\n");

@@ -6,6 +6,8 @@
  *     import tunnel|partners|freemail FILE
  *     list tunnel|partners|freemail
  *     explain [--personal] ADDRESS...
+ *     cert ADDRESS...
+ *     cache stats | cache purge [ADDRESS...]
  *
  * Normal output goes to the FILE * in struct ctl (stdout); diagnostics go
  * through msg_* (stderr). Exit codes: CTL_EX_OK, CTL_EX_ERROR (bad input:
@@ -39,5 +41,12 @@ int ctl_main(int argc, char **argv, FILE *out);
 int ctl_import(struct ctl *c, int argc, char **argv);
 int ctl_list(struct ctl *c, int argc, char **argv);
 int ctl_explain(struct ctl *c, int argc, char **argv);
+int ctl_cert(struct ctl *c, int argc, char **argv);	/* ctl_cert.c */
+int ctl_cache(struct ctl *c, int argc, char **argv);	/* ctl_cert.c */
+
+/* ctl_usage_error - report a usage error (and the usage text); returns CTL_EX_USAGE. */
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* ctl_certs_start - certs_init once, for the commands that look certificates up; 0 or -1. */
+int ctl_certs_start(struct ctl *c);
 
 #endif

@@ -36,6 +36,7 @@ struct decision {
 	char *personal_why;		/* e.g. "header X-KP-Personal: yes", "conflicting headers" */
 	int cpr_hits;			/* CPR numbers found (masked elsewhere) */
 	enum mode mode;
+	bool store_failed;		/* the database could not be used while deciding */
 
 	struct rcpt *rcpts;
 	size_t n_rcpts;

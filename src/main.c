@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "config.h"
 #include "log.h"
 #include "milter.h"
@@ -41,6 +42,7 @@ static struct config *load_config(const struct options *o);
 static int become_user(const struct config *cfg, const char *socket_spec);
 static int check_database(const struct config *cfg);
 static int detach(void);
+static int start_certificates(const struct config *cfg);
 static int write_pidfile(const char *path);
 
 static void usage(void)
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
 	socket = o.socket ? o.socket : cfg->socket;
 
 	umask((mode_t)cfg->umask);
-	if (milter_setup(cfg, socket) != 0)
+	if (start_certificates(cfg) != 0 || milter_setup(cfg, socket) != 0)
 		return 1;
 	if (become_user(cfg, socket) != 0 || check_database(cfg) != 0)
 		return 1;
@@ -148,6 +150,7 @@ int main(int argc, char **argv)
 		unlink(milter_socket_path(socket));
 	if (cfg->pidfile != NULL && unlink(cfg->pidfile) != 0 && errno != ENOENT)
 		msg_warn("cannot remove %s: %s", cfg->pidfile, strerror(errno));
+	certs_shutdown();
 	msg_info("stopped");
 	config_unref(cfg);
 	return 0;
@@ -185,6 +188,19 @@ static int become_user(const struct config *cfg, const char *socket_spec)
 	}
 	if (setuid(0) == 0 || geteuid() == 0) {
 		msg_error("still root after switching to %s: refusing to run", pw->pw_name);
+		return -1;
+	}
+	return 0;
+}
+
+/* start_certificates - the trust store and the directory pool, read while still root. */
+static int start_certificates(const struct config *cfg)
+{
+	char *err = NULL;
+
+	if (certs_init(cfg, &err) != 0) {
+		msg_error("certificates: %s", err ? err : "cannot initialise");
+		free(err);
 		return -1;
 	}
 	return 0;

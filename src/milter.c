@@ -77,7 +77,8 @@ static sfsistat apply_verdict(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *
 static sfsistat set_reply(SMFICTX *ctx, const struct config *cfg, const struct decision *d);
 static void remove_headers(SMFICTX *ctx, const char *name, int count);
 static void add_tag(SMFICTX *ctx, const struct decision *d);
-static void record(struct conn_ctx *c, const struct decision *d);
+static void record(struct conn_ctx *c, struct decision *d);
+static int quarantine(SMFICTX *ctx, const struct config *cfg, const struct decision *d);
 
 static struct smfiDesc filter = {
 	.xxfi_name = "sikkermail",
@@ -324,6 +325,7 @@ static void evaluate(struct conn_ctx *c, struct msg_ctx *m)
 								: "no header");
 	}
 	today_string(today);
+	d->store_failed = conn_store(c) == NULL;
 	for (size_t i = 0; i < d->n_rcpts; i++) {
 		struct classification cl;
 		struct rcpt *r = &d->rcpts[i];
@@ -355,35 +357,41 @@ static sfsistat apply_verdict(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *
 		d->applied = ACTION_TEMPFAIL;
 		d->rule = "encryption-unavailable";
 	}
+	record(c, d);
 	switch (d->applied) {
 	case ACTION_REJECT:
 	case ACTION_TEMPFAIL:
-		rc = set_reply(ctx, cfg, d);
+		return set_reply(ctx, cfg, d);
+	case ACTION_HOLD:
+		if (quarantine(ctx, cfg, d) != 0)
+			return SMFIS_TEMPFAIL;
 		break;
-	case ACTION_HOLD: {
-		char *reason = reply_hold_reason(cfg, d);
-		if (smfi_quarantine(ctx, reason) == MI_FAILURE) {
-			msg_error("%s: quarantine failed; tempfailing instead",
-				  d->queue_id ? d->queue_id : "-");
-			d->applied = ACTION_TEMPFAIL;
-			rc = SMFIS_TEMPFAIL;
-		}
-		free(reason);
-		break;
-	}
 	default:
 		break;
 	}
-	if (rc == SMFIS_ACCEPT) {
-		if (!d->trusted) {
-			remove_headers(ctx, cfg->personal_header, m->n_flag_headers);
-			remove_headers(ctx, cfg->mailbox_header, m->n_mailbox_headers);
-		}
-		remove_headers(ctx, TAG_HEADER, m->n_tag_headers);
-		if (cfg->tag_header)
-			add_tag(ctx, d);
+	if (!d->trusted) {
+		remove_headers(ctx, cfg->personal_header, m->n_flag_headers);
+		remove_headers(ctx, cfg->mailbox_header, m->n_mailbox_headers);
 	}
-	record(c, d);
+	remove_headers(ctx, TAG_HEADER, m->n_tag_headers);
+	if (cfg->tag_header)
+		add_tag(ctx, d);
+	return rc;
+}
+
+/* quarantine - put the message on hold with its reason; 0, or -1 (reply set: tempfail). */
+static int quarantine(SMFICTX *ctx, const struct config *cfg, const struct decision *d)
+{
+	char *reason = reply_hold_reason(cfg, d);
+	int rc = 0;
+
+	if (smfi_quarantine(ctx, reason) == MI_FAILURE) {
+		msg_error("%s: the MTA refused to hold the message; tempfailing it",
+			  d->queue_id ? d->queue_id : "-");
+		smfi_setreply(ctx, "451", "4.3.0", "Message could not be held; try again later");
+		rc = -1;
+	}
+	free(reason);
 	return rc;
 }
 
@@ -444,18 +452,26 @@ static void add_tag(SMFICTX *ctx, const struct decision *d)
 	sb_free(&sb);
 }
 
-/* record - the audit line to the log, and the same decision to the store. */
-static void record(struct conn_ctx *c, const struct decision *d)
+/*
+ * record - the decision to the store, then the same decision as the audit
+ * line. A personal message whose decision cannot be recorded is not
+ * delivered: it waits (OnLookupFailure) until the database is back.
+ */
+static void record(struct conn_ctx *c, struct decision *d)
 {
 	struct strbuf sb;
-	struct store *s;
+	struct store *s = conn_store(c);
 
+	if (s == NULL || store_record_decision(s, d) != 0) {
+		msg_error("%s: decision not recorded in the database: %s",
+			  d->queue_id ? d->queue_id : "-", s ? store_errmsg(s) : "unavailable");
+		if (d->personal && d->applied < ACTION_HOLD && d->mode == MODE_ENFORCE) {
+			d->store_failed = true;
+			policy_decide(c->cfg, d);
+		}
+	}
 	sb_init(&sb);
 	audit_format(d, &sb);
 	msg_audit(sb.s);
 	sb_free(&sb);
-	s = conn_store(c);
-	if (s == NULL || store_record_decision(s, d) != 0)
-		msg_error("%s: decision not recorded in the database: %s",
-			  d->queue_id ? d->queue_id : "-", s ? store_errmsg(s) : "unavailable");
 }

@@ -20,13 +20,20 @@
 #define RULE_FREEMAIL "PersonalToFreemail"
 #define RULE_TLS "PersonalToTLS"
 #define RULE_LOOKUP "OnLookupFailure"
+#define RULE_DATABASE "database-unavailable"
 
 static enum action setting(enum action value, unsigned allowed, enum action fallback);
 
-/* Every rule name this module hands out; policy_rule_intern maps back to them. */
+/*
+ * Every rule name a decision can carry; policy_rule_intern maps stored
+ * names back to these. The last ones are set outside this module, by the
+ * milter when it cannot carry out a verdict: list them here too, or
+ * audit_parse reads them back as "other".
+ */
 static const char *const rule_names[] = {
 	RULE_NOT_PERSONAL, "internal", "tunnel", "encrypted", RULE_PARTNER,
 	RULE_FREEMAIL, RULE_TLS, RULE_LOOKUP, RULE_NO_RECIPIENTS,
+	"encryption-unavailable", RULE_DATABASE,
 };
 
 #define BIT(a) (1u << (a))
@@ -97,6 +104,19 @@ void policy_decide(const struct config *cfg, struct decision *d)
 		if (i == 0 || r->action > d->action) {
 			d->action = r->action;
 			d->rule = r->rule;
+		}
+	}
+	/*
+	 * A personal message decided without the database could not be
+	 * recorded and its lists were not read: an internal failure, which
+	 * never ends in delivery (SPEC section 8).
+	 */
+	if (d->personal && d->store_failed) {
+		enum action fail = setting(cfg->on_lookup_failure,
+					   BIT(ACTION_TEMPFAIL) | BIT(ACTION_HOLD), ACTION_TEMPFAIL);
+		if (fail > d->action) {
+			d->action = fail;
+			d->rule = RULE_DATABASE;
 		}
 	}
 	d->applied = cfg->mode == MODE_MONITOR ? ACTION_DELIVER : d->action;

@@ -15,6 +15,9 @@
  * The message's outcome is the most severe over its recipients
  * (reject > tempfail > hold > encrypt > deliver). In Mode monitor the
  * outcome is computed the same way but the applied action is deliver.
+ * A personal message decided while the database was unavailable
+ * (d->store_failed) gets at least OnLookupFailure, rule
+ * "database-unavailable".
  */
 #ifndef SIKKERMAIL_POLICY_H
 #define SIKKERMAIL_POLICY_H

@@ -7,12 +7,16 @@
  * the configured languages, and end with a reference the help desk can
  * find in the log.
  *
- * Escaping: every line goes through reply_sanitise. CR, LF and TAB become
- * a space (libmilter refuses CR/LF), other control characters and invalid
- * UTF-8 become '?', and '%' is doubled: Sendmail treats the reply as a
- * format string and Postfix turns "%%" back into '%' while dropping a lone
- * '%', so "%%" is the one spelling that arrives as '%' through both. A
- * line is also cut to REPLY_TEXT_MAX bytes, below libmilter's 980.
+ * Escaping: every line goes through the same cleaning as reply_sanitise:
+ * CR, LF and TAB become a space (libmilter refuses CR/LF), other control
+ * characters and invalid UTF-8 become '?'. Then, in the reply lines only,
+ * '%' is doubled: Sendmail treats the reply as a format string and Postfix
+ * turns "%%" back into '%' while dropping a lone '%', so "%%" is the one
+ * spelling that arrives as '%' through both. reply_sanitise itself leaves
+ * '%' alone, so that it is idempotent and its result can be stored (the
+ * milter cleans the Message-ID and queue id with it) and later put into a
+ * reply without being escaped twice. A line is cut to REPLY_TEXT_MAX
+ * bytes, escapes included, below libmilter's 980.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,6 +33,7 @@
 
 static size_t lang_order(const struct config *cfg, enum language_set out[2]);
 static size_t utf8_len(const unsigned char *s);
+static char *clean(const char *s, bool double_percent);
 static char *cut(const char *s, size_t max);
 static const char *rcpt_address(const struct rcpt *r);
 static char *detail_line(enum language_set lang, enum action act, const struct rcpt *r);
@@ -112,7 +117,11 @@ static char *cut(const char *s, size_t max)
 	return xasprintf("%.*s...", (int)keep, s);
 }
 
-char *reply_sanitise(const char *s)
+/*
+ * clean - s as one line of printable UTF-8, '%' doubled if asked, cut at a
+ * character boundary to at most REPLY_TEXT_MAX bytes (ending in "...").
+ */
+static char *clean(const char *s, bool double_percent)
 {
 	struct strbuf sb;
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
@@ -127,7 +136,7 @@ char *reply_sanitise(const char *s)
 			while (*p == '\r' || *p == '\n' || *p == '\t')
 				p++;
 			sb_addc(&sb, ' ');
-		} else if (*p == '%') {
+		} else if (*p == '%' && double_percent) {
 			sb_adds(&sb, "%%");
 			p++;
 		} else if (n == 0) {
@@ -149,6 +158,11 @@ char *reply_sanitise(const char *s)
 	return sb.s;
 }
 
+char *reply_sanitise(const char *s)
+{
+	return clean(s, false);
+}
+
 static const char *rcpt_address(const struct rcpt *r)
 {
 	if (r->addr.full != NULL && r->addr.full[0] != '\0')
@@ -167,6 +181,8 @@ static const char *const reject_why_en[CLASS_COUNT] = {
  * detail_line - one recipient in one language. The English tempfail line
  * quotes the recipient's evidence when there is some: classify.c writes a
  * short "... unavailable" for a lookup that did not complete.
+ * The Danish text is written in ASCII (aa, oe for å, ø): SMTP replies are
+ * US-ASCII, and Postfix replaces every other byte with a space.
  */
 static char *detail_line(enum language_set lang, enum action act, const struct rcpt *r)
 {
@@ -175,12 +191,12 @@ static char *detail_line(enum language_set lang, enum action act, const struct r
 	const char *extra = (unsigned)r->cls < CLASS_COUNT ? reject_why_en[r->cls] : NULL;
 
 	if (act == ACTION_REJECT && lang == LANG_DA) {
-		line = xasprintf("Personoplysninger må ikke sendes til <%s> (%s)", addr, cls);
+		line = xasprintf("Personoplysninger maa ikke sendes til <%s> (%s)", addr, cls);
 	} else if (act == ACTION_REJECT) {
 		line = xasprintf("Personal data may not be sent to <%s> (%s%s)", addr, cls,
 				 extra ? extra : "");
 	} else if (lang == LANG_DA) {
-		line = xasprintf("Modtagerens sikre rute kunne ikke afgøres for <%s>; prøv igen senere",
+		line = xasprintf("Modtagerens sikre rute kunne ikke afgoeres for <%s>; proev igen senere",
 				 addr);
 	} else {
 		why = cut(r->evidence != NULL && r->evidence[0] != '\0'
@@ -206,7 +222,7 @@ static char *generic_line(enum language_set lang, enum action act)
 	if (act == ACTION_REJECT)
 		return xstrdup(lang == LANG_DA ? "Beskeden er afvist af reglerne for sikker post"
 					       : "Message rejected by the secure mail policy");
-	return xstrdup(lang == LANG_DA ? "Beskeden kunne ikke kontrolleres; prøv igen senere"
+	return xstrdup(lang == LANG_DA ? "Beskeden kunne ikke kontrolleres; proev igen senere"
 				       : "The message could not be checked; try again later");
 }
 
@@ -227,42 +243,45 @@ static char *ref_line(const struct config *cfg, const struct decision *d)
 	return xasprintf("Ref %s", qid);
 }
 
-/* add_line - sanitise and append line (taking it); callers stay within REPLY_MAX_LINES. */
+/* add_line - clean, escape and append line (taking it); callers stay within REPLY_MAX_LINES. */
 static void add_line(struct reply *r, char *line)
 {
-	r->lines[r->n_lines++] = reply_sanitise(line);
+	r->lines[r->n_lines++] = clean(line, true);
 	free(line);
 }
 
 /*
- * reply_build - one line per recipient whose action is the message's
- * action, per language; when they do not all fit, as many as fit and one
- * "... and N more" line per language; then the reference line.
+ * reply_build - for the applied action (what is actually done: the milter
+ * may turn an action it cannot carry out into a tempfail), one line per
+ * recipient with that action, per language; when they do not all fit, as
+ * many as fit and one "... and N more" line per language; then the
+ * reference line.
  */
 void reply_build(const struct config *cfg, const struct decision *d, struct reply *r)
 {
 	enum language_set langs[2];
 	size_t n_langs = lang_order(cfg, langs), n_hit = 0, shown, done = 0;
 	const size_t room = REPLY_MAX_LINES - 1;	/* the ref line is always there */
+	const enum action act = d->applied;
 
 	memset(r, 0, sizeof(*r));
-	if (d->action != ACTION_REJECT && d->action != ACTION_TEMPFAIL)
+	if (act != ACTION_REJECT && act != ACTION_TEMPFAIL)
 		return;
-	strcpy(r->rcode, d->action == ACTION_REJECT ? "550" : "451");
-	strcpy(r->xcode, d->action == ACTION_REJECT ? "5.7.1" : "4.7.1");
+	strcpy(r->rcode, act == ACTION_REJECT ? "550" : "451");
+	strcpy(r->xcode, act == ACTION_REJECT ? "5.7.1" : "4.7.1");
 	for (size_t i = 0; i < d->n_rcpts; i++)
-		n_hit += d->rcpts[i].action == d->action;
+		n_hit += d->rcpts[i].action == act;
 	shown = n_hit * n_langs <= room ? n_hit : (room - n_langs) / n_langs;
 	for (size_t i = 0; i < d->n_rcpts && done < shown; i++) {
-		if (d->rcpts[i].action != d->action)
+		if (d->rcpts[i].action != act)
 			continue;
 		for (size_t l = 0; l < n_langs; l++)
-			add_line(r, detail_line(langs[l], d->action, &d->rcpts[i]));
+			add_line(r, detail_line(langs[l], act, &d->rcpts[i]));
 		done++;
 	}
 	for (size_t l = 0; l < n_langs; l++) {
 		if (n_hit == 0)
-			add_line(r, generic_line(langs[l], d->action));
+			add_line(r, generic_line(langs[l], act));
 		else if (shown < n_hit)
 			add_line(r, more_line(langs[l], n_hit - shown));
 	}

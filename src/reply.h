@@ -9,11 +9,11 @@
  * For a tempfail: the same shape with 451 4.7.1 and the reason (the
  * recipient's class could not be determined). Lines never contain CR, LF
  * or control characters, and there are never more than REPLY_MAX_LINES
- * (libmilter's limit is 32); extra recipients are summarised. A '%' is
- * written as "%%": Sendmail uses the reply as a format string and Postfix
- * turns "%%" back into '%' (and drops a lone '%'), so the doubled form is
- * the only one that reaches the client intact. Text is UTF-8 (the Danish
- * lines need it); invalid UTF-8 becomes '?'.
+ * (libmilter's limit is 32); extra recipients are summarised. In the
+ * lines a '%' is written as "%%": Sendmail uses the reply as a format
+ * string and Postfix turns "%%" back into '%' (and drops a lone '%'), so
+ * the doubled form is the only one that reaches the client intact. Text
+ * is UTF-8 (the Danish lines need it); invalid UTF-8 becomes '?'.
  */
 #ifndef SIKKERMAIL_REPLY_H
 #define SIKKERMAIL_REPLY_H
@@ -33,13 +33,21 @@ struct reply {
 };
 
 /*
- * reply_build - build the reply for d->action (reject or tempfail); other
- * actions give n_lines == 0. Uses cfg->languages, cfg->help_url.
+ * reply_build - build the reply for d->applied (reject or tempfail): the
+ * recipients whose action is d->applied are named, or, if none is, a
+ * general reason. Other actions give n_lines == 0. Uses cfg->languages,
+ * cfg->language_en_first, cfg->help_url. Lines are ready for
+ * smfi_setmlreply ('%' doubled).
  */
 void reply_build(const struct config *cfg, const struct decision *d, struct reply *r);
 void reply_free(struct reply *r);
 
-/* reply_sanitise - copy s into a new string fit for a reply line. */
+/*
+ * reply_sanitise - s as one line of printable UTF-8 (CR, LF, TAB become a
+ * space; other controls and invalid UTF-8 '?'), cut to fit a reply line.
+ * '%' is left as it is (reply_build doubles it), so the result may be
+ * stored and cleaned again without change. Never NULL; free it.
+ */
 char *reply_sanitise(const char *s);
 
 /*

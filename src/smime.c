@@ -19,6 +19,7 @@
  * logic, lives in smime_detect.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -109,6 +110,7 @@ static BIO *new_bio(BIO_METHOD **m, int type, const char *name,
 		    int (*wr)(BIO *, const char *, int), int (*rd)(BIO *, char *, int),
 		    long (*ctrl)(BIO *, int, long, void *), void *state);
 static int make_bios(struct build *b, FILE *original, FILE *out);
+static int any_puts(BIO *bio, const char *str);
 static int entity_read(BIO *bio, char *out, int outl);
 static int entity_fill(struct entity_src *e);
 static long entity_ctrl(BIO *bio, int cmd, long num, void *ptr);
@@ -520,7 +522,7 @@ static BIO *new_bio(BIO_METHOD **m, int type, const char *name,
 
 	if ((*m = BIO_meth_new(type, name)) == NULL)
 		return NULL;
-	if ((wr != NULL && !BIO_meth_set_write(*m, wr)) ||
+	if ((wr != NULL && (!BIO_meth_set_write(*m, wr) || !BIO_meth_set_puts(*m, any_puts))) ||
 	    (rd != NULL && !BIO_meth_set_read(*m, rd)) || !BIO_meth_set_ctrl(*m, ctrl))
 		return NULL;
 	if ((bio = BIO_new(*m)) == NULL)
@@ -528,6 +530,14 @@ static BIO *new_bio(BIO_METHOD **m, int type, const char *name,
 	BIO_set_data(bio, state);
 	BIO_set_init(bio, 1);
 	return bio;
+}
+
+/* any_puts - BIO_puts, which SMIME_write_CMS uses for some of its headers. */
+static int any_puts(BIO *bio, const char *str)
+{
+	size_t len = strlen(str);
+
+	return len > INT_MAX ? -1 : BIO_write(bio, str, (int)len);
 }
 
 /*

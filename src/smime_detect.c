@@ -81,6 +81,8 @@ static bool span_is(const char *s, size_t n, const char *word)
 /*
  * read_value - a token or a quoted string (escapes undone) into buf.
  * *ok is false when it was empty, unterminated or too long for buf.
+ * Unquoted, '/' is taken as part of the value: "protocol=application/
+ * pgp-encrypted" is common, if not strictly a token.
  */
 static const char *read_value(const char *p, char *buf, size_t size, bool *ok)
 {
@@ -88,7 +90,8 @@ static const char *read_value(const char *p, char *buf, size_t size, bool *ok)
 
 	*ok = true;
 	if (*p != '"') {
-		n = token_len(p);
+		while (is_token_char(p[n]) || p[n] == '/')
+			n++;
 		if (n == 0 || n >= size) {
 			*ok = false;
 		} else {

@@ -1,10 +1,13 @@
 /*
- * store.c - the SQLite store: the tunnel, partner and freemail lists with
- * their provenance, and the recorded message decisions.
+ * store.c - the SQLite store: the handle, the schema, the cache of
+ * prepared statements, and the tunnel, partner and freemail lists with
+ * their provenance. The recorded message decisions are in
+ * store_decision.c.
  *
  * Exports store_open, store_close, store_list_match, store_list_replace,
- * store_list_each, store_record_decision, store_decisions_each and
- * store_errmsg (see store.h). The only file that includes <sqlite3.h>.
+ * store_list_each and store_errmsg (see store.h); and, to the other
+ * store*.c files only, the store_* helpers of store_int.h. Only the
+ * store*.c files include <sqlite3.h>.
  *
  * Threads: one struct store is one SQLite connection with its own cached
  * prepared statements; it must only be used by one thread at a time (the
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_int.h"
 
 #define STORE_APPLICATION_ID 0x536b6d6c	/* "Skml" */
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -58,22 +62,14 @@ static const char *const store_migrations[] = {
 	"  idx INTEGER NOT NULL, rcpt TEXT NOT NULL, class TEXT NOT NULL,"
 	"  action TEXT NOT NULL, rule TEXT, evidence TEXT,"
 	"  PRIMARY KEY (decision_id, idx)) WITHOUT ROWID;",
+	/* 1 -> 2: the certificate cache */
+	"CREATE TABLE cert_cache (address TEXT PRIMARY KEY NOT NULL, found INTEGER NOT NULL,"
+	"  der BLOB, subject TEXT, issuer TEXT, fingerprint TEXT, source TEXT,"
+	"  not_before INTEGER, not_after INTEGER, fetched_at INTEGER NOT NULL,"
+	"  fresh_until INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
-
-enum stmt_id {
-	ST_MATCH,
-	ST_LIST_EACH,
-	ST_LIST_DELETE,
-	ST_LIST_INSERT,
-	ST_IMPORT_INSERT,
-	ST_DECISION_INSERT,
-	ST_RCPT_INSERT,
-	ST_DECISIONS,
-	ST_RCPTS,
-	ST_COUNT
-};
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MATCH] = "SELECT domain, organisation, dpa_expires, source, imported_at, line"
@@ -97,29 +93,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 			 " ORDER BY time, id",
 	[ST_RCPTS] = "SELECT rcpt, class, action, rule, evidence FROM decision_rcpt"
 		     " WHERE decision_id = ?1 ORDER BY idx",
+	[ST_CERT_GET] = "SELECT found, der, subject, issuer, fingerprint, source, not_before,"
+			" not_after, fetched_at, fresh_until FROM cert_cache WHERE address = ?1",
+	[ST_CERT_PUT] = "INSERT OR REPLACE INTO cert_cache (address, found, der, subject, issuer,"
+			" fingerprint, source, not_before, not_after, fetched_at, fresh_until)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 };
 
-struct store {
-	sqlite3 *db;
-	char *path;
-	enum store_mode mode;
-	sqlite3_stmt *stmt[ST_COUNT];	/* prepared on first use */
-	struct strlist arena;		/* strings of a decision read back, for one callback */
-	char errmsg[512];
-};
-
-static void set_err(struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_db_err(struct store *s, const char *what);
-static int exec(struct store *s, const char *sql);
 static int create_file(struct store *s);
 static int schema_state(struct store *s, int *app_id, int *version, int *objects);
 static int schema_check(struct store *s, bool *need_migrate);
 static int migrate(struct store *s);
 static int configure_connection(struct store *s);
-static sqlite3_stmt *stmt_get(struct store *s, enum stmt_id id);
-static void stmt_done(sqlite3_stmt *st);
-static char *column_dup(sqlite3_stmt *st, int col);
-static void bind_text(sqlite3_stmt *st, int idx, const char *s);
 static enum lookup match_one(struct store *s, enum list_kind kind, const char *key,
 			     struct list_entry *out);
 static void entry_from_row(sqlite3_stmt *st, struct list_entry *e);
@@ -127,15 +112,6 @@ static int replace_locked(struct store *s, enum list_kind kind, const struct lis
 static int load_builtin_freemail(struct store *s);
 static int insert_entry(struct store *s, const char *kname, const struct list_entry *e,
 			long long now);
-static int insert_decision(struct store *s, const struct decision *d);
-static int insert_rcpts(struct store *s, long long id, const struct decision *d);
-static int read_decision(struct store *s, sqlite3_stmt *st, struct decision *d);
-static int read_rcpts(struct store *s, long long id, struct decision *d);
-static const char *arena_keep(struct store *s, sqlite3_stmt *st, int col);
-static int name_lookup(struct store *s, sqlite3_stmt *st, int col, int (*parse)(const char *),
-		       const char *what);
-static int mode_parse(const char *t);
-static int psrc_parse(const char *t);
 
 /* ------------------------------------------------------------ open/close */
 
@@ -149,14 +125,14 @@ struct store *store_open(const char *path, enum store_mode mode, char **err)
 	s->mode = mode;
 	strlist_init(&s->arena);
 	if (sqlite3_threadsafe() == 0) {
-		set_err(s, "the SQLite library was built without thread support");
+		store_set_err(s, "the SQLite library was built without thread support");
 		goto fail;
 	}
 	if (create_file(s) < 0)
 		goto fail;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		set_err(s, "cannot open database %s: %s", path,
-			s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_set_err(s, "cannot open database %s: %s", path,
+			      s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -207,15 +183,16 @@ static int create_file(struct store *s)
 	if (fd < 0 && s->mode == STORE_RW && errno == EEXIST)
 		fd = open(s->path, O_RDWR | O_CLOEXEC);
 	else if (fd >= 0 && s->mode == STORE_RW && fchmod(fd, STORE_FILE_MODE) < 0) {
-		set_err(s, "cannot set the mode of database %s: %s", s->path, strerror(errno));
+		store_set_err(s, "cannot set the mode of database %s: %s", s->path,
+			      strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (fd < 0) {
 		if (errno == ENOENT)
-			set_err(s, "database %s does not exist", s->path);
+			store_set_err(s, "database %s does not exist", s->path);
 		else
-			set_err(s, "cannot open database %s: %s", s->path, strerror(errno));
+			store_set_err(s, "cannot open database %s: %s", s->path, strerror(errno));
 		return -1;
 	}
 	close(fd);
@@ -241,9 +218,9 @@ static int schema_state(struct store *s, int *app_id, int *version, int *objects
 	if (rc == SQLITE_OK)
 		return 0;
 	if ((rc & 0xff) == SQLITE_NOTADB)
-		set_err(s, "%s is not an SQLite database (nor a sikkermail one)", s->path);
+		store_set_err(s, "%s is not an SQLite database (nor a sikkermail one)", s->path);
 	else
-		set_db_err(s, "cannot read the schema");
+		store_set_db_err(s, "cannot read the schema");
 	return -1;
 }
 
@@ -257,25 +234,28 @@ static int schema_check(struct store *s, bool *need_migrate)
 	*need_migrate = false;
 	if (app_id == 0 && objects == 0 && version == 0) {
 		if (s->mode == STORE_RO) {
-			set_err(s, "%s is an empty database, not (yet) a sikkermail database", s->path);
+			store_set_err(s, "%s is an empty database, not (yet) a sikkermail database",
+				      s->path);
 			return -1;
 		}
 		*need_migrate = true;
 		return 0;
 	}
 	if (app_id != STORE_APPLICATION_ID) {
-		set_err(s, "%s is an SQLite database but not a sikkermail database", s->path);
+		store_set_err(s, "%s is an SQLite database but not a sikkermail database", s->path);
 		return -1;
 	}
 	if (version > STORE_SCHEMA_VERSION) {
-		set_err(s, "database %s has schema version %d; this program knows up to %d"
-			" (a newer sikkermail made it)", s->path, version, STORE_SCHEMA_VERSION);
+		store_set_err(s, "database %s has schema version %d; this program knows up to %d"
+			      " (a newer sikkermail made it)", s->path, version,
+			      STORE_SCHEMA_VERSION);
 		return -1;
 	}
 	if (version < STORE_SCHEMA_VERSION) {
 		if (s->mode == STORE_RO) {
-			set_err(s, "database %s has schema version %d, older than %d; open it"
-				" read-write once to upgrade it", s->path, version, STORE_SCHEMA_VERSION);
+			store_set_err(s, "database %s has schema version %d, older than %d; open it"
+				      " read-write once to upgrade it", s->path, version,
+				      STORE_SCHEMA_VERSION);
 			return -1;
 		}
 		*need_migrate = true;
@@ -286,11 +266,12 @@ static int schema_check(struct store *s, bool *need_migrate)
 /* configure_connection - WAL, synchronous NORMAL (safe with WAL), foreign keys. */
 static int configure_connection(struct store *s)
 {
-	if (exec(s, "PRAGMA foreign_keys = ON") < 0)
+	if (store_exec(s, "PRAGMA foreign_keys = ON") < 0)
 		return -1;
 	if (s->mode == STORE_RO)
 		return 0;
-	if (exec(s, "PRAGMA journal_mode = WAL") < 0 || exec(s, "PRAGMA synchronous = NORMAL") < 0)
+	if (store_exec(s, "PRAGMA journal_mode = WAL") < 0 ||
+	    store_exec(s, "PRAGMA synchronous = NORMAL") < 0)
 		return -1;
 	return 0;
 }
@@ -305,27 +286,27 @@ static int migrate(struct store *s)
 	int app_id, version, objects;
 	char *sql;
 
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	if (schema_state(s, &app_id, &version, &objects) < 0)
 		goto fail;
 	if (app_id != 0 && app_id != STORE_APPLICATION_ID) {
-		set_err(s, "%s is an SQLite database but not a sikkermail database", s->path);
+		store_set_err(s, "%s is an SQLite database but not a sikkermail database", s->path);
 		goto fail;
 	}
 	for (int v = version; v < STORE_SCHEMA_VERSION; v++)
-		if (exec(s, store_migrations[v]) < 0)
+		if (store_exec(s, store_migrations[v]) < 0)
 			goto fail;
 	if (version == 0 && load_builtin_freemail(s) < 0)
 		goto fail;
 	sql = xasprintf("PRAGMA application_id = %d; PRAGMA user_version = %d",
 			STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-	if (exec(s, sql) < 0) {
+	if (store_exec(s, sql) < 0) {
 		free(sql);
 		goto fail;
 	}
 	free(sql);
-	if (exec(s, "COMMIT") < 0)
+	if (store_exec(s, "COMMIT") < 0)
 		goto fail;
 	return 0;
 fail:
@@ -354,7 +335,7 @@ static int load_builtin_freemail(struct store *s)
 
 /* ------------------------------------------------------------ helpers */
 
-static void set_err(struct store *s, const char *fmt, ...)
+void store_set_err(struct store *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -363,41 +344,41 @@ static void set_err(struct store *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void set_db_err(struct store *s, const char *what)
+void store_set_db_err(struct store *s, const char *what)
 {
-	set_err(s, "database %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	store_set_err(s, "database %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-static int exec(struct store *s, const char *sql)
+int store_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	set_err(s, "database %s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
+	store_set_err(s, "database %s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
 	sqlite3_free(msg);
 	return -1;
 }
 
-static sqlite3_stmt *stmt_get(struct store *s, enum stmt_id id)
+sqlite3_stmt *store_stmt_get(struct store *s, enum stmt_id id)
 {
 	if (s->stmt[id] != NULL)
 		return s->stmt[id];
 	if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id],
 			       NULL) != SQLITE_OK) {
-		set_db_err(s, "cannot prepare a statement");
+		store_set_db_err(s, "cannot prepare a statement");
 		s->stmt[id] = NULL;
 	}
 	return s->stmt[id];
 }
 
-static void stmt_done(sqlite3_stmt *st)
+void store_stmt_done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
 
-static char *column_dup(sqlite3_stmt *st, int col)
+char *store_column_dup(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
@@ -406,7 +387,7 @@ static char *column_dup(sqlite3_stmt *st, int col)
 	return xstrdup((const char *)t);
 }
 
-static void bind_text(sqlite3_stmt *st, int idx, const char *s)
+void store_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
 	if (s == NULL)
 		sqlite3_bind_null(st, idx);
@@ -440,14 +421,14 @@ enum lookup store_list_match(struct store *s, enum list_kind kind, const char *d
 static enum lookup match_one(struct store *s, enum list_kind kind, const char *key,
 			     struct list_entry *out)
 {
-	sqlite3_stmt *st = stmt_get(s, ST_MATCH);
+	sqlite3_stmt *st = store_stmt_get(s, ST_MATCH);
 	enum lookup r = LOOKUP_RETRY;
 	int rc;
 
 	if (st == NULL)
 		return LOOKUP_RETRY;
-	bind_text(st, 1, list_kind_name(kind));
-	bind_text(st, 2, key);
+	store_bind_text(st, 1, list_kind_name(kind));
+	store_bind_text(st, 2, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		entry_from_row(st, out);
@@ -455,18 +436,18 @@ static enum lookup match_one(struct store *s, enum list_kind kind, const char *k
 	} else if (rc == SQLITE_DONE) {
 		r = LOOKUP_NOTFOUND;
 	} else {
-		set_db_err(s, "list lookup failed");
+		store_set_db_err(s, "list lookup failed");
 	}
-	stmt_done(st);
+	store_stmt_done(st);
 	return r;
 }
 
 static void entry_from_row(sqlite3_stmt *st, struct list_entry *e)
 {
-	e->domain = column_dup(st, 0);
-	e->organisation = column_dup(st, 1);
-	e->dpa_expires = column_dup(st, 2);
-	e->source = column_dup(st, 3);
+	e->domain = store_column_dup(st, 0);
+	e->organisation = store_column_dup(st, 1);
+	e->dpa_expires = store_column_dup(st, 2);
+	e->source = store_column_dup(st, 3);
 	e->imported_at = sqlite3_column_int64(st, 4);
 	e->line = (long)sqlite3_column_int64(st, 5);
 	if (e->domain == NULL)
@@ -476,9 +457,9 @@ static void entry_from_row(sqlite3_stmt *st, struct list_entry *e)
 int store_list_replace(struct store *s, enum list_kind kind, const struct list_entries *entries,
 		       char **err)
 {
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		goto fail;
-	if (replace_locked(s, kind, entries) < 0 || exec(s, "COMMIT") < 0) {
+	if (replace_locked(s, kind, entries) < 0 || store_exec(s, "COMMIT") < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		goto fail;
 	}
@@ -491,31 +472,32 @@ fail:
 /* replace_locked - the body of store_list_replace, inside the caller's transaction. */
 static int replace_locked(struct store *s, enum list_kind kind, const struct list_entries *l)
 {
-	sqlite3_stmt *del = stmt_get(s, ST_LIST_DELETE), *imp = stmt_get(s, ST_IMPORT_INSERT);
+	sqlite3_stmt *del = store_stmt_get(s, ST_LIST_DELETE);
+	sqlite3_stmt *imp = store_stmt_get(s, ST_IMPORT_INSERT);
 	long long now = (long long)time(NULL);
 	const char *kname = list_kind_name(kind);
 	int rc;
 
 	if (del == NULL || imp == NULL)
 		return -1;
-	bind_text(del, 1, kname);
+	store_bind_text(del, 1, kname);
 	rc = sqlite3_step(del);
-	stmt_done(del);
+	store_stmt_done(del);
 	if (rc != SQLITE_DONE) {
-		set_db_err(s, "cannot delete the old list");
+		store_set_db_err(s, "cannot delete the old list");
 		return -1;
 	}
 	for (size_t i = 0; i < l->n; i++)
 		if (insert_entry(s, kname, &l->v[i], now) < 0)
 			return -1;
-	bind_text(imp, 1, kname);
-	bind_text(imp, 2, l->n > 0 ? l->v[0].source : NULL);
+	store_bind_text(imp, 1, kname);
+	store_bind_text(imp, 2, l->n > 0 ? l->v[0].source : NULL);
 	sqlite3_bind_int64(imp, 3, now);
 	sqlite3_bind_int64(imp, 4, (long long)l->n);
 	rc = sqlite3_step(imp);
-	stmt_done(imp);
+	store_stmt_done(imp);
 	if (rc != SQLITE_DONE) {
-		set_db_err(s, "cannot record the import");
+		store_set_db_err(s, "cannot record the import");
 		return -1;
 	}
 	return 0;
@@ -524,23 +506,23 @@ static int replace_locked(struct store *s, enum list_kind kind, const struct lis
 static int insert_entry(struct store *s, const char *kname, const struct list_entry *e,
 			long long now)
 {
-	sqlite3_stmt *ins = stmt_get(s, ST_LIST_INSERT);
+	sqlite3_stmt *ins = store_stmt_get(s, ST_LIST_INSERT);
 	int rc;
 
 	if (ins == NULL)
 		return -1;
-	bind_text(ins, 1, kname);
-	bind_text(ins, 2, e->domain);
-	bind_text(ins, 3, e->organisation);
-	bind_text(ins, 4, e->dpa_expires);
-	bind_text(ins, 5, e->source);
+	store_bind_text(ins, 1, kname);
+	store_bind_text(ins, 2, e->domain);
+	store_bind_text(ins, 3, e->organisation);
+	store_bind_text(ins, 4, e->dpa_expires);
+	store_bind_text(ins, 5, e->source);
 	sqlite3_bind_int64(ins, 6, now);
 	sqlite3_bind_int64(ins, 7, e->line);
 	rc = sqlite3_step(ins);
-	stmt_done(ins);
+	store_stmt_done(ins);
 	if (rc != SQLITE_DONE) {
-		set_err(s, "database %s: cannot insert %s (line %ld): %s", s->path,
-			e->domain ? e->domain : "(null)", e->line, sqlite3_errmsg(s->db));
+		store_set_err(s, "database %s: cannot insert %s (line %ld): %s", s->path,
+			      e->domain ? e->domain : "(null)", e->line, sqlite3_errmsg(s->db));
 		return -1;
 	}
 	return 0;
@@ -554,12 +536,12 @@ static int insert_entry(struct store *s, const char *kname, const struct list_en
 int store_list_each(struct store *s, enum list_kind kind,
 		    int (*fn)(const struct list_entry *e, void *arg), void *arg)
 {
-	sqlite3_stmt *st = stmt_get(s, ST_LIST_EACH);
+	sqlite3_stmt *st = store_stmt_get(s, ST_LIST_EACH);
 	int rc, ret = 0;
 
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, list_kind_name(kind));
+	store_bind_text(st, 1, list_kind_name(kind));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct list_entry e = { 0 };
 
@@ -570,218 +552,148 @@ int store_list_each(struct store *s, enum list_kind kind,
 			break;
 	}
 	if (ret == 0 && rc != SQLITE_DONE) {
-		set_db_err(s, "cannot read the list");
+		store_set_db_err(s, "cannot read the list");
 		ret = -1;
 	}
-	stmt_done(st);
+	store_stmt_done(st);
 	return ret;
 }
 
-/* ------------------------------------------------------------ decisions */
+/* ------------------------------------------------------ certificate cache */
 
-int store_record_decision(struct store *s, const struct decision *d)
+enum lookup store_cert_get(struct store *s, const char *address, struct cert_cache_entry *out)
 {
-	if (exec(s, "BEGIN IMMEDIATE") < 0)
-		return -1;
-	if (insert_decision(s, d) < 0 || exec(s, "COMMIT") < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
+	sqlite3_stmt *st = store_stmt_get(s, ST_CERT_GET);
+	enum lookup r = LOOKUP_RETRY;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return LOOKUP_RETRY;
+	store_bind_text(st, 1, address);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *der = sqlite3_column_blob(st, 1);
+		int len = sqlite3_column_bytes(st, 1);
+
+		out->found = sqlite3_column_int(st, 0) != 0;
+		if (der != NULL && len > 0) {
+			out->der = xmalloc((size_t)len);
+			memcpy(out->der, der, (size_t)len);
+			out->der_len = (size_t)len;
+		}
+		out->subject = store_column_dup(st, 2);
+		out->issuer = store_column_dup(st, 3);
+		out->fingerprint = store_column_dup(st, 4);
+		out->source = store_column_dup(st, 5);
+		out->not_before = sqlite3_column_int64(st, 6);
+		out->not_after = sqlite3_column_int64(st, 7);
+		out->fetched_at = sqlite3_column_int64(st, 8);
+		out->fresh_until = sqlite3_column_int64(st, 9);
+		/* a "found" row without its certificate is damage, not an answer */
+		r = out->found && out->der == NULL ? LOOKUP_NOTFOUND : LOOKUP_FOUND;
+		if (r == LOOKUP_NOTFOUND)
+			cert_cache_entry_free(out);
+	} else if (rc == SQLITE_DONE) {
+		r = LOOKUP_NOTFOUND;
+	} else {
+		store_set_db_err(s, "certificate cache lookup failed");
 	}
-	return 0;
+	store_stmt_done(st);
+	return r;
 }
 
-/* insert_decision - the message row, then one row per recipient. */
-static int insert_decision(struct store *s, const struct decision *d)
+int store_cert_put(struct store *s, const char *address, const struct cert_cache_entry *e)
 {
-	sqlite3_stmt *st = stmt_get(s, ST_DECISION_INSERT);
+	sqlite3_stmt *st = store_stmt_get(s, ST_CERT_PUT);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, d->time);
-	bind_text(st, 2, d->queue_id);
-	bind_text(st, 3, d->message_id);
-	bind_text(st, 4, d->sender);
-	bind_text(st, 5, d->client_addr);
-	sqlite3_bind_int(st, 6, d->trusted);
-	sqlite3_bind_int(st, 7, d->personal);
-	bind_text(st, 8, personal_source_name(d->psrc));
-	bind_text(st, 9, d->personal_why);
-	sqlite3_bind_int(st, 10, d->cpr_hits);
-	bind_text(st, 11, mode_name(d->mode));
-	bind_text(st, 12, action_name(d->action));
-	bind_text(st, 13, action_name(d->applied));
-	bind_text(st, 14, d->rule);
+	store_bind_text(st, 1, address);
+	sqlite3_bind_int(st, 2, e->found ? 1 : 0);
+	if (e->der != NULL)
+		sqlite3_bind_blob(st, 3, e->der, (int)e->der_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	store_bind_text(st, 4, e->subject);
+	store_bind_text(st, 5, e->issuer);
+	store_bind_text(st, 6, e->fingerprint);
+	store_bind_text(st, 7, e->source);
+	sqlite3_bind_int64(st, 8, e->not_before);
+	sqlite3_bind_int64(st, 9, e->not_after);
+	sqlite3_bind_int64(st, 10, e->fetched_at);
+	sqlite3_bind_int64(st, 11, e->fresh_until);
 	rc = sqlite3_step(st);
-	stmt_done(st);
+	store_stmt_done(st);
 	if (rc != SQLITE_DONE) {
-		set_db_err(s, "cannot record the decision");
+		store_set_db_err(s, "cannot write the certificate cache");
 		return -1;
-	}
-	return insert_rcpts(s, sqlite3_last_insert_rowid(s->db), d);
-}
-
-/* insert_rcpts - the recipients, each as the address delivered to (raw if it never normalised). */
-static int insert_rcpts(struct store *s, long long id, const struct decision *d)
-{
-	sqlite3_stmt *rs = stmt_get(s, ST_RCPT_INSERT);
-	int rc;
-
-	if (rs == NULL)
-		return -1;
-	for (size_t i = 0; i < d->n_rcpts; i++) {
-		const struct rcpt *r = &d->rcpts[i];
-
-		sqlite3_bind_int64(rs, 1, id);
-		sqlite3_bind_int64(rs, 2, (long long)i);
-		bind_text(rs, 3, r->addr.full ? r->addr.full : r->raw ? r->raw : "");
-		bind_text(rs, 4, rclass_name(r->cls));
-		bind_text(rs, 5, action_name(r->action));
-		bind_text(rs, 6, r->rule);
-		bind_text(rs, 7, r->evidence);
-		rc = sqlite3_step(rs);
-		stmt_done(rs);
-		if (rc != SQLITE_DONE) {
-			set_db_err(s, "cannot record a recipient");
-			return -1;
-		}
 	}
 	return 0;
 }
 
-/*
- * store_decisions_each - decisions are rebuilt as struct decision. Their
- * rule strings (const char * in the struct) live in the handle's arena,
- * which is emptied after each call of fn. A non-zero return from fn stops
- * the walk and is returned.
- */
-int store_decisions_each(struct store *s, long long since, long long until,
-			 int (*fn)(const struct decision *d, void *arg), void *arg)
+int store_cert_purge(struct store *s, const char *address, long *removed)
 {
-	sqlite3_stmt *st = stmt_get(s, ST_DECISIONS);
-	int rc, ret = 0;
+	sqlite3_stmt *st;
+	int rc;
 
-	if (st == NULL || stmt_get(s, ST_RCPTS) == NULL)
+	*removed = 0;
+	if (sqlite3_prepare_v2(s->db, address ? "DELETE FROM cert_cache WHERE address = ?1"
+					      : "DELETE FROM cert_cache",
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_set_db_err(s, "cannot purge the certificate cache");
 		return -1;
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, until);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct decision d;
-
-		decision_init(&d);
-		ret = read_decision(s, st, &d);
-		if (ret == 0)
-			ret = fn(&d, arg);
-		decision_free(&d);
-		strlist_free(&s->arena);
-		if (ret != 0)
-			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		set_db_err(s, "cannot read the decisions");
-		ret = -1;
-	}
-	stmt_done(st);
-	return ret;
-}
-
-static const char *arena_keep(struct store *s, sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL || t == NULL)
-		return "";
-	strlist_add(&s->arena, (const char *)t);
-	return s->arena.v[s->arena.n - 1];
-}
-
-/* name_lookup - an enum value stored by name; -1 (with the error set) if unknown. */
-static int name_lookup(struct store *s, sqlite3_stmt *st, int col, int (*parse)(const char *),
-		       const char *what)
-{
-	const char *t = (const char *)sqlite3_column_text(st, col);
-	int v = t ? parse(t) : -1;
-
-	if (v < 0)
-		set_err(s, "database %s: unknown %s \"%s\" in a recorded decision", s->path, what,
-			t ? t : "NULL");
-	return v;
-}
-
-static int mode_parse(const char *t)
-{
-	return strcmp(t, "enforce") == 0 ? MODE_ENFORCE : strcmp(t, "monitor") == 0 ? MODE_MONITOR : -1;
-}
-
-static int psrc_parse(const char *t)
-{
-	for (int p = PSRC_NONE; p <= PSRC_CPR; p++)
-		if (strcmp(t, personal_source_name((enum personal_source)p)) == 0)
-			return p;
-	return -1;
-}
-
-static int read_decision(struct store *s, sqlite3_stmt *st, struct decision *d)
-{
-	int psrc, mode, action, applied;
-
-	d->time = sqlite3_column_int64(st, 1);
-	d->queue_id = column_dup(st, 2);
-	d->message_id = column_dup(st, 3);
-	d->sender = column_dup(st, 4);
-	d->client_addr = column_dup(st, 5);
-	d->trusted = sqlite3_column_int(st, 6) != 0;
-	d->personal = sqlite3_column_int(st, 7) != 0;
-	d->personal_why = column_dup(st, 9);
-	d->cpr_hits = sqlite3_column_int(st, 10);
-	d->rule = arena_keep(s, st, 14);
-	if ((psrc = name_lookup(s, st, 8, psrc_parse, "personal source")) < 0 ||
-	    (mode = name_lookup(s, st, 11, mode_parse, "mode")) < 0 ||
-	    (action = name_lookup(s, st, 12, action_parse, "action")) < 0 ||
-	    (applied = name_lookup(s, st, 13, action_parse, "action")) < 0)
+	if (address != NULL)
+		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_set_db_err(s, "cannot purge the certificate cache");
 		return -1;
-	d->psrc = (enum personal_source)psrc;
-	d->mode = (enum mode)mode;
-	d->action = (enum action)action;
-	d->applied = (enum action)applied;
-	return read_rcpts(s, sqlite3_column_int64(st, 0), d);
+	}
+	*removed = (long)sqlite3_changes(s->db);
+	return 0;
 }
 
-/* read_rcpts - the recipients of decision id; the address is split at its last '@'. */
-static int read_rcpts(struct store *s, long long id, struct decision *d)
+int store_cert_stats(struct store *s, long long now, struct cert_cache_stats *out)
 {
-	sqlite3_stmt *st = s->stmt[ST_RCPTS];
-	int rc, ret = 0;
+	sqlite3_stmt *st;
+	int rc;
 
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		struct address a = { 0 };
-		const char *at;
-		struct rcpt *r;
-		int cls, action;
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT count(*), total(found), total(fresh_until > ?1),"
+			       " min(fetched_at), max(fetched_at) FROM cert_cache",
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_set_db_err(s, "cannot read the certificate cache");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->entries = (long)sqlite3_column_int64(st, 0);
+		out->found = (long)sqlite3_column_double(st, 1);
+		out->not_found = out->entries - out->found;
+		out->fresh = (long)sqlite3_column_double(st, 2);
+		out->oldest_fetch = sqlite3_column_int64(st, 3);
+		out->newest_fetch = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		store_set_db_err(s, "cannot read the certificate cache");
+		return -1;
+	}
+	return 0;
+}
 
-		t = t ? t : "";
-		a.full = xstrdup(t);
-		if ((at = strrchr(t, '@')) != NULL) {
-			a.local = xstrndup(t, (size_t)(at - t));
-			a.domain = xstrdup(at + 1);
-		}
-		r = decision_add_rcpt(d, t, &a);
-		if ((cls = name_lookup(s, st, 1, rclass_parse, "class")) < 0 ||
-		    (action = name_lookup(s, st, 2, action_parse, "action")) < 0) {
-			ret = -1;
-			break;
-		}
-		r->cls = (enum rclass)cls;
-		r->action = (enum action)action;
-		r->rule = arena_keep(s, st, 3);
-		r->evidence = column_dup(st, 4);
-	}
-	if (ret == 0 && rc != SQLITE_DONE) {
-		set_db_err(s, "cannot read the recipients of a decision");
-		ret = -1;
-	}
-	stmt_done(st);
-	return ret;
+void cert_cache_entry_free(struct cert_cache_entry *e)
+{
+	free(e->der);
+	free(e->subject);
+	free(e->issuer);
+	free(e->fingerprint);
+	free(e->source);
+	memset(e, 0, sizeof(*e));
 }

@@ -59,6 +59,43 @@ int store_record_decision(struct store *s, const struct decision *d);
 int store_decisions_each(struct store *s, long long since, long long until,
 			 int (*fn)(const struct decision *d, void *arg), void *arg);
 
+/* A cached certificate answer for one address (certs.c decides what it means). */
+struct cert_cache_entry {
+	bool found;			/* a valid certificate, or "none found" */
+	unsigned char *der;		/* the certificate (found only) */
+	size_t der_len;
+	char *subject;
+	char *issuer;
+	char *fingerprint;
+	char *source;			/* directory URI that answered */
+	long long not_before;
+	long long not_after;
+	long long fetched_at;		/* when the directory answered */
+	long long fresh_until;		/* usable without asking again until then */
+};
+
+struct cert_cache_stats {
+	long entries;
+	long found;
+	long not_found;
+	long fresh;			/* fresh_until > now */
+	long long oldest_fetch;		/* 0 if empty */
+	long long newest_fetch;
+};
+
+/*
+ * store_cert_get - the cached answer for address (normalised). NOTFOUND
+ * when nothing is cached, RETRY on a database error. Free with
+ * cert_cache_entry_free.
+ */
+enum lookup store_cert_get(struct store *s, const char *address, struct cert_cache_entry *out);
+/* store_cert_put - insert or replace the cached answer for address. 0 or -1. */
+int store_cert_put(struct store *s, const char *address, const struct cert_cache_entry *e);
+/* store_cert_purge - forget address's entry, or every entry when address is NULL. 0 or -1. */
+int store_cert_purge(struct store *s, const char *address, long *removed);
+int store_cert_stats(struct store *s, long long now, struct cert_cache_stats *out);
+void cert_cache_entry_free(struct cert_cache_entry *e);
+
 /* store_errmsg - the last error on this handle, for logs. */
 const char *store_errmsg(struct store *s);
 

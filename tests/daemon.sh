@@ -101,7 +101,8 @@ if ok "starts in the foreground and opens its socket" \
 
 	if [ "$(id -u)" -eq 0 ]; then
 		# Give it a moment: some daemons drop privileges after the socket.
-		wait_for 5 test "$(proc_user "$pid")" = "$TEST_USER"
+		runs_as() { [ "$(proc_user "$1")" = "$2" ]; }
+		wait_for 5 runs_as "$pid" "$TEST_USER"
 		is "$(proc_user "$pid")" "$TEST_USER" "started as root, runs as UserID ($TEST_USER)"
 		want=$(id -u "$TEST_USER")
 		uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")

@@ -4,12 +4,15 @@
 # delivered. Checks what the sender sees (SMTP replies), what arrives (and
 # what does not), the decision lines and the database records.
 #
-# Trust: the milter is configured with InternalNetworks 127.0.0.1/32, so a
-# client connecting from 127.0.0.1 is a trusted submitter and one
+# Trust: the milters are configured with InternalNetworks 127.0.0.1/32, so
+# a client connecting from 127.0.0.1 is a trusted submitter and one
 # connecting from 127.0.0.2 (swaks --local-interface; all of 127/8 is
-# loopback) is not. Postfix relays for both (mynetworks 127.0.0.0/8). One
-# Postfix runs the whole time; other milter configurations (monitor, hold)
-# are tried by restarting the milter on the same socket.
+# loopback) is not. Postfix relays for both (mynetworks 127.0.0.0/8).
+#
+# One Postfix runs the whole time. Its main smtpd listener uses the milter
+# in enforce mode; three more smtpd listeners each use their own milter:
+# Mode monitor, PersonalToFreemail hold, and one whose database is broken
+# while it runs. The first three share one database.
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
@@ -17,24 +20,23 @@
 need_root "a private Postfix instance must be started as root"
 need "$MILTER" "sikkermail-milter not built ($MILTER)"
 need "$CTL" "sikkermail-ctl not built ($CTL)"
-for cmd in postfix postconf postsuper smtp-sink swaks sqlite3 runuser; do
+for cmd in postfix postconf postsuper sendmail smtp-sink swaks sqlite3 runuser; do
 	need "$cmd"
 done
 
 HELPURL=https://kp.dk/sikkermail
 M=$TEST_TMP/milter
-SOCK=$M/milter.sock
-LOG=$M/milter.log
 DB=$M/db/sikkermail.db
-mkdir -p "$M/db"
+mkdir -p "$M/db" "$M/broken/db"
 
-# conf FILE [LINE...] - a milter configuration on the shared socket and database.
+# conf NAME [LINE...] - $M/NAME.conf, listening on $M/NAME.sock.
 conf() {
-	local file=$1
+	local name=$1 db=$DB
 	shift
+	[ "$name" = broken ] && db=$M/broken/db/sikkermail.db
 	{
-		echo "Socket local:$SOCK"
-		echo "Database $DB"
+		echo "Socket local:$M/$name.sock"
+		echo "Database $db"
 		echo "UserID $TEST_USER"
 		echo "UMask 000"
 		echo "Syslog no"
@@ -42,12 +44,13 @@ conf() {
 		echo "InternalNetworks 127.0.0.1/32"
 		echo "HelpURL $HELPURL"
 		printf '%s\n' "$@"
-	} >"$file"
+	} >"$M/$name.conf"
 }
 
-conf "$M/enforce.conf"
-conf "$M/monitor.conf" "Mode monitor"
-conf "$M/hold.conf" "PersonalToFreemail hold"
+conf enforce
+conf monitor "Mode monitor"
+conf hold "PersonalToFreemail hold"
+conf broken
 
 cat >"$M/tunnel.txt" <<'EOF'
 # tunnelmail: connected public organisations
@@ -72,21 +75,24 @@ for kind in tunnel partners; do
 done
 pass "tunnel and partner lists imported"
 
-restart_milter() {	# restart_milter CONF
-	milter_stop
-	[ -n "${1:-}" ] || return 0
-	milter_start "$1" "$SOCK" "$LOG"
-}
+declare -A MPID
+for name in enforce monitor hold broken; do
+	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
+		fail "$name milter starts"
+		done_testing
+	fi
+	MPID[$name]=$MILTER_PID
+done
+LOG=$M/enforce.log
 
-if ! restart_milter "$M/enforce.conf"; then
-	fail "milter starts"
-	done_testing
-fi
-if ! pf_start "$SOCK"; then
+pf_listener monitor "$M/monitor.sock"
+pf_listener hold "$M/hold.sock"
+pf_listener broken "$M/broken.sock"
+if ! pf_start "$M/enforce.sock"; then
 	fail "private Postfix starts"
 	done_testing
 fi
-pass "milter, Postfix and smtp-sink running (smtpd on 127.0.0.1:$PF_PORT)"
+pass "4 milters, Postfix and smtp-sink running (smtpd on 127.0.0.1:$PF_PORT)"
 
 # ------------------------------------------------------------ helpers
 
@@ -148,8 +154,9 @@ rejected() {
 	if like "$SEND_REPLY" "(^|"$'\n'")550 5\.7\.1 Ref ([0-9A-Za-z]+); see ${HELPURL//./\\.}\$" \
 		"$name: last line 550 5.7.1 Ref QUEUEID; see HelpURL"; then
 		[[ $SEND_REPLY =~ Ref\ ([0-9A-Za-z]+)\; ]] && QID=${BASH_REMATCH[1]}
+		# postlogd writes the maillog asynchronously: allow it a moment.
 		ok "$name: the Ref is Postfix's queue id" \
-			grep -q "$QID: milter-reject: END-OF-MESSAGE" "$PF_LOG"
+			wait_for 5 grep -q "$QID: milter-reject: END-OF-MESSAGE" "$PF_LOG"
 	fi
 	ok "$name: nothing delivered" test -z "$(sink_file "$tag")"
 	[ -n "$QID" ] && ok "$name: nothing left in the queue" \
@@ -166,7 +173,7 @@ decision() {
 		fail "$name: decision line (no queue id known)"
 		return 1
 	fi
-	wait_for 5 test -n "$(decision_line "$LOG" "$qid")"
+	wait_for 5 has_decision "$LOG" "$qid"
 	line=$(decision_line "$LOG" "$qid")
 	if [ -z "$line" ]; then
 		fail "$name: decision line for queue_id=$qid logged"
@@ -212,7 +219,7 @@ decision "$QID" "expired partner" "applied=reject" "class1=tls" "action1=reject"
 msg freemail x@gmail.com
 send freemail x@gmail.com
 rejected "freemail" freemail x@gmail.com freemail
-want="550-5.7.1 Personoplysninger må ikke sendes til <x@gmail.com> (freemail)
+want="550-5.7.1 Personoplysninger maa ikke sendes til <x@gmail.com> (freemail)
 550-5.7.1 Personal data may not be sent to <x@gmail.com> (freemail: not even with TLS)
 550 5.7.1 Ref $QID; see $HELPURL"
 is "$SEND_REPLY" "$want" "freemail: the exact reply the sender sees"
@@ -245,6 +252,24 @@ send nonpersonal x@gmail.com
 delivered "not personal to gmail" nonpersonal "personal=no; action=deliver"
 decision "$QID" "not personal to gmail" "personal=no" "applied=deliver" "class1=freemail"
 
+# Local submission (sendmail -> pickup -> cleanup, non_smtpd_milters):
+# Postfix presents it to the milter as a connection from 127.0.0.1, so the
+# flag counts; the personal message must not reach gmail, and Postfix
+# bounces it to the (internal) sender.
+msg localsub x-local@gmail.com
+if sendmail -C "$PF_DIR" -i -f alice@kp.dk -- x-local@gmail.com <"$TEST_TMP/localsub.eml"; then
+	pass "sendmail (local submission) accepted the message for processing"
+	bounced() { grep -l -a "^X-Rcpt-Args: <alice@kp.dk>" "$SINK_DIR"/* 2>/dev/null |
+		xargs -r grep -l -a "X-Test-Id: localsub" | grep -q .; }
+	ok "local submission: bounced to the sender" wait_for 20 bounced
+	ok "local submission: not delivered to x-local@gmail.com" \
+		test -z "$(grep -l -a "^X-Rcpt-Args: <x-local@gmail.com>" "$SINK_DIR"/* 2>/dev/null)"
+	line=$(grep -a "rcpt1=x-local@gmail.com " "$LOG" | tail -n 1)
+	like "$line" "(^| )applied=reject( |\$)" "local submission: decision line has applied=reject"
+else
+	fail "sendmail (local submission) accepted the message for processing"
+fi
+
 # Routed recipients are refused at RCPT TO.
 msg routed bob@kp.dk
 send routed 'x%gmail.com@kp.dk'
@@ -272,50 +297,59 @@ decision "$QID" "spoofed flag" "client=127.0.0.2" "trusted=no" "personal=no" "ap
 
 # ------------------------------------------------------------ monitor
 
-if restart_milter "$M/monitor.conf"; then
-	msg monitor m@gmail.com
-	send monitor m@gmail.com
-	delivered "monitor mode" monitor "personal=yes (header); action=deliver; monitor=reject"
-	decision "$QID" "monitor mode" "mode=monitor" "action=reject" "applied=deliver"
-	recorded "$QID" "monitor mode" deliver
-else
-	fail "milter restarts with Mode monitor"
-fi
+LOG=$M/monitor.log
+SEND_PORT=${PF_PORTS[monitor]}
+msg monitor m@gmail.com
+send monitor m@gmail.com
+delivered "monitor mode" monitor "personal=yes (header); action=deliver; monitor=reject"
+decision "$QID" "monitor mode" "mode=monitor" "action=reject" "applied=deliver"
+recorded "$QID" "monitor mode" deliver
 
 # ------------------------------------------------------------ hold
 
-if restart_milter "$M/hold.conf"; then
-	msg hold h@gmail.com
-	send hold h@gmail.com
-	QID=$SEND_QID
-	like "$QID" '^[0-9A-Za-z]+$' "hold: accepted by Postfix"
-	ok "hold: in Postfix's hold queue" wait_for 10 test -n "$(pf_queue_files hold)"
-	sleep 1
-	ok "hold: not delivered" test -z "$(sink_file hold)"
-	decision "$QID" "hold" "action=hold" "applied=hold"
-	postsuper -c "$PF_DIR" -d ALL hold >/dev/null 2>&1
-else
-	fail "milter restarts with PersonalToFreemail hold"
-fi
+LOG=$M/hold.log
+SEND_PORT=${PF_PORTS[hold]}
+msg hold h@gmail.com
+send hold h@gmail.com
+QID=$SEND_QID
+like "$QID" '^[0-9A-Za-z]+$' "hold: accepted by Postfix"
+held() { pf_queue_files hold | grep -q -F "/$1"; }
+ok "hold: in Postfix's hold queue" wait_for 10 held "$QID"
+sleep 1
+ok "hold: not delivered" test -z "$(sink_file hold)"
+decision "$QID" "hold" "action=hold" "applied=hold"
+postsuper -c "$PF_DIR" -d ALL hold >/dev/null 2>&1
 
 # ------------------------------------------------------------ broken database
 
-if restart_milter "$M/enforce.conf"; then
-	as_test_user sh -c "head -c 8192 /dev/urandom >'$DB.new' && mv -f '$DB.new' '$DB' && rm -f '$DB-wal' '$DB-shm'"
-	msg brokendb dora@kp.dk
-	send brokendb dora@kp.dk
-	is "$SEND_QID" "" "database broken: personal message not accepted"
-	like "$SEND_REPLY" '^4[0-9][0-9][ -]4\.[0-9]+\.[0-9]+' "database broken: 4xx 4.x.x tempfail"
-	sleep 1
-	ok "database broken: nothing delivered" test -z "$(sink_file brokendb)"
-else
-	fail "milter restarts for the broken-database case"
-fi
+LOG=$M/broken.log
+SEND_PORT=${PF_PORTS[broken]}
+bdb=$M/broken/db/sikkermail.db
+as_test_user sh -c "head -c 8192 /dev/urandom >'$bdb.new' && mv -f '$bdb.new' '$bdb' && rm -f '$bdb-wal' '$bdb-shm'"
+msg brokendb dora@kp.dk
+send brokendb dora@kp.dk
+is "$SEND_QID" "" "database broken: personal message not accepted"
+like "$SEND_REPLY" '^4[0-9][0-9][ -]4\.[0-9]+\.[0-9]+' "database broken: 4xx 4.x.x tempfail"
+sleep 1
+ok "database broken: nothing delivered" test -z "$(sink_file brokendb)"
+unset SEND_PORT
 
 diag "cases took $((SECONDS - T0)) s"
-restart_milter ""
-is "$STOP_STATUS" 0 "milter: SIGTERM exits 0"
-unlike "$(cat "$LOG")" '(Sanitizer|runtime error|panic)' "milter: no sanitizer report or panic"
-tests_failed && { diag_file "$LOG" 40; diag_file "$PF_LOG" 40; }
+
+# ------------------------------------------------------------ shutdown
+
+pf_stop
+stop_pids "${MPID[@]}"
+for name in enforce monitor hold broken; do
+	is "${STOP_STATUSES[${MPID[$name]}]}" 0 "$name milter: SIGTERM exits 0"
+	unlike "$(cat "$M/$name.log")" '(Sanitizer|runtime error|panic)' \
+		"$name milter: no sanitizer report or panic"
+done
+if tests_failed; then
+	for name in enforce monitor hold broken; do
+		diag_file "$M/$name.log" 30
+	done
+	diag_file "$PF_LOG" 40
+fi
 
 done_testing

@@ -10,8 +10,9 @@
 #             dir, mode 0755 so that the unprivileged daemon user and
 #             postfix can reach sockets in it)
 #   servers:  track_pid PID, untrack_pid PID, at_exit CMD (run at cleanup),
-#             stop_pid PID [SECONDS] (TERM, then KILL; sets STOP_STATUS)
-#   helpers:  free_port, wait_for SECONDS CMD..., milter_start CONF SOCKET LOG
+#             stop_pid PID [SECONDS] (TERM, then KILL; sets STOP_STATUS),
+#             stop_pids PID... (all at once; sets STOP_STATUSES[PID])
+#   helpers:  pick_port VAR, free_port, wait_for SECONDS CMD..., milter_start CONF SOCKET LOG
 #             [ARGS...] (sets MILTER_PID), milter_stop, file_owner PATH,
 #             proc_user PID
 #
@@ -210,14 +211,26 @@ stop_pid() {
 	untrack_pid "$pid"
 }
 
+# stop_pids PID... - stop several at once (SIGTERM to all first: a
+# daemon may take seconds to exit). STOP_STATUSES[PID] gets each status.
+declare -A STOP_STATUSES
+stop_pids() {
+	local pid
+	for pid in "$@"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "$@"; do
+		stop_pid "$pid" 10
+		STOP_STATUSES[$pid]=$STOP_STATUS
+	done
+}
+
 _cleanup() {
-	local i pid
+	local i
 	for ((i = ${#_at_exit[@]} - 1; i >= 0; i--)); do
 		eval "${_at_exit[$i]}" >/dev/null 2>&1
 	done
-	for pid in "${_pids[@]}"; do
-		stop_pid "$pid" 5
-	done
+	[ ${#_pids[@]} -gt 0 ] && stop_pids "${_pids[@]}"
 	if [ -n "${TEST_TMP:-}" ] && [ -d "$TEST_TMP" ]; then
 		if [ -n "${SIKKERMAIL_KEEP_TMP:-}" ]; then
 			echo "# kept $TEST_TMP"
@@ -257,15 +270,22 @@ port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_port - a TCP port on 127.0.0.1 that nothing listens on (and that
-# this script has not handed out before).
+# pick_port VAR - set VAR to a TCP port on 127.0.0.1 that nothing listens
+# on and that this script has not handed out before.
+pick_port() {
+	local p
+	p=$(free_port) || return 1
+	_ports_taken="$_ports_taken$p "
+	printf -v "$1" '%s' "$p"
+}
+
+# free_port - print such a port (call pick_port to reserve it).
 free_port() {
 	local i p
 	for ((i = 0; i < 200; i++)); do
 		p=$((20000 + RANDOM % 40000))
 		[[ $_ports_taken == *" $p "* ]] && continue
 		port_in_use "$p" && continue
-		_ports_taken="$_ports_taken$p "
 		echo "$p"
 		return 0
 	done
@@ -313,7 +333,7 @@ milter_stop() {
 
 # decision_line LOG QUEUEID - the daemon's decision line for a queue id.
 decision_line() {
-	grep -a "decision queue_id=$2 " "$1" | tail -n 1
+	grep -a -E "(^|: )decision (.* )?queue_id=$2( |\$)" "$1" | tail -n 1
 }
 
 # as_test_user CMD... - run CMD as the daemon's user when we are root, so
@@ -325,6 +345,8 @@ as_test_user() {
 		"$@"
 	fi
 }
+
+has_decision() { [ -n "$(decision_line "$1" "$2")" ]; }
 
 # sql DB QUERY - one query through the sqlite3 CLI.
 sql() {

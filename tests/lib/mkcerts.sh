@@ -38,6 +38,8 @@
 #   bundle       bundle@example.dk, issued by inter2; bundle.p7b (DER
 #                PKCS#7) carries the leaf and inter2, so it validates
 #   star         star*name@example.dk (a '*' in the local part)
+#   server       not a mail certificate: slapd's TLS certificate for
+#                localhost and 127.0.0.1 (EKU serverAuth), not in leaves.txt
 #
 # directory.ldif: c=DK, ou=people,c=DK and one inetOrgPerson per address
 # under it (cn=NAME), mail = the address, the certificate as
@@ -205,12 +207,12 @@ make_inter() {
 
 # leaf NAME ADDRESS CA START END [VAR=VALUE...] - a leaf certificate.
 # Variables: KEY ("rsa 2048", "rsa 1024", "ec"), KU, EKU, SAN (empty: no
-# subjectAltName), SUBJECT.
+# subjectAltName), SUBJECT, LIST (no: not in leaves.txt and the LDIF).
 leaf() {
 	local name=$1 addr=$2 ca=$3 start=$4 end=$5
 	shift 5
 	local KEY="rsa 2048" KU="digitalSignature, keyEncipherment" EKU=emailProtection
-	local SAN="email:$addr" SUBJECT="/C=DK/O=Example/CN=Test $name"
+	local SAN="email:$addr" SUBJECT="/C=DK/O=Example/CN=Test $name" LIST=yes
 	local v
 	for v in "$@"; do
 		local "$v"
@@ -227,7 +229,7 @@ leaf() {
 	fi
 	run openssl x509 -in "$D/$name.pem" -outform DER -out "$D/$name.der"
 	rm -f "$D/$name.csr"
-	echo "$name $addr" >>"$D/leaves.txt"
+	[ "$LIST" = no ] || echo "$name $addr" >>"$D/leaves.txt"
 }
 
 # --------------------------------------------------------------- CAs
@@ -270,6 +272,10 @@ leaf mixedcase Mixed.Case@example.dk inter "$YESTERDAY" "$IN_A_YEAR" \
 	"SAN=email:Mixed.Case@EXAMPLE.DK"
 leaf bundle bundle@example.dk inter2 "$YESTERDAY" "$IN_A_YEAR"
 leaf star 'star*name@example.dk' inter "$YESTERDAY" "$IN_A_YEAR"
+
+# The private slapd's own certificate (ldaps://127.0.0.1 or localhost).
+leaf server - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no EKU=serverAuth \
+	"SAN=DNS:localhost, IP:127.0.0.1" "SUBJECT=/C=DK/O=Example/CN=localhost"
 
 run openssl crl2pkcs7 -nocrl -certfile "$D/bundle.pem" -certfile "$D/ca/inter2/ca.pem" \
 	-outform DER -out "$D/bundle.p7b"

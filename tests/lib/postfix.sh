@@ -6,9 +6,13 @@
 #                           config dir), PF_PORT (Postfix smtpd), SINK_PORT,
 #                           SINK_DIR (one file per received transaction),
 #                           PF_LOG (Postfix's maillog)
+#   pf_listener NAME SOCKET before pf_start: one more smtpd listener whose
+#                           messages go through the milter on SOCKET
+#                           instead; its port will be PF_PORTS[NAME]
 #   pf_stop                 stop Postfix (the sink is stopped by PID at exit)
 #   pf_send TAG SWAKS_ARGS...
-#                           one SMTP transaction with swaks to PF_PORT; sets
+#                           one SMTP transaction with swaks to PF_PORT (or
+#                           SEND_PORT when set); sets
 #                           SEND_OUT (transcript), SEND_RC, SEND_QID (the
 #                           "queued as" id, empty if not queued) and
 #                           SEND_REPLY (the server's replies to the message
@@ -27,14 +31,24 @@
 # loopback: Postfix listens on 127.0.0.1:PF_PORT, relays every domain to
 # [127.0.0.1]:SINK_PORT and does no DNS lookups.
 
+declare -A PF_PORTS PF_LISTENER_SOCKETS
+
+pf_listener() {
+	PF_LISTENER_SOCKETS[$1]=$2
+}
+
 pf_start() {
-	local sock=$1
+	local sock=$1 name port
 
 	PF_DIR=$TEST_TMP/postfix
 	PF_LOG=$PF_DIR/maillog
 	SINK_DIR=$TEST_TMP/sink
-	PF_PORT=$(free_port) || return 1
-	SINK_PORT=$(free_port) || return 1
+	pick_port PF_PORT || return 1
+	pick_port SINK_PORT || return 1
+	for name in "${!PF_LISTENER_SOCKETS[@]}"; do
+		pick_port port || return 1
+		PF_PORTS[$name]=$port
+	done
 	mkdir -p "$PF_DIR/queue" "$PF_DIR/data" "$SINK_DIR" || return 1
 	chown postfix "$PF_DIR/data" "$SINK_DIR" || return 1
 
@@ -54,11 +68,13 @@ pf_start() {
 		return 1
 	fi
 	at_exit "postfix -c '$PF_DIR' stop"
-	if ! wait_for 15 port_in_use "$PF_PORT"; then
-		diag "postfix does not listen on 127.0.0.1:$PF_PORT"
-		diag_file "$PF_LOG"
-		return 1
-	fi
+	for port in "$PF_PORT" "${PF_PORTS[@]}"; do
+		if ! wait_for 15 port_in_use "$port"; then
+			diag "postfix does not listen on 127.0.0.1:$port"
+			diag_file "$PF_LOG"
+			return 1
+		fi
+	done
 }
 
 pf_stop() {
@@ -127,6 +143,10 @@ _pf_write_master_cf() {
 		diag "no 'smtp inet' line in /etc/postfix/master.cf"
 		return 1
 	}
+	for name in "${!PF_LISTENER_SOCKETS[@]}"; do
+		printf '127.0.0.1:%s inet n - n - - smtpd\n  -o syslog_name=postfix/%s\n  -o smtpd_milters=unix:%s\n' \
+			"${PF_PORTS[$name]}" "$name" "${PF_LISTENER_SOCKETS[$name]}" >>"$PF_DIR/master.cf"
+	done
 	postconf -c "$PF_DIR" -F '*/*/chroot = n'
 }
 
@@ -151,7 +171,7 @@ pf_message() {
 pf_send() {
 	local tag=$1
 	shift
-	SEND_OUT=$(swaks --server 127.0.0.1 --port "$PF_PORT" --helo client.sikkermail.test \
+	SEND_OUT=$(swaks --server 127.0.0.1 --port "${SEND_PORT:-$PF_PORT}" --helo client.sikkermail.test \
 		--timeout 30 "$@" 2>&1)
 	SEND_RC=$?
 	printf '%s\n' "$SEND_OUT" >"$TEST_TMP/swaks.$tag.out"

@@ -7,8 +7,8 @@
 -- and "done" when it ran to its end. finish() raises an error when a
 -- check failed, so miltertest also exits non-zero.
 --
--- Exports: check, diag, finish, open, send, content, tagged, tag_value, deleted,
--- reply_is, ml_reply, qid.
+-- Exports: check, diag, finish, open, send, content, reply_is, expect_reply,
+-- tagged, tag_value, deleted, ml_reply, qid.
 
 local nfailed = 0
 
@@ -58,6 +58,16 @@ function reply_is(conn, name, ...)
 	return false
 end
 
+-- expect_reply(conn, name, want) - like reply_is, but reports only a
+-- failure (for the protocol steps every message goes through).
+function expect_reply(conn, name, want)
+	local got = mt.getreply(conn)
+	if got ~= want then
+		check(false, name)
+		diag("  got reply " .. (reply_names[got] or tostring(got)))
+	end
+end
+
 -- qid(n) - a queue id in Postfix's short format (hex), unique per script.
 function qid(n)
 	return string.format("%s%04X", qid_prefix or "5A1B2C", n)
@@ -99,12 +109,12 @@ function send(conn, m)
 		mt.macro(conn, SMFIC_MAIL, "i", m.qid, "{mail_addr}", m.from)
 	end
 	must(mt.mailfrom(conn, "<" .. m.from .. ">"), "mt.mailfrom")
-	reply_is(conn, m.name .. ": MAIL FROM continues", SMFIR_CONTINUE)
+	expect_reply(conn, m.name .. ": MAIL FROM continues", SMFIR_CONTINUE)
 	for _, r in ipairs(m.rcpts) do
 		mt.macro(conn, SMFIC_RCPT, "{rcpt_addr}", r)
 		must(mt.rcptto(conn, "<" .. r .. ">"), "mt.rcptto")
-		reply_is(conn, m.name .. ": RCPT TO:<" .. r .. "> continues",
-			 SMFIR_CONTINUE)
+		expect_reply(conn, m.name .. ": RCPT TO:<" .. r .. "> continues",
+			     SMFIR_CONTINUE)
 	end
 	return content(conn, m)
 end
@@ -114,9 +124,8 @@ end
 function content(conn, m)
 	for _, h in ipairs(m.headers) do
 		must(mt.header(conn, h[1], h[2]), "mt.header")
-		if mt.getreply(conn) ~= SMFIR_CONTINUE then
-			check(false, m.name .. ": header " .. h[1] .. " continues")
-		end
+		expect_reply(conn, m.name .. ": header " .. h[1] .. " continues",
+			     SMFIR_CONTINUE)
 	end
 	if not mt.test_option(conn, SMFIP_NOEOH) then
 		must(mt.eoh(conn), "mt.eoh")

@@ -11,21 +11,33 @@
 need "$MILTER" "sikkermail-milter not built ($MILTER)"
 need miltertest "miltertest not installed (Debian package miltertest)"
 need sqlite3 "sqlite3 not installed"
+need runuser
 
 MILTERDIR=$top_srcdir/tests/milter
 HELPURL=https://kp.dk/sikkermail
 
-# make_conf NAME [LINE...] - $TEST_TMP/NAME/milter.conf with its own socket
-# and database; sets DIR, CONF, SOCK, LOG, DB.
-make_conf() {
-	DIR=$TEST_TMP/$1
+# Four daemons, each with its own configuration, socket and database, run
+# side by side (a daemon takes seconds to stop; stopping them together
+# keeps the test quick).
+declare -A D_DIR D_PID
+
+# use NAME - point CONF, SOCK, LOG, DB at daemon NAME.
+use() {
+	local dir=${D_DIR[$1]}
+	CONF=$dir/milter.conf
+	SOCK=$dir/milter.sock
+	LOG=$dir/milter.log
+	DB=$dir/db/sikkermail.db
+}
+
+# daemon NAME [LINE...] - write its configuration and start it.
+daemon() {
+	local name=$1
 	shift
-	CONF=$DIR/milter.conf
-	SOCK=$DIR/milter.sock
-	LOG=$DIR/milter.log
-	DB=$DIR/db/sikkermail.db
-	mkdir -p "$DIR/db"
-	give_to_test_user "$DIR"
+	D_DIR[$name]=$TEST_TMP/$name
+	use "$name"
+	mkdir -p "${D_DIR[$name]}/db"
+	give_to_test_user "${D_DIR[$name]}"
 	{
 		echo "Socket local:$SOCK"
 		echo "Database $DB"
@@ -36,25 +48,17 @@ make_conf() {
 		echo "HelpURL $HELPURL"
 		printf '%s\n' "$@"
 	} >"$CONF"
-}
-
-start_daemon() {
-	if ! milter_start "$CONF" "$SOCK" "$LOG"; then
-		fail "daemon starts with $CONF"
-		return 1
+	if milter_start "$CONF" "$SOCK" "$LOG"; then
+		D_PID[$name]=$MILTER_PID
+		pass "$name daemon starts"
+	else
+		fail "$name daemon starts"
 	fi
-	pass "daemon starts with $(basename "$DIR") configuration"
 }
 
-stop_daemon() {
-	milter_stop
-	is "$STOP_STATUS" 0 "$(basename "$DIR") daemon: SIGTERM exits 0"
-	unlike "$(cat "$LOG")" '(Sanitizer|runtime error|panic)' \
-		"$(basename "$DIR") daemon: no sanitizer report or panic in its log"
-	tests_failed && diag_file "$LOG" 40
-}
+running() { [ -n "${D_PID[$1]:-}" ]; }
 
-# run_lua SCRIPT QID_PREFIX - run one script against the running daemon.
+# run_lua SCRIPT QID_PREFIX - run one script against the daemon in use.
 run_lua() {
 	local script=$1 prefix=$2 name=${1%.lua} out rc line finished=
 	out=$(miltertest -D "socket=unix:$SOCK" -D "libdir=$MILTERDIR" \
@@ -75,7 +79,6 @@ run_lua() {
 		pass "$name: script ran to its end"
 	else
 		fail "$name: script ran to its end (miltertest exit $rc)"
-		diag_file "$LOG" 20
 	fi
 }
 
@@ -84,7 +87,7 @@ run_lua() {
 decision() {
 	local qid=$1 name=$2 line re
 	shift 2
-	wait_for 5 test -n "$(decision_line "$LOG" "$qid")"
+	wait_for 5 has_decision "$LOG" "$qid"
 	line=$(decision_line "$LOG" "$qid")
 	if [ -z "$line" ]; then
 		fail "$name: decision line for queue_id=$qid logged"
@@ -112,11 +115,18 @@ record() {
 	is "$(db_rcpts "$qid" | tr '\n' ' ')" "$5" "$name: database records the recipients"
 }
 
-# ------------------------------------------------------------ enforce
-# 127.0.0.1 is not internal: only {auth_authen} makes a client trusted.
+# enforce: 127.0.0.1 is not internal, so only {auth_authen} makes the
+# client trusted. hold, monitor: the default InternalNetworks (127.0.0.1
+# is trusted). broken: its database is broken once it runs.
+daemon enforce "InternalNetworks 192.0.2.0/24"
+daemon hold "PersonalToFreemail hold"
+daemon monitor "Mode monitor"
+daemon broken
 
-make_conf enforce "InternalNetworks 192.0.2.0/24"
-if start_daemon; then
+# ------------------------------------------------------------ enforce
+
+use enforce
+if running enforce; then
 	run_lua untrusted.lua AA0000
 	run_lua trusted.lua BB0000
 	run_lua routed.lua EE0000
@@ -133,44 +143,31 @@ if start_daemon; then
 		"class1=internal" "action1=deliver"
 	decision BB00000009 "lookalike" "applied=reject" "rcpt1=bob@kp.dk.evil.com" "class1=tls"
 	decision BB0000000A "internal + gmail" "rcpts=2" "applied=reject"
-	stop_daemon
-
-	record BB00000001 "personal to gmail" reject PersonalToFreemail \
-		"x@gmail.com|freemail|reject "
-	record BB0000000A "internal + gmail" reject PersonalToFreemail \
-		"bob@kp.dk|internal|deliver x@gmail.com|freemail|reject "
-	is "$(sql "$DB" "SELECT applied FROM decision WHERE queue_id = 'AA00000001'")" deliver \
-		"spoofed flags: database records applied=deliver"
 fi
 
 # ------------------------------------------------------------ hold
-# Default InternalNetworks: 127.0.0.1 is trusted.
 
-make_conf hold "PersonalToFreemail hold"
-if start_daemon; then
+use hold
+if running hold; then
 	run_lua hold.lua CC0000
 	decision CC00000001 "hold" "trusted=yes" "personal=yes" "action=hold" "applied=hold" \
 		"class1=freemail" "action1=hold"
 	decision CC00000002 "reject beats hold" "applied=reject"
-	stop_daemon
-	record CC00000001 "hold" hold PersonalToFreemail "x@gmail.com|freemail|hold "
 fi
 
 # ------------------------------------------------------------ monitor
 
-make_conf monitor "Mode monitor"
-if start_daemon; then
+use monitor
+if running monitor; then
 	run_lua monitor.lua DD0000
 	decision DD00000001 "monitor" "mode=monitor" "personal=yes" "action=reject" \
 		"applied=deliver" "class1=freemail"
-	stop_daemon
-	record DD00000001 "monitor" deliver PersonalToFreemail "x@gmail.com|freemail|reject "
 fi
 
 # ------------------------------------------------------------ broken database
 
-make_conf broken
-if start_daemon; then
+use broken
+if running broken; then
 	# Replace the database under the running daemon with garbage.
 	wait_for 5 test -f "$DB"
 	as_test_user sh -c "head -c 8192 /dev/urandom >'$DB.new' && mv -f '$DB.new' '$DB' && rm -f '$DB-wal' '$DB-shm' '$DB-journal'"
@@ -181,7 +178,41 @@ if start_daemon; then
 	as_test_user sh -c "rm -f '$DB' && sqlite3 '$DB' 'CREATE TABLE t(x)' && chmod 000 '$DB'"
 	run_lua tempfail.lua FF1000
 	decision FF10000001 "unreadable database" "personal=yes" "applied=tempfail"
-	stop_daemon
+fi
+
+# ------------------------------------------------------------ shutdown
+
+[ ${#D_PID[@]} -gt 0 ] && stop_pids "${D_PID[@]}"
+for name in enforce hold monitor broken; do
+	running "$name" || continue
+	use "$name"
+	is "${STOP_STATUSES[${D_PID[$name]}]}" 0 "$name daemon: SIGTERM exits 0"
+	ok "$name daemon: socket removed" test ! -e "$SOCK"
+	unlike "$(cat "$LOG")" '(Sanitizer|runtime error|panic)' \
+		"$name daemon: no sanitizer report or panic in its log"
+done
+
+# ------------------------------------------------------------ database records
+
+use enforce
+if running enforce; then
+	record BB00000001 "personal to gmail" reject PersonalToFreemail \
+		"x@gmail.com|freemail|reject "
+	record BB0000000A "internal + gmail" reject PersonalToFreemail \
+		"bob@kp.dk|internal|deliver x@gmail.com|freemail|reject "
+	is "$(sql "$DB" "SELECT applied FROM decision WHERE queue_id = 'AA00000001'")" deliver \
+		"spoofed flags: database records applied=deliver"
+fi
+use hold
+running hold && record CC00000001 "hold" hold PersonalToFreemail "x@gmail.com|freemail|hold "
+use monitor
+running monitor && record DD00000001 "monitor" deliver PersonalToFreemail \
+	"x@gmail.com|freemail|reject "
+
+if tests_failed; then
+	for name in "${!D_DIR[@]}"; do
+		diag_file "${D_DIR[$name]}/milter.log" 40
+	done
 fi
 
 done_testing

@@ -21,7 +21,7 @@ end
 
 local function freemail_reply(rcpt, q)
 	return {
-		"Personoplysninger må ikke sendes til <" .. rcpt .. "> (freemail)",
+		"Personoplysninger maa ikke sendes til <" .. rcpt .. "> (freemail)",
 		"Personal data may not be sent to <" .. rcpt .. "> (freemail: not even with TLS)",
 		"Ref " .. q .. "; see " .. helpurl,
 	}

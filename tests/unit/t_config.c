@@ -162,6 +162,8 @@ static const struct {
 	{ "Socket inet:8891", "Socket", "inet:8891" },
 	{ "Socket unix:/var/spool/postfix/sm.sock", "Socket", "unix:/var/spool/postfix/sm.sock" },
 	{ "Socket /run/sm.sock", "Socket", "/run/sm.sock" },
+	{ "Socket inet:8891@[127.0.0.1]", "Socket", "inet:8891@[127.0.0.1]" },
+	{ "Socket inet:8891@milter.kp.dk", "Socket", "inet:8891@milter.kp.dk" },
 	{ "UserID milter-1", "UserID", "milter-1" },
 	{ "PidFile /run/sikkermail/sikkermail.pid", "PidFile", "/run/sikkermail/sikkermail.pid" },
 	{ "UMask 027", "UMask", "027" },
@@ -235,6 +237,7 @@ static const struct {
 	{ "   # Mode monitor", "Mode", "enforce" },
 	{ "PidFile /run/a#b.pid", "PidFile", "/run/a#b.pid" },
 	{ "INTERNALDOMAINS kp.dk", "InternalDomains", "kp.dk" },
+	{ "\xef\xbb\xbfMode monitor", "Mode", "monitor" },
 	{ "Mode monitor", "PidFile", NULL },
 };
 
@@ -299,6 +302,7 @@ static const struct {
 } bad[] = {
 	{ "Foo bar", NAME ":1: unknown key \"Foo\"", 0 },
 	{ "Foo", NAME ":1: unknown key \"Foo\"", 0 },
+	{ "Mode monitor\n\xef\xbb\xbfMode monitor", NAME ":2: unknown key \"\xef\xbb\xbfMode\"", 0 },
 	{ "\n\nSockt /run/x.sock", NAME ":3: unknown key \"Sockt\"; did you mean Socket?", 0 },
 	{ "InternalDomain kp.dk", NAME ":1: unknown key \"InternalDomain\"; did you mean InternalDomains?", 0 },
 	{ "Mode=monitor", NAME ":1: unknown key \"Mode=monitor\" (write \"Key value\", without '=')", 0 },
@@ -378,6 +382,9 @@ static const struct {
 	{ "PersonalHeader x-kp-secure-mailbox", NAME ":1: PersonalHeader: PersonalHeader and MailboxHeader must differ", 0 },
 	{ "Socket inet:99999@localhost", NAME ":1: Socket: bad value \"inet:99999@localhost\": expected local:/PATH, inet:PORT@HOST or inet6:PORT@HOST", 0 },
 	{ "Socket inet:8891@", NAME ":1: Socket: bad value \"inet:8891@\"", 1 },
+	{ "Socket local:/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock",
+	  NAME ":1: Socket: socket path longer than 107 bytes", 0 },
+	{ "Socket inet:8891@[300.0.0.1]", NAME ":1: Socket: bad value \"inet:8891@[300.0.0.1]\"", 1 },
 	{ "Socket local:run/x.sock", NAME ":1: Socket: \"run/x.sock\" is not an absolute path", 0 },
 	{ "Socket tcp:8891", NAME ":1: Socket: bad value \"tcp:8891\"", 1 },
 	{ "UserID sikker mail", NAME ":1: UserID: bad value \"sikker mail\": expected a user name", 0 },
@@ -792,20 +799,34 @@ static void test_load(void)
 	free(want);
 	strlist_free(&errors);
 
+	ok(config_load("/dev/zero", &errors) == NULL, "load: an endless file is refused");
+	is_str(errors.n ? errors.v[0] : NULL, "/dev/zero: cannot read: larger than 1 MB",
+	       "load: after 1 MB");
+	strlist_free(&errors);
+	c = config_load("/dev/null", &errors);
+	ok(c != NULL && errors.n == 0 && c->mode == MODE_ENFORCE, "load: an empty file is the defaults");
+	config_unref(c);
+
 	unlink(path);
 	rmdir(dir);
 	free(path);
 }
 
 #define THREADS 4
-#define ROUNDS 200000
+#define ROUNDS 500000
 
+static pthread_barrier_t start_line;
+
+/* ref_unref - take and drop many references, all threads at once. */
 static void *ref_unref(void *arg)
 {
 	struct config *c = arg;
 
+	pthread_barrier_wait(&start_line);
 	for (int i = 0; i < ROUNDS; i++)
-		config_unref(config_ref(c));
+		config_ref(c);
+	for (int i = 0; i < ROUNDS; i++)
+		config_unref(c);
 	return NULL;
 }
 
@@ -818,10 +839,12 @@ static void test_refcount(void)
 	is_int(c->refcount, 2, "refcount: 2 after a ref");
 	config_unref(c);
 	is_int(c->refcount, 1, "refcount: 1 after an unref");
+	pthread_barrier_init(&start_line, NULL, THREADS);
 	for (int i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, ref_unref, c);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start_line);
 	is_int(c->refcount, 1, "refcount: atomic under %d threads", THREADS);
 	ok(config_ref(NULL) == NULL, "refcount: config_ref(NULL)");
 	config_unref(NULL);

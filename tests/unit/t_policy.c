@@ -21,6 +21,7 @@ static void test_defensive(void);
 static void test_decide_mixed(void);
 static void test_decide_monitor(void);
 static void test_decide_empty(void);
+static void test_decide_store_failed(void);
 static void test_rule_intern(void);
 static void test_classify_no_store(void);
 static void test_classify_store(void);
@@ -266,11 +267,48 @@ static void test_decide_empty(void)
 	decision_free(&d);
 }
 
+/* A personal message decided without the database never ends in delivery. */
+static void test_decide_store_failed(void)
+{
+	static const enum rclass cls[] = { CLASS_INTERNAL, CLASS_TUNNEL };
+	static const enum rclass rej[] = { CLASS_INTERNAL, CLASS_FREEMAIL };
+	struct config cfg;
+	struct decision d;
+
+	base_config(&cfg);
+	decision_init(&d);
+	d.personal = true;
+	d.store_failed = true;
+	for (size_t i = 0; i < 2; i++)
+		decision_add_rcpt(&d, "<x@kp.dk>", NULL)->cls = cls[i];
+	policy_decide(&cfg, &d);
+	is_int(d.applied, ACTION_TEMPFAIL, "database unavailable, personal: tempfail");
+	is_str(d.rule, "database-unavailable", "database unavailable: rule");
+	cfg.on_lookup_failure = ACTION_HOLD;
+	policy_decide(&cfg, &d);
+	is_int(d.applied, ACTION_HOLD, "database unavailable, OnLookupFailure hold: hold");
+	d.personal = false;
+	policy_decide(&cfg, &d);
+	is_int(d.applied, ACTION_DELIVER, "database unavailable, not personal: deliver");
+	decision_free(&d);
+
+	base_config(&cfg);
+	decision_init(&d);
+	d.personal = true;
+	d.store_failed = true;
+	for (size_t i = 0; i < 2; i++)
+		decision_add_rcpt(&d, "<x@kp.dk>", NULL)->cls = rej[i];
+	policy_decide(&cfg, &d);
+	is_int(d.applied, ACTION_REJECT, "database unavailable: a reject stays a reject");
+	decision_free(&d);
+}
+
 static void test_rule_intern(void)
 {
 	static const char *const names[] = {
 		"not-personal", "internal", "tunnel", "encrypted", "PersonalToPartner",
 		"PersonalToFreemail", "PersonalToTLS", "OnLookupFailure", "no-recipients",
+		"encryption-unavailable",
 	};
 	char buf[64];
 
@@ -479,6 +517,7 @@ int main(void)
 	test_decide_mixed();
 	test_decide_monitor();
 	test_decide_empty();
+	test_decide_store_failed();
 	test_rule_intern();
 	test_classify_no_store();
 	test_classify_store();

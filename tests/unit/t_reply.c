@@ -44,7 +44,7 @@ static void expect(const struct reply *r, const char *rcode, const char *xcode,
 		is_str(r->lines[i], want[i], "%s: line %zu", name, i + 1);
 }
 
-#define DA_GMAIL "Personoplysninger må ikke sendes til <x@gmail.com> (freemail)"
+#define DA_GMAIL "Personoplysninger maa ikke sendes til <x@gmail.com> (freemail)"
 #define EN_GMAIL "Personal data may not be sent to <x@gmail.com> (freemail: not even with TLS)"
 #define REF_HELP "Ref 4F2A1C3B2D; see https://intra.kp.dk/sikkermail"
 
@@ -54,7 +54,7 @@ static void freemail_decision(struct decision *d)
 	d->queue_id = strdup("4F2A1C3B2D");
 	add(d, "u@kp.dk", CLASS_INTERNAL, ACTION_DELIVER, NULL);
 	add(d, "x@gmail.com", CLASS_FREEMAIL, ACTION_REJECT, "freemail list: gmail.com");
-	d->action = ACTION_REJECT;
+	d->action = d->applied = ACTION_REJECT;
 }
 
 static void test_languages(void)
@@ -125,9 +125,9 @@ static void test_classes(void)
 		NULL,
 	};
 	static const char *const want_da[] = {
-		"Personoplysninger må ikke sendes til <a@firma.dk> (tls)",
-		"Personoplysninger må ikke sendes til <b@dpa.com> (partner)",
-		"Personoplysninger må ikke sendes til <c@hotmail.com> (freemail)",
+		"Personoplysninger maa ikke sendes til <a@firma.dk> (tls)",
+		"Personoplysninger maa ikke sendes til <b@dpa.com> (partner)",
+		"Personoplysninger maa ikke sendes til <c@hotmail.com> (freemail)",
 		"Ref Q1",
 		NULL,
 	};
@@ -142,7 +142,7 @@ static void test_classes(void)
 	add(&d, "b@dpa.com", CLASS_PARTNER, ACTION_REJECT, NULL);
 	add(&d, "enc@y.dk", CLASS_ENCRYPTED, ACTION_ENCRYPT, NULL);
 	add(&d, "c@hotmail.com", CLASS_FREEMAIL, ACTION_REJECT, NULL);
-	d.action = ACTION_REJECT;
+	d.action = d.applied = ACTION_REJECT;
 	lang_config(&cfg, LANG_EN, false, NULL);
 	reply_build(&cfg, &d, &r);
 	expect(&r, "550", "5.7.1", want, "every rejected recipient with its class, no other");
@@ -157,20 +157,20 @@ static void test_classes(void)
 static void test_tempfail(void)
 {
 	static const char *const want[] = {
-		"Modtagerens sikre rute kunne ikke afgøres for <y@example.org>; prøv igen senere",
+		"Modtagerens sikre rute kunne ikke afgoeres for <y@example.org>; proev igen senere",
 		"The secure route for <y@example.org> could not be determined "
 		"(certificate directory unavailable); try again later",
-		"Modtagerens sikre rute kunne ikke afgøres for <z@example.net>; prøv igen senere",
+		"Modtagerens sikre rute kunne ikke afgoeres for <z@example.net>; proev igen senere",
 		"The secure route for <z@example.net> could not be determined "
 		"(tunnel list unavailable); try again later",
-		"Modtagerens sikre rute kunne ikke afgøres for <w@example.com>; prøv igen senere",
+		"Modtagerens sikre rute kunne ikke afgoeres for <w@example.com>; proev igen senere",
 		"The secure route for <w@example.com> could not be determined "
 		"(certificate directory unavailable); try again later",
 		"Ref 4F2A; see https://h/",
 		NULL,
 	};
 	static const char *const generic[] = {
-		"Beskeden kunne ikke kontrolleres; prøv igen senere",
+		"Beskeden kunne ikke kontrolleres; proev igen senere",
 		"The message could not be checked; try again later",
 		"Ref 4F2A; see https://h/",
 		NULL,
@@ -192,7 +192,7 @@ static void test_tempfail(void)
 	add(&d, "z@example.net", CLASS_UNKNOWN, ACTION_TEMPFAIL, "tunnel list unavailable");
 	add(&d, "w@example.com", CLASS_UNKNOWN, ACTION_TEMPFAIL, NULL);
 	add(&d, "h@firma.dk", CLASS_TLS, ACTION_HOLD, NULL);
-	d.action = ACTION_TEMPFAIL;
+	d.action = d.applied = ACTION_TEMPFAIL;
 	lang_config(&cfg, LANG_DA | LANG_EN, false, "https://h/");
 	reply_build(&cfg, &d, &r);
 	expect(&r, "451", "4.7.1", want, "tempfail");
@@ -203,14 +203,26 @@ static void test_tempfail(void)
 	decision_init(&d);
 	d.queue_id = strdup("4F2A");
 	add(&d, "u@kp.dk", CLASS_INTERNAL, ACTION_DELIVER, NULL);
-	d.action = ACTION_TEMPFAIL;
+	d.action = d.applied = ACTION_TEMPFAIL;
 	reply_build(&cfg, &d, &r);
 	expect(&r, "451", "4.7.1", generic, "tempfail without a tempfailed recipient");
 	reply_free(&r);
-	d.action = ACTION_REJECT;
+	d.action = d.applied = ACTION_REJECT;
 	cfg.language_en_first = true;
 	reply_build(&cfg, &d, &r);
 	expect(&r, "550", "5.7.1", generic_reject, "reject without a rejected recipient");
+	reply_free(&r);
+	decision_free(&d);
+
+	/* an encrypt verdict the milter could not carry out becomes a tempfail */
+	decision_init(&d);
+	d.queue_id = strdup("4F2A");
+	add(&d, "e@y.dk", CLASS_ENCRYPTED, ACTION_ENCRYPT, NULL);
+	d.action = ACTION_ENCRYPT;
+	d.applied = ACTION_TEMPFAIL;
+	cfg.language_en_first = false;
+	reply_build(&cfg, &d, &r);
+	expect(&r, "451", "4.7.1", generic, "the applied action decides the reply");
 	reply_free(&r);
 	decision_free(&d);
 }
@@ -225,12 +237,18 @@ static void test_no_reply(void)
 	lang_config(&cfg, LANG_DA | LANG_EN, false, NULL);
 	freemail_decision(&d);
 	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
-		d.action = acts[i];
+		d.action = d.applied = acts[i];
 		reply_build(&cfg, &d, &r);
 		is_int((long long)r.n_lines, 0, "%s: no reply lines", action_name(acts[i]));
 		is_str(r.rcode, "", "%s: no rcode", action_name(acts[i]));
 		reply_free(&r);
 	}
+	/* monitor mode: the verdict is reject, nothing is refused */
+	d.action = ACTION_REJECT;
+	d.applied = ACTION_DELIVER;
+	reply_build(&cfg, &d, &r);
+	is_int((long long)r.n_lines, 0, "monitor mode: no reply");
+	reply_free(&r);
 	decision_free(&d);
 }
 
@@ -245,7 +263,7 @@ static void many(struct decision *d, size_t n)
 		snprintf(a, sizeof(a), "r%zu@gmail.com", i);
 		add(d, a, CLASS_FREEMAIL, ACTION_REJECT, NULL);
 	}
-	d->action = ACTION_REJECT;
+	d->action = d->applied = ACTION_REJECT;
 }
 
 static const struct {
@@ -257,7 +275,7 @@ static const struct {
 } caps[] = {
 	{ LANG_DA | LANG_EN, 14, 29,
 	  "Personal data may not be sent to <r14@gmail.com> (freemail: not even with TLS)",
-	  "Personoplysninger må ikke sendes til <r14@gmail.com> (freemail)" },
+	  "Personoplysninger maa ikke sendes til <r14@gmail.com> (freemail)" },
 	{ LANG_DA | LANG_EN, 15, 29, "... and 2 more recipients", "... og 2 flere modtagere" },
 	{ LANG_DA | LANG_EN, 100, 29, "... and 87 more recipients", "... og 87 flere modtagere" },
 	{ LANG_EN, 29, 30, "Personal data may not be sent to <r29@gmail.com> (freemail: not even with TLS)",
@@ -265,7 +283,7 @@ static const struct {
 	{ LANG_EN, 30, 30, "... and 2 more recipients",
 	  "Personal data may not be sent to <r28@gmail.com> (freemail: not even with TLS)" },
 	{ LANG_DA, 1000, 30, "... og 972 flere modtagere",
-	  "Personoplysninger må ikke sendes til <r28@gmail.com> (freemail)" },
+	  "Personoplysninger maa ikke sendes til <r28@gmail.com> (freemail)" },
 };
 
 static void test_cap(void)
@@ -304,8 +322,8 @@ static const struct {
 	{ "a\nb\rc", "a b c" },
 	{ "tab\there", "tab here" },
 	{ "end\r\n", "end " },
-	{ "50%", "50%%" },
-	{ "%s%n%%", "%%s%%n%%%%" },
+	{ "50%", "50%" },
+	{ "%s%n%%", "%s%n%%" },
 	{ "bell\x07", "bell?" },
 	{ "nul-free \x01\x1f\x7f", "nul-free ???" },
 	{ "må ø Å", "må ø Å" },
@@ -323,8 +341,13 @@ static void test_sanitise(void)
 	char *s, *big;
 
 	for (size_t i = 0; i < sizeof(sanitise_rows) / sizeof(sanitise_rows[0]); i++) {
+		char *again;
+
 		s = reply_sanitise(sanitise_rows[i].in);
 		is_str(s, sanitise_rows[i].out, "sanitise row %zu", i);
+		again = reply_sanitise(s);
+		is_str(again, s, "sanitise row %zu: idempotent", i);
+		free(again);
 		free(s);
 	}
 	s = reply_sanitise(NULL);
@@ -332,12 +355,11 @@ static void test_sanitise(void)
 	free(s);
 
 	big = malloc(2001);
-	memset(big, '%', 2000);
+	memset(big, 'x', 2000);
 	big[2000] = '\0';
 	s = reply_sanitise(big);
 	ok(strlen(s) <= 900, "long line cut to at most 900 bytes (%zu)", strlen(s));
 	ok(strlen(s) >= 890 && strcmp(s + strlen(s) - 3, "...") == 0, "... and marked");
-	ok(strspn(s, "%") % 2 == 0, "never half a %%%% pair");
 	free(s);
 	memset(big, 'a', 900);
 	big[900] = '\0';
@@ -345,6 +367,31 @@ static void test_sanitise(void)
 	is_int((long long)strlen(s), 900, "900 bytes fit as they are");
 	free(s);
 	free(big);
+}
+
+/* test_percent_lines - '%' doubled in reply lines, within the length limit. */
+static void test_percent_lines(void)
+{
+	struct config cfg;
+	struct decision d;
+	struct reply r;
+	char *url = malloc(2001);
+	const char *l;
+
+	memset(url, '%', 2000);
+	url[2000] = '\0';
+	freemail_decision(&d);
+	d.action = d.applied = ACTION_REJECT;
+	lang_config(&cfg, LANG_EN, false, url);
+	reply_build(&cfg, &d, &r);
+	l = r.n_lines == 2 ? r.lines[1] : "";
+	ok(strlen(l) <= 900, "reply line with escapes at most 900 bytes (%zu)", strlen(l));
+	ok(strncmp(l, "Ref 4F2A1C3B2D; see %%%%", 24) == 0 && strcmp(l + strlen(l) - 3, "...") == 0,
+	   "long HelpURL cut and marked");
+	ok(strspn(l + 20, "%") % 2 == 0, "never half a %%%% pair");
+	reply_free(&r);
+	decision_free(&d);
+	free(url);
 }
 
 static void test_nasty_inputs(void)
@@ -365,7 +412,7 @@ static void test_nasty_inputs(void)
 	add(&d, NULL, CLASS_TLS, ACTION_REJECT, NULL);
 	free(d.rcpts[0].raw);
 	d.rcpts[0].raw = strdup("evil\x01@x.com\r\n550 5.7.1 ok");
-	d.action = ACTION_REJECT;
+	d.action = d.applied = ACTION_REJECT;
 	lang_config(&cfg, LANG_EN, false, "https://x/a%20b?q=1");
 	reply_build(&cfg, &d, &r);
 	expect(&r, "550", "5.7.1", want, "raw address and ids sanitised");
@@ -378,7 +425,7 @@ static void test_nasty_inputs(void)
 	strcpy(longaddr + 240, "@example.com");
 	decision_init(&d);
 	add(&d, longaddr, CLASS_TLS, ACTION_REJECT, NULL);
-	d.action = ACTION_REJECT;
+	d.action = d.applied = ACTION_REJECT;
 	reply_build(&cfg, &d, &r);
 	l = r.lines[0];
 	ok(strstr(l, "<aaaa") != NULL && strstr(l, "...> (tls") != NULL,
@@ -407,7 +454,7 @@ static void test_hold_reason(void)
 	d.queue_id = strdup("4F2A1C3B2D");
 	add(&d, "u@kp.dk", CLASS_INTERNAL, ACTION_DELIVER, NULL);
 	add(&d, "x@gmail.com", CLASS_FREEMAIL, ACTION_HOLD, NULL);
-	d.action = ACTION_HOLD;
+	d.action = d.applied = ACTION_HOLD;
 	d.rule = "PersonalToFreemail";
 	s = reply_hold_reason(&cfg, &d);
 	is_str(s, "sikkermail: personal data to x@gmail.com (freemail) held; ref 4F2A1C3B2D",
@@ -459,6 +506,7 @@ int main(void)
 	test_no_reply();
 	test_cap();
 	test_sanitise();
+	test_percent_lines();
 	test_nasty_inputs();
 	test_hold_reason();
 	return done_testing();

@@ -16,7 +16,7 @@
 
 static int tap_n, tap_failed;
 
-static void tap_vline(int pass, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) void tap_vline(int pass, const char *fmt, va_list ap)
 {
 	tap_n++;
 	if (!pass)
@@ -69,7 +69,7 @@ static __attribute__((format(printf, 1, 2), unused)) void diag(const char *fmt, 
 	va_list ap;
 	va_start(ap, fmt);
 	fputs("# ", stdout);
-	vprintf(fmt, ap);
+	vprintf(fmt, ap); /* fmt is checked at the call site */
 	putchar('\n');
 	va_end(ap);
 }

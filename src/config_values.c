@@ -1,0 +1,755 @@
+/*
+ * config_values.c - the value types of the configuration file: for each,
+ * the setter that parses a value into struct config (or says exactly what
+ * is wrong with it), the dumper that writes it back, and the checks and
+ * list-entry rules that keys of that type use.
+ *
+ * Exports, to config.c only (config_int.h): config_set_*, config_dump_*,
+ * config_check_*, config_entry_* and config_free_strv. The key table in
+ * config.c says which key uses which.
+ *
+ * A setter either stores the whole value or reports why it cannot, with
+ * config_perr, and leaves the field as it was. A dumper writes what its
+ * setter reads back to the same value: config_dump relies on that.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "address.h"
+#include "config.h"
+#include "config_int.h"
+#include "log.h"
+#include "util.h"
+
+#define HEADER_NAME_MAX 64
+#define TEXT_MAX 200			/* SecureSubject, HelpURL: they end up in headers and replies */
+#define LIST_SEP ", \t"
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1)
+
+static bool find_choice(struct parser *p, const struct key *k, const char *v, int *out);
+static const char *choice_name(const struct choice *ch, int value);
+static bool parse_long(const char *v, int base, long *out);
+static const char *skip_prefix(const char *s, const char *prefix);
+static bool port_ok(const char *s, size_t n);
+static bool host_ok(const char *s, size_t n);
+static bool parse_network(struct parser *p, const char *e, struct netmask *out);
+static void mask_addr(unsigned char *addr, int prefix);
+static char *mailbox_address(struct parser *p, const char *v);
+static void fmt_duration(long s, char *buf, size_t size);
+
+/* The names config_dump_facility and config_dump_level write. */
+static const char *const facility_names[] = {
+	"mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5",
+	"local6", "local7", NULL,
+};
+static const char *const level_names[] = { "error", "warning", "notice", "info", "debug", NULL };
+
+/* ------------------------------------------------------------ setters */
+
+bool config_set_str(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	char **field = FIELD(c, k, char *);
+
+	if (k->check != NULL && !k->check(p, v))
+		return false;
+	if (k->flags & KEY_LOWER)
+		ascii_lower(v);
+	free(*field);
+	*field = xstrdup(v);
+	return true;
+}
+
+bool config_set_bool(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	int n;
+
+	if (!find_choice(p, k, v, &n))
+		return false;
+	*FIELD(c, k, bool) = n != 0;
+	return true;
+}
+
+bool config_set_choice(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	return find_choice(p, k, v, FIELD(c, k, int));
+}
+
+bool config_set_int(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	long n;
+
+	if (!parse_long(v, 10, &n)) {
+		config_perr(p, "bad value \"%.*s%s\": expected a whole number, %ld..%ld", QV(v),
+			    k->min, k->max);
+		return false;
+	}
+	if (n < k->min || n > k->max) {
+		config_perr(p, "%s is out of range (%ld..%ld)", v, k->min, k->max);
+		return false;
+	}
+	*FIELD(c, k, int) = (int)n;
+	return true;
+}
+
+bool config_set_octal(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	long n;
+
+	if (!parse_long(v, 8, &n)) {
+		config_perr(p, "bad value \"%.*s%s\": expected an octal number such as 007 or 027",
+			    QV(v));
+		return false;
+	}
+	if (n < k->min || n > k->max) {
+		config_perr(p, "%s is out of range (%03lo..%03lo)", v, k->min, k->max);
+		return false;
+	}
+	*FIELD(c, k, int) = (int)n;
+	return true;
+}
+
+bool config_set_duration(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	char lo[32], hi[32];
+	long n = config_parse_duration(v);
+
+	fmt_duration(k->min, lo, sizeof(lo));
+	fmt_duration(k->max, hi, sizeof(hi));
+	if (n < 0) {
+		config_perr(p, "bad value \"%.*s%s\": expected a duration such as 30s, 15m, 12h, "
+			    "7d or 2w", QV(v));
+		return false;
+	}
+	if (n < k->min || n > k->max) {
+		config_perr(p, "%s is out of range (%s..%s)", v, lo, hi);
+		return false;
+	}
+	*FIELD(c, k, long) = n;
+	return true;
+}
+
+bool config_set_list(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	char ***field = FIELD(c, k, char **);
+	size_t *count = (size_t *)(void *)((char *)c + k->off_n);
+	char **list = NULL, *save = NULL;
+	size_t n = 0;
+	bool good = true;
+
+	for (char *e = strtok_r(v, LIST_SEP, &save); e; e = strtok_r(NULL, LIST_SEP, &save)) {
+		const char *why = NULL;
+		char *norm = k->entry(e, &why);
+
+		if (norm == NULL) {
+			config_perr(p, "bad entry \"%.*s%s\": %s", QV(e), why ? why : "not valid");
+			good = false;
+			continue;
+		}
+		list = xrealloc(list, (n + 1) * sizeof(*list));
+		list[n++] = norm;
+	}
+	if (good && n == 0)
+		config_perr(p, "empty list");
+	if (!good || n == 0) {
+		config_free_strv(list, n);
+		return false;
+	}
+	config_free_strv(*field, *count);
+	*field = list;
+	*count = n;
+	return true;
+}
+
+bool config_set_networks(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	struct netmask *nets = NULL;
+	char *save = NULL;
+	size_t n = 0;
+	bool good = true;
+
+	for (char *e = strtok_r(v, LIST_SEP, &save); e; e = strtok_r(NULL, LIST_SEP, &save)) {
+		nets = xrealloc(nets, (n + 1) * sizeof(*nets));
+		if (parse_network(p, e, &nets[n]))
+			n++;
+		else
+			good = false;
+	}
+	if (good && n == 0)
+		config_perr(p, "empty list");
+	if (!good || n == 0) {
+		free(nets);
+		return false;
+	}
+	free(c->internal_networks);
+	c->internal_networks = nets;
+	c->n_internal_networks = n;
+	return true;
+}
+
+bool config_set_language(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	int langs = 0, first = 0;
+	char *save = NULL;
+
+	for (char *e = strtok_r(v, LIST_SEP, &save); e; e = strtok_r(NULL, LIST_SEP, &save)) {
+		int l = ascii_strcasecmp(e, "da") == 0 ? LANG_DA
+			: ascii_strcasecmp(e, "en") == 0 ? LANG_EN
+							  : 0;
+
+		if (l == 0 || (langs & l) != 0) {
+			config_perr(p, "bad value \"%.*s%s\": expected da, en, da,en or en,da",
+				    QV(e));
+			return false;
+		}
+		if (first == 0)
+			first = l;
+		langs |= l;
+	}
+	if (langs == 0) {
+		config_perr(p, "expected da, en, da,en or en,da");
+		return false;
+	}
+	c->languages = langs;
+	c->language_en_first = first == LANG_EN;
+	return true;
+}
+
+bool config_set_mailbox(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	char *w[4], *save = NULL, *addr;
+	size_t n = 0;
+	bool key_ok, cert_ok;
+	struct secure_mailbox *m;
+
+	for (char *e = strtok_r(v, " \t", &save); e && n < 4; e = strtok_r(NULL, " \t", &save))
+		w[n++] = e;
+	if (n != 3) {
+		config_perr(p, "expected ADDRESS KEYFILE CERTFILE");
+		return false;
+	}
+	if ((addr = mailbox_address(p, w[0])) == NULL)
+		return false;
+	if (config_find_mailbox(c, addr) != NULL) {
+		config_perr(p, "%s is already a SecureMailbox", addr);
+		free(addr);
+		return false;
+	}
+	key_ok = config_check_path(p, w[1]);
+	cert_ok = config_check_path(p, w[2]);
+	if (!key_ok || !cert_ok) {
+		free(addr);
+		return false;
+	}
+	c->mailboxes = xrealloc(c->mailboxes, (c->n_mailboxes + 1) * sizeof(*c->mailboxes));
+	m = &c->mailboxes[c->n_mailboxes++];
+	m->address = addr;
+	m->keyfile = xstrdup(w[1]);
+	m->certfile = xstrdup(w[2]);
+	return true;
+}
+
+/* config_set_default_mailbox - stored now; check_file sees that it is configured. */
+bool config_set_default_mailbox(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	char *addr;
+
+	if (v[strcspn(v, " \t")] != '\0') {
+		config_perr(p, "expected one address");
+		return false;
+	}
+	if ((addr = mailbox_address(p, v)) == NULL)
+		return false;
+	free(c->default_secure_mailbox);
+	c->default_secure_mailbox = addr;
+	return true;
+}
+
+bool config_set_facility(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	int f = log_facility_parse(v);
+
+	if (f < 0) {
+		config_perr(p, "bad value \"%.*s%s\": expected mail, daemon, user or "
+			    "local0..local7", QV(v));
+		return false;
+	}
+	c->syslog_facility = f;
+	return true;
+}
+
+bool config_set_level(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	int l = log_level_parse(v);
+
+	if (l < 0) {
+		config_perr(p, "bad value \"%.*s%s\": expected error, warning, notice, info, debug "
+			    "or 0..7", QV(v));
+		return false;
+	}
+	c->log_level = l;
+	return true;
+}
+
+/* ------------------------------------------------------------ value checks */
+
+bool config_check_path(struct parser *p, const char *v)
+{
+	if (v[0] == '/' && strlen(v) < PATH_MAX)
+		return true;
+	config_perr(p, "\"%.*s%s\" is not an absolute path", QV(v));
+	return false;
+}
+
+/* config_check_socket - the forms libmilter's smfi_setconn accepts, with a numeric port. */
+bool config_check_socket(struct parser *p, const char *v)
+{
+	const char *rest = v[0] == '/' ? v : skip_prefix(v, "local:");
+
+	if (rest == NULL)
+		rest = skip_prefix(v, "unix:");
+	if (rest != NULL) {
+		if (!config_check_path(p, rest))
+			return false;
+		if (strlen(rest) <= SUN_PATH_MAX)
+			return true;
+		config_perr(p, "socket path longer than %zu bytes", SUN_PATH_MAX);
+		return false;
+	}
+	if ((rest = skip_prefix(v, "inet:")) != NULL || (rest = skip_prefix(v, "inet6:")) != NULL) {
+		size_t n = strcspn(rest, "@");
+
+		if (port_ok(rest, n) && (rest[n] == '\0' || host_ok(rest + n + 1, strlen(rest + n + 1))))
+			return true;
+	}
+	config_perr(p, "bad value \"%.*s%s\": expected local:/PATH, inet:PORT@HOST or "
+		    "inet6:PORT@HOST", QV(v));
+	return false;
+}
+
+bool config_check_userid(struct parser *p, const char *v)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	if (v[n] == '\0' && n <= 32 && v[0] != '-')
+		return true;
+	config_perr(p, "bad value \"%.*s%s\": expected a user name", QV(v));
+	return false;
+}
+
+/* config_check_field_name - RFC 5322 ftext: printable ASCII except ':'. */
+bool config_check_field_name(struct parser *p, const char *v)
+{
+	const unsigned char *s = (const unsigned char *)v;
+
+	for (; *s > 32 && *s < 127 && *s != ':'; s++)
+		;
+	if (*s == '\0' && strlen(v) <= HEADER_NAME_MAX)
+		return true;
+	config_perr(p, "bad value \"%.*s%s\": expected a header field name (printable ASCII, "
+		    "no ':' or white space, at most %d characters)", QV(v), HEADER_NAME_MAX);
+	return false;
+}
+
+/* config_check_url - HelpURL goes into SMTP replies: printable ASCII, no space. */
+bool config_check_url(struct parser *p, const char *v)
+{
+	const char *rest = skip_prefix(v, "https://");
+	const unsigned char *s;
+
+	if (rest == NULL)
+		rest = skip_prefix(v, "http://");
+	for (s = (const unsigned char *)v; *s > 32 && *s < 127; s++)
+		;
+	if (rest != NULL && *rest != '\0' && *s == '\0' && strlen(v) <= TEXT_MAX)
+		return true;
+	config_perr(p, "bad value \"%.*s%s\": expected an http:// or https:// URL without spaces, "
+		    "at most %d characters", QV(v), TEXT_MAX);
+	return false;
+}
+
+/* config_check_ldap_filter - one %s for the (escaped) address, nothing else with '%'. */
+bool config_check_ldap_filter(struct parser *p, const char *v)
+{
+	int depth = 0, n_s = 0;
+	bool good = v[0] == '(';
+
+	for (const char *s = v; *s != '\0' && good; s++) {
+		if (*s == '(')
+			depth++;
+		else if (*s == ')')
+			good = --depth >= 0 && (depth > 0 || s[1] == '\0');
+		else if (*s == '%' && s[1] == 's')
+			n_s++, s++;
+		else if (*s == '%')
+			good = false;
+	}
+	if (!good || depth != 0) {
+		config_perr(p, "bad value \"%.*s%s\": expected one parenthesised filter such as "
+			    "(mail=%%s)", QV(v));
+		return false;
+	}
+	if (n_s != 1) {
+		config_perr(p, "must contain exactly one %%s (the address), not %d", n_s);
+		return false;
+	}
+	return true;
+}
+
+bool config_check_cipher(struct parser *p, const char *v)
+{
+	if (ascii_strcasecmp(v, "aes-256-cbc") == 0 || ascii_strcasecmp(v, "aes-256-gcm") == 0)
+		return true;
+	config_perr(p, "bad value \"%.*s%s\": expected aes-256-cbc or aes-256-gcm", QV(v));
+	return false;
+}
+
+bool config_check_reinject(struct parser *p, const char *v)
+{
+	const char *rest = skip_prefix(v, "smtp:"), *colon;
+
+	if (ascii_strcasecmp(v, "sendmail") == 0)
+		return true;
+	if (rest != NULL && (colon = strrchr(rest, ':')) != NULL &&
+	    host_ok(rest, (size_t)(colon - rest)) && port_ok(colon + 1, strlen(colon + 1)))
+		return true;
+	config_perr(p, "bad value \"%.*s%s\": expected sendmail or smtp:HOST:PORT (port 1..65535, "
+		    "an IPv6 address in brackets)", QV(v));
+	return false;
+}
+
+bool config_check_text(struct parser *p, const char *v)
+{
+	if (strlen(v) <= TEXT_MAX)
+		return true;
+	config_perr(p, "too long (at most %d bytes)", TEXT_MAX);
+	return false;
+}
+
+char *config_entry_domain(const char *entry, const char **why)
+{
+	return domain_normalise(entry, true, why);
+}
+
+char *config_entry_ldap_uri(const char *entry, const char **why)
+{
+	if (skip_prefix(entry, "ldap://") != NULL || skip_prefix(entry, "ldaps://") != NULL ||
+	    skip_prefix(entry, "ldapi://") != NULL)
+		return xstrdup(entry);
+	*why = "expected an ldap://, ldaps:// or ldapi:// URI";
+	return NULL;
+}
+
+/* ------------------------------------------------------------ dumpers */
+
+void config_dump_str(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	const char *v = *CFIELD(c, k, char *);
+
+	if (v == NULL)
+		sb_printf(out, "# %s (not set)\n", k->name);
+	else
+		sb_printf(out, "%-20s %s\n", k->name, v);
+}
+
+void config_dump_bool(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	sb_printf(out, "%-20s %s\n", k->name, *CFIELD(c, k, bool) ? "yes" : "no");
+}
+
+void config_dump_choice(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	sb_printf(out, "%-20s %s\n", k->name, choice_name(k->choices, *CFIELD(c, k, int)));
+}
+
+void config_dump_int(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	sb_printf(out, "%-20s %d\n", k->name, *CFIELD(c, k, int));
+}
+
+void config_dump_octal(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	sb_printf(out, "%-20s %03o\n", k->name, (unsigned)*CFIELD(c, k, int));
+}
+
+void config_dump_duration(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	char buf[32];
+
+	fmt_duration(*CFIELD(c, k, long), buf, sizeof(buf));
+	sb_printf(out, "%-20s %s\n", k->name, buf);
+}
+
+void config_dump_list(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	char *const *list = *CFIELD(c, k, char **);
+	size_t n = *(const size_t *)(const void *)((const char *)c + k->off_n);
+
+	if (n == 0) {
+		sb_printf(out, "# %s (not set)\n", k->name);
+		return;
+	}
+	sb_printf(out, "%-20s", k->name);
+	for (size_t i = 0; i < n; i++)
+		sb_printf(out, "%s%s", i ? ", " : " ", list[i]);
+	sb_addc(out, '\n');
+}
+
+void config_dump_networks(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	sb_printf(out, "%-20s", k->name);
+	for (size_t i = 0; i < c->n_internal_networks; i++) {
+		const struct netmask *n = &c->internal_networks[i];
+
+		inet_ntop(n->family, n->addr, buf, sizeof(buf));
+		sb_printf(out, "%s%s/%d", i ? ", " : " ", buf, n->prefix);
+	}
+	sb_addc(out, '\n');
+}
+
+void config_dump_language(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	const char *v = c->languages == LANG_DA ? "da"
+			: c->languages == LANG_EN ? "en"
+			: c->language_en_first	  ? "en,da"
+						  : "da,en";
+
+	sb_printf(out, "%-20s %s\n", k->name, v);
+}
+
+void config_dump_mailboxes(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	if (c->n_mailboxes == 0)
+		sb_printf(out, "# %s (not set)\n", k->name);
+	for (size_t i = 0; i < c->n_mailboxes; i++)
+		sb_printf(out, "%-20s %s %s %s\n", k->name, c->mailboxes[i].address,
+			  c->mailboxes[i].keyfile, c->mailboxes[i].certfile);
+}
+
+void config_dump_facility(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	for (size_t i = 0; facility_names[i] != NULL; i++)
+		if (log_facility_parse(facility_names[i]) == c->syslog_facility) {
+			sb_printf(out, "%-20s %s\n", k->name, facility_names[i]);
+			return;
+		}
+	sb_printf(out, "# %s (unknown value %d)\n", k->name, c->syslog_facility);
+}
+
+void config_dump_level(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	for (size_t i = 0; level_names[i] != NULL; i++)
+		if (log_level_parse(level_names[i]) == c->log_level) {
+			sb_printf(out, "%-20s %s\n", k->name, level_names[i]);
+			return;
+		}
+	sb_printf(out, "%-20s %d\n", k->name, c->log_level);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static bool find_choice(struct parser *p, const struct key *k, const char *v, int *out)
+{
+	struct strbuf sb;
+	const struct choice *ch;
+	size_t n = 0, total = 0;
+
+	for (ch = k->choices; ch->name != NULL; ch++) {
+		total += ch->never == NULL;
+		if (ascii_strcasecmp(ch->name, v) != 0)
+			continue;
+		if (ch->never != NULL) {
+			config_perr(p, "%s is never allowed: %s", ch->name, ch->never);
+			return false;
+		}
+		*out = ch->value;
+		return true;
+	}
+	sb_init(&sb);
+	for (ch = k->choices; ch->name != NULL; ch++)
+		if (ch->never == NULL)
+			sb_printf(&sb, "%s%s", n++ == 0 ? "" : n == total ? " or " : ", ", ch->name);
+	config_perr(p, "bad value \"%.*s%s\": expected %s", QV(v), sb.s);
+	sb_free(&sb);
+	return false;
+}
+
+static const char *choice_name(const struct choice *ch, int value)
+{
+	for (; ch->name != NULL; ch++)
+		if (ch->value == value && ch->never == NULL)
+			return ch->name;
+	return "?";
+}
+
+/* parse_long - digits only (no sign, no space), in range of long. */
+static bool parse_long(const char *v, int base, long *out)
+{
+	char *end;
+	long n;
+
+	if (*v < '0' || *v > '9')
+		return false;
+	errno = 0;
+	n = strtol(v, &end, base);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = n;
+	return true;
+}
+
+/* skip_prefix - s after a case-insensitive prefix, or NULL. */
+static const char *skip_prefix(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return ascii_strncasecmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+static bool port_ok(const char *s, size_t n)
+{
+	long port = 0;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		port = port * 10 + (s[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* host_ok - a host name, an IPv4 address, or an address in brackets. */
+static bool host_ok(const char *s, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	const char *ldh = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+
+	if (n == 0)
+		return false;
+	if (s[0] == '[') {
+		if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof(buf))
+			return false;
+		memcpy(buf, s + 1, n - 2);
+		buf[n - 2] = '\0';
+		return inet_pton(AF_INET6, buf, &a6) == 1 || inet_pton(AF_INET, buf, &a6) == 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strchr(ldh, s[i]) == NULL || s[i] == '\0')
+			return false;
+	return n <= 253;
+}
+
+/* parse_network - "10.0.0.0/8", "192.0.2.1", "2001:db8::/32", "[::1]/128". */
+static bool parse_network(struct parser *p, const char *e, struct netmask *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *addr = buf, *slash;
+	unsigned char given[16];
+	long prefix;
+	int max;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(e) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, e);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	if (addr[0] == '[') {
+		size_t n = strlen(addr);
+
+		if (n < 2 || addr[n - 1] != ']')
+			goto bad;
+		addr[n - 1] = '\0';
+		addr++;
+	}
+	out->family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+	max = out->family == AF_INET6 ? 128 : 32;
+	if (inet_pton(out->family, addr, out->addr) != 1)
+		goto bad;
+	prefix = max;
+	if (slash != NULL && (!parse_long(slash, 10, &prefix) || prefix > max)) {
+		config_perr(p, "bad network \"%.*s%s\": the prefix length must be 0..%d", QV(e),
+			    max);
+		return false;
+	}
+	out->prefix = (int)prefix;
+	memcpy(given, out->addr, sizeof(given));
+	mask_addr(out->addr, out->prefix);
+	if (memcmp(given, out->addr, sizeof(given)) != 0) {
+		inet_ntop(out->family, out->addr, buf, sizeof(buf));
+		config_perr(p, "bad network \"%s\": host bits are set; did you mean %s/%d?", e, buf,
+			    out->prefix);
+		return false;
+	}
+	return true;
+bad:
+	config_perr(p, "bad network \"%.*s%s\": expected an IPv4 or IPv6 address with an optional "
+		    "/PREFIX", QV(e));
+	return false;
+}
+
+static void mask_addr(unsigned char *addr, int prefix)
+{
+	for (int i = 0; i < 16; i++) {
+		int bits = prefix - 8 * i;
+
+		if (bits <= 0)
+			addr[i] = 0;
+		else if (bits < 8)
+			addr[i] &= (unsigned char)(0xff << (8 - bits));
+	}
+}
+
+/* mailbox_address - the normalised form of a function mailbox, or NULL. */
+static char *mailbox_address(struct parser *p, const char *v)
+{
+	struct address a;
+	const char *why = NULL;
+	char *full;
+
+	switch (address_normalise(v, strlen(v), &a, &why)) {
+	case ADDR_OK:
+		full = xstrdup(a.full);
+		address_free(&a);
+		return full;
+	case ADDR_NULL:
+		why = "the null address cannot be a mailbox";
+		break;
+	default:
+		break;
+	}
+	config_perr(p, "bad address \"%.*s%s\": %s", QV(v), why ? why : "not valid");
+	return NULL;
+}
+
+/* fmt_duration - the largest unit that says s exactly: 1d, 12h, 90s. */
+static void fmt_duration(long s, char *buf, size_t size)
+{
+	if (s == 0)
+		snprintf(buf, size, "0");
+	else if (s % DAY == 0)
+		snprintf(buf, size, "%ldd", s / DAY);
+	else if (s % HOUR == 0)
+		snprintf(buf, size, "%ldh", s / HOUR);
+	else if (s % MINUTE == 0)
+		snprintf(buf, size, "%ldm", s / MINUTE);
+	else
+		snprintf(buf, size, "%lds", s);
+}
+
+void config_free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

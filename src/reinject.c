@@ -1,0 +1,449 @@
+/*
+ * reinject.c - hand a finished message to the MTA: the Reinject setting,
+ * and the sendmail command. The SMTP client is in reinject_smtp.c.
+ *
+ * Exports reinject_message, reinject_message_timeout, reinject_check
+ * (reinject.h).
+ *
+ * The sendmail command runs in its own process group with a clean signal
+ * mask and SIGPIPE at its default, and only fds 0-2 open: the message on
+ * stdin (a socket pair, so that MSG_NOSIGNAL spares us a SIGPIPE when it
+ * stops reading), stdout and stderr on one pipe that we read while we
+ * write (so that neither side can block the other). An exec failure comes
+ * back through a close-on-exec pipe, so "cannot execute" is told apart
+ * from a sendmail that exits 127.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reinject.h"
+#include "reinject_int.h"
+#include "util.h"
+
+#define ERRTEXT_MAX 1000	/* of the command's stderr, in the error message */
+
+/* The parent's side of a running sendmail command. */
+struct child {
+	pid_t pid;
+	int in_fd;		/* its stdin; -1 once closed */
+	int out_fd;		/* its stdout+stderr; -1 at EOF */
+	FILE *msg;
+	char buf[65536];	/* message data not yet written */
+	size_t len, off;
+	bool msg_done;		/* msg read to its end */
+	bool msg_failed;	/* reading msg failed */
+	bool short_write;	/* it stopped reading before the end */
+	bool exited;
+	int status;
+	struct strbuf text;	/* what it said */
+};
+
+static int parse_target(const char *spec, struct reinject_target *t, char **err);
+static int check_addresses(const char *sender, const char *const *rcpts, size_t n, char **err);
+static int sendmail_message(const char *path, const char *sender, const char *const *rcpts,
+			    size_t n, FILE *message, long long deadline, char **err);
+static char **sendmail_argv(const char *path, const char *sender, const char *const *rcpts,
+			    size_t n);
+static pid_t spawn(const char *path, char **argv, int in_fd, int out_fd, int exec_fd);
+static void child_exec(const char *path, char **argv, int in_fd, int out_fd, int exec_fd,
+		       int maxfd) __attribute__((noreturn));
+static int run_child(struct child *c, long long deadline);
+static void pump_once(struct child *c, int wait_ms);
+static void feed(struct child *c);
+static void drain(struct child *c);
+static void close_fd(int *fd);
+static void report_child(const struct child *c, const char *path, int exec_errno,
+			 bool timed_out, int timeout, char **err);
+
+int reinject_message(const struct config *cfg, const char *sender, const char *const *rcpts,
+		     size_t n, FILE *message, char **err)
+{
+	return reinject_message_timeout(cfg, sender, rcpts, n, message, REINJECT_TIMEOUT, err);
+}
+
+int reinject_message_timeout(const struct config *cfg, const char *sender,
+			     const char *const *rcpts, size_t n, FILE *message, int timeout,
+			     char **err)
+{
+	struct reinject_target t;
+	long long deadline;
+
+	if (timeout <= 0)
+		timeout = REINJECT_TIMEOUT;
+	deadline = reinject_now_ms() + timeout * 1000LL;
+	if (sender == NULL)
+		sender = "";
+	if (parse_target(cfg->reinject, &t, err) < 0 || check_addresses(sender, rcpts, n, err) < 0)
+		return -1;
+	if (t.smtp)
+		return reinject_smtp(&t, sender, rcpts, n, message, deadline, err);
+	return sendmail_message(cfg->sendmail_path ? cfg->sendmail_path : "/usr/sbin/sendmail",
+				sender, rcpts, n, message, deadline, err);
+}
+
+int reinject_check(const char *spec, char **err)
+{
+	struct reinject_target t;
+
+	if (spec == NULL) {
+		*err = xstrdup("Reinject: no value");
+		return -1;
+	}
+	return parse_target(spec, &t, err);
+}
+
+/* parse_target - "sendmail" (or unset), "smtp:HOST:PORT", "smtp:[IPV6]:PORT". */
+static int parse_target(const char *spec, struct reinject_target *t, char **err)
+{
+	const char *p, *host, *colon;
+	size_t hlen;
+
+	memset(t, 0, sizeof(*t));
+	if (spec == NULL || ascii_strcasecmp(spec, "sendmail") == 0)
+		return 0;
+	if (ascii_strncasecmp(spec, "smtp:", 5) != 0)
+		goto bad;
+	p = spec + 5;
+	if (*p == '[') {
+		host = p + 1;
+		if ((colon = strchr(host, ']')) == NULL || colon[1] != ':')
+			goto bad;
+		hlen = (size_t)(colon++ - host);
+	} else {
+		host = p;
+		if ((colon = strchr(host, ':')) == NULL || strchr(colon + 1, ':') != NULL)
+			goto bad;
+		hlen = (size_t)(colon - host);
+	}
+	if (hlen == 0 || hlen >= sizeof(t->host) || colon[1] == '\0' ||
+	    strlen(colon + 1) >= sizeof(t->port) || strpbrk(spec, " \t\r\n") != NULL)
+		goto bad;
+	t->smtp = true;
+	memcpy(t->host, host, hlen);
+	strcpy(t->port, colon + 1);
+	return 0;
+bad:
+	*err = xasprintf("Reinject \"%s\": expected \"sendmail\" or \"smtp:HOST:PORT\"", spec);
+	return -1;
+}
+
+/* check_addresses - a line break or NUL would forge an SMTP command. */
+static int check_addresses(const char *sender, const char *const *rcpts, size_t n, char **err)
+{
+	size_t i;
+
+	if (n == 0) {
+		*err = xstrdup("no recipients to re-inject to");
+		return -1;
+	}
+	if (strpbrk(sender, "\r\n") != NULL) {
+		*err = xstrdup("line break in the sender address");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (rcpts[i] == NULL || rcpts[i][0] == '\0' || strpbrk(rcpts[i], "\r\n") != NULL) {
+			*err = xasprintf("bad recipient address #%zu", i + 1);
+			return -1;
+		}
+	return 0;
+}
+
+long long reinject_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int reinject_left_ms(long long deadline)
+{
+	long long left = deadline - reinject_now_ms();
+
+	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* ---------------------------------------------------------------- sendmail */
+
+static int sendmail_message(const char *path, const char *sender, const char *const *rcpts,
+			    size_t n, FILE *message, long long deadline, char **err)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ex[2] = { -1, -1 };
+	char **argv = sendmail_argv(path, sender, rcpts, n);
+	struct child *c = xcalloc(1, sizeof(*c));	/* 64 KB: not on a thread's stack */
+	int exec_errno = 0, timeout = (reinject_left_ms(deadline) + 999) / 1000, ret = -1;
+	bool timed_out;
+
+	c->in_fd = c->out_fd = -1;
+	c->msg = message;
+	sb_init(&c->text);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0) {
+		*err = xasprintf("cannot run %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((c->pid = spawn(path, argv, in[0], out[1], ex[1])) < 0) {
+		*err = xasprintf("cannot run %s: fork: %s", path, strerror(errno));
+		goto out;
+	}
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&ex[1]);
+	c->in_fd = in[1], in[1] = -1;
+	c->out_fd = out[0], out[0] = -1;
+	timed_out = run_child(c, deadline) < 0;
+	if (read(ex[0], &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
+		exec_errno = 0;
+	ret = !timed_out && !exec_errno && !c->short_write && !c->msg_failed &&
+	      WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 ? 0 : -1;
+	if (ret < 0)
+		report_child(c, path, exec_errno, timed_out, timeout, err);
+out:
+	close_fd(&in[0]), close_fd(&in[1]), close_fd(&out[0]), close_fd(&out[1]);
+	close_fd(&ex[0]), close_fd(&ex[1]);
+	close_fd(&c->in_fd), close_fd(&c->out_fd);
+	sb_free(&c->text);
+	free(c);
+	free(argv);
+	return ret;
+}
+
+/* sendmail_argv - PATH -i -f SENDER -- RCPT... (the strings are borrowed). */
+static char **sendmail_argv(const char *path, const char *sender, const char *const *rcpts,
+			    size_t n)
+{
+	char **argv = xcalloc(n + 6, sizeof(*argv));
+	size_t i;
+
+	argv[0] = (char *)path;
+	argv[1] = (char *)"-i";
+	argv[2] = (char *)"-f";
+	argv[3] = (char *)sender;
+	argv[4] = (char *)"--";
+	for (i = 0; i < n; i++)
+		argv[5 + i] = (char *)rcpts[i];
+	return argv;
+}
+
+static pid_t spawn(const char *path, char **argv, int in_fd, int out_fd, int exec_fd)
+{
+	long open_max = sysconf(_SC_OPEN_MAX);	/* before fork: not async-signal-safe */
+	int maxfd = open_max < 0 || open_max > 65536 ? 65536 : (int)open_max;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		child_exec(path, argv, in_fd, out_fd, exec_fd, maxfd);
+	return pid;
+}
+
+/*
+ * child_exec - in the child of a (possibly multi-threaded) process: only
+ * async-signal-safe calls. The fds are first moved above 2, so that none
+ * of them is overwritten by the dup2 onto 0-2 if the daemon runs with
+ * those closed.
+ */
+static void child_exec(const char *path, char **argv, int in_fd, int out_fd, int exec_fd,
+		       int maxfd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int e, fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	in_fd = fcntl(in_fd, F_DUPFD_CLOEXEC, 3);
+	out_fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
+	exec_fd = fcntl(exec_fd, F_DUPFD_CLOEXEC, 3);
+	if (in_fd < 0 || out_fd < 0 || exec_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 ||
+	    dup2(out_fd, 2) < 0)
+		goto fail;
+	/* Nothing of the daemon's (database, sockets) may leak into the MTA. */
+	if (close_range(3, (unsigned)exec_fd - 1, 0) < 0 ||
+	    close_range((unsigned)exec_fd + 1, ~0U, 0) < 0)
+		for (fd = 3; fd < maxfd; fd++)
+			if (fd != exec_fd)
+				close(fd);
+	execv(path, argv);
+fail:
+	e = errno;
+	if (write(exec_fd, &e, sizeof(e)) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/*
+ * run_child - feed the message, collect what it says, reap it; all before
+ * the deadline, else kill its process group. 0, or -1 on timeout.
+ */
+static int run_child(struct child *c, long long deadline)
+{
+	int left;
+
+	fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
+	while (!c->exited) {
+		if ((left = reinject_left_ms(deadline)) == 0) {
+			kill(-c->pid, SIGKILL);
+			kill(c->pid, SIGKILL);
+			while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		/* Poll briefly: the command may exit while a child of it keeps the pipe. */
+		pump_once(c, left < 50 ? left : 50);
+		if (waitpid(c->pid, &c->status, WNOHANG) == c->pid)
+			c->exited = true;
+	}
+	if (c->in_fd >= 0)
+		c->short_write = true;	/* exited before it had the whole message */
+	drain(c);
+	return 0;
+}
+
+static void pump_once(struct child *c, int wait_ms)
+{
+	struct pollfd pfd[2];
+	nfds_t n = 0;
+	int i_in = -1, i_out = -1;
+
+	if (c->in_fd >= 0) {
+		pfd[n] = (struct pollfd){ .fd = c->in_fd, .events = POLLOUT };
+		i_in = (int)n++;
+	}
+	if (c->out_fd >= 0) {
+		pfd[n] = (struct pollfd){ .fd = c->out_fd, .events = POLLIN };
+		i_out = (int)n++;
+	}
+	if (poll(pfd, n, wait_ms) <= 0)
+		return;
+	if (i_in >= 0 && pfd[i_in].revents != 0)
+		feed(c);
+	if (i_out >= 0 && pfd[i_out].revents != 0)
+		drain(c);
+}
+
+/* feed - write what the pipe takes; close it after the last octet. */
+static void feed(struct child *c)
+{
+	ssize_t w;
+
+	for (;;) {
+		if (c->off == c->len && !c->msg_done) {
+			c->off = 0;
+			c->len = fread(c->buf, 1, sizeof(c->buf), c->msg);
+			if (c->len == 0) {
+				c->msg_done = true;
+				c->msg_failed = ferror(c->msg) != 0;
+			}
+		}
+		if (c->off == c->len) {
+			close_fd(&c->in_fd);	/* EOF for the command */
+			return;
+		}
+		w = send(c->in_fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (w < 0) {
+			c->short_write = true;	/* EPIPE: it stopped reading */
+			close_fd(&c->in_fd);
+			return;
+		}
+		c->off += (size_t)w;
+	}
+}
+
+/* drain - read what it said, keeping the first ERRTEXT_MAX octets. */
+static void drain(struct child *c)
+{
+	char buf[4096];
+	ssize_t r;
+
+	while (c->out_fd >= 0) {
+		r = read(c->out_fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			close_fd(&c->out_fd);
+			return;
+		}
+		if (c->text.len < ERRTEXT_MAX)
+			sb_addmem(&c->text, buf,
+				  (size_t)r < ERRTEXT_MAX - c->text.len ? (size_t)r
+									: ERRTEXT_MAX - c->text.len);
+	}
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* report_child - why the hand-off failed, with what the command said. */
+static void report_child(const struct child *c, const char *path, int exec_errno,
+			 bool timed_out, int timeout, char **err)
+{
+	struct strbuf sb;
+	char *said = reinject_one_line(c->text.s);
+
+	sb_init(&sb);
+	if (exec_errno != 0)
+		sb_printf(&sb, "cannot execute %s: %s", path, strerror(exec_errno));
+	else if (timed_out)
+		sb_printf(&sb, "%s did not finish within %d seconds; killed", path, timeout);
+	else if (c->msg_failed)
+		sb_printf(&sb, "cannot read the message for %s", path);
+	else if (WIFSIGNALED(c->status))
+		sb_printf(&sb, "%s killed by signal %d", path, WTERMSIG(c->status));
+	else if (WEXITSTATUS(c->status) != 0)
+		sb_printf(&sb, "%s exited with status %d", path, WEXITSTATUS(c->status));
+	else
+		sb_printf(&sb, "%s exited before reading the whole message", path);
+	if (said[0] != '\0')
+		sb_printf(&sb, ": %s", said);
+	free(said);
+	*err = sb_steal(&sb);
+}
+
+/* reinject_one_line - text on one line: line ends as "; ", controls dropped, trimmed. */
+char *reinject_one_line(const char *text)
+{
+	struct strbuf sb;
+	const char *p;
+
+	sb_init(&sb);
+	for (p = text ? text : ""; *p; p++) {
+		if (*p == '\n' || *p == '\r') {
+			if (sb.len > 0 && sb.s[sb.len - 1] != ' ' && p[1] != '\0' &&
+			    p[1] != '\n' && p[1] != '\r')
+				sb_adds(&sb, "; ");
+		} else if ((unsigned char)*p >= 0x20 && *p != 0x7f) {
+			sb_addc(&sb, *p);
+		} else if (*p == '\t') {
+			sb_addc(&sb, ' ');
+		}
+	}
+	while (sb.len > 0 && (sb.s[sb.len - 1] == ' ' || sb.s[sb.len - 1] == ';'))
+		sb.s[--sb.len] = '\0';
+	return sb_steal(&sb);
+}

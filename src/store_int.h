@@ -1,0 +1,63 @@
+/*
+ * store_int.h - what the files of the store share, and nothing else may
+ * see: struct store, the ids of its cached prepared statements, and the
+ * helpers that set the handle's error message and drive a statement.
+ * Included only by store*.c; everyone else uses store.h.
+ *
+ * store.c owns the handle, the schema and the statement texts, and
+ * exports the store_* helpers below; store_decision.c records and reads
+ * back the decisions with them.
+ *
+ * The SQLite types are named here as structs, so that this header does
+ * not need <sqlite3.h>: only the store*.c files include that.
+ */
+#ifndef SIKKERMAIL_STORE_INT_H
+#define SIKKERMAIL_STORE_INT_H
+
+#include "store.h"
+#include "util.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* The prepared statements, indexes of struct store's stmt[] and of store.c's texts. */
+enum stmt_id {
+	ST_MATCH,
+	ST_LIST_EACH,
+	ST_LIST_DELETE,
+	ST_LIST_INSERT,
+	ST_IMPORT_INSERT,
+	ST_DECISION_INSERT,
+	ST_RCPT_INSERT,
+	ST_DECISIONS,
+	ST_RCPTS,
+	ST_CERT_GET,
+	ST_CERT_PUT,
+	ST_COUNT
+};
+
+struct store {
+	struct sqlite3 *db;
+	char *path;
+	enum store_mode mode;
+	struct sqlite3_stmt *stmt[ST_COUNT];	/* prepared on first use */
+	struct strlist arena;		/* strings of a decision read back, for one callback */
+	char errmsg[512];
+};
+
+/* store_set_err - set the message store_errmsg returns. */
+void store_set_err(struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* store_set_db_err - "database PATH: what: SQLite's last error". */
+void store_set_db_err(struct store *s, const char *what);
+/* store_exec - run SQL without results. 0, or -1 with the error set. */
+int store_exec(struct store *s, const char *sql);
+/* store_stmt_get - the statement, prepared on first use; NULL with the error set. */
+struct sqlite3_stmt *store_stmt_get(struct store *s, enum stmt_id id);
+/* store_stmt_done - reset a statement and clear its bindings, for its next use. */
+void store_stmt_done(struct sqlite3_stmt *st);
+/* store_column_dup - a copy of a text column, NULL for SQL NULL. */
+char *store_column_dup(struct sqlite3_stmt *st, int col);
+/* store_bind_text - bind s (not copied: keep it until store_stmt_done), or SQL NULL. */
+void store_bind_text(struct sqlite3_stmt *st, int idx, const char *s);
+
+#endif

@@ -1,0 +1,225 @@
+#!/bin/bash
+# directory.sh - directory.c (and certcheck.c) against a real, private
+# slapd on 127.0.0.1 holding the certificates of tests/lib/mkcerts.sh,
+# through the test driver tests/unit/dirquery.
+#
+# Covers: found / not found / entries without certificates; the chosen
+# certificate (latest expiry, PKCS#7 bundle); RFC 4515 escaping against
+# injection; LDAPFilter templates; ldaps:// with and without the right CA;
+# simple bind (right and wrong password, never shown); the size limit;
+# failover to the next URI; connections reused, and rebuilt after slapd
+# restarts; slapd stopped -> retry at once; a silent listener (ldap:// and
+# ldaps://) -> retry within LDAPTimeout; a silent first server costs only
+# its share of the time once, then is skipped while in back-off.
+
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/slapd.sh"
+
+DIRQUERY=${DIRQUERY:-$top_builddir/tests/unit/dirquery}
+SILENT=${SILENTLISTEN:-$top_builddir/tests/unit/silentlisten}
+need "$DIRQUERY" "tests/unit/dirquery not built"
+need "$SILENT" "tests/unit/silentlisten not built"
+need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
+need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
+for cmd in ldapsearch ldapadd openssl; do
+	need "$cmd"
+done
+
+CERTS=$TEST_TMP/certs
+if ! bash "$top_srcdir/tests/lib/mkcerts.sh" "$CERTS"; then
+	fail "mkcerts.sh"
+	done_testing
+fi
+slapd_setup "$CERTS" || { fail "slapd_setup"; done_testing; }
+slapd_start "" "$(free_port)" || { fail "slapd starts"; done_testing; }
+pass "slapd answers on $SLAPD_URI and $SLAPD_TLSURI"
+
+ERR=$TEST_TMP/dirquery.err
+
+# q ARGS... - one dirquery run; its output in OUT, stderr appended to ERR.
+q() {
+	OUT=$("$DIRQUERY" "$@" 2>>"$ERR")
+}
+
+fp() {
+	openssl x509 -in "$CERTS/$1.pem" -noout -fingerprint -sha256 | cut -d= -f2
+}
+
+field() {		# field NAME LINE
+	[[ " $2 " =~ \ $1=([^ ]*)\  ]] && echo "${BASH_REMATCH[1]}"
+}
+
+ms_of() { field ms "$1"; }
+
+# --------------------------------------------------- answers and choices
+
+q -T "$CERTS/trust.pem" -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found server=$SLAPD_URI entries=1 values=1 " "valid@: found, one certificate"
+is "$(field chosen "$OUT")" "$(fp valid)" "valid@: the certificate chosen is valid.pem"
+
+q -T "$CERTS/trust.pem" -H "$SLAPD_URI" twocerts@example.dk
+like "$OUT" "^found .* entries=2 values=2 " "twocerts@: two entries, two certificates"
+is "$(field chosen "$OUT")" "$(fp two-b)" "twocerts@: the one that expires last"
+
+q -T "$CERTS/trust.pem" -H "$SLAPD_URI" bundle@example.dk
+is "$(field chosen "$OUT")" "$(fp bundle)" "bundle@: userSMIMECertificate bundle, leaf chosen"
+
+q -T "$CERTS/trust.pem" -H "$SLAPD_URI" expired@example.dk
+like "$OUT" "^found .* valid=none" "expired@: found, but none valid"
+
+q -H "$SLAPD_URI" nobody@example.dk
+like "$OUT" "^notfound server=$SLAPD_URI entries=0 " "unknown address: not found"
+
+q -H "$SLAPD_URI" nocert@example.dk
+like "$OUT" "^notfound server=$SLAPD_URI entries=1 " "an entry without certificates: not found"
+
+q -H "$SLAPD_URI" VALID@EXAMPLE.DK
+like "$OUT" "^found .* values=1 " "mail matching in the directory ignores case (certcheck does not)"
+
+# ------------------------------------------------------------- injection
+
+for a in '*@example.dk' 'valid*@example.dk' '*)(mail=*@example.dk' '*)(|(mail=*)@example.dk' \
+	'v*d@example.dk' '\2a@example.dk' '*' '(mail=valid@example.dk)'; do
+	q -H "$SLAPD_URI" "$a"
+	like "$OUT" "^notfound .* entries=0 " "injection <$a>: matches nobody"
+done
+like "$(grep -F 'filter="(mail=' "$SLAPD_DIR/slapd.log")" \
+	'filter="\(mail=\\2[Aa]\\29\\28mail=\\2[Aa]@example.dk\)"' \
+	"slapd received the value escaped (RFC 4515)"
+
+q -T "$CERTS/trust.pem" -H "$SLAPD_URI" 'star*name@example.dk'
+like "$OUT" "^found .* entries=1 values=1 " "star*name@: exactly the entry with the '*' in it"
+is "$(field chosen "$OUT")" "$(fp star)" "star*name@: its certificate"
+
+# ---------------------------------------------------------- filter, base
+
+q -f '(&(objectClass=inetOrgPerson)(mail=%s))' -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found .* values=1 " "a filter template with text around %s"
+q -f '(&(objectClass=organizationalUnit)(mail=%s))' -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^notfound " "... and the text around it counts"
+q -b ou=people,c=DK -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found " "LDAPBase below the suffix"
+q -b o=elsewhere -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^retry .*No such object" "LDAPBase that does not exist: retry, not 'not found'"
+q -f '(mail=%s' -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^error LDAPFilter .*unbalanced" "a broken LDAPFilter is refused at start"
+
+# ------------------------------------------------------------------- TLS
+
+q -C "$CERTS/trust.pem" -H "$SLAPD_TLSURI" valid@example.dk
+like "$OUT" "^found server=$SLAPD_TLSURI " "ldaps:// with LDAPCACertFile: found"
+q -C "$CERTS/ca/untrusted/ca.pem" -H "$SLAPD_TLSURI" valid@example.dk
+like "$OUT" "^retry .*certificate did not verify" "ldaps:// with a CA that did not sign the server: retry"
+q -C "$CERTS/no-such-ca.pem" -H "$SLAPD_TLSURI" valid@example.dk
+like "$OUT" "^(error|retry) " "ldaps:// with a missing LDAPCACertFile: refused"
+
+# ------------------------------------------------------------------ bind
+
+q -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found " "simple bind with the right password"
+like "$(grep -c "BIND dn=\"$SLAPD_ROOTDN\" method=128" "$SLAPD_DIR/slapd.log")" '^[1-9]' \
+	"slapd saw the bind"
+(umask 077 && printf 'wrongpw\n' >"$TEST_TMP/wrongpw")
+q -D "$SLAPD_ROOTDN" -y "$TEST_TMP/wrongpw" -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^retry .*bind as $SLAPD_ROOTDN: Invalid credentials" "a wrong password: retry"
+: >"$TEST_TMP/emptypw"
+q -D "$SLAPD_ROOTDN" -y "$TEST_TMP/emptypw" -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^error .*no password" "an empty password file is refused at start"
+unlike "$OUT$(cat "$ERR")" "secret|wrongpw" "no password in any output or log"
+
+# ------------------------------------------------------------ size limit
+
+{
+	for i in $(seq 1 25); do
+		printf 'dn: cn=filler%d,ou=people,c=DK\nobjectClass: inetOrgPerson\n' "$i"
+		printf 'cn: filler%d\nsn: filler\nmail: filler%d@example.dk\n\n' "$i" "$i"
+	done
+} >"$TEST_TMP/filler.ldif"
+ok "25 more entries added" ldapadd -x -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" \
+	-f "$TEST_TMP/filler.ldif" -o nettimeout=5 >/dev/null
+q -f '(|(mail=%s)(sn=filler))' -H "$SLAPD_URI" valid@example.dk
+like "$OUT" " entries=20 .*truncated" "a search matching 26 entries reads 20 and says so"
+
+# -------------------------------------------------------------- failover
+
+DEAD=$(free_port)
+q -H "ldap://127.0.0.1:$DEAD/" -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found server=$SLAPD_URI " "first URI refuses connections: the second answers"
+q -H "ldap://127.0.0.1:$DEAD/" -H "ldap://127.0.0.1:$(free_port)/" valid@example.dk
+like "$OUT" "^retry .*127.0.0.1:$DEAD/: Can't contact LDAP server; ldap://127.0.0.1:[0-9]+/: Can't contact" \
+	"no server answers: retry, each one's reason"
+
+# ------------------------------------------- one directory, many lookups
+
+# A dirquery that keeps running: addresses in on fd DQ_IN, answers out.
+dq_start() {
+	coproc DQ { exec "$DIRQUERY" "$@" 2>>"$ERR"; }
+	DQ_PID=$DQ_PID
+	track_pid "$DQ_PID"
+}
+dq_ask() {
+	echo "$1" >&"${DQ[1]}"
+	OUT=
+	read -r -t 30 OUT <&"${DQ[0]}"
+}
+dq_stop() {
+	exec {DQ[1]}>&-
+	stop_pid "$DQ_PID" 5
+}
+accepts() { grep -c ' ACCEPT from IP=127.0.0.1' "$SLAPD_DIR/slapd.log"; }
+
+before=$(accepts)
+dq_start -t 3 -H "$SLAPD_URI"
+dq_ask valid@example.dk
+dq_ask twocerts@example.dk
+dq_ask nobody@example.dk
+like "$OUT" "^notfound " "three lookups on one directory"
+is "$(($(accepts) - before))" 1 "... over one connection"
+
+slapd_stop
+dq_ask valid@example.dk
+like "$OUT" "^retry ms=[0-9]+ error=$SLAPD_URI: Can't contact LDAP server" "slapd stopped: retry"
+ms=$(ms_of "$OUT")
+ok "slapd stopped: the answer comes at once ($ms ms)" test "${ms:-99999}" -lt 1000
+slapd_start "$SLAPD_PORT" || fail "slapd restarts"
+dq_ask valid@example.dk
+like "$OUT" "^found " "slapd back (and the server in back-off is the only one): found"
+slapd_stop
+slapd_start "$SLAPD_PORT" || fail "slapd restarts"
+dq_ask valid@example.dk
+like "$OUT" "^found " "slapd restarted behind an idle connection: found on a new one"
+dq_stop
+
+# ----------------------------------------------------- a silent server
+
+"$SILENT" >"$TEST_TMP/silent.port" &
+SILENT_PID=$!
+track_pid "$SILENT_PID"
+wait_for 5 test -s "$TEST_TMP/silent.port"
+SPORT=$(head -n 1 "$TEST_TMP/silent.port")
+
+q -t 2 -H "ldap://127.0.0.1:$SPORT/" valid@example.dk
+like "$OUT" "^retry .*no answer in time" "a silent ldap:// server: retry"
+ms=$(ms_of "$OUT")
+ok "... within LDAPTimeout 2 s + 1 s ($ms ms)" test "${ms:-99999}" -le 3000
+ok "... having waited for it ($ms ms)" test "${ms:-0}" -ge 1500
+
+q -t 2 -C "$CERTS/trust.pem" -H "ldaps://127.0.0.1:$SPORT/" valid@example.dk
+like "$OUT" "^retry " "a silent ldaps:// server (stuck TLS handshake): retry"
+ms=$(ms_of "$OUT")
+ok "... within LDAPTimeout 2 s + 1 s ($ms ms)" test "${ms:-99999}" -le 3000
+
+dq_start -t 4 -H "ldap://127.0.0.1:$SPORT/" -H "$SLAPD_URI"
+dq_ask valid@example.dk
+like "$OUT" "^found server=$SLAPD_URI " "silent first server, live second: found on the second"
+ms=$(ms_of "$OUT")
+ok "... after the first had half of LDAPTimeout 4 s ($ms ms)" \
+	test "${ms:-99999}" -ge 1500 -a "${ms:-99999}" -le 3000
+dq_ask valid@example.dk
+like "$OUT" "^found server=$SLAPD_URI " "next lookup: found on the second again"
+ms=$(ms_of "$OUT")
+ok "... at once: the silent server is in back-off ($ms ms)" test "${ms:-99999}" -lt 1000
+dq_stop
+
+stop_pid "$SILENT_PID"
+done_testing
