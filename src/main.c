@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (o.check_only) {
 		printf("%s: configuration OK\n", cfg->path);
+		config_unref(cfg);
 		return 0;
 	}
 	log_init("sikkermail-milter", cfg->syslog, true, cfg->syslog_facility);
@@ -128,16 +129,15 @@ int main(int argc, char **argv)
 	socket = o.socket ? o.socket : cfg->socket;
 
 	umask((mode_t)cfg->umask);
-	if (start_certificates(cfg) != 0 || milter_setup(cfg, socket) != 0)
+	if (start_certificates(cfg) != 0)
 		return 1;
-	if (become_user(cfg, socket) != 0 || check_database(cfg) != 0)
-		return 1;
-	if (!o.foreground && detach() != 0)
-		return 1;
+	if (milter_setup(cfg, socket) != 0 || become_user(cfg, socket) != 0 ||
+	    check_database(cfg) != 0 || (!o.foreground && detach() != 0))
+		goto fail;
 	if (!o.foreground)
 		log_init("sikkermail-milter", cfg->syslog, false, cfg->syslog_facility);
 	if (cfg->pidfile != NULL && write_pidfile(cfg->pidfile) != 0)
-		return 1;
+		goto fail;
 
 	msg_info("starting (%s mode, socket %s, configuration %s)", mode_name(cfg->mode), socket,
 		 cfg->path);
@@ -154,6 +154,12 @@ int main(int argc, char **argv)
 	msg_info("stopped");
 	config_unref(cfg);
 	return 0;
+
+fail:
+	/* leave nothing behind that looks like a running filter */
+	if (milter_socket_path(socket) != NULL)
+		unlink(milter_socket_path(socket));
+	return 1;
 }
 
 /*

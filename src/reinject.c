@@ -422,7 +422,7 @@ static void report_child(const struct child *c, const char *path, int exec_errno
 	if (said[0] != '\0')
 		sb_printf(&sb, ": %s", said);
 	free(said);
-	*err = sb_steal(&sb);
+	*err = sb.s;	/* sb is done with */
 }
 
 /* reinject_one_line - text on one line: line ends as "; ", controls dropped, trimmed. */
@@ -445,5 +445,5 @@ char *reinject_one_line(const char *text)
 	}
 	while (sb.len > 0 && (sb.s[sb.len - 1] == ' ' || sb.s[sb.len - 1] == ';'))
 		sb.s[--sb.len] = '\0';
-	return sb_steal(&sb);
+	return sb.s;
 }

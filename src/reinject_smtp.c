@@ -68,7 +68,7 @@ static void fail(struct smtp *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	sb_vprintf(&sb, fmt, ap);
 	va_end(ap);
-	s->err = sb_steal(&sb);
+	s->err = sb.s;
 }
 
 int reinject_smtp(const struct reinject_target *t, const char *sender,

@@ -127,8 +127,6 @@ static void write_subject(struct strbuf *sb, const char *subject, const char *eo
 static void format_date(time_t t, char *buf, size_t len);
 static int scan_8bit(FILE *f);
 
-#define SMIME_DEFAULT_CIPHER "aes-256-cbc"
-
 /*
  * set_error - *err = the formatted text, followed by whatever OpenSSL has
  * queued for this thread (earliest first), which is then empty.

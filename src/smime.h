@@ -13,6 +13,7 @@
  *   smime_new_message_id             a fresh Message-ID for a mailbox
  *   smime_cipher_valid               is a Cipher setting known here?
  *   smime_is_encrypted               is a message already S/MIME/PGP encrypted?
+ *                                    (smime_detect.c: pure string logic)
  *
  * Every function that can fail returns 0 / non-NULL on success, and on
  * failure -1 / NULL with *err set to a malloc'ed English explanation

@@ -23,6 +23,7 @@ struct ct_params {
 	bool smime_type_other;	/* one of them is not an encrypted type */
 	int protocols;		/* protocol parameters seen */
 	bool protocol_other;	/* one of them is not application/pgp-encrypted */
+	bool malformed;		/* something that is not "; attr=value" */
 };
 
 static bool is_space(char c);
@@ -141,19 +142,20 @@ static void parse_params(const char *p, struct ct_params *out)
 	for (;;) {
 		p = skip_cfws(p);
 		if (*p != ';')
-			return;
+			break;
 		p = skip_cfws(p + 1);
 		attr = p;
 		if ((n = token_len(p)) == 0)
 			continue;	/* ";;" or a trailing ';' */
 		p = skip_cfws(p + n);
 		if (*p != '=')
-			return;
+			break;
 		p = read_value(skip_cfws(p + 1), value, sizeof(value), &ok);
 		note_param(attr, n, ok ? value : NULL, out);
 		if (!ok)
-			return;
+			break;
 	}
+	out->malformed = *p != '\0';
 }
 
 bool smime_is_encrypted(const char *content_type)
@@ -172,6 +174,8 @@ bool smime_is_encrypted(const char *content_type)
 	sub = skip_cfws(p + 1);
 	nsub = token_len(sub);
 	parse_params(sub + nsub, &params);
+	if (params.malformed || nsub == 0)
+		return false;
 
 	if (span_is(type, ntype, "application") &&
 	    (span_is(sub, nsub, "pkcs7-mime") || span_is(sub, nsub, "x-pkcs7-mime")))

@@ -2,19 +2,27 @@
 #
 # Exports:
 #   TAP:      ok NAME CMD..., pass NAME, fail NAME, is GOT WANT NAME,
-#             like GOT ERE NAME, unlike GOT ERE NAME, diag MSG..., diag_file FILE,
-#             skip NAME REASON, done_testing
-#   needs:    need CMD [REASON], skip_all REASON (exit 77, or a failure when
-#             SIKKERMAIL_STRICT=1: in CI nothing may be skipped)
-#   places:   top_srcdir, top_builddir, MILTER, CTL, TEST_TMP (a private temp
-#             dir, mode 0755 so that the unprivileged daemon user and
-#             postfix can reach sockets in it)
+#             like GOT ERE NAME, unlike GOT ERE NAME, skip NAME REASON,
+#             diag MSG..., diag_file FILE [LINES], tests_failed, done_testing
+#             (prints the plan; exit 1 if anything failed)
+#   needs:    need CMD [REASON], need_root [REASON], skip_all REASON: print
+#             "1..0 # SKIP" and exit 77 - or, with SIKKERMAIL_STRICT=1 (CI,
+#             where nothing may be skipped), fail
+#   places:   top_srcdir, top_builddir (default: this tree), MILTER, CTL
+#             (SIKKERMAIL_MILTER / SIKKERMAIL_CTL override), TEST_USER (the
+#             daemon's UserID; SIKKERMAIL_TEST_USER, default nobody),
+#             TEST_TMP (private temp dir, mode 0755 so that the daemon's user
+#             and postfix reach sockets in it; removed at exit unless
+#             SIKKERMAIL_KEEP_TMP is set)
 #   servers:  track_pid PID, untrack_pid PID, at_exit CMD (run at cleanup),
 #             stop_pid PID [SECONDS] (TERM, then KILL; sets STOP_STATUS),
-#             stop_pids PID... (all at once; sets STOP_STATUSES[PID])
-#   helpers:  pick_port VAR, free_port, wait_for SECONDS CMD..., milter_start CONF SOCKET LOG
-#             [ARGS...] (sets MILTER_PID), milter_stop, file_owner PATH,
-#             proc_user PID
+#             stop_pids PID... (all at once; sets STOP_STATUSES[PID]),
+#             alive PID, milter_start CONF SOCKETPATH LOG [ARGS...] (sets
+#             MILTER_PID), milter_stop
+#   helpers:  wait_for SECONDS CMD..., pick_port VAR, free_port,
+#             port_in_use PORT, file_owner PATH, proc_user PID,
+#             give_to_test_user PATH..., as_test_user CMD...,
+#             decision_line LOG QUEUEID, has_decision LOG QUEUEID, sql DB QUERY
 #
 # Everything started through these helpers is stopped by PID when the
 # script exits, whatever way it exits.

@@ -214,7 +214,7 @@ static char *header(const char *msg, const char *name)
 				sb_addmem(&sb, p, (size_t)(e - p) - (e > p && e[-1] == '\r'));
 				p = e + 1;
 				if (*p != ' ' && *p != '\t')
-					return sb_steal(&sb);
+					return sb.s;
 			}
 		}
 		p = strchr(p, '\n') + 1;
@@ -304,7 +304,7 @@ static char *openssl_output(const char *args)
 		sb_addmem(&sb, buf, n);
 	if (p)
 		pclose(p);
-	return sb_steal(&sb);
+	return sb.s;
 }
 
 /* all_crlf - every LF is preceded by a CR, and there is at least one. */
@@ -676,7 +676,7 @@ static char *escaped(const char *s)
 		else
 			sb_addc(&sb, *s);
 	}
-	return sb_steal(&sb);
+	return sb.s;
 }
 
 static void test_is_encrypted(void)
@@ -711,6 +711,10 @@ static void test_is_encrypted(void)
 		{ "application/pkcs7-mimex; smime-type=enveloped-data", false },
 		{ "application/pkcs7-mime; smime-type=enveloped-datax", false },
 		{ "application/pkcs7-mime; smime-type=\"enveloped-data", false },
+		{ "application/pkcs7-mime; junk smime-type=signed-data", false },
+		{ "application/pkcs7-mime; name=smime p7m", false },
+		{ "application/pkcs7-mime; smime-type=enveloped-data; (comment) ;", true },
+		{ "application/", false },
 		{ "", false },
 		{ "garbage", false },
 		{ "/pkcs7-mime", false },
@@ -786,7 +790,6 @@ static void test_memory(void)
 	   "memory: the measure sees a child that fills 20 MB (%+ld KB)", control - small);
 	ok(small > 0 && big - small < 10 * 1024,
 	   "memory: 20 MB costs less than 10 MB more than 100 KB (%+ld KB)", big - small);
-	ok(big > 0 && big < 10 * 1024, "memory: the whole process peaks below 10 MB (%ld KB)", big);
 
 	is_int(sh("%s cms -decrypt -in big.out -recip r1.pem -inkey r1.key -out big.dec && "
 		  "%s cms -verify -in big.dec -CAfile ca.pem -out big.ver", openssl_bin,
