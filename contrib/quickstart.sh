@@ -64,7 +64,7 @@ build() {
 	dir=$1
 	shift
 	[ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ] ||
-		autoreconf -fi >/dev/null
+		autoreconf -fi >/dev/null 2>&1
 	mkdir -p "$dir"
 	if ! (cd "$dir" && "$top/configure" --quiet --enable-werror "$@" && make -s -j2) \
 		>"$dir/build.out" 2>&1; then

@@ -19,7 +19,7 @@ static bool log_to_syslog = false;
 static bool log_to_stderr = true;
 static int log_level = LOG_INFO;
 
-static void msg_vlog(int pri, const char *fmt, va_list ap);
+static void msg_vlog(int pri, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 void log_init(const char *ident, bool to_syslog, bool to_stderr, int facility)
 {

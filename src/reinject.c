@@ -63,6 +63,7 @@ static void pump_once(struct child *c, int wait_ms);
 static void feed(struct child *c);
 static void drain(struct child *c);
 static void close_fd(int *fd);
+static void close_pair(int fd[2]);
 static void report_child(const struct child *c, const char *path, int exec_errno,
 			 bool timed_out, int timeout, char **err);
 
@@ -200,8 +201,9 @@ static int sendmail_message(const char *path, const char *sender, const char *co
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&ex[1]);
-	c->in_fd = in[1], in[1] = -1;
-	c->out_fd = out[0], out[0] = -1;
+	c->in_fd = in[1];
+	c->out_fd = out[0];
+	in[1] = out[0] = -1;
 	timed_out = run_child(c, deadline) < 0;
 	if (read(ex[0], &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
 		exec_errno = 0;
@@ -210,9 +212,11 @@ static int sendmail_message(const char *path, const char *sender, const char *co
 	if (ret < 0)
 		report_child(c, path, exec_errno, timed_out, timeout, err);
 out:
-	close_fd(&in[0]), close_fd(&in[1]), close_fd(&out[0]), close_fd(&out[1]);
-	close_fd(&ex[0]), close_fd(&ex[1]);
-	close_fd(&c->in_fd), close_fd(&c->out_fd);
+	close_pair(in);
+	close_pair(out);
+	close_pair(ex);
+	close_fd(&c->in_fd);
+	close_fd(&c->out_fd);
 	sb_free(&c->text);
 	free(c);
 	free(argv);
@@ -397,6 +401,12 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+static void close_pair(int fd[2])
+{
+	close_fd(&fd[0]);
+	close_fd(&fd[1]);
 }
 
 /* report_child - why the hand-off failed, with what the command said. */

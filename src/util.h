@@ -31,7 +31,7 @@ void sb_addmem(struct strbuf *sb, const void *p, size_t n);
 void sb_adds(struct strbuf *sb, const char *s);
 void sb_addc(struct strbuf *sb, int c);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
+void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 char *sb_steal(struct strbuf *sb);	/* returns the string, resets sb */
 
 /* strlist - an array of owned strings, used for error lists and the like. */

@@ -187,7 +187,7 @@ static void test_round_trip(void)
 {
 	static const char *const nasty[] = {
 		"with space", "\"quoted\"", "back\\slash", "a=b", "=", "\\x41", "\\", "\"",
-		"ctl\x01\x1f\x7f", "cr\rlf\n", "tab\t", "K\xc3\xb8" "benhavn", "bad\xff\xfe",
+		"ctl\x01\x1f\x7f", "cr\rlf\n", "tab\t", ("K\xc3\xb8" "benhavn"), "bad\xff\xfe",
 		"c1\xc2\x85", "-", "", "--", " ", "trailing ", "x\\\"y", "rcpt1=evil",
 	};
 	struct decision d;

@@ -759,13 +759,20 @@ static long peak_kb(const char *orig, const char *out, int *status)
 {
 	struct rusage ru;
 	pid_t pid;
-	char *err = NULL, *volatile mem;
+	char *err = NULL;
 
 	fflush(stdout);
 	if ((pid = fork()) == 0) {
 		if (orig == NULL) {
-			mem = malloc(20 << 20);
-			_exit(mem && memset(mem, 1, 20 << 20) ? 0 : 1);
+			/* volatile stores: an optimiser may not drop them as dead */
+			volatile char *mem = malloc(20 << 20);
+			int sum = 0;
+
+			for (size_t i = 0; mem != NULL && i < (20u << 20); i += 4096)
+				mem[i] = 1;
+			for (size_t i = 0; mem != NULL && i < (20u << 20); i += 4096)
+				sum += mem[i];
+			_exit(mem != NULL && sum == (20 << 20) / 4096 ? 0 : 1);
 		}
 		_exit(build(NULL, false, "big", orig, out, &err) == 0 ? 0 : 1);
 	}
