@@ -162,6 +162,9 @@ static enum step step_encrypted(struct classify_ctx *c)
 		return STEP_NEXT;
 	switch (certs_lookup(c->cfg, c->store, c->addr, &cs)) {
 	case LOOKUP_FOUND:
+		c->out->cert_der = cs.der;
+		c->out->cert_der_len = cs.der_len;
+		cs.der = NULL;
 		date_string(cs.not_after, date);
 		s = set_class(c, CLASS_ENCRYPTED,
 			      xasprintf("certificate %s (SHA-256 %s; expires %s; from %s)",
@@ -251,6 +254,8 @@ void classify_address(const struct config *cfg, struct store *store, const struc
 
 	out->cls = CLASS_UNKNOWN;
 	out->evidence = NULL;
+	out->cert_der = NULL;
+	out->cert_der_len = 0;
 	if (addr == NULL || addr->domain == NULL || addr->domain[0] == '\0') {
 		out->evidence = xstrdup("address without a domain");
 		return;
@@ -274,5 +279,8 @@ void classify_address(const struct config *cfg, struct store *store, const struc
 void classification_free(struct classification *c)
 {
 	free(c->evidence);
+	free(c->cert_der);
 	c->evidence = NULL;
+	c->cert_der = NULL;
+	c->cert_der_len = 0;
 }

@@ -21,6 +21,8 @@
 struct classification {
 	enum rclass cls;
 	char *evidence;		/* owned; human-readable why */
+	unsigned char *cert_der;	/* owned; CLASS_ENCRYPTED: the certificate to encrypt to */
+	size_t cert_der_len;
 };
 
 /*

@@ -18,6 +18,7 @@ void decision_free(struct decision *d)
 		free(d->rcpts[i].raw);
 		address_free(&d->rcpts[i].addr);
 		free(d->rcpts[i].evidence);
+		free(d->rcpts[i].cert_der);
 	}
 	free(d->rcpts);
 	free(d->queue_id);

@@ -22,6 +22,8 @@ struct rcpt {
 	char *evidence;		/* why this class, for explain and the audit line */
 	enum action action;	/* set by policy_decide */
 	const char *rule;	/* static: the rule that chose the action */
+	unsigned char *cert_der;	/* CLASS_ENCRYPTED: the certificate to encrypt to */
+	size_t cert_der_len;
 };
 
 struct decision {
@@ -35,6 +37,7 @@ struct decision {
 	enum personal_source psrc;
 	char *personal_why;		/* e.g. "header X-KP-Personal: yes", "conflicting headers" */
 	int cpr_hits;			/* CPR numbers found (masked elsewhere) */
+	bool already_encrypted;		/* S/MIME or PGP encrypted as submitted: never wrapped again */
 	enum mode mode;
 	bool store_failed;		/* the database could not be used while deciding */
 

@@ -22,6 +22,7 @@
  * fresh connection before the server is counted as failed.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +44,8 @@
 struct dir_conn {
 	LDAP *ld;
 	const char *uri;	/* the server's, for messages */
+	long long deadline;	/* of the operation in progress (mono_ms) */
+	struct ldap_conncb conncb;	/* installs the deadline layer on connect */
 	bool bound;		/* the bind (if any) is done on this connection */
 	bool used;		/* has carried a request: may have gone stale while idle */
 };
@@ -78,6 +81,15 @@ static long long mono_ms(void);
 static struct timeval ms_tv(long long ms);
 static char *ldap_reason(LDAP *ld, const char *uri, int rc);
 static char *read_password(const char *file, char **err);
+static int deadline_setup(Sockbuf_IO_Desc *sbiod, void *arg);
+static int deadline_remove(Sockbuf_IO_Desc *sbiod);
+static int deadline_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg);
+static int deadline_wait(Sockbuf_IO_Desc *sbiod, short events);
+static ber_slen_t deadline_read(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len);
+static ber_slen_t deadline_write(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len);
+static int deadline_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+			struct ldap_conncb *ctx);
+static void deadline_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx);
 static struct dir_conn *conn_new(struct directory *dir, const char *uri, char **err);
 static void conn_free(struct dir_conn *c);
 static struct dir_conn *pool_get(struct directory *dir, size_t i, char **err);
@@ -200,6 +212,93 @@ char *directory_filter_expand(const char *template, const char *value, size_t le
 	return sb.s;
 }
 
+/* --------------------------------------------- the deadline I/O layer */
+
+/*
+ * libldap bounds the TLS handshake of ldaps:// by the network timeout
+ * only in theory: with GnuTLS it makes the socket non-blocking and then
+ * spins inside gnutls_handshake for as long as the server stays silent.
+ * So every connection gets this I/O layer between TLS and the socket,
+ * installed by a connect callback. Where the layer below would say "try
+ * again" it waits for the socket instead, until the operation's
+ * deadline, and then fails with ETIMEDOUT, which ends the handshake.
+ * On the blocking socket libldap uses otherwise it only passes data on.
+ */
+static Sockbuf_IO deadline_io = {
+	deadline_setup, deadline_remove, deadline_ctrl, deadline_read, deadline_write, NULL
+};
+
+static int deadline_setup(Sockbuf_IO_Desc *sbiod, void *arg)
+{
+	sbiod->sbiod_pvt = arg;
+	return 0;
+}
+
+static int deadline_remove(Sockbuf_IO_Desc *sbiod)
+{
+	sbiod->sbiod_pvt = NULL;
+	return 0;
+}
+
+static int deadline_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg)
+{
+	return LBER_SBIOD_CTRL_NEXT(sbiod, opt, arg);
+}
+
+/* deadline_wait - until the socket is ready for events; -1 (ETIMEDOUT) past the deadline. */
+static int deadline_wait(Sockbuf_IO_Desc *sbiod, short events)
+{
+	struct dir_conn *c = sbiod->sbiod_pvt;
+	struct pollfd p = { -1, events, 0 };
+	long long left = c ? c->deadline - mono_ms() : 0;
+	int rc;
+
+	if (left <= 0 || ber_sockbuf_ctrl(sbiod->sbiod_sb, LBER_SB_OPT_GET_FD, &p.fd) == -1) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+	if (rc == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return rc < 0 && errno != EINTR ? -1 : 0;
+}
+
+static ber_slen_t deadline_read(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	for (;;) {
+		ber_slen_t n = LBER_SBIOD_READ_NEXT(sbiod, buf, len);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return n;
+		if (deadline_wait(sbiod, POLLIN) < 0)
+			return -1;
+	}
+}
+
+static ber_slen_t deadline_write(Sockbuf_IO_Desc *sbiod, void *buf, ber_len_t len)
+{
+	for (;;) {
+		ber_slen_t n = LBER_SBIOD_WRITE_NEXT(sbiod, buf, len);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return n;
+		if (deadline_wait(sbiod, POLLOUT) < 0)
+			return -1;
+	}
+}
+
+/* deadline_add - the connect callback: the layer goes above the socket, below TLS. */
+static int deadline_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+			struct ldap_conncb *ctx)
+{
+	return ber_sockbuf_add_io(sb, &deadline_io, LBER_SBIOD_LEVEL_PROVIDER + 5, ctx->lc_arg) == 0
+		       ? 0 : -1;
+}
+
+static void deadline_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
+{
+}
+
 /* ------------------------------------------------------ set-up, pool */
 
 /* read_password - the first line of file, without its line end. */
@@ -243,6 +342,8 @@ static struct dir_conn *conn_new(struct directory *dir, const char *uri, char **
 	int rc = ldap_initialize(&c->ld, uri);
 
 	c->uri = uri;
+	c->deadline = mono_ms() + (long long)dir->timeout * 1000;
+	c->conncb = (struct ldap_conncb){ deadline_add, deadline_del, c };
 	if (rc != LDAP_SUCCESS || c->ld == NULL) {
 		*err = xasprintf("LDAPURI %s: %s", uri, ldap_err2string(rc));
 		free(c);
@@ -252,7 +353,8 @@ static struct dir_conn *conn_new(struct directory *dir, const char *uri, char **
 	    ldap_set_option(c->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(c->ld, LDAP_OPT_DEREF, &deref) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(c->ld, LDAP_OPT_SIZELIMIT, &size) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(c->ld, LDAP_OPT_TIMELIMIT, &dir->timeout) != LDAP_OPT_SUCCESS)
+	    ldap_set_option(c->ld, LDAP_OPT_TIMELIMIT, &dir->timeout) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(c->ld, LDAP_OPT_CONNECT_CB, &c->conncb) != LDAP_OPT_SUCCESS)
 		goto fail;
 	set_timeouts(c->ld, (long long)dir->timeout * 1000);
 	if (ascii_strncasecmp(uri, "ldaps://", 8) != 0)
@@ -534,8 +636,9 @@ static int do_bind(struct directory *dir, struct dir_conn *c, long long deadline
 				 diag && *diag ? " (" : "", diag ? diag : "", diag && *diag ? ")" : "");
 		rc = code;
 	} else {
-		char *r = rc == LDAP_TIMEOUT ? xstrdup("no answer in time")
-					     : ldap_reason(c->ld, c->uri, rc);
+		char *r = rc == LDAP_TIMEOUT || mono_ms() >= deadline
+				  ? xstrdup("no answer in time")
+				  : ldap_reason(c->ld, c->uri, rc);
 		*why = xasprintf("bind as %s: %s", dir->bind_dn, r);
 		free(r);
 	}
@@ -597,6 +700,7 @@ static struct attempt search(struct directory *dir, struct dir_conn *c, const ch
 	int msgid, code = LDAP_OTHER;
 	char *diag = NULL;
 
+	c->deadline = deadline;
 	set_timeouts(c->ld, deadline - mono_ms());
 	/* The server's own time limit: what is left, in whole seconds. */
 	limit.tv_sec = (time_t)((deadline - mono_ms() + 999) / 1000);
@@ -611,8 +715,10 @@ static struct attempt search(struct directory *dir, struct dir_conn *c, const ch
 	if (a.ldap_rc == LDAP_SUCCESS)
 		a.ldap_rc = wait_result(c->ld, msgid, deadline, &res);
 	if (a.ldap_rc != LDAP_SUCCESS) {
-		a.why = a.ldap_rc == LDAP_TIMEOUT ? xstrdup("no answer in time")
-						  : ldap_reason(c->ld, c->uri, a.ldap_rc);
+		/* Past the deadline, whatever broke, the cause is the silence. */
+		a.why = a.ldap_rc == LDAP_TIMEOUT || mono_ms() >= deadline
+				? xstrdup("no answer in time")
+				: ldap_reason(c->ld, c->uri, a.ldap_rc);
 		return a;
 	}
 	collect(c->ld, res, out);

@@ -22,8 +22,10 @@
 
 #include "certs.h"
 #include "config.h"
+#include "encrypt.h"
 #include "log.h"
 #include "milter.h"
+#include "smime.h"
 #include "store.h"
 #include "util.h"
 
@@ -151,6 +153,7 @@ int main(int argc, char **argv)
 	if (cfg->pidfile != NULL && unlink(cfg->pidfile) != 0 && errno != ENOENT)
 		msg_warn("cannot remove %s: %s", cfg->pidfile, strerror(errno));
 	certs_shutdown();
+	encrypt_shutdown();
 	msg_info("stopped");
 	config_unref(cfg);
 	return 0;
@@ -199,7 +202,10 @@ static int become_user(const struct config *cfg, const char *socket_spec)
 	return 0;
 }
 
-/* start_certificates - the trust store and the directory pool, read while still root. */
+/*
+ * start_certificates - the trust store, the directory pool and the
+ * function mailboxes' keys, read while still root.
+ */
 static int start_certificates(const struct config *cfg)
 {
 	char *err = NULL;
@@ -209,20 +215,36 @@ static int start_certificates(const struct config *cfg)
 		free(err);
 		return -1;
 	}
+	if (encrypt_init(cfg, &err) != 0) {
+		msg_error("%s", err ? err : "cannot load the function mailboxes");
+		free(err);
+		return -1;
+	}
 	return 0;
 }
 
-/* check_database - open (creating if needed) the database once, so a bad path fails now. */
+/*
+ * check_database - open (creating if needed) the database once, so a bad
+ * path fails now, and read this host's marker secret from it.
+ */
 static int check_database(const struct config *cfg)
 {
 	char *err = NULL;
 	struct store *s = store_open(cfg->database, STORE_RW, &err);
+	unsigned char secret[ENCRYPT_SECRET_LEN];
 
 	if (s == NULL) {
 		msg_error("database %s: %s", cfg->database, err ? err : "cannot open");
 		free(err);
 		return -1;
 	}
+	if (store_secret(s, "reinject-marker", secret, sizeof(secret), smime_random) != 0) {
+		msg_error("%s", store_errmsg(s));
+		store_close(s);
+		return -1;
+	}
+	encrypt_set_secret(secret, sizeof(secret));
+	memset(secret, 0, sizeof(secret));
 	store_close(s);
 	return 0;
 }

@@ -31,11 +31,14 @@
 #include "audit.h"
 #include "classify.h"
 #include "decision.h"
+#include "encrypt.h"
 #include "log.h"
 #include "milter.h"
+#include "msgbuf.h"
 #include "personal.h"
 #include "policy.h"
 #include "reply.h"
+#include "smime.h"
 #include "store.h"
 #include "util.h"
 
@@ -48,7 +51,17 @@ struct msg_ctx {
 	int n_flag_headers;	/* copies of PersonalHeader, any case */
 	int n_mailbox_headers;	/* copies of MailboxHeader, any case */
 	int n_tag_headers;	/* copies of X-Sikkermail: never trusted from outside */
+	int n_marker_headers;	/* copies of the re-injection marker */
 	bool authenticated;
+	bool reinjected;	/* carries a valid marker: our own copy, not filtered again */
+	struct strbuf headers;	/* the header block as received, for an encrypted copy */
+	struct msgbuf *body;	/* headers and body, kept only when the message may be encrypted */
+	char *body_error;	/* why keeping the body failed: such a message is not encrypted */
+	char *subject;
+	char *content_type;
+	char *mailbox_choice;	/* MailboxHeader's value */
+	char *marker;		/* the marker header's value */
+	char *failure;		/* a reply text of our own for reject/tempfail (encryption) */
 };
 
 /* Per-connection state. */
@@ -67,6 +80,8 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa);
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv);
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv);
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value);
+static sfsistat cb_eoh(SMFICTX *ctx);
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len);
 static sfsistat cb_eom(SMFICTX *ctx);
 static sfsistat cb_abort(SMFICTX *ctx);
 static sfsistat cb_close(SMFICTX *ctx);
@@ -78,16 +93,22 @@ static sfsistat set_reply(SMFICTX *ctx, const struct config *cfg, const struct d
 static void remove_headers(SMFICTX *ctx, const char *name, int count);
 static void add_tag(SMFICTX *ctx, const struct decision *d);
 static void record(struct conn_ctx *c, struct decision *d);
+static void keep_header(struct msg_ctx *m, const struct config *cfg, const char *name,
+			const char *value);
+static void carry_out_encrypt(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *m);
+static sfsistat remove_encrypted(SMFICTX *ctx, const struct decision *d);
 static int quarantine(SMFICTX *ctx, const struct config *cfg, const struct decision *d);
 
 static struct smfiDesc filter = {
 	.xxfi_name = "sikkermail",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_DELRCPT,
 	.xxfi_connect = cb_connect,
 	.xxfi_envfrom = cb_envfrom,
 	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
 	.xxfi_eom = cb_eom,
 	.xxfi_abort = cb_abort,
 	.xxfi_close = cb_close,
@@ -174,6 +195,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	msg_ctx_free(c->msg);
 	m = c->msg = xcalloc(1, sizeof(*m));
 	decision_init(&m->d);
+	sb_init(&m->headers);
 	personal_flag_init(&m->flag);
 	m->d.mode = c->cfg->mode;
 	m->d.client_addr = xstrdup(c->client_addr);
@@ -223,12 +245,72 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 		m->n_flag_headers++;
 		personal_flag_add(&m->flag, value);
 	} else if (header_name_eq(name, c->cfg->mailbox_header)) {
-		m->n_mailbox_headers++;
+		if (m->n_mailbox_headers++ == 0)
+			m->mailbox_choice = xstrdup(value);
 	} else if (header_name_eq(name, TAG_HEADER)) {
 		m->n_tag_headers++;
+	} else if (header_name_eq(name, ENCRYPT_MARKER_HEADER)) {
+		if (m->n_marker_headers++ == 0)
+			m->marker = xstrdup(value);
 	} else if (header_name_eq(name, "Message-ID") && m->d.message_id == NULL) {
 		m->d.message_id = reply_sanitise(value);
+	} else if (header_name_eq(name, "Subject") && m->subject == NULL) {
+		m->subject = xstrdup(value);
+	} else if (header_name_eq(name, "Content-Type") && m->content_type == NULL) {
+		m->content_type = xstrdup(value);
 	}
+	keep_header(m, c->cfg, name, value);
+	return SMFIS_CONTINUE;
+}
+
+/*
+ * keep_header - the header block for an encrypted copy: everything the
+ * sender wrote except the filter's own control headers.
+ */
+static void keep_header(struct msg_ctx *m, const struct config *cfg, const char *name,
+			const char *value)
+{
+	if (header_name_eq(name, cfg->mailbox_header) || header_name_eq(name, TAG_HEADER) ||
+	    header_name_eq(name, ENCRYPT_MARKER_HEADER))
+		return;
+	sb_printf(&m->headers, "%s: %s\n", name, value);
+}
+
+/*
+ * cb_eoh - the headers are complete: is this our own re-injected copy, and
+ * may the message need encrypting? Only then is its body kept.
+ */
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+	struct msg_ctx *m;
+	char *err = NULL;
+
+	if (c == NULL || c->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	m = c->msg;
+	m->reinjected = m->n_marker_headers == 1 &&
+			encrypt_marker_valid(m->d.message_id, m->marker);
+	if (!m->reinjected && m->d.trusted && m->n_flag_headers > 0 && encrypt_available() &&
+	    (m->flag.n_yes > 0 || m->flag.n_other > 0)) {
+		m->body = msgbuf_new(MSGBUF_MEMORY_LIMIT, NULL);
+		if (msgbuf_write(m->body, m->headers.s, m->headers.len, &err) != 0 ||
+		    msgbuf_write(m->body, "\n", 1, &err) != 0)
+			m->body_error = err;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct conn_ctx *c = smfi_getpriv(ctx);
+	struct msg_ctx *m;
+
+	if (c == NULL || c->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	m = c->msg;
+	if (m->body != NULL && m->body_error == NULL)
+		msgbuf_write(m->body, chunk, len, &m->body_error);
 	return SMFIS_CONTINUE;
 }
 
@@ -243,6 +325,15 @@ static sfsistat cb_eom(SMFICTX *ctx)
 	qid = smfi_getsymval(ctx, "i");
 	if (qid != NULL && qid[0] != '\0')
 		c->msg->d.queue_id = reply_sanitise(qid);
+	if (c->msg->reinjected) {
+		/* our own encrypted copy or notice, already decided: pass it on unchanged */
+		msg_info("%s: re-injected copy %s passed", c->msg->d.queue_id ? c->msg->d.queue_id : "-",
+			 c->msg->d.message_id);
+		remove_headers(ctx, ENCRYPT_MARKER_HEADER, c->msg->n_marker_headers);
+		msg_ctx_free(c->msg);
+		c->msg = NULL;
+		return SMFIS_ACCEPT;
+	}
 	evaluate(c, c->msg);
 	rc = apply_verdict(ctx, c, c->msg);
 	msg_ctx_free(c->msg);
@@ -285,6 +376,14 @@ static void msg_ctx_free(struct msg_ctx *m)
 	if (m == NULL)
 		return;
 	decision_free(&m->d);
+	sb_free(&m->headers);
+	msgbuf_free(m->body);
+	free(m->body_error);
+	free(m->subject);
+	free(m->content_type);
+	free(m->mailbox_choice);
+	free(m->marker);
+	free(m->failure);
 	free(m);
 }
 
@@ -326,6 +425,7 @@ static void evaluate(struct conn_ctx *c, struct msg_ctx *m)
 	}
 	today_string(today);
 	d->store_failed = conn_store(c) == NULL;
+	d->already_encrypted = m->content_type != NULL && smime_is_encrypted(m->content_type);
 	for (size_t i = 0; i < d->n_rcpts; i++) {
 		struct classification cl;
 		struct rcpt *r = &d->rcpts[i];
@@ -333,7 +433,10 @@ static void evaluate(struct conn_ctx *c, struct msg_ctx *m)
 		classify_address(c->cfg, conn_store(c), &r->addr, d->personal, today, &cl);
 		r->cls = cl.cls;
 		r->evidence = cl.evidence;
+		r->cert_der = cl.cert_der;
+		r->cert_der_len = cl.cert_der_len;
 		cl.evidence = NULL;
+		cl.cert_der = NULL;
 		classification_free(&cl);
 	}
 	policy_decide(c->cfg, d);
@@ -349,34 +452,100 @@ static sfsistat apply_verdict(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *
 	struct decision *d = &m->d;
 	sfsistat rc = SMFIS_ACCEPT;
 
-	if (d->applied == ACTION_ENCRYPT) {
-		/*
-		 * Encryption is not available in this build: never let a
-		 * message that needed it leave in clear.
-		 */
-		d->applied = ACTION_TEMPFAIL;
-		d->rule = "encryption-unavailable";
-	}
+	if (d->applied == ACTION_ENCRYPT)
+		carry_out_encrypt(ctx, c, m);
 	record(c, d);
 	switch (d->applied) {
 	case ACTION_REJECT:
 	case ACTION_TEMPFAIL:
+		if (m->failure != NULL) {
+			bool reject = d->applied == ACTION_REJECT;
+
+			smfi_setreply(ctx, reject ? "550" : "451", reject ? "5.7.1" : "4.3.0",
+				      m->failure);
+			return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+		}
 		return set_reply(ctx, cfg, d);
 	case ACTION_HOLD:
 		if (quarantine(ctx, cfg, d) != 0)
 			return SMFIS_TEMPFAIL;
 		break;
+	case ACTION_ENCRYPT:
+		if ((rc = remove_encrypted(ctx, d)) != SMFIS_ACCEPT)
+			return rc;
+		break;
 	default:
 		break;
 	}
-	if (!d->trusted) {
+	/* the function-mailbox choice is an instruction to the filter, never sent on */
+	remove_headers(ctx, cfg->mailbox_header, m->n_mailbox_headers);
+	if (!d->trusted)
 		remove_headers(ctx, cfg->personal_header, m->n_flag_headers);
-		remove_headers(ctx, cfg->mailbox_header, m->n_mailbox_headers);
-	}
 	remove_headers(ctx, TAG_HEADER, m->n_tag_headers);
 	if (cfg->tag_header)
 		add_tag(ctx, d);
 	return rc;
+}
+
+/*
+ * carry_out_encrypt - the encrypted copy queued through the MTA before the
+ * original is accepted; on failure the verdict becomes tempfail (or reject
+ * for a function mailbox that does not exist) with a reason of its own.
+ */
+static void carry_out_encrypt(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *m)
+{
+	struct decision *d = &m->d;
+	struct encrypt_job job = { c->cfg, d, NULL, NULL, m->subject };
+	char *reason = NULL, *copy_id = NULL, *err = NULL;
+	enum encrypt_status st = ENCRYPT_TEMPFAIL;
+
+	job.mailbox_choice = m->mailbox_choice;
+	if (m->body == NULL || !encrypt_available())
+		reason = xstrdup("encryption is not available: no function mailbox is configured");
+	else if (m->body_error != NULL)
+		reason = xasprintf("the message could not be kept for encryption: %s", m->body_error);
+	else if ((job.original = msgbuf_read(m->body, &err)) == NULL)
+		reason = xasprintf("the message could not be read back for encryption: %s", err);
+	else {
+		smfi_progress(ctx);
+		st = encrypt_and_queue(&job, &reason, &copy_id);
+		smfi_progress(ctx);
+	}
+	if (st == ENCRYPT_QUEUED) {
+		msg_info("%s: encrypted copy %s queued", d->queue_id ? d->queue_id : "-", copy_id);
+	} else {
+		msg_error("%s: %s", d->queue_id ? d->queue_id : "-", reason ? reason : "?");
+		d->applied = d->action = st == ENCRYPT_REJECT ? ACTION_REJECT : ACTION_TEMPFAIL;
+		d->rule = st == ENCRYPT_REJECT ? "SecureMailbox" : "encryption-failed";
+		m->failure = reply_sanitise(reason ? reason : "encryption failed");
+	}
+	free(reason);
+	free(copy_id);
+	free(err);
+}
+
+/*
+ * remove_encrypted - the encrypted recipients have their copy: take them
+ * off the original. When nobody is left, the original is discarded.
+ */
+static sfsistat remove_encrypted(SMFICTX *ctx, const struct decision *d)
+{
+	size_t left = 0;
+
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		if (d->rcpts[i].action != ACTION_ENCRYPT) {
+			left++;
+			continue;
+		}
+		if (smfi_delrcpt(ctx, d->rcpts[i].raw) == MI_FAILURE) {
+			/* the copy is queued; a clear original must not also reach this recipient */
+			msg_error("%s: cannot remove recipient %s from the original; tempfailing",
+				  d->queue_id ? d->queue_id : "-", d->rcpts[i].addr.full);
+			smfi_setreply(ctx, "451", "4.3.0", "Try again later");
+			return SMFIS_TEMPFAIL;
+		}
+	}
+	return left == 0 ? SMFIS_DISCARD : SMFIS_ACCEPT;
 }
 
 /* quarantine - put the message on hold with its reason; 0, or -1 (reply set: tempfail). */

@@ -21,6 +21,7 @@
 #define RULE_TLS "PersonalToTLS"
 #define RULE_LOOKUP "OnLookupFailure"
 #define RULE_DATABASE "database-unavailable"
+#define RULE_ALREADY_ENCRYPTED "already-encrypted"
 
 static enum action setting(enum action value, unsigned allowed, enum action fallback);
 
@@ -32,8 +33,8 @@ static enum action setting(enum action value, unsigned allowed, enum action fall
  */
 static const char *const rule_names[] = {
 	RULE_NOT_PERSONAL, "internal", "tunnel", "encrypted", RULE_PARTNER,
-	RULE_FREEMAIL, RULE_TLS, RULE_LOOKUP, RULE_NO_RECIPIENTS,
-	"encryption-unavailable", RULE_DATABASE,
+	RULE_FREEMAIL, RULE_TLS, RULE_LOOKUP, RULE_NO_RECIPIENTS, RULE_ALREADY_ENCRYPTED,
+	"encryption-unavailable", RULE_DATABASE, "SecureMailbox", "encryption-failed",
 };
 
 #define BIT(a) (1u << (a))
@@ -101,6 +102,11 @@ void policy_decide(const struct config *cfg, struct decision *d)
 		struct rcpt *r = &d->rcpts[i];
 
 		r->action = policy_rcpt_action(cfg, d->personal, r->cls, &r->rule);
+		if (r->action == ACTION_ENCRYPT && d->already_encrypted) {
+			/* encrypted by the sender already: delivered as it is, never wrapped twice */
+			r->action = ACTION_DELIVER;
+			r->rule = RULE_ALREADY_ENCRYPTED;
+		}
 		if (i == 0 || r->action > d->action) {
 			d->action = r->action;
 			d->rule = r->rule;

@@ -15,6 +15,8 @@
  * The message's outcome is the most severe over its recipients
  * (reject > tempfail > hold > encrypt > deliver). In Mode monitor the
  * outcome is computed the same way but the applied action is deliver.
+ * An encrypted recipient of a message that is already S/MIME or PGP
+ * encrypted (d->already_encrypted) gets deliver, rule "already-encrypted".
  * A personal message decided while the database was unavailable
  * (d->store_failed) gets at least OnLookupFailure, rule
  * "database-unavailable".

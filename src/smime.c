@@ -1,6 +1,6 @@
 /*
  * smime.c - sign and encrypt a message for a function mailbox with OpenSSL
- * CMS, and recognise a message that is already encrypted.
+ * CMS; make and check the loop-safety marker of a re-injected message.
  *
  * Exports what smime.h declares. The encryption is one streamed pipeline,
  * so that a 20 MB message never sits in memory:
@@ -15,8 +15,8 @@
  *
  * The three small BIOs are ours (below); their methods are made per
  * operation, like every other OpenSSL object here, so nothing is shared
- * between threads but the read-only key. smime_is_encrypted, pure string
- * logic, lives in smime_detect.c.
+ * between threads but the read-only key. What needs no OpenSSL (the outer
+ * headers, smime_is_encrypted, reading a marker) lives in smime_text.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -32,8 +32,10 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -41,6 +43,7 @@
 
 #include "log.h"
 #include "smime.h"
+#include "smime_int.h"
 #include "util.h"
 
 struct smime_key {
@@ -94,6 +97,9 @@ struct build {
 #define BIO_TYPE_SM_CRLF ((BIO_TYPE_START + 42) | BIO_TYPE_FILTER)
 #define BIO_TYPE_SM_BASE64 ((BIO_TYPE_START + 43) | BIO_TYPE_SOURCE_SINK)
 
+/* How far in the future a marker may be dated: clocks of the hosts differ. */
+#define SMIME_MARKER_SKEW 300
+
 static void set_error(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int no_passphrase(char *buf, int size, int rwflag, void *u);
 static EVP_PKEY *load_private_key(const char *path, char **err);
@@ -120,11 +126,8 @@ static int b64_write(BIO *bio, const char *in, int inl);
 static int b64_line(struct b64_sink *s);
 static long b64_ctrl(BIO *bio, int cmd, long num, void *ptr);
 static const char *pipeline_error(const struct build *b);
-static int write_headers(const struct smime_request *req, bool aead, FILE *out);
-static void write_address_list(struct strbuf *sb, const char *name, const char *const *v,
-			       size_t n, const char *eol);
-static void write_subject(struct strbuf *sb, const char *subject, const char *eol);
-static void format_date(time_t t, char *buf, size_t len);
+static int marker_mac(const unsigned char *secret, size_t secret_len, long long t,
+		      const char *message_id, unsigned char mac[SMIME_MARKER_MAC_LEN]);
 static int scan_8bit(FILE *f);
 
 /*
@@ -466,8 +469,8 @@ int smime_build_encrypted(const struct smime_request *req, FILE *original, FILE 
 	b->cipher = cipher_by_name(req->cipher);
 	if (collect_recipients(b, err) < 0 || make_cms(b, err) < 0)
 		goto out;
-	if (write_headers(req, EVP_CIPHER_get_flags(b->cipher) & EVP_CIPH_FLAG_AEAD_CIPHER,
-			  out) < 0) {
+	if (smime_write_headers(req, EVP_CIPHER_get_flags(b->cipher) & EVP_CIPH_FLAG_AEAD_CIPHER,
+				out) < 0) {
 		set_error(err, "cannot write the message: %s", strerror(errno));
 		goto out;
 	}
@@ -690,7 +693,7 @@ static long b64_ctrl(BIO *bio, int cmd, long num, void *ptr)
 	return cmd == BIO_CTRL_FLUSH;
 }
 
-/* ---------------------------------------------------------------- headers */
+/* ---------------------------------------------------------------- random, markers */
 
 char *smime_new_message_id(const char *mailbox)
 {
@@ -700,9 +703,8 @@ char *smime_new_message_id(const char *mailbox)
 	struct timespec ts;
 	size_t i;
 
-	if (RAND_bytes(r, sizeof(r)) != 1) {
+	if (smime_random(r, sizeof(r)) < 0) {
 		/* Not secret, only unique: time and process will do. */
-		ERR_clear_error();
 		clock_gettime(CLOCK_REALTIME, &ts);
 		memset(r, 0, sizeof(r));
 		memcpy(r, &ts.tv_sec, sizeof(ts.tv_sec) < 8 ? sizeof(ts.tv_sec) : 8);
@@ -710,106 +712,69 @@ char *smime_new_message_id(const char *mailbox)
 		i = (size_t)getpid();
 		memcpy(r + 12, &i, 4);
 	}
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	smime_hex(r, sizeof(r), hex);
 	return xasprintf("<%s@%s>", hex, at && at[1] ? at + 1 : "localhost");
 }
 
-static int write_headers(const struct smime_request *req, bool aead, FILE *out)
+int smime_random(unsigned char *buf, size_t len)
 {
-	const char *eol = req->crlf ? "\r\n" : "\n";
-	char *msgid = NULL;
-	struct strbuf sb;
-	char date[64];
-	size_t i;
-	int ret;
+	size_t n;
 
-	sb_init(&sb);
-	sb_printf(&sb, "From: %s%s", req->mailbox, eol);
-	write_address_list(&sb, "To", req->to, req->n_to, eol);
-	if (req->reply_to)
-		sb_printf(&sb, "Reply-To: %s%s", req->mailbox, eol);
-	write_subject(&sb, req->subject ? req->subject : "", eol);
-	format_date(req->date ? req->date : time(NULL), date, sizeof(date));
-	sb_printf(&sb, "Date: %s%s", date, eol);
-	if (req->message_id == NULL)
-		msgid = smime_new_message_id(req->mailbox);
-	sb_printf(&sb, "Message-ID: %s%s", msgid ? msgid : req->message_id, eol);
-	for (i = 0; i < req->n_extra_headers; i++)
-		sb_printf(&sb, "%s%s", req->extra_headers[i], eol);
-	sb_printf(&sb, "MIME-Version: 1.0%s", eol);
-	sb_printf(&sb, "Content-Type: application/pkcs7-mime; smime-type=%s;%s name=\"smime.p7m\"%s",
-		  aead ? "authEnveloped-data" : "enveloped-data", eol, eol);
-	sb_printf(&sb, "Content-Transfer-Encoding: base64%s", eol);
-	sb_printf(&sb, "Content-Disposition: attachment; filename=\"smime.p7m\"%s%s", eol, eol);
-	ret = fwrite(sb.s, 1, sb.len, out) == sb.len ? 0 : -1;
-	free(msgid);
-	sb_free(&sb);
-	return ret;
-}
-
-/* write_address_list - "Name: a, b, c", folded before a line passes 78 columns. */
-static void write_address_list(struct strbuf *sb, const char *name, const char *const *v,
-			       size_t n, const char *eol)
-{
-	size_t col, i, len;
-
-	sb_printf(sb, "%s:", name);
-	col = strlen(name) + 1;
-	for (i = 0; i < n; i++) {
-		len = strlen(v[i]) + 1 + (i + 1 < n);
-		if (i > 0 && col + len > 78) {
-			sb_adds(sb, eol);
-			col = 0;
+	for (; len > 0; buf += n, len -= n) {
+		n = len < INT_MAX ? len : INT_MAX;
+		if (RAND_bytes(buf, (int)n) != 1) {
+			ERR_clear_error();
+			return -1;
 		}
-		sb_printf(sb, " %s%s", v[i], i + 1 < n ? "," : "");
-		col += len;
 	}
-	sb_adds(sb, eol);
+	return 0;
 }
 
 /*
- * write_subject - printable ASCII as it is; anything else as RFC 2047
- * UTF-8 B encoded-words of at most 39 octets each (64 columns), split only
- * between UTF-8 characters, one per folded line.
+ * marker_mac - HMAC-SHA256(secret, "T\nmessage_id"). An empty secret is
+ * refused: anyone could make that marker.
  */
-static void write_subject(struct strbuf *sb, const char *subject, const char *eol)
+static int marker_mac(const unsigned char *secret, size_t secret_len, long long t,
+		      const char *message_id, unsigned char mac[SMIME_MARKER_MAC_LEN])
 {
-	const unsigned char *s = (const unsigned char *)subject;
-	size_t len = strlen(subject), i, chunk;
-	unsigned char word[64];
-	bool plain = len < 900;
+	char *data;
+	unsigned int len = 0;
+	bool ok;
 
-	for (i = 0; plain && i < len; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			plain = false;
-	if (plain) {
-		sb_printf(sb, "Subject: %s%s", subject, eol);
-		return;
-	}
-	sb_adds(sb, "Subject:");
-	for (i = 0; i < len; i += chunk) {
-		chunk = len - i < 39 ? len - i : 39;
-		while (chunk < len - i && chunk > 1 && (s[i + chunk] & 0xc0) == 0x80)
-			chunk--;
-		EVP_EncodeBlock(word, s + i, (int)chunk);
-		sb_printf(sb, "%s =?UTF-8?B?%s?=", i > 0 ? eol : "", (char *)word);
-	}
-	sb_adds(sb, eol);
+	if (secret == NULL || secret_len == 0 || secret_len > INT_MAX)
+		return -1;
+	data = xasprintf("%lld\n%s", t, message_id ? message_id : "");
+	ok = HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)data,
+		  strlen(data), mac, &len) != NULL && len == SMIME_MARKER_MAC_LEN;
+	free(data);
+	ERR_clear_error();
+	return ok ? 0 : -1;
 }
 
-/* format_date - RFC 5322 date in local time, independent of the locale. */
-static void format_date(time_t t, char *buf, size_t len)
+char *smime_marker(const unsigned char *secret, size_t secret_len, const char *message_id,
+		   time_t now)
 {
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	long off;
+	unsigned char mac[SMIME_MARKER_MAC_LEN];
+	char hex[2 * SMIME_MARKER_MAC_LEN + 1];
 
-	localtime_r(&t, &tm);
-	off = tm.tm_gmtoff / 60;
-	snprintf(buf, len, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld", days[tm.tm_wday % 7],
-		 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	if (now < 0 || marker_mac(secret, secret_len, (long long)now, message_id, mac) < 0)
+		return NULL;
+	smime_hex(mac, sizeof(mac), hex);
+	return xasprintf("%lld.%s", (long long)now, hex);
+}
+
+bool smime_marker_valid(const unsigned char *secret, size_t secret_len, const char *message_id,
+			const char *marker, time_t now, long max_age)
+{
+	unsigned char got[SMIME_MARKER_MAC_LEN], want[SMIME_MARKER_MAC_LEN];
+	long long t;
+
+	if (marker == NULL || now < 0 || !smime_marker_parse(marker, &t, got))
+		return false;
+	/* t >= 0 once parsed and now >= 0, so neither subtraction can overflow. */
+	if (t - SMIME_MARKER_SKEW > (long long)now || (long long)now - t > max_age)
+		return false;
+	if (marker_mac(secret, secret_len, t, message_id, want) < 0)
+		return false;
+	return CRYPTO_memcmp(got, want, sizeof(want)) == 0;
 }

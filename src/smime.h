@@ -13,7 +13,10 @@
  *   smime_new_message_id             a fresh Message-ID for a mailbox
  *   smime_cipher_valid               is a Cipher setting known here?
  *   smime_is_encrypted               is a message already S/MIME/PGP encrypted?
- *                                    (smime_detect.c: pure string logic)
+ *                                    (smime_text.c: pure string logic)
+ *   smime_marker, smime_marker_valid the loop-safety marker of a re-injected
+ *                                    message
+ *   smime_random                     random octets (keys, secrets)
  *
  * Every function that can fail returns 0 / non-NULL on success, and on
  * failure -1 / NULL with *err set to a malloc'ed English explanation
@@ -100,5 +103,32 @@ bool smime_cipher_valid(const char *name);
  * quoting. NULL (no header) is not encrypted.
  */
 bool smime_is_encrypted(const char *content_type);
+
+/*
+ * smime_marker - the value of the header the milter puts in every message
+ * it re-injects into the MTA, so that the copy is recognised when it comes
+ * back and is not filtered twice: "T.HEX", T the time now in decimal
+ * seconds since the epoch, HEX the lower-case hex HMAC-SHA256 under secret
+ * of T, a LF and message_id (NULL counts as ""). Without the secret an
+ * outside sender cannot make one, and the message id and the time keep a
+ * marker copied from another message from passing. Malloc'ed; NULL if
+ * secret is empty or now is negative.
+ */
+char *smime_marker(const unsigned char *secret, size_t secret_len, const char *message_id,
+		   time_t now);
+
+/*
+ * smime_marker_valid - true only if marker is exactly a marker that
+ * smime_marker made with this secret for this message id, at a time T at
+ * most 300 s after now (the clocks of two hosts differ) and with
+ * now - T <= max_age. White space and folding around the value are
+ * allowed, nothing else. The HMAC is compared in constant time. An empty
+ * secret makes every marker invalid.
+ */
+bool smime_marker_valid(const unsigned char *secret, size_t secret_len, const char *message_id,
+			const char *marker, time_t now, long max_age);
+
+/* smime_random - fill buf with len random octets from OpenSSL. Returns 0 or -1. */
+int smime_random(unsigned char *buf, size_t len);
 
 #endif

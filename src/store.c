@@ -67,6 +67,8 @@ static const char *const store_migrations[] = {
 	"  der BLOB, subject TEXT, issuer TEXT, fingerprint TEXT, source TEXT,"
 	"  not_before INTEGER, not_after INTEGER, fetched_at INTEGER NOT NULL,"
 	"  fresh_until INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 2 -> 3: this host's secret for the re-injection marker */
+	"CREATE TABLE secret (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -696,4 +698,50 @@ void cert_cache_entry_free(struct cert_cache_entry *e)
 	free(e->fingerprint);
 	free(e->source);
 	memset(e, 0, sizeof(*e));
+}
+
+/* ------------------------------------------------------------ the secret */
+
+int store_secret(struct store *s, const char *name, unsigned char *buf, size_t len,
+		 int (*make)(unsigned char *buf, size_t len))
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM secret WHERE name = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		goto db_error;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len) {
+		memcpy(buf, sqlite3_column_blob(st, 0), len);
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto db_error;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (make(buf, len) != 0) {
+		store_set_err(s, "cannot make a random secret");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO secret (name, value) VALUES (?1, ?2)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto db_error;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, buf, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto db_error;
+	rc = 0;
+	goto out;
+db_error:
+	store_set_db_err(s, "cannot read or write the secret");
+out:
+	sqlite3_finalize(st);
+	if (store_exec(s, rc == 0 ? "COMMIT" : "ROLLBACK") < 0)
+		rc = -1;
+	return rc;
 }

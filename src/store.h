@@ -96,6 +96,13 @@ int store_cert_purge(struct store *s, const char *address, long *removed);
 int store_cert_stats(struct store *s, long long now, struct cert_cache_stats *out);
 void cert_cache_entry_free(struct cert_cache_entry *e);
 
+/*
+ * store_secret - the secret called name, len bytes, made with make() and
+ * stored the first time it is asked for. 0, or -1 with the error set.
+ */
+int store_secret(struct store *s, const char *name, unsigned char *buf, size_t len,
+		 int (*make)(unsigned char *buf, size_t len));
+
 /* store_errmsg - the last error on this handle, for logs. */
 const char *store_errmsg(struct store *s);
 

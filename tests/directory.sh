@@ -135,8 +135,11 @@ unlike "$OUT$(cat "$ERR")" "secret|wrongpw" "no password in any output or log"
 		printf 'cn: filler%d\nsn: filler\nmail: filler%d@example.dk\n\n' "$i" "$i"
 	done
 } >"$TEST_TMP/filler.ldif"
-ok "25 more entries added" ldapadd -x -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" \
-	-f "$TEST_TMP/filler.ldif" -o nettimeout=5 >/dev/null
+add_fillers() {
+	ldapadd -x -H "$SLAPD_URI" -D "$SLAPD_ROOTDN" -w secret -o nettimeout=5 \
+		-f "$TEST_TMP/filler.ldif" >"$TEST_TMP/ldapadd.log" 2>&1 || diag_file "$TEST_TMP/ldapadd.log"
+}
+ok "25 more entries added" add_fillers
 q -f '(|(mail=%s)(sn=filler))' -H "$SLAPD_URI" valid@example.dk
 like "$OUT" " entries=20 .*truncated" "a search matching 26 entries reads 20 and says so"
 
@@ -169,7 +172,7 @@ dq_stop() {
 accepts() { grep -c ' ACCEPT from IP=127.0.0.1' "$SLAPD_DIR/slapd.log"; }
 
 before=$(accepts)
-dq_start -t 3 -H "$SLAPD_URI"
+dq_start -v -t 3 -H "$SLAPD_URI"
 dq_ask valid@example.dk
 dq_ask twocerts@example.dk
 dq_ask nobody@example.dk
@@ -189,6 +192,7 @@ slapd_start "$SLAPD_PORT" || fail "slapd restarts"
 dq_ask valid@example.dk
 like "$OUT" "^found " "slapd restarted behind an idle connection: found on a new one"
 dq_stop
+like "$(cat "$ERR")" "idle connection was closed; reconnecting" "... having noticed the stale one"
 
 # ----------------------------------------------------- a silent server
 
@@ -199,13 +203,13 @@ wait_for 5 test -s "$TEST_TMP/silent.port"
 SPORT=$(head -n 1 "$TEST_TMP/silent.port")
 
 q -t 2 -H "ldap://127.0.0.1:$SPORT/" valid@example.dk
-like "$OUT" "^retry .*no answer in time" "a silent ldap:// server: retry"
+like "$OUT" "^retry .*: no answer in time" "a silent ldap:// server: retry"
 ms=$(ms_of "$OUT")
 ok "... within LDAPTimeout 2 s + 1 s ($ms ms)" test "${ms:-99999}" -le 3000
 ok "... having waited for it ($ms ms)" test "${ms:-0}" -ge 1500
 
 q -t 2 -C "$CERTS/trust.pem" -H "ldaps://127.0.0.1:$SPORT/" valid@example.dk
-like "$OUT" "^retry " "a silent ldaps:// server (stuck TLS handshake): retry"
+like "$OUT" "^retry .*: no answer in time" "a silent ldaps:// server (stuck TLS handshake): retry"
 ms=$(ms_of "$OUT")
 ok "... within LDAPTimeout 2 s + 1 s ($ms ms)" test "${ms:-99999}" -le 3000
 

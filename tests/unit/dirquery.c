@@ -2,7 +2,7 @@
  * dirquery.c - a test driver for directory.c (and certcheck.c): look
  * addresses up and print one line per lookup on stdout.
  *
- *   dirquery [-t SECONDS] [-b BASE] [-f FILTER] [-D BINDDN -y PWFILE]
+ *   dirquery [-v] [-t SECONDS] [-b BASE] [-f FILTER] [-D BINDDN -y PWFILE]
  *            [-C LDAPCACERTFILE] [-T TRUSTEDCAFILE [-R CRLFILE]]
  *            -H URI [-H URI...] [ADDRESS...]
  *
@@ -16,9 +16,11 @@
  *   retry ms=N error=TEXT
  * With -T the values are judged by certcheck and the chosen certificate's
  * SHA-256 fingerprint is printed (valid=none when none is valid).
- * Exit status: 0, or 2 for a usage or set-up error.
+ * -v logs at debug level (to stderr). Exit status: 0, or 2 for a usage or
+ * set-up error.
  */
 #include <signal.h>
+#include <syslog.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,7 @@ static long long now_ms(void)
 
 static void usage(void)
 {
-	fputs("usage: dirquery [-t SECONDS] [-b BASE] [-f FILTER] [-D BINDDN -y PWFILE] "
+	fputs("usage: dirquery [-v] [-t SECONDS] [-b BASE] [-f FILTER] [-D BINDDN -y PWFILE] "
 	      "[-C CAFILE] [-T TRUSTFILE [-R CRLFILE]] -H URI... [ADDRESS...]\n", stdout);
 	exit(2);
 }
@@ -88,8 +90,9 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.ldap_timeout = 5;
 	cfg.ldap_base = "c=DK";
-	while ((ch = getopt(argc, argv, "t:b:f:D:y:C:T:R:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "vt:b:f:D:y:C:T:R:H:")) != -1) {
 		switch (ch) {
+		case 'v': log_set_level(LOG_DEBUG); break;
 		case 't': cfg.ldap_timeout = atoi(optarg); break;
 		case 'b': cfg.ldap_base = optarg; break;
 		case 'f': cfg.ldap_filter = optarg; break;

@@ -295,6 +295,20 @@ static void test_decide_store_failed(void)
 	base_config(&cfg);
 	decision_init(&d);
 	d.personal = true;
+	d.already_encrypted = true;
+	decision_add_rcpt(&d, "<x@example.org>", NULL)->cls = CLASS_ENCRYPTED;
+	decision_add_rcpt(&d, "<y@kp.dk>", NULL)->cls = CLASS_INTERNAL;
+	policy_decide(&cfg, &d);
+	is_int(d.applied, ACTION_DELIVER, "already encrypted: delivered as it is");
+	is_str(d.rcpts[0].rule, "already-encrypted", "already encrypted: rule");
+	d.already_encrypted = false;
+	policy_decide(&cfg, &d);
+	is_int(d.applied, ACTION_ENCRYPT, "not yet encrypted: encrypt");
+	decision_free(&d);
+
+	base_config(&cfg);
+	decision_init(&d);
+	d.personal = true;
 	d.store_failed = true;
 	for (size_t i = 0; i < 2; i++)
 		decision_add_rcpt(&d, "<x@kp.dk>", NULL)->cls = rej[i];

@@ -1,5 +1,5 @@
 /*
- * t_smime.c - unit tests for smime.c and smime_detect.c.
+ * t_smime.c - unit tests for smime.c and smime_text.c.
  *
  * Makes a test CA, a function mailbox certificate and two recipient
  * certificates (one RSA, one EC) with the openssl command in a private
@@ -9,7 +9,9 @@
  * the CA and holds the original message byte for byte; nothing of the
  * original is visible outside; the outer headers are right; both ciphers.
  * Also: key file refusals, error reporting, threads, the already-encrypted
- * table, and the peak memory for a 20 MB message.
+ * table, the loop-safety marker (a known answer computed elsewhere, and
+ * every way a marker must be refused), and the peak memory for a 20 MB
+ * message.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -732,6 +734,90 @@ static void test_is_encrypted(void)
 	   !smime_cipher_valid("des") && !smime_cipher_valid(NULL), "cipher names");
 }
 
+/* ---------------------------------------------------------------- markers */
+
+#define M_SECRET "marker secret for the tests"
+#define M_ID "<orig-1@kp.test>"
+#define M_T 1790000000L
+#define M_HEX "b11470659037754d6c48524be1040f7e518191908619f49d38d0bc19294c6e70"
+#define M_AGE 3600L
+
+/* marker_ok - smime_marker_valid with the test secret and message id. */
+static bool marker_ok(const char *marker, time_t now)
+{
+	return smime_marker_valid((const unsigned char *)M_SECRET, strlen(M_SECRET), M_ID, marker,
+				  now, M_AGE);
+}
+
+static void test_marker_refusals(void)
+{
+	static const char *const garbage[] = {
+		"", " ", "1.", ".", "1", "x.abcd", "1790000000.abcd",
+		"1790000000." M_HEX "0",				/* 65 hex digits */
+		"1790000000.b11470659037754d6c48524be1040f7e518191908619f49d38d0bc19294c6e7",
+		"1790000000.g11470659037754d6c48524be1040f7e518191908619f49d38d0bc19294c6e70",
+		"1790000000.B11470659037754D6C48524BE1040F7E518191908619F49D38D0BC19294C6E70",
+		"1790000000," M_HEX, "1790000000 ." M_HEX, "1790000000. " M_HEX,
+		"01790000000." M_HEX, "+1790000000." M_HEX, "-1790000000." M_HEX,
+		"1790000000." M_HEX " x", "1790000000." M_HEX ";", "x1790000000." M_HEX,
+		"99999999999999999999999." M_HEX,		/* does not fit in any time_t */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		char *name = escaped(garbage[i]);
+
+		ok(!marker_ok(garbage[i], M_T), "marker: refused \"%s\"", name);
+		free(name);
+	}
+	ok(!marker_ok(NULL, M_T), "marker: no marker is not valid");
+}
+
+static void test_marker(void)
+{
+	const unsigned char *secret = (const unsigned char *)M_SECRET;
+	size_t slen = strlen(M_SECRET);
+	char *m = smime_marker(secret, slen, M_ID, M_T), *v;
+	unsigned char r1[32] = { 0 }, r2[32] = { 0 };
+
+	is_str(m, "1790000000." M_HEX, "marker: T.HMAC-SHA256 in lower-case hex (known answer)");
+	ok(marker_ok(m, M_T), "marker: round trip is valid");
+	ok(marker_ok(m, M_T + M_AGE), "marker: valid at exactly max_age");
+	ok(!marker_ok(m, M_T + M_AGE + 1), "marker: refused when older than max_age");
+	ok(marker_ok(m, M_T - 300), "marker: valid 300 s in the future (clock skew)");
+	ok(!marker_ok(m, M_T - 301), "marker: refused more than 300 s in the future");
+	ok(!smime_marker_valid((const unsigned char *)"another secret", 14, M_ID, m, M_T, M_AGE),
+	   "marker: refused under another secret");
+	ok(!smime_marker_valid(secret, slen - 1, M_ID, m, M_T, M_AGE),
+	   "marker: refused under a prefix of the secret");
+	ok(!smime_marker_valid(secret, slen, "<orig-2@kp.test>", m, M_T, M_AGE),
+	   "marker: refused for another message id");
+	ok(!smime_marker_valid(secret, slen, NULL, m, M_T, M_AGE),
+	   "marker: refused for no message id");
+	ok(!marker_ok("1790000000.b11470659037754d6c48524be1040f7e518191908619f49d38d0bc19294c6e71",
+		      M_T), "marker: refused with one hex digit changed");
+	ok(!marker_ok("1790000001." M_HEX, M_T + 1), "marker: refused with the time changed");
+	v = xasprintf(" %s", m);
+	ok(marker_ok(v, M_T), "marker: valid with the header's leading space");
+	free(v);
+	v = xasprintf("\r\n\t%s \r\n", m);
+	ok(marker_ok(v, M_T), "marker: valid folded, with white space around it");
+	free(v);
+	free(m);
+	m = smime_marker(secret, slen, NULL, M_T);
+	ok(m && smime_marker_valid(secret, slen, "", m, M_T, 0) &&
+	   !smime_marker_valid(secret, slen, M_ID, m, M_T, M_AGE),
+	   "marker: no message id is the empty one");
+	free(m);
+	ok(smime_marker(secret, 0, M_ID, M_T) == NULL &&
+	   !smime_marker_valid(secret, 0, M_ID, "1790000000." M_HEX, M_T, M_AGE),
+	   "marker: an empty secret makes no marker and accepts none");
+	test_marker_refusals();
+	ok(smime_random(r1, sizeof(r1)) == 0 && smime_random(r2, sizeof(r2)) == 0 &&
+	   memcmp(r1, r2, sizeof(r1)) != 0 && smime_random(r1, 0) == 0,
+	   "random: two draws differ");
+}
+
 /* ---------------------------------------------------------------- memory */
 
 /* make_big - an original of about size octets, CRLF line ends throughout. */
@@ -832,6 +918,7 @@ int main(void)
 	test_errors();
 	test_threads();
 	test_is_encrypted();
+	test_marker();
 	test_memory();
 	smime_key_free(mailbox_key);
 	free(orig), free(r1_der), free(r2_der);

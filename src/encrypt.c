@@ -1,0 +1,287 @@
+/*
+ * encrypt.c - carry out the "encrypt" verdict: pick the function mailbox,
+ * build the signed and encrypted copy (smime.c), hand it to the MTA
+ * (reinject.c), and tell the mailbox. No milter code here: milter.c
+ * removes the recipients from the original once this reports QUEUED.
+ *
+ * The mailbox keys are loaded once, at start-up, and only read afterwards;
+ * each message builds its copy in its own temporary file.
+ *
+ * Exports encrypt_init, encrypt_shutdown, encrypt_available,
+ * encrypt_marker_valid, encrypt_and_queue (encrypt.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "encrypt.h"
+#include "log.h"
+#include "reinject.h"
+#include "reply.h"
+#include "smime.h"
+#include "util.h"
+
+struct loaded_mailbox {
+	const struct secure_mailbox *mb;	/* in the configuration, which outlives us */
+	struct smime_key *key;
+};
+
+static struct loaded_mailbox *mailboxes;
+static size_t n_mailboxes;
+static unsigned char *marker_secret;
+static size_t marker_secret_len;
+
+static const struct loaded_mailbox *choose_mailbox(const struct config *cfg, const char *choice,
+						   char **reason);
+static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
+			const char *message_id, char **reason);
+static int send_notice(const struct encrypt_job *job, const struct loaded_mailbox *lm,
+		       char **reason);
+static char *marker_line(const char *message_id);
+
+int encrypt_init(const struct config *cfg, char **err)
+{
+	*err = NULL;
+	mailboxes = xcalloc(cfg->n_mailboxes ? cfg->n_mailboxes : 1, sizeof(*mailboxes));
+	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
+		const struct secure_mailbox *mb = &cfg->mailboxes[i];
+		char *why = NULL;
+
+		mailboxes[i].mb = mb;
+		if ((mailboxes[i].key = smime_key_load(mb->keyfile, mb->certfile, &why)) == NULL) {
+			*err = xasprintf("SecureMailbox %s: %s", mb->address, why ? why : "?");
+			free(why);
+			n_mailboxes = i;
+			encrypt_shutdown();
+			return -1;
+		}
+	}
+	n_mailboxes = cfg->n_mailboxes;
+	return 0;
+}
+
+void encrypt_set_secret(const unsigned char *secret, size_t len)
+{
+	free(marker_secret);
+	marker_secret = xmalloc(len);
+	memcpy(marker_secret, secret, len);
+	marker_secret_len = len;
+}
+
+void encrypt_shutdown(void)
+{
+	for (size_t i = 0; i < n_mailboxes; i++)
+		smime_key_free(mailboxes[i].key);
+	free(mailboxes);
+	mailboxes = NULL;
+	n_mailboxes = 0;
+	if (marker_secret != NULL)
+		memset(marker_secret, 0, marker_secret_len);
+	free(marker_secret);
+	marker_secret = NULL;
+	marker_secret_len = 0;
+}
+
+bool encrypt_available(void)
+{
+	return n_mailboxes > 0;
+}
+
+bool encrypt_marker_valid(const char *message_id, const char *value)
+{
+	if (marker_secret == NULL || message_id == NULL || value == NULL)
+		return false;
+	return smime_marker_valid(marker_secret, marker_secret_len, message_id, value,
+				  time(NULL), ENCRYPT_MARKER_MAX_AGE);
+}
+
+static char *marker_line(const char *message_id)
+{
+	char *m = smime_marker(marker_secret, marker_secret_len, message_id, time(NULL));
+	char *line = xasprintf("%s: %s", ENCRYPT_MARKER_HEADER, m);
+
+	free(m);
+	return line;
+}
+
+/*
+ * choose_mailbox - the mailbox the sender named in MailboxHeader, else
+ * DefaultSecureMailbox. A named mailbox that is not configured is refused:
+ * the sender meant a particular one, and another would get the replies.
+ */
+static const struct loaded_mailbox *choose_mailbox(const struct config *cfg, const char *choice,
+						   char **reason)
+{
+	const char *want = cfg->default_secure_mailbox;
+	struct address a = { 0 };
+	const struct loaded_mailbox *found = NULL;
+
+	if (choice != NULL) {
+		const char *lt = strchr(choice, '<'), *p = lt ? lt : choice;
+		size_t len = lt && strchr(lt, '>') ? (size_t)(strchr(lt, '>') - lt + 1) : strlen(p);
+
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && strchr(" \t\r\n", p[len - 1]) != NULL)
+			len--;
+		if (address_normalise(p, len, &a, NULL) != ADDR_OK) {
+			*reason = xstrdup("the function mailbox named in the message is not a valid address");
+			return NULL;
+		}
+		want = a.full;
+	}
+	for (size_t i = 0; want != NULL && i < n_mailboxes; i++)
+		if (ascii_strcasecmp(mailboxes[i].mb->address, want) == 0)
+			found = &mailboxes[i];
+	if (found == NULL)
+		*reason = choice ? xasprintf("function mailbox <%s> is not configured for encrypted mail",
+					     a.full)
+				 : xstrdup("no function mailbox is configured for encrypted mail"
+					   " (DefaultSecureMailbox)");
+	address_free(&a);
+	return found;
+}
+
+enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reason,
+				      char **copy_id)
+{
+	const struct decision *d = job->d;
+	const struct loaded_mailbox *lm;
+	const char **rcpts = xcalloc(d->n_rcpts + 1, sizeof(*rcpts));
+	size_t n = 0;
+	char *id = NULL, *err = NULL;
+	FILE *copy = NULL;
+	enum encrypt_status st = ENCRYPT_TEMPFAIL;
+
+	*reason = *copy_id = NULL;
+	if ((lm = choose_mailbox(job->cfg, job->mailbox_choice, reason)) == NULL) {
+		st = ENCRYPT_REJECT;
+		goto out;
+	}
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		if (d->rcpts[i].action == ACTION_ENCRYPT)
+			rcpts[n++] = d->rcpts[i].addr.full;
+	id = smime_new_message_id(lm->mb->address);
+	if ((copy = build_copy(job, lm, id, reason)) == NULL)
+		goto out;
+	if (reinject_message(job->cfg, lm->mb->address, rcpts, n, copy, &err) != 0) {
+		*reason = xasprintf("the encrypted copy could not be queued: %s", err ? err : "?");
+		goto out;
+	}
+	/* The copy is durable: from here on the message must not be tempfailed for the notice. */
+	st = ENCRYPT_QUEUED;
+	*copy_id = id;
+	id = NULL;
+	if (send_notice(job, lm, &err) != 0)
+		msg_error("%s: notice to %s not sent: %s", d->queue_id ? d->queue_id : "-",
+			  lm->mb->address, err ? err : "?");
+out:
+	if (copy != NULL)
+		fclose(copy);
+	free(err);
+	free(id);
+	free(rcpts);
+	return st;
+}
+
+/* build_copy - the signed and encrypted message in an unlinked temporary file, rewound. */
+static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
+			const char *message_id, char **reason)
+{
+	const struct decision *d = job->d;
+	struct smime_der *certs = xcalloc(d->n_rcpts + 1, sizeof(*certs));
+	const char **to = xcalloc(d->n_rcpts + 1, sizeof(*to));
+	char *marker = marker_line(message_id), *err = NULL;
+	const char *extra[1] = { marker };
+	struct smime_request req = { 0 };
+	FILE *out = tmpfile();
+
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		if (d->rcpts[i].action != ACTION_ENCRYPT)
+			continue;
+		to[req.n_to++] = d->rcpts[i].addr.full;
+		certs[req.n_certs].der = d->rcpts[i].cert_der;
+		certs[req.n_certs++].len = d->rcpts[i].cert_der_len;
+	}
+	req.key = lm->key;
+	req.mailbox = lm->mb->address;
+	req.to = to;
+	req.certs = certs;
+	req.subject = job->cfg->secure_subject;
+	req.cipher = job->cfg->cipher;
+	req.reply_to = true;
+	req.message_id = message_id;
+	req.extra_headers = extra;
+	req.n_extra_headers = 1;
+	if (out == NULL) {
+		*reason = xasprintf("cannot create a temporary file: %s", strerror(errno));
+	} else if (smime_build_encrypted(&req, job->original, out, &err) != 0 ||
+		   fflush(out) != 0 || fseek(out, 0, SEEK_SET) != 0) {
+		*reason = xasprintf("the encrypted copy could not be made: %s",
+				    err ? err : strerror(errno));
+		fclose(out);
+		out = NULL;
+	}
+	free(err);
+	free(marker);
+	free(certs);
+	free(to);
+	return out;
+}
+
+/*
+ * send_notice - tell the function mailbox who sent what to whom (the
+ * guide's step 8, done for the sender): replies will arrive there.
+ */
+static int send_notice(const struct encrypt_job *job, const struct loaded_mailbox *lm,
+		       char **reason)
+{
+	const struct decision *d = job->d;
+	const char *mb = lm->mb->address;
+	char *id = smime_new_message_id(mb), *marker = marker_line(id), *subject;
+	const char *rcpt[1] = { mb };
+	struct strbuf sb;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f = tmpfile();
+	int rc = -1;
+
+	subject = job->subject ? reply_sanitise(job->subject) : xstrdup("(no subject)");
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", localtime_r(&now, &tm));
+	sb_init(&sb);
+	sb_printf(&sb, "From: <%s>\nTo: <%s>\nDate: %s\nMessage-ID: %s\n%s\n", mb, mb, date, id,
+		  marker);
+	sb_printf(&sb, "Subject: Sikker besked sendt / Secure message sent (ref %s)\n",
+		  d->queue_id ? d->queue_id : "unknown");
+	sb_adds(&sb, "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+		     "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n\n");
+	sb_printf(&sb, "En sikker (krypteret) besked er sendt fra denne postkasse.\n"
+		       "A secure (encrypted) message was sent from this mailbox.\n\n"
+		       "Afsender / Sender:      %s\nEmne / Subject:         %s\n"
+		       "Reference:              %s\nModtagere / Recipients:\n",
+		  d->sender && d->sender[0] ? d->sender : "<>", subject,
+		  d->queue_id ? d->queue_id : "unknown");
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		if (d->rcpts[i].action == ACTION_ENCRYPT)
+			sb_printf(&sb, "  %s\n", d->rcpts[i].addr.full);
+	sb_adds(&sb, "\nSvar vil komme til denne postkasse.\n"
+		     "Replies will arrive in this mailbox.\n");
+	if (f == NULL || fwrite(sb.s, 1, sb.len, f) != sb.len || fflush(f) != 0 ||
+	    fseek(f, 0, SEEK_SET) != 0)
+		*reason = xasprintf("cannot write the notice: %s", strerror(errno));
+	else
+		rc = reinject_message(job->cfg, mb, rcpt, 1, f, reason);
+	if (f != NULL)
+		fclose(f);
+	sb_free(&sb);
+	free(subject);
+	free(marker);
+	free(id);
+	return rc;
+}

@@ -1,0 +1,72 @@
+/*
+ * encrypt.h - the "encrypt" verdict carried out: a signed and encrypted
+ * copy of the whole original message, from a function mailbox, queued
+ * through the MTA before the original is accepted, and a short notice to
+ * the mailbox.
+ *
+ * The mechanism (documented in sikkermail-milter(8)): the copy for the
+ * encrypted recipients is always a new message handed to the MTA with
+ * Reinject (sendmail(1) or SMTP); only when the MTA has it durably does the
+ * milter remove those recipients from the original, which goes on to the
+ * others unchanged (or is discarded when nobody is left). Any failure
+ * before that point tempfails the whole message: at least once, never in
+ * clear.
+ *
+ * Every message sikkermail re-injects carries a marker header: an HMAC
+ * over its Message-ID with a secret known only to this host's filter. A
+ * message that arrives with a valid marker is not filtered again; nobody
+ * outside can make one.
+ */
+#ifndef SIKKERMAIL_ENCRYPT_H
+#define SIKKERMAIL_ENCRYPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "decision.h"
+
+#define ENCRYPT_MARKER_HEADER "X-Sikkermail-Reinjected"
+#define ENCRYPT_MARKER_MAX_AGE (7L * 24 * 3600)	/* longer than any queue lifetime */
+
+/*
+ * encrypt_init - load every SecureMailbox's key and certificate (called
+ * as root, before privileges are dropped: key files must be readable by
+ * their owner only). 0, or -1 with *err.
+ */
+int encrypt_init(const struct config *cfg, char **err);
+/* encrypt_set_secret - the host's marker secret (from the store), before serving. */
+void encrypt_set_secret(const unsigned char *secret, size_t len);
+#define ENCRYPT_SECRET_LEN 32
+void encrypt_shutdown(void);
+
+/* encrypt_available - is there at least one function mailbox to encrypt from? */
+bool encrypt_available(void);
+
+/* encrypt_marker_valid - does header value mark a copy this filter re-injected? */
+bool encrypt_marker_valid(const char *message_id, const char *value);
+
+enum encrypt_status {
+	ENCRYPT_QUEUED,		/* the copy is durable in the MTA */
+	ENCRYPT_REJECT,		/* the sender asked for a mailbox that is not configured */
+	ENCRYPT_TEMPFAIL	/* anything else: try again later */
+};
+
+struct encrypt_job {
+	const struct config *cfg;
+	const struct decision *d;	/* recipients with ACTION_ENCRYPT get the copy */
+	const char *mailbox_choice;	/* MailboxHeader's value (trusted submitter), or NULL */
+	FILE *original;			/* the whole message as received: headers, blank line, body */
+	const char *subject;		/* the original Subject, for the notice; may be NULL */
+};
+
+/*
+ * encrypt_and_queue - build the copy and hand it to the MTA, then the
+ * notice. *reason explains a REJECT or TEMPFAIL (English, for the reply and
+ * the log); *copy_id is the copy's Message-ID on QUEUED. Free both.
+ */
+enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reason,
+				      char **copy_id);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * msgbuf.c - message bytes in memory, then in an unlinked temporary file.
+ *
+ * Exports msgbuf_new, msgbuf_write, msgbuf_read, msgbuf_size,
+ * msgbuf_in_file, msgbuf_free (msgbuf.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "msgbuf.h"
+#include "util.h"
+
+struct msgbuf {
+	size_t limit;
+	char *tmpdir;
+	struct strbuf mem;	/* while size <= limit */
+	FILE *file;		/* after the spill; also the reading stream */
+	size_t size;
+	int failed;
+};
+
+static int spill(struct msgbuf *b, char **err);
+
+struct msgbuf *msgbuf_new(size_t limit, const char *tmpdir)
+{
+	struct msgbuf *b = xcalloc(1, sizeof(*b));
+	const char *env = getenv("TMPDIR");
+
+	b->limit = limit;
+	b->tmpdir = xstrdup(tmpdir ? tmpdir : env && env[0] == '/' ? env : "/tmp");
+	sb_init(&b->mem);
+	return b;
+}
+
+/* spill - move what is in memory into a fresh, unlinked, 0600 file. */
+static int spill(struct msgbuf *b, char **err)
+{
+	char *path = xasprintf("%s/sikkermail.XXXXXX", b->tmpdir);
+	mode_t old = umask(077);
+	int fd = mkstemp(path);
+
+	umask(old);
+	if (fd < 0) {
+		*err = xasprintf("cannot create a temporary file in %s: %s", b->tmpdir,
+				 strerror(errno));
+		free(path);
+		return -1;
+	}
+	unlink(path);
+	free(path);
+	if ((b->file = fdopen(fd, "w+")) == NULL) {
+		*err = xasprintf("fdopen: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (b->mem.len > 0 && fwrite(b->mem.s, 1, b->mem.len, b->file) != b->mem.len) {
+		*err = xasprintf("cannot write a temporary file in %s: %s", b->tmpdir,
+				 strerror(errno));
+		return -1;
+	}
+	sb_free(&b->mem);
+	sb_init(&b->mem);
+	return 0;
+}
+
+int msgbuf_write(struct msgbuf *b, const void *p, size_t n, char **err)
+{
+	if (b->failed) {
+		*err = xstrdup("message buffer failed earlier");
+		return -1;
+	}
+	if (b->file == NULL && b->size + n > b->limit && spill(b, err) != 0)
+		goto fail;
+	if (b->file == NULL) {
+		sb_addmem(&b->mem, p, n);
+	} else if (fwrite(p, 1, n, b->file) != n) {
+		*err = xasprintf("cannot write a temporary file in %s: %s", b->tmpdir,
+				 strerror(errno));
+		goto fail;
+	}
+	b->size += n;
+	return 0;
+fail:
+	b->failed = 1;
+	return -1;
+}
+
+FILE *msgbuf_read(struct msgbuf *b, char **err)
+{
+	if (b->failed) {
+		*err = xstrdup("message buffer failed earlier");
+		return NULL;
+	}
+	if (b->file == NULL && spill(b, err) != 0) {
+		/* reading goes through a FILE either way; a small message spills now */
+		b->failed = 1;
+		return NULL;
+	}
+	if (fflush(b->file) != 0 || fseek(b->file, 0, SEEK_SET) != 0) {
+		*err = xasprintf("cannot read back the temporary file: %s", strerror(errno));
+		return NULL;
+	}
+	return b->file;
+}
+
+size_t msgbuf_size(const struct msgbuf *b)
+{
+	return b->size;
+}
+
+int msgbuf_in_file(const struct msgbuf *b)
+{
+	return b->file != NULL;
+}
+
+void msgbuf_free(struct msgbuf *b)
+{
+	if (b == NULL)
+		return;
+	if (b->file != NULL)
+		fclose(b->file);
+	sb_free(&b->mem);
+	free(b->tmpdir);
+	free(b);
+}
