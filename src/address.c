@@ -36,7 +36,6 @@ struct span {
 	size_t len;
 };
 
-static size_t utf8_seq_len(const unsigned char *s, size_t left);
 static const char *check_bytes(const char *s, size_t len);
 static const char *skip_quoted(const char *s, size_t len, size_t *i);
 static const char *extract_path(const char *raw, size_t len, struct span *path);
@@ -73,36 +72,6 @@ static const char why_dom_long[] = "domain too long";
 static const char why_dom_idn[] = "domain is not a valid internationalised domain name";
 static const char why_literal[] = "address literal is not a valid IPv4 or IPv6 address";
 
-/* utf8_seq_len - length of the well-formed UTF-8 sequence at s, 0 if none. */
-static size_t utf8_seq_len(const unsigned char *s, size_t left)
-{
-	size_t n, i;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
 /*
  * check_bytes - refuse NUL, control characters and malformed UTF-8. Done on
  * the whole input first, so no later step ever sees such a byte (and the
@@ -118,7 +87,7 @@ static const char *check_bytes(const char *s, size_t len)
 			return why_nul;
 		if (u[i] < 0x20 || u[i] == 0x7f)
 			return why_ctrl;
-		n = utf8_seq_len(u + i, len - i);
+		n = utf8_decode(u + i, len - i, NULL);
 		if (n == 0)
 			return why_utf8;
 		i += n;

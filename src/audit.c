@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,30 +63,10 @@ static const char *rule_of(const char *v);
 /* utf8_len - length of the well-formed, non-C1 UTF-8 sequence at s; 0 if none. */
 static size_t utf8_len(const unsigned char *s)
 {
-	size_t n;
 	unsigned long cp;
+	size_t n = utf8_decode(s, SIZE_MAX, &cp);
 
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return n > 1 && cp >= 0xa0 ? n : 0;
 }
 
 static bool is_bare(const char *v)

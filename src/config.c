@@ -657,3 +657,20 @@ static void config_free(struct config *c)
 	free(c->path);
 	free(c);
 }
+
+struct config *config_load_default(const char *path)
+{
+	struct strlist errors;
+	struct config *cfg;
+
+	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = CONFIG_DEFAULT_PATH;
+	strlist_init(&errors);
+	cfg = config_load(path, &errors);
+	for (size_t i = 0; i < errors.n; i++)
+		msg_error("%s", errors.v[i]);
+	if (cfg == NULL && errors.n == 0)
+		msg_error("%s: cannot load the configuration", path ? path : "(built-in)");
+	strlist_free(&errors);
+	return cfg;
+}

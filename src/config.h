@@ -120,6 +120,12 @@ struct config *config_parse(const char *name, const char *text, size_t len,
 /* config_load - read and parse a file; NULL path means the built-in defaults. */
 struct config *config_load(const char *path, struct strlist *errors);
 
+/*
+ * config_load_default - path, else CONFIG_DEFAULT_PATH if it exists, else
+ * the built-in defaults; every error logged with msg_error. NULL on error.
+ */
+struct config *config_load_default(const char *path);
+
 /* config_defaults - the embedded default configuration. */
 struct config *config_defaults(void);
 

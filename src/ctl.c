@@ -50,7 +50,6 @@ struct list_walk {
 	char today[11];
 };
 
-static struct config *load_config(const char *path);
 static int dispatch(struct ctl *c, int argc, char **argv);
 static int parse_kind(const char *cmd, const char *s);
 static void report_bad_lines(const char *name, enum list_kind kind, const struct strlist *errors);
@@ -106,7 +105,7 @@ int ctl_main(int argc, char **argv, FILE *out)
 	}
 	if (optind >= argc)
 		return ctl_usage_error("no command given");
-	if ((c.cfg = load_config(cfg_path)) == NULL)
+	if ((c.cfg = config_load_default(cfg_path)) == NULL)
 		return CTL_EX_ERROR;
 	c.database = db ? db : c.cfg->database;
 	rc = dispatch(&c, argc - optind, argv + optind);
@@ -117,28 +116,6 @@ int ctl_main(int argc, char **argv, FILE *out)
 	}
 	config_unref(c.cfg);
 	return rc;
-}
-
-/*
- * load_config - an explicit -c file, else the default file if it exists,
- * else the built-in defaults. A file that exists but does not parse is
- * an error (every problem reported), never a silent fallback.
- */
-static struct config *load_config(const char *path)
-{
-	struct strlist errors;
-	struct config *cfg;
-
-	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
-		path = CONFIG_DEFAULT_PATH;
-	strlist_init(&errors);
-	cfg = config_load(path, &errors);
-	for (size_t i = 0; i < errors.n; i++)
-		msg_error("%s", errors.v[i]);
-	if (cfg == NULL && errors.n == 0)
-		msg_error("%s: cannot load the configuration", path);
-	strlist_free(&errors);
-	return cfg;
 }
 
 static int dispatch(struct ctl *c, int argc, char **argv)

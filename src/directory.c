@@ -7,12 +7,15 @@
  * directory.h.
  *
  * Time: a lookup has LDAPTimeout in all, measured on the monotonic clock.
- * Every wait is asynchronous with an explicit limit: connect (network
- * timeout), TLS handshake (libldap bounds it by the network timeout),
- * bind and search (ldap_result with what is left), and the server is told
- * the same limit. When several servers are still to be tried, a healthy
- * one gets an equal share of what is left, so that a server that accepts
+ * Every wait has an explicit limit: connect (the network timeout), the
+ * TLS handshake of ldaps:// (the deadline I/O layer below), bind and
+ * search (ldap_result with what is left); the server is told the same
+ * limit. When several servers are still to be tried, a healthy one gets
+ * an equal share of what is left, so that a server that accepts
  * connections and never answers cannot use up the time of the next one.
+ *
+ * The bind password is read once and kept in memory (wiped on free); it
+ * is never part of a message.
  *
  * Connections: each server keeps a few idle LDAP handles. A lookup takes
  * one, so no two threads ever use a handle at once, and gives it back
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lber.h>
 #include <ldap.h>
@@ -430,6 +434,10 @@ struct directory *directory_new(const struct config *cfg, char **err)
 	if ((cfg->ldap_bind_dn != NULL) != (cfg->ldap_bind_password_file != NULL)) {
 		*err = xstrdup(cfg->ldap_bind_dn ? "LDAPBindDN needs LDAPBindPasswordFile"
 						 : "LDAPBindPasswordFile needs LDAPBindDN");
+		return NULL;
+	}
+	if (cfg->ldap_ca_cert_file != NULL && access(cfg->ldap_ca_cert_file, R_OK) != 0) {
+		*err = xasprintf("LDAPCACertFile %s: %s", cfg->ldap_ca_cert_file, strerror(errno));
 		return NULL;
 	}
 	dir = xcalloc(1, sizeof(*dir));

@@ -40,7 +40,6 @@ struct options {
 
 static void usage(void) __attribute__((noreturn));
 static void parse_options(int argc, char **argv, struct options *o);
-static struct config *load_config(const struct options *o);
 static int become_user(const struct config *cfg, const char *socket_spec);
 static int check_database(const struct config *cfg);
 static int detach(void);
@@ -93,23 +92,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage();
 }
 
-/* load_config - the named file, else the default file if present, else built-in. */
-static struct config *load_config(const struct options *o)
-{
-	const char *path = o->config_path;
-	struct strlist errors;
-	struct config *cfg;
-
-	if (path == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
-		path = CONFIG_DEFAULT_PATH;
-	strlist_init(&errors);
-	cfg = config_load(path, &errors);
-	for (size_t i = 0; i < errors.n; i++)
-		msg_error("%s", errors.v[i]);
-	strlist_free(&errors);
-	return cfg;
-}
-
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -119,7 +101,7 @@ int main(int argc, char **argv)
 
 	log_init("sikkermail-milter", false, true, 0);
 	parse_options(argc, argv, &o);
-	if ((cfg = load_config(&o)) == NULL)
+	if ((cfg = config_load_default(o.config_path)) == NULL)
 		return 1;
 	if (o.check_only) {
 		printf("%s: configuration OK\n", cfg->path);

@@ -19,6 +19,7 @@
  * bytes, escapes included, below libmilter's 980.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,6 @@
 #define HOLD_QID_MAX 40
 
 static size_t lang_order(const struct config *cfg, enum language_set out[2]);
-static size_t utf8_len(const unsigned char *s);
 static char *clean(const char *s, bool double_percent);
 static char *cut(const char *s, size_t max);
 static const char *rcpt_address(const struct rcpt *r);
@@ -63,41 +63,6 @@ static size_t lang_order(const struct config *cfg, enum language_set out[2])
 	return n;
 }
 
-/*
- * utf8_len - length of the well-formed UTF-8 sequence at s (1 for ASCII),
- * 0 if it is not one. Overlong forms, surrogates and values past U+10FFFF
- * are not well-formed.
- */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n;
-	unsigned long cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* cut - a copy of s of at most max (> 3) bytes, ending in "..." if it was longer. */
 static char *cut(const char *s, size_t max)
 {
@@ -107,7 +72,7 @@ static char *cut(const char *s, size_t max)
 		return xstrdup(s);
 	/* keep whole UTF-8 sequences: no half letter before the "..." */
 	for (;;) {
-		n = utf8_len((const unsigned char *)s + keep);
+		n = utf8_decode((const unsigned char *)s + keep, SIZE_MAX, NULL);
 		if (n == 0)
 			n = 1;
 		if (keep + n > max - 3)
@@ -131,7 +96,7 @@ static char *clean(const char *s, bool double_percent)
 	while (*p != '\0') {
 		if (sb.len <= REPLY_TEXT_MAX - 3)
 			fit = sb.len;	/* where to cut should the line turn out too long */
-		n = utf8_len(p);
+		n = utf8_decode(p, SIZE_MAX, NULL);
 		if (*p == '\r' || *p == '\n' || *p == '\t') {
 			while (*p == '\r' || *p == '\n' || *p == '\t')
 				p++;

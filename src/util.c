@@ -208,3 +208,40 @@ void ascii_lower(char *s)
 	for (; *s; s++)
 		*s = (char)ascii_tolower((unsigned char)*s);
 }
+
+size_t utf8_decode(const unsigned char *s, size_t left, unsigned long *cpp)
+{
+	size_t n;
+	unsigned long cp;
+
+	if (left == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		n = 1;
+		cp = s[0];
+	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    cp > 0x10ffff)
+		return 0;
+	if (cpp != NULL)
+		*cpp = cp;
+	return n;
+}

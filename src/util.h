@@ -46,6 +46,14 @@ void strlist_add(struct strlist *l, const char *s);
 void strlist_addf(struct strlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strlist_free(struct strlist *l);
 
+/*
+ * utf8_decode - the length of the well-formed UTF-8 sequence at s (1 for
+ * ASCII), at most left bytes, with its code point in *cp (may be NULL); 0
+ * for a malformed one: a bad lead or continuation byte, an overlong form, a
+ * UTF-16 surrogate, past U+10FFFF. A NUL never continues a sequence.
+ */
+size_t utf8_decode(const unsigned char *s, size_t left, unsigned long *cp);
+
 /* Case-insensitive ASCII comparison, independent of the locale. */
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);

@@ -111,7 +111,7 @@ like "$OUT" "^found server=$SLAPD_TLSURI " "ldaps:// with LDAPCACertFile: found"
 q -C "$CERTS/ca/untrusted/ca.pem" -H "$SLAPD_TLSURI" valid@example.dk
 like "$OUT" "^retry .*certificate did not verify" "ldaps:// with a CA that did not sign the server: retry"
 q -C "$CERTS/no-such-ca.pem" -H "$SLAPD_TLSURI" valid@example.dk
-like "$OUT" "^(error|retry) " "ldaps:// with a missing LDAPCACertFile: refused"
+like "$OUT" "^error LDAPCACertFile .*no-such-ca.pem: No such file" "ldaps:// with a missing LDAPCACertFile: refused at start"
 
 # ------------------------------------------------------------------ bind
 
@@ -193,6 +193,13 @@ dq_ask valid@example.dk
 like "$OUT" "^found " "slapd restarted behind an idle connection: found on a new one"
 dq_stop
 like "$(cat "$ERR")" "idle connection was closed; reconnecting" "... having noticed the stale one"
+
+# Threads share one directory: each lookup has a connection to itself.
+before=$(accepts)
+q -P 8 -H "$SLAPD_URI" valid@example.dk
+is "$OUT" "parallel found=160 notfound=0 retry=0" "8 threads x 20 lookups at once: all found"
+n=$(($(accepts) - before))
+ok "... over at most 8 connections ($n)" test "$n" -ge 1 -a "$n" -le 8
 
 # ----------------------------------------------------- a silent server
 
