@@ -51,6 +51,8 @@ struct cert_set {
 	STACK_OF(X509) *pool;	/* everything, the untrusted chain material */
 	struct candidate *cand;
 	size_t n;
+	size_t garbage;		/* values that were not certificates at all */
+	char *first_garbage;	/* why the first of them was not */
 };
 
 static char *openssl_reason(const char *fallback);
@@ -75,6 +77,7 @@ static int judge_all(struct certcheck *cc, const char *address, struct cert_set 
 static void set_add(struct cert_set *set, X509 *x, bool judge);
 static void set_add_value(struct cert_set *set, const struct dir_value *v, size_t i,
 			  struct strlist *rejected);
+static void set_garbage(struct cert_set *set, struct strlist *rejected, char *why);
 static void set_free(struct cert_set *set);
 static int load_trust(X509_STORE *store, const char *file, char **err);
 static int load_crls(X509_STORE *store, const char *file, char **err);
@@ -194,8 +197,12 @@ static bool san_has_address(X509 *x, const char *address, struct strbuf *seen)
 		const unsigned char *p = ASN1_STRING_get0_data(g->d.rfc822Name);
 		size_t len = (size_t)ASN1_STRING_length(g->d.rfc822Name);
 		found = address_equal(address, p, len);
-		if (seen->len < 200)
-			sb_printf(seen, "%s%.*s", seen->len ? ", " : "", (int)len, (const char *)p);
+		if (seen->len >= 200)
+			continue;
+		/* These go into logs: nothing but printable ASCII from a certificate. */
+		sb_adds(seen, seen->len ? ", " : "");
+		for (size_t k = 0; k < len && k < 100; k++)
+			sb_addc(seen, p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?');
 	}
 	GENERAL_NAMES_free(names);
 	ERR_clear_error();
@@ -429,8 +436,9 @@ static void set_add_value(struct cert_set *set, const struct dir_value *v, size_
 			return;
 		}
 		why = openssl_reason("unknown error");
-		strlist_addf(rejected, "(value %zu, userCertificate): not a certificate: %s", i + 1, why);
-		free(why);
+		strlist_addf(rejected, "(value %zu, userCertificate): not a certificate: %s", i + 1,
+			     why);
+		set_garbage(set, rejected, why);
 		return;
 	}
 	if ((p7 = d2i_PKCS7(NULL, &p, (long)v->len)) == NULL || !PKCS7_type_is_signed(p7) ||
@@ -438,7 +446,7 @@ static void set_add_value(struct cert_set *set, const struct dir_value *v, size_
 		why = p7 ? xstrdup("no certificates in it") : openssl_reason("unknown error");
 		strlist_addf(rejected, "(value %zu, userSMIMECertificate): not a PKCS#7 "
 			     "certificate bundle: %s", i + 1, why);
-		free(why);
+		set_garbage(set, rejected, why);
 		PKCS7_free(p7);
 		return;
 	}
@@ -452,10 +460,19 @@ static void set_add_value(struct cert_set *set, const struct dir_value *v, size_
 	ERR_clear_error();
 }
 
+/* set_garbage - count a value that is no certificate; takes why. */
+static void set_garbage(struct cert_set *set, struct strlist *rejected, char *why)
+{
+	if (set->garbage++ == 0)
+		set->first_garbage = xstrdup(rejected->v[rejected->n - 1]);
+	free(why);
+}
+
 static void set_free(struct cert_set *set)
 {
 	sk_X509_pop_free(set->pool, X509_free);
 	free(set->cand);
+	free(set->first_garbage);
 }
 
 /*
@@ -499,7 +516,7 @@ static int judge_all(struct certcheck *cc, const char *address, struct cert_set 
 int certcheck_choose(struct certcheck *cc, const char *address, const struct dir_result *found,
 		     time_t now, struct cert_choice *out)
 {
-	struct cert_set set = { sk_X509_new_null(), NULL, 0 };
+	struct cert_set set = { sk_X509_new_null(), NULL, 0, 0, NULL };
 	X509 *best = NULL;
 	int rc;
 
@@ -519,6 +536,13 @@ int certcheck_choose(struct certcheck *cc, const char *address, const struct dir
 		rc = describe(best, out) ? 1 : -1;
 		if (rc < 0)
 			out->error = xstrdup("cannot encode the chosen certificate");
+	} else if (rc == 0 && set.garbage > 0) {
+		/* It may have been the good one: the directory failed, not the recipient. */
+		out->error = xasprintf("the directory returned %zu value%s that %s no certificate, "
+				       "and nothing else usable: %s", set.garbage,
+				       set.garbage > 1 ? "s" : "", set.garbage > 1 ? "are" : "is",
+				       set.first_garbage);
+		rc = -1;
 	}
 	set_free(&set);
 	ERR_clear_error();

@@ -154,10 +154,9 @@ like "$OUT" "^retry .*127.0.0.1:$DEAD/: Can't contact LDAP server; ldap://127.0.
 
 # ------------------------------------------- one directory, many lookups
 
-# A dirquery that keeps running: addresses in on fd DQ_IN, answers out.
+# A dirquery that keeps running as a coprocess: an address in, an answer out.
 dq_start() {
 	coproc DQ { exec "$DIRQUERY" "$@" 2>>"$ERR"; }
-	DQ_PID=$DQ_PID
 	track_pid "$DQ_PID"
 }
 dq_ask() {
@@ -166,7 +165,8 @@ dq_ask() {
 	read -r -t 30 OUT <&"${DQ[0]}"
 }
 dq_stop() {
-	exec {DQ[1]}>&-
+	local fd=${DQ[1]}
+	exec {fd}>&-
 	stop_pid "$DQ_PID" 5
 }
 accepts() { grep -c ' ACCEPT from IP=127.0.0.1' "$SLAPD_DIR/slapd.log"; }

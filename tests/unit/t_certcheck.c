@@ -350,12 +350,23 @@ static void test_garbage(struct certcheck *cc)
 	cert_choice_free(&c);
 	result_clear(&found);
 
-	/* A bundle of a certificate sent as userCertificate, and the reverse. */
+	/* A certificate sent as a bundle: garbage, so the directory failed. */
 	result_add(&found, "valid.der");
 	found.values[0].kind = DIR_PKCS7_DER;
-	is_int(certcheck_choose(cc, "valid@example.dk", &found, now, &c), 0,
-	       "a certificate presented as a PKCS#7 bundle: not accepted");
-	ok(rejected_has(&c, "not a PKCS#7"), "... and said so");
+	is_int(certcheck_choose(cc, "valid@example.dk", &found, now, &c), -1,
+	       "only garbage (a certificate presented as a PKCS#7 bundle): -1, the directory failed");
+	ok(rejected_has(&c, "not a PKCS#7"), "... rejected as such");
+	ok(c.error && strstr(c.error, "the directory returned 1 value that is no certificate"),
+	   "... and the error says so: %s", c.error ? c.error : "NULL");
+	ok(c.der == NULL, "... nothing chosen");
+	cert_choice_free(&c);
+	result_clear(&found);
+
+	result_add(&found, "expired.der");
+	result_add_raw(&found, junk, sizeof(junk) - 1, DIR_X509_DER);
+	is_int(certcheck_choose(cc, "expired@example.dk", &found, now, &c), -1,
+	       "an invalid certificate and garbage: -1 (the garbage may have been the good one)");
+	is_int(c.rejected.n, 2, "... both rejected");
 	cert_choice_free(&c);
 	result_clear(&found);
 

@@ -1,0 +1,439 @@
+/*
+ * cpr.c - the streaming CPR-number scanner (pure: no I/O, no logging).
+ *
+ * Exports what cpr.h declares. The bytes are decoded as UTF-8 one at a
+ * time (a sequence may straddle two chunks) and each code point goes
+ * through one step: the digit-run state machine first, then the context
+ * that the next run will need (the two code points before it, the
+ * distance from the last keyword, whether the current word is a URL).
+ *
+ * A run is a maximal number token: digits, where a joiner ('-', the
+ * Unicode hyphens, '.', ':', '/') between two digits keeps the token
+ * together. Only a token of exactly ten digits, with at most the one dash
+ * after the sixth, is a candidate; whether it stands on its own is known
+ * from the code point before it (at its start) and the one or two after it
+ * (at its end), so nothing needs to look further back or ahead than the
+ * state carries.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cpr.h"
+
+enum run_state {
+	RUN_NONE,		/* not in a number token */
+	RUN_DIGITS,		/* the last code point was a digit of the token */
+	RUN_JOINER		/* a joiner followed a digit: the token goes on if a digit comes */
+};
+
+#define REPLACEMENT 0xFFFDu
+#define SATURATE 0x7fffffffu
+
+static const char *const keywords[] = { "cpr", "personnr", "personnummer" };
+
+static void step(struct cpr_scanner *s, uint32_t c);
+static void run_start(struct cpr_scanner *s, uint32_t c);
+static void run_digit(struct cpr_scanner *s, uint32_t c);
+static void run_end(struct cpr_scanner *s, uint32_t after1, uint32_t after2);
+static void record(struct cpr_scanner *s, bool mod11);
+static void update_context(struct cpr_scanner *s, uint32_t c);
+static void keyword_push(struct cpr_scanner *s, char folded);
+static void word_push(struct cpr_scanner *s, uint32_t c);
+static bool left_attached(const struct cpr_scanner *s);
+static bool right_attached(uint32_t after1, uint32_t after2);
+static bool is_digit(uint32_t c);
+static bool is_dash(uint32_t c);
+static bool is_joiner(uint32_t c);
+static bool is_letter(uint32_t c);
+static bool is_word_delimiter(uint32_t c);
+static char fold(uint32_t c);
+static void wipe(void *p, size_t n);
+static bool leap(int year);
+
+void cpr_result_init(struct cpr_result *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void cpr_scanner_init(struct cpr_scanner *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->since_kw = SATURATE;
+	s->run_state = RUN_NONE;
+	cpr_result_init(&s->result);
+}
+
+void cpr_scan(struct cpr_scanner *s, const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+
+	for (; p < end; p++) {
+		unsigned char b = *p;
+
+		if (s->need > 0) {
+			if ((b & 0xC0) == 0x80) {
+				s->cp = (s->cp << 6) | (b & 0x3Fu);
+				if (--s->need == 0)
+					step(s, s->cp);
+				continue;
+			}
+			/* a sequence cut short: one neutral character, then b afresh */
+			s->need = 0;
+			step(s, REPLACEMENT);
+		}
+		if (b < 0x80) {
+			step(s, b);
+		} else if (b >= 0xC2 && b <= 0xDF) {
+			s->cp = b & 0x1Fu;
+			s->need = 1;
+		} else if (b >= 0xE0 && b <= 0xEF) {
+			s->cp = b & 0x0Fu;
+			s->need = 2;
+		} else if (b >= 0xF0 && b <= 0xF4) {
+			s->cp = b & 0x07u;
+			s->need = 3;
+		} else {
+			step(s, REPLACEMENT);
+		}
+	}
+}
+
+void cpr_scanner_finish(struct cpr_scanner *s)
+{
+	struct cpr_result keep = s->result;
+
+	if (s->need > 0)
+		step(s, REPLACEMENT);
+	if (s->run_state == RUN_DIGITS)
+		run_end(s, 0, 0);
+	else if (s->run_state == RUN_JOINER)
+		run_end(s, s->joiner, 0);
+	keep = s->result;
+	wipe(s, sizeof(*s));
+	cpr_scanner_init(s);
+	s->result = keep;
+}
+
+void cpr_scan_string(const char *text, size_t len, struct cpr_result *out)
+{
+	struct cpr_scanner s;
+
+	cpr_scanner_init(&s);
+	cpr_scan(&s, text, len);
+	cpr_scanner_finish(&s);
+	*out = s.result;
+}
+
+/* step - one code point through the run state machine, then into the context. */
+static void step(struct cpr_scanner *s, uint32_t c)
+{
+	if (s->run_state == RUN_DIGITS) {
+		if (is_digit(c)) {
+			run_digit(s, c);
+			goto context;
+		}
+		if (is_joiner(c)) {
+			s->run_state = RUN_JOINER;
+			s->joiner = c;
+			goto context;
+		}
+		run_end(s, c, 0);
+	} else if (s->run_state == RUN_JOINER) {
+		if (is_digit(c)) {
+			/* the token goes on; only the dash after the sixth digit is part of a CPR number */
+			if (is_dash(s->joiner) && s->ndigits == 6 && !s->dash_seen)
+				s->dash_seen = true;
+			else
+				s->spoiled = true;
+			s->run_state = RUN_DIGITS;
+			run_digit(s, c);
+			goto context;
+		}
+		run_end(s, s->joiner, c);
+	}
+	if (is_digit(c))
+		run_start(s, c);
+context:
+	update_context(s, c);
+}
+
+/* run_start - a number token begins; what stands before it is known now. */
+static void run_start(struct cpr_scanner *s, uint32_t c)
+{
+	s->run_state = RUN_DIGITS;
+	s->ndigits = 0;
+	s->dash_seen = false;
+	s->spoiled = left_attached(s) || s->word_url;
+	s->keyword = s->since_kw <= CPR_KEYWORD_WINDOW;
+	run_digit(s, c);
+}
+
+static void run_digit(struct cpr_scanner *s, uint32_t c)
+{
+	if (s->ndigits < sizeof(s->digits))
+		s->digits[s->ndigits] = (char)c;
+	else
+		s->spoiled = true;
+	if (s->ndigits < SATURATE)
+		s->ndigits++;
+}
+
+/*
+ * run_end - the token ended: after1 is the code point right after its
+ * last digit (0 at the end of the text), after2 the one after that when
+ * after1 was a joiner. Decide, record, wipe.
+ */
+static void run_end(struct cpr_scanner *s, uint32_t after1, uint32_t after2)
+{
+	if (!s->spoiled && s->ndigits == 10 && !right_attached(after1, after2) &&
+	    cpr_birth_year(s->digits) > 0)
+		record(s, cpr_mod11_ok(s->digits));
+	wipe(s->digits, sizeof(s->digits));
+	s->ndigits = 0;
+	s->run_state = RUN_NONE;
+}
+
+static void record(struct cpr_scanner *s, bool mod11)
+{
+	struct cpr_result *r = &s->result;
+	enum cpr_level level;
+
+	if (mod11 && s->keyword)
+		level = CPR_STRONG;
+	else if (mod11 || s->keyword)
+		level = CPR_MEDIUM;
+	else
+		level = CPR_WEAK;
+	r->hits++;
+	r->hits_mod11 += mod11;
+	r->hits_keyword += s->keyword;
+	r->hits_strong += level == CPR_STRONG;
+	if (level > r->level)
+		r->level = level;
+	if (r->n_samples < CPR_SAMPLES) {
+		cpr_mask(s->digits, r->samples[r->n_samples].masked);
+		r->samples[r->n_samples].level = level;
+		r->n_samples++;
+	}
+}
+
+/*
+ * left_attached - what stands right before a new token makes it part of
+ * something else: a word, an address, a path, a phone or order number, a
+ * query string, or a code such as "INV-" (but "CPR-" is the keyword).
+ */
+static bool left_attached(const struct cpr_scanner *s)
+{
+	uint32_t c = s->prev;
+
+	if (is_letter(c) || (c < 0x80 && c && strchr("_@/\\%+#?&", (int)c)))
+		return true;
+	/* a letter, then a dash: a code, unless the keyword ended in this word */
+	return is_dash(c) && is_letter(s->prev2) && s->since_kw >= s->word_len;
+}
+
+/* right_attached - the same after the token; a joiner there was not followed by a digit. */
+static bool right_attached(uint32_t after1, uint32_t after2)
+{
+	if (is_letter(after1) || (after1 < 0x80 && after1 && strchr("_@/\\%", (int)after1)))
+		return true;
+	return is_dash(after1) && is_letter(after2);
+}
+
+/* update_context - what the next token start needs to know about c. */
+static void update_context(struct cpr_scanner *s, uint32_t c)
+{
+	word_push(s, c);
+	keyword_push(s, fold(c));
+	s->prev2 = s->prev;
+	s->prev = c;
+}
+
+static void keyword_push(struct cpr_scanner *s, char folded)
+{
+	size_t n = sizeof(s->kw_tail), i;
+
+	memmove(s->kw_tail, s->kw_tail + 1, n - 1);
+	s->kw_tail[n - 1] = folded;
+	if (s->since_kw < SATURATE)
+		s->since_kw++;
+	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
+		size_t k = strlen(keywords[i]);
+
+		if (memcmp(s->kw_tail + n - k, keywords[i], k) == 0)
+			s->since_kw = 0;
+	}
+}
+
+/* word_push - track the current white-space word, to know whether it is a URL. */
+static void word_push(struct cpr_scanner *s, uint32_t c)
+{
+	if (is_word_delimiter(c)) {
+		s->word_len = 0;
+		s->word_url = false;
+		return;
+	}
+	if (s->word_len < sizeof(s->word_head))
+		s->word_head[s->word_len] = fold(c);
+	if (s->word_len < SATURATE)
+		s->word_len++;
+	if (s->word_len == sizeof(s->word_head) && memcmp(s->word_head, "www.", 4) == 0)
+		s->word_url = true;
+	if (c == '?' || (c == '/' && s->prev == '/' && s->prev2 == ':'))
+		s->word_url = true;
+}
+
+static bool is_digit(uint32_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* is_dash - ASCII '-' and the hyphens and dashes a word processor puts in its place. */
+static bool is_dash(uint32_t c)
+{
+	return c == '-' || (c >= 0x2010 && c <= 0x2013) || c == 0x2212;
+}
+
+static bool is_joiner(uint32_t c)
+{
+	return is_dash(c) || c == '.' || c == ':' || c == '/';
+}
+
+/* is_letter - ASCII, Latin-1, Latin Extended, Greek and Cyrillic letters. */
+static bool is_letter(uint32_t c)
+{
+	if (c < 0x80)
+		return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+	if (c >= 0xC0 && c <= 0x24F)
+		return c != 0xD7 && c != 0xF7;
+	return (c >= 0x370 && c <= 0x52F) || (c >= 0x1E00 && c <= 0x1EFF);
+}
+
+static bool is_word_delimiter(uint32_t c)
+{
+	if (c <= ' ' || c == 0x7F || c == 0xA0 || (c >= 0x2000 && c <= 0x200B) || c == 0x3000)
+		return true;
+	return c < 0x80 && strchr("<>\"'()[]{}", (int)c) != NULL;
+}
+
+/* fold - lower-case ASCII; anything else becomes a byte no keyword contains. */
+static char fold(uint32_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (char)(c | 0x20);
+	return c < 0x80 ? (char)c : '\x01';
+}
+
+/* wipe - clear memory in a way the compiler cannot drop as a dead store. */
+static void wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+void cpr_mask(const char *digits10, char out[CPR_MASKED_LEN + 1])
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		out[i] = digits10[i] >= '0' && digits10[i] <= '9' ? digits10[i] : '*';
+	memcpy(out + 6, "-****", 6);
+}
+
+static bool leap(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+int cpr_birth_year(const char *d)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int i, day, month, yy, seventh, year;
+
+	for (i = 0; i < 10; i++)
+		if (d[i] < '0' || d[i] > '9')
+			return -1;
+	day = (d[0] - '0') * 10 + (d[1] - '0');
+	month = (d[2] - '0') * 10 + (d[3] - '0');
+	yy = (d[4] - '0') * 10 + (d[5] - '0');
+	seventh = d[6] - '0';
+	if (seventh <= 3)
+		year = 1900 + yy;
+	else if (seventh == 4 || seventh == 9)
+		year = yy <= 36 ? 2000 + yy : 1900 + yy;
+	else
+		year = yy <= 57 ? 2000 + yy : 1800 + yy;
+	if (month < 1 || month > 12 || day < 1)
+		return -1;
+	if (day > mdays[month - 1] + (month == 2 && leap(year)))
+		return -1;
+	return year;
+}
+
+bool cpr_mod11_ok(const char *d)
+{
+	static const int weight[10] = { 4, 3, 2, 7, 6, 5, 4, 3, 2, 1 };
+	int i, sum = 0;
+
+	for (i = 0; i < 10; i++) {
+		if (d[i] < '0' || d[i] > '9')
+			return false;
+		sum += (d[i] - '0') * weight[i];
+	}
+	return sum % 11 == 0;
+}
+
+const char *cpr_level_name(enum cpr_level level)
+{
+	switch (level) {
+	case CPR_WEAK:
+		return "weak";
+	case CPR_MEDIUM:
+		return "medium";
+	case CPR_STRONG:
+		return "strong";
+	case CPR_NONE:
+		break;
+	}
+	return "none";
+}
+
+void cpr_result_add(struct cpr_result *into, const struct cpr_result *from)
+{
+	unsigned i;
+
+	into->hits += from->hits;
+	into->hits_mod11 += from->hits_mod11;
+	into->hits_keyword += from->hits_keyword;
+	into->hits_strong += from->hits_strong;
+	if (from->level > into->level)
+		into->level = from->level;
+	for (i = 0; i < from->n_samples && into->n_samples < CPR_SAMPLES; i++)
+		into->samples[into->n_samples++] = from->samples[i];
+}
+
+void cpr_result_format(const struct cpr_result *r, char *buf, size_t n)
+{
+	size_t used;
+	unsigned i;
+	int k;
+
+	if (n == 0)
+		return;
+	k = snprintf(buf, n, "%u", r->hits);
+	if (r->hits == 0 || k < 0 || (size_t)k >= n)
+		return;
+	used = (size_t)k;
+	k = snprintf(buf + used, n - used, " (%s; %u mod11, %u keyword, %u strong:",
+		     cpr_level_name(r->level), r->hits_mod11, r->hits_keyword, r->hits_strong);
+	for (i = 0; i < r->n_samples && k >= 0 && (size_t)k < n - used; i++) {
+		used += (size_t)k;
+		k = snprintf(buf + used, n - used, " %s", r->samples[i].masked);
+	}
+	if (k >= 0 && (size_t)k < n - used) {
+		used += (size_t)k;
+		snprintf(buf + used, n - used, "%s)", r->hits > r->n_samples ? " ..." : "");
+	}
+}

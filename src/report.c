@@ -1,0 +1,586 @@
+/*
+ * report.c - gathering recorded decisions into the tables of the
+ * compliance report (see report.h).
+ *
+ * Exports report_init, report_add, report_finish, report_free,
+ * report_clean, report_parse_date and report_time_string.
+ *
+ * The period is a run of whole local days, each with its own first
+ * second found by mktime, so that days of 23 or 25 hours (daylight
+ * saving changes) are counted right. Strings are cleaned and masked as
+ * they come in (report_clean), never on the way out: a writer cannot
+ * forget to mask what the report never held in clear.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "report.h"
+
+#define CPR_DIGITS 10
+#define CPR_DATE_DIGITS 6
+
+static long long local_midnight(int year, int month, int day, char *date);
+static struct report_day *find_day(struct report *r, long long t);
+static void add_counts(struct report_day *day, const struct decision *d);
+static void add_routes(struct report *r, const struct decision *d);
+static void add_event(struct report *r, const struct decision *d, const char *host);
+static void add_tables(struct report *r, const struct decision *d, const char *host);
+static char *sender_key(const char *sender);
+static const char *rcpt_domain(const struct rcpt *rc);
+static struct report_count *table_get(struct report_table *t, const char *key);
+static void table_grow(struct report_table *t);
+static size_t hash_key(const char *s);
+static void table_rank(struct report_table *t, size_t keep,
+		       int (*cmp)(const void *, const void *));
+static void table_free(struct report_table *t);
+static int cmp_senders(const void *a, const void *b);
+static int cmp_domains(const void *a, const void *b);
+static int cmp_keys(const void *a, const void *b);
+static int cmp_events(const void *a, const void *b);
+static size_t utf8_len(const unsigned char *s);
+static void sanitise(const char *s, struct strbuf *out);
+static bool date_shaped(const char *p);
+static char *mask_cpr(const char *s);
+static bool valid_action(enum action a);
+static bool valid_class(enum rclass c);
+
+/* ------------------------------------------------------------ dates */
+
+int report_parse_date(const char *s, int *year, int *month, int *day)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return -1;
+	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return -1;
+	*year = y;
+	*month = m;
+	*day = d;
+	return 0;
+}
+
+/* local_midnight - the first second of a local day (normalised by mktime); date gets its name. */
+static long long local_midnight(int year, int month, int day, char *date)
+{
+	struct tm tm = { 0 };
+	time_t t;
+
+	tm.tm_year = year - 1900;
+	tm.tm_mon = month - 1;
+	tm.tm_mday = day;
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	if (date != NULL)
+		snprintf(date, 11, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	return (long long)t;
+}
+
+void report_time_string(long long t, bool iso, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char off[8];
+	size_t n;
+
+	if (localtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, iso ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm) == 0) {
+		snprintf(buf, size, "%lld", t);
+		return;
+	}
+	if (!iso || strftime(off, sizeof(off), "%z", &tm) != 5)
+		return;
+	n = strlen(buf);	/* +0100 -> +01:00 (RFC 3339) */
+	snprintf(buf + n, size - n, "%.3s:%.2s", off, off + 3);
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+int report_init(struct report *r, const char *since, const char *until, size_t top,
+		long long now, const char **err)
+{
+	int sy, sm, sd, uy, um, ud;
+	time_t tnow = (time_t)now;
+	struct tm tm;
+	long long end;
+
+	memset(r, 0, sizeof(*r));
+	strlist_init(&r->files);
+	r->generated = now;
+	r->top = top;
+	*err = NULL;
+	if (localtime_r(&tnow, &tm) == NULL || strftime(r->tz, sizeof(r->tz), "%Z", &tm) == 0)
+		strcpy(r->tz, "local");
+	if (until == NULL) {
+		uy = tm.tm_year + 1900, um = tm.tm_mon + 1, ud = tm.tm_mday;
+	} else if (report_parse_date(until, &uy, &um, &ud) != 0) {
+		*err = "--until: not a date (want YYYY-MM-DD)";
+		return -1;
+	}
+	if (since == NULL) {
+		sy = uy, sm = um, sd = ud - 29;		/* mktime normalises the day */
+	} else if (report_parse_date(since, &sy, &sm, &sd) != 0) {
+		*err = "--since: not a date (want YYYY-MM-DD)";
+		return -1;
+	}
+	r->t_since = local_midnight(sy, sm, sd, r->since);
+	end = local_midnight(uy, um, ud, r->until);
+	if (r->t_since > end) {
+		*err = "--since is after --until";
+		return -1;
+	}
+	for (int i = 0; r->n_days == 0 || r->days[r->n_days - 1].start < end; i++) {
+		if (r->n_days == REPORT_MAX_DAYS) {
+			*err = "the period is longer than ten years";
+			return -1;
+		}
+		r->days = xrealloc(r->days, (r->n_days + 1) * sizeof(*r->days));
+		memset(&r->days[r->n_days], 0, sizeof(*r->days));
+		r->days[r->n_days].start = local_midnight(sy, sm, sd + i, r->days[r->n_days].date);
+		r->n_days++;
+	}
+	r->t_until = local_midnight(uy, um, ud + 1, NULL);
+	return 0;
+}
+
+static void table_free(struct report_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].key);
+	free(t->v);
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+void report_free(struct report *r)
+{
+	for (size_t i = 0; i < r->n_events; i++) {
+		struct report_event *e = &r->events[i];
+
+		for (size_t j = 0; j < e->n_rcpts; j++) {
+			free(e->rcpts[j].address);
+			free(e->rcpts[j].rule);
+			free(e->rcpts[j].evidence);
+		}
+		free(e->rcpts);
+		free(e->host);
+		free(e->queue_id);
+		free(e->message_id);
+		free(e->sender);
+		free(e->personal_reason);
+		free(e->rule);
+	}
+	free(r->events);
+	free(r->days);
+	table_free(&r->senders);
+	table_free(&r->domains);
+	table_free(&r->hosts);
+	strlist_free(&r->files);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ------------------------------------------------------------ counting */
+
+static bool valid_action(enum action a)
+{
+	return (unsigned)a < ACTION_COUNT;
+}
+
+static bool valid_class(enum rclass c)
+{
+	return (unsigned)c < CLASS_COUNT;
+}
+
+void report_add(struct report *r, const struct decision *d, const char *host)
+{
+	struct report_day *day;
+
+	if (d->time < r->t_since || d->time >= r->t_until ||
+	    (day = find_day(r, d->time)) == NULL) {
+		r->outside++;
+		return;
+	}
+	add_counts(day, d);
+	add_counts(&r->total, d);
+	add_routes(r, d);
+	if (d->action == ACTION_REJECT || d->action == ACTION_HOLD)
+		add_event(r, d, host);
+	add_tables(r, d, host);
+}
+
+/* find_day - the day holding t (binary search on the first seconds). */
+static struct report_day *find_day(struct report *r, long long t)
+{
+	size_t lo = 0, hi = r->n_days;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->days[mid].start <= t)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return r->n_days > 0 && r->days[lo].start <= t ? &r->days[lo] : NULL;
+}
+
+static void add_counts(struct report_day *day, const struct decision *d)
+{
+	day->messages++;
+	day->personal += d->personal;
+	day->cpr += d->cpr_hits > 0;
+	if (valid_action(d->applied))
+		day->applied[d->applied]++;
+	if (d->mode == MODE_MONITOR) {
+		day->monitor++;
+		if (valid_action(d->action))
+			day->would[d->action]++;
+	}
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		enum rclass c = d->rcpts[i].cls;
+
+		if (!valid_class(c))
+			continue;
+		day->rcpts[c]++;
+		if (d->personal)
+			day->personal_rcpts[c]++;
+	}
+}
+
+static void add_routes(struct report *r, const struct decision *d)
+{
+	if (!d->personal)
+		return;
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		const struct rcpt *rc = &d->rcpts[i];
+
+		if (!valid_class(rc->cls))
+			continue;
+		r->routes[rc->cls].rcpts++;
+		if (valid_action(rc->action))
+			r->routes[rc->cls].action[rc->action]++;
+	}
+}
+
+static char *sender_key(const char *sender)
+{
+	return report_clean(sender == NULL ? "-" : sender[0] == '\0' ? "<>" : sender);
+}
+
+/* add_event - keep a stopped message with its offending recipients. */
+static void add_event(struct report *r, const struct decision *d, const char *host)
+{
+	struct report_event *e;
+
+	if (r->n_events == r->cap_events) {
+		r->cap_events = r->cap_events ? r->cap_events * 2 : 16;
+		r->events = xrealloc(r->events, r->cap_events * sizeof(*r->events));
+	}
+	e = &r->events[r->n_events];
+	memset(e, 0, sizeof(*e));
+	e->seq = r->n_events++;
+	e->time = d->time;
+	e->host = host != NULL && host[0] != '\0' ? report_clean(host) : NULL;
+	e->queue_id = report_clean(d->queue_id);
+	e->message_id = report_clean(d->message_id);
+	e->sender = sender_key(d->sender);
+	e->personal_reason = report_clean(d->personal_why);
+	e->rule = report_clean(d->rule != NULL ? d->rule : "");
+	e->mode = d->mode;
+	e->action = d->action;
+	e->applied = d->applied;
+	e->personal = d->personal;
+	e->psrc = d->psrc;
+	e->cpr_hits = d->cpr_hits;
+	e->rcpts = xcalloc(d->n_rcpts ? d->n_rcpts : 1, sizeof(*e->rcpts));
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		const struct rcpt *rc = &d->rcpts[i];
+		struct report_rcpt *o;
+
+		if (!valid_action(rc->action) || rc->action < ACTION_HOLD)
+			continue;
+		o = &e->rcpts[e->n_rcpts++];
+		o->address = report_clean(rc->addr.full != NULL ? rc->addr.full
+					  : rc->raw != NULL   ? rc->raw
+							      : "");
+		o->cls = rc->cls;
+		o->action = rc->action;
+		o->rule = report_clean(rc->rule != NULL ? rc->rule : "");
+		o->evidence = report_clean(rc->evidence);
+	}
+}
+
+static const char *rcpt_domain(const struct rcpt *rc)
+{
+	const char *full = rc->addr.full != NULL ? rc->addr.full : rc->raw, *at;
+
+	if (rc->addr.domain != NULL && rc->addr.domain[0] != '\0')
+		return rc->addr.domain;
+	if (full == NULL)
+		return "";
+	at = strrchr(full, '@');
+	return at != NULL ? at + 1 : full;
+}
+
+/* add_tables - senders of stopped personal mail, external domains, gateways. */
+static void add_tables(struct report *r, const struct decision *d, const char *host)
+{
+	struct report_count *c;
+	char *key;
+
+	if (d->personal && (d->action == ACTION_REJECT || d->action == ACTION_HOLD)) {
+		key = sender_key(d->sender);
+		c = table_get(&r->senders, key);
+		free(key);
+		c->n++;
+		if (d->action == ACTION_REJECT)
+			c->rejected++;
+		else
+			c->held++;
+	}
+	for (size_t i = 0; d->personal && i < d->n_rcpts; i++) {
+		const struct rcpt *rc = &d->rcpts[i];
+
+		if (rc->cls == CLASS_INTERNAL || !valid_class(rc->cls))
+			continue;
+		key = report_clean(rcpt_domain(rc));
+		c = table_get(&r->domains, key);
+		free(key);
+		c->n++;
+		if (rc->action == ACTION_DELIVER || rc->action == ACTION_ENCRYPT)
+			c->allowed++;
+		else
+			c->stopped++;
+		c->classes |= 1u << rc->cls;
+	}
+	if (host == NULL || host[0] == '\0')
+		return;
+	key = report_clean(host);
+	c = table_get(&r->hosts, key);
+	free(key);
+	c->n++;
+	c->personal += d->personal;
+	c->rejected += d->applied == ACTION_REJECT;
+	c->held += d->applied == ACTION_HOLD;
+	c->tempfailed += d->applied == ACTION_TEMPFAIL;
+}
+
+/* ------------------------------------------------------------ keyed tables */
+
+static size_t hash_key(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static void table_grow(struct report_table *t)
+{
+	size_t n = t->n_slots ? t->n_slots * 2 : 64;
+
+	free(t->slots);
+	t->slots = xcalloc(n, sizeof(*t->slots));
+	t->n_slots = n;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t h = hash_key(t->v[i].key) & (n - 1);
+
+		while (t->slots[h] != 0)
+			h = (h + 1) & (n - 1);
+		t->slots[h] = i + 1;
+	}
+}
+
+/* table_get - the row for key, added (zeroed) if new; key is copied. */
+static struct report_count *table_get(struct report_table *t, const char *key)
+{
+	size_t h;
+
+	if (2 * (t->n + 1) > t->n_slots)
+		table_grow(t);
+	for (h = hash_key(key) & (t->n_slots - 1); t->slots[h] != 0; h = (h + 1) & (t->n_slots - 1))
+		if (strcmp(t->v[t->slots[h] - 1].key, key) == 0)
+			return &t->v[t->slots[h] - 1];
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
+	}
+	memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
+	t->v[t->n].key = xstrdup(key);
+	t->slots[h] = ++t->n;
+	return &t->v[t->n - 1];
+}
+
+/* table_rank - sort, keep the first keep rows (0: all); the hash index is dropped. */
+static void table_rank(struct report_table *t, size_t keep,
+		       int (*cmp)(const void *, const void *))
+{
+	free(t->slots);
+	t->slots = NULL;
+	t->n_slots = 0;
+	if (t->n > 1)
+		qsort(t->v, t->n, sizeof(*t->v), cmp);
+	while (keep > 0 && t->n > keep)
+		free(t->v[--t->n].key);
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(((const struct report_count *)a)->key, ((const struct report_count *)b)->key);
+}
+
+static int cmp_senders(const void *a, const void *b)
+{
+	const struct report_count *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	if (x->rejected != y->rejected)
+		return x->rejected > y->rejected ? -1 : 1;
+	return cmp_keys(a, b);
+}
+
+static int cmp_domains(const void *a, const void *b)
+{
+	const struct report_count *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	if (x->stopped != y->stopped)
+		return x->stopped > y->stopped ? -1 : 1;
+	return cmp_keys(a, b);
+}
+
+static int cmp_events(const void *a, const void *b)
+{
+	const struct report_event *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void report_finish(struct report *r)
+{
+	if (r->n_events > 1)
+		qsort(r->events, r->n_events, sizeof(*r->events), cmp_events);
+	table_rank(&r->senders, r->top, cmp_senders);
+	table_rank(&r->domains, r->top, cmp_domains);
+	table_rank(&r->hosts, 0, cmp_keys);
+}
+
+/* ------------------------------------------------------------ cleaning */
+
+/* utf8_len - length of the well-formed UTF-8 sequence at s that is not a C1 control; 0 if none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned long cp;
+	size_t n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* sanitise - printable ASCII and well-formed UTF-8 as they are; any other byte as \xHH. */
+static void sanitise(const char *s, struct strbuf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			sb_addc(out, *p++);
+		} else if (*p >= 0x80 && (n = utf8_len(p)) > 0) {
+			sb_addmem(out, p, n);
+			p += n;
+		} else {
+			sb_printf(out, "\\x%02x", *p++);
+		}
+	}
+}
+
+/* date_shaped - do the six digits at p read as DDMMYY with a possible day and month? */
+static bool date_shaped(const char *p)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int dd = (p[0] - '0') * 10 + (p[1] - '0');
+	int mm = (p[2] - '0') * 10 + (p[3] - '0');
+
+	return mm >= 1 && mm <= 12 && dd >= 1 && dd <= mdays[mm - 1];
+}
+
+/*
+ * mask_cpr - mask DDMMYYSSSS and DDMMYY-SSSS. Wider than the detector on
+ * purpose (no century or modulus-11 test, 29 February in any year): a
+ * report may over-mask, it must never print one. A digit run longer than
+ * a CPR number (a phone or an account number) is left alone.
+ */
+static char *mask_cpr(const char *s)
+{
+	struct strbuf sb;
+	const char *p = s;
+
+	sb_init(&sb);
+	while (*p) {
+		size_t n = strspn(p, "0123456789"), m;
+
+		if (n == 0) {
+			sb_addc(&sb, *p++);
+			continue;
+		}
+		if (n == CPR_DIGITS && date_shaped(p)) {
+			sb_addmem(&sb, p, CPR_DATE_DIGITS);
+			sb_adds(&sb, "-****");
+		} else if (n == CPR_DATE_DIGITS && p[n] == '-' &&
+			   (m = strspn(p + n + 1, "0123456789")) == 4 && date_shaped(p)) {
+			sb_addmem(&sb, p, CPR_DATE_DIGITS);
+			sb_adds(&sb, "-****");
+			n += 1 + m;
+		} else {
+			sb_addmem(&sb, p, n);
+		}
+		p += n;
+	}
+	return sb_steal(&sb);
+}
+
+char *report_clean(const char *s)
+{
+	struct strbuf sb;
+	char *masked;
+
+	if (s == NULL)
+		return NULL;
+	sb_init(&sb);
+	sanitise(s, &sb);
+	masked = mask_cpr(sb.s);
+	sb_free(&sb);
+	return masked;
+}

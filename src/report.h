@@ -1,0 +1,180 @@
+/*
+ * report.h - the compliance report of sikkermail-ctl: recorded decisions
+ * gathered into tables, and the writers that print them.
+ *
+ * A report covers whole local days. It counts, per day, messages by what
+ * was done and (Mode monitor) by what enforce mode would have done,
+ * recipients by class, and recipients of personal messages by class; it
+ * lists the messages that were, or in monitor mode would have been,
+ * rejected or held, with their offending recipients; and it keeps the
+ * senders of stopped personal mail, the external domains that personal
+ * mail went to, and (from syslog files) the gateways that decided.
+ *
+ * Use: report_init, report_add for every decision (from the store or
+ * from audit lines), report_finish, one report_write_* and report_free.
+ *
+ * Every string a report holds went through report_clean when it was
+ * added: control characters and bytes that are not UTF-8 are written
+ * \xHH, and anything shaped like a CPR number is masked, so the writers
+ * may print any field as it is (escaping only for their format).
+ *
+ * Exports (report.c): report_init, report_add, report_finish,
+ * report_free, report_clean, report_parse_date, report_time_string;
+ * report_write_text, report_write_csv, report_write_json (report_write.c);
+ * report_write_html (report_html.c).
+ */
+#ifndef SIKKERMAIL_REPORT_H
+#define SIKKERMAIL_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "decision.h"
+#include "sikkermail.h"
+#include "util.h"
+
+#define REPORT_TOP_DEFAULT 10	/* rows of the top lists */
+#define REPORT_MAX_DAYS 3660	/* a longer period is a typing error */
+
+/* Counts of one day (and of the whole period: report.total). */
+struct report_day {
+	char date[11];				/* YYYY-MM-DD, local time */
+	long long start;			/* its first second (unix time) */
+	long messages;
+	long personal;				/* messages with personal data */
+	long cpr;				/* messages in which CPR numbers were found */
+	long applied[ACTION_COUNT];		/* messages by what was done */
+	long monitor;				/* messages decided in Mode monitor */
+	long would[ACTION_COUNT];		/* of those, by what enforce would have done */
+	long rcpts[CLASS_COUNT];		/* recipients by class */
+	long personal_rcpts[CLASS_COUNT];	/* recipients of personal messages by class */
+};
+
+/* Recipients of personal messages of one class, by the action decided for each. */
+struct report_route {
+	long rcpts;
+	long action[ACTION_COUNT];
+};
+
+struct report_rcpt {
+	char *address;
+	enum rclass cls;
+	enum action action;
+	char *rule;
+	char *evidence;		/* may be NULL */
+};
+
+/* A message that was rejected or held, or would have been (monitor). */
+struct report_event {
+	long long time;
+	size_t seq;		/* order of arrival, to keep the sort stable */
+	char *host;		/* gateway (syslog input), or NULL */
+	char *queue_id;		/* the reference; NULL if none */
+	char *message_id;
+	char *sender;		/* "<>" for the null sender */
+	char *personal_reason;
+	char *rule;
+	enum mode mode;
+	enum action action;	/* what the policy decided */
+	enum action applied;	/* what was done (deliver in monitor mode) */
+	bool personal;
+	enum personal_source psrc;
+	int cpr_hits;
+	struct report_rcpt *rcpts;	/* the offending recipients (hold or worse) */
+	size_t n_rcpts;
+};
+
+/*
+ * A row of a keyed table. Senders: rejected, held. Domains: n (personal
+ * recipients), allowed (deliver/encrypt), stopped (the rest), classes (bit
+ * 1 << class). Gateways: n (messages), personal, rejected, held, tempfailed.
+ */
+struct report_count {
+	char *key;
+	long n;
+	long personal;
+	long allowed;
+	long stopped;
+	long rejected;
+	long held;
+	long tempfailed;
+	unsigned classes;
+};
+
+struct report_table {
+	struct report_count *v;
+	size_t n;
+	size_t cap;
+	size_t *slots;		/* hash index while adding: entry + 1, 0 = empty */
+	size_t n_slots;
+};
+
+struct report {
+	/* the period: whole local days since..until, both inclusive */
+	char since[11];
+	char until[11];
+	long long t_since;	/* first second */
+	long long t_until;	/* first second after the period */
+	long long generated;	/* when the report was made */
+	char tz[16];		/* local time zone abbreviation */
+
+	/* where the decisions came from (set by the caller, printed by the writers) */
+	const char *database;	/* the store, or NULL */
+	struct strlist files;	/* syslog files, when read from logs */
+	long lines;		/* decision lines read from the files */
+	long bad_lines;		/* of those, lines that did not parse */
+	long outside;		/* decisions outside the period (skipped) */
+
+	struct report_day *days;
+	size_t n_days;
+	struct report_day total;
+	struct report_route routes[CLASS_COUNT];
+
+	struct report_event *events;
+	size_t n_events;
+	size_t cap_events;
+
+	size_t top;			/* rows kept in the top lists; 0 = all */
+	struct report_table senders;	/* of rejected or held personal mail */
+	struct report_table domains;	/* external domains receiving personal mail */
+	struct report_table hosts;	/* gateways */
+};
+
+/*
+ * report_init - a report on the local days since..until (YYYY-MM-DD, both
+ * inclusive). NULL until means the day of now; NULL since means 29 days
+ * before until (30 days in all). top: rows of the top lists (0 = all).
+ * Returns 0, or -1 with *err set (a static English message).
+ */
+int report_init(struct report *r, const char *since, const char *until, size_t top,
+		long long now, const char **err);
+void report_free(struct report *r);
+
+/* report_add - count one decision; host is the gateway that logged it, or NULL. */
+void report_add(struct report *r, const struct decision *d, const char *host);
+
+/* report_finish - sort the listing, rank and cut the top lists. Call once, before writing. */
+void report_finish(struct report *r);
+
+/*
+ * report_clean - a copy of s fit for any report output: valid UTF-8
+ * without control characters (others written \xHH) and every
+ * CPR-shaped number (DDMMYYSSSS or DDMMYY-SSSS with a possible date,
+ * not part of a longer digit run) masked as DDMMYY-****. NULL gives NULL.
+ */
+char *report_clean(const char *s);
+
+/* report_parse_date - "YYYY-MM-DD" (a real date, 1970..9999) into its parts; 0 or -1. */
+int report_parse_date(const char *s, int *year, int *month, int *day);
+
+/* report_time_string - t as local "YYYY-MM-DD HH:MM:SS" (iso: "YYYY-MM-DDTHH:MM:SS+hh:mm"). */
+void report_time_string(long long t, bool iso, char *buf, size_t size);
+
+/* The writers; they only read the report. */
+void report_write_text(const struct report *r, FILE *out);
+void report_write_csv(const struct report *r, FILE *out);
+void report_write_json(const struct report *r, FILE *out);
+void report_write_html(const struct report *r, FILE *out);
+
+#endif

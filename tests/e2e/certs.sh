@@ -1,0 +1,560 @@
+#!/bin/bash
+# e2e/certs.sh - end to end: S/MIME certificates in a private slapd decide
+# the recipient class "encrypted" (SPEC section 6).
+#
+#   swaks -> a private Postfix on 127.0.0.1 -> sikkermail-milter
+#         -> smtp-sink (captures what was delivered)
+#   the milter looks certificates up in a private slapd on 127.0.0.1 that
+#   holds the test PKI of tests/lib/mkcerts.sh, and re-injects encrypted
+#   copies over SMTP into a second smtpd listener of the same Postfix that
+#   runs no milters.
+#
+# Covers: sikkermail-ctl explain --personal and cert for every test
+# certificate (valid ones -> encrypted, with the chosen certificate's
+# fingerprint; each invalid one -> not encrypted, with its reason), the
+# AcceptSubjectEmail and CRLFile switches; through Postfix: a personal
+# message to a valid certificate is encrypted, the answer is cached
+# (positive and negative), mail that does not need a certificate causes no
+# LDAP search at all, injection local parts match nobody, 20 concurrent
+# messages to one uncached address cause one search; with slapd stopped a
+# cached answer (fresh, stale, after a restart of the milter) is used, an
+# answer past MaxStale or none at all gives 4xx; a directory that accepts
+# connections and never answers gives 4xx within LDAPTimeout.
+
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/postfix.sh"
+. "$(dirname "$0")/../lib/slapd.sh"
+
+need_root "a private Postfix instance must be started as root"
+need "$MILTER" "sikkermail-milter not built ($MILTER)"
+need "$CTL" "sikkermail-ctl not built ($CTL)"
+need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
+need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
+for cmd in postfix postconf smtp-sink swaks sqlite3 runuser openssl ldapsearch; do
+	need "$cmd"
+done
+
+# The silent directory: the test helper if the build made it, else built here.
+SILENT=${SILENTLISTEN:-$top_builddir/tests/unit/silentlisten}
+if [ ! -x "$SILENT" ]; then
+	SILENT=$TEST_TMP/silentlisten
+	if ! "${CC:-cc}" -o "$SILENT" "$top_srcdir/tests/unit/silentlisten.c" \
+		>"$TEST_TMP/cc.log" 2>&1; then
+		diag_file "$TEST_TMP/cc.log"
+		skip_all "cannot build tests/unit/silentlisten.c (no C compiler?)"
+	fi
+fi
+
+HELPURL=https://kp.dk/sikkermail
+CERTS=$TEST_TMP/certs
+M=$TEST_TMP/milter
+DB=$M/db/sikkermail.db
+MB=$TEST_TMP/mailbox
+LDAP_TIMEOUT=2
+mkdir -p "$M/db" "$MB"
+
+T0=$SECONDS
+if ! bash "$top_srcdir/tests/lib/mkcerts.sh" "$CERTS" 2>"$TEST_TMP/mkcerts.err"; then
+	fail "mkcerts.sh makes the test PKI"
+	diag_file "$TEST_TMP/mkcerts.err"
+	done_testing
+fi
+
+# mailbox_cert NAME ADDRESS - a function mailbox's key (mode 0600) and
+# certificate (e-mail protection, the address in subjectAltName), issued by
+# mkcerts.sh's "Test Issuing CA".
+mailbox_cert() {
+	local name=$1 addr=$2 log=$MB/openssl.log
+	(umask 077 && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+		-out "$MB/$name.key") >>"$log" 2>&1 || return 1
+	openssl req -new -key "$MB/$name.key" -subj "/C=DK/O=KP/CN=$addr" \
+		-out "$MB/$name.csr" >>"$log" 2>&1 || return 1
+	printf '%s\n' "basicConstraints = CA:false" \
+		"keyUsage = digitalSignature, keyEncipherment" \
+		"extendedKeyUsage = emailProtection" \
+		"subjectAltName = email:$addr" >"$MB/$name.ext"
+	openssl x509 -req -in "$MB/$name.csr" -CA "$CERTS/ca/inter/ca.pem" \
+		-CAkey "$CERTS/ca/inter/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+		-days 30 -sha256 -extfile "$MB/$name.ext" -out "$MB/$name.pem" >>"$log" 2>&1
+}
+
+if ! mailbox_cert sikker sikker@kp.dk; then
+	fail "function mailbox certificate made"
+	diag_file "$MB/openssl.log"
+	done_testing
+fi
+
+if ! slapd_setup "$CERTS" || ! slapd_start; then
+	fail "private slapd starts"
+	done_testing
+fi
+pass "slapd answers on $SLAPD_URI"
+
+# The silent listener: accepts connections, never says a word.
+"$SILENT" >"$TEST_TMP/silent.port" 2>&1 </dev/null &
+track_pid $!
+wait_for 5 test -s "$TEST_TMP/silent.port"
+SILENT_PORT=$(head -n 1 "$TEST_TMP/silent.port")
+if ! [[ $SILENT_PORT =~ ^[0-9]+$ ]]; then
+	fail "silent listener starts"
+	diag_file "$TEST_TMP/silent.port"
+	done_testing
+fi
+
+pick_port REINJECT_PORT
+
+# conf NAME [LINE...] - $M/NAME.conf listening on $M/NAME.sock, database
+# $DB unless a line says otherwise (a later Database line would be a
+# duplicate key, so it replaces the default here).
+conf() {
+	local name=$1 db=$DB line
+	shift
+	for line in "$@"; do
+		[[ $line == Database\ * ]] && db=${line#Database }
+	done
+	{
+		echo "Socket local:$M/$name.sock"
+		echo "Database $db"
+		echo "UserID $TEST_USER"
+		echo "UMask 000"
+		echo "Syslog no"
+		echo "InternalDomains kp.dk, .kp.dk"
+		echo "InternalNetworks 127.0.0.1/32"
+		echo "HelpURL $HELPURL"
+		echo "LDAPBase c=DK"
+		echo "LDAPTimeout $LDAP_TIMEOUT"
+		echo "TrustedCAFile $CERTS/trust.pem"
+		echo "SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
+		echo "DefaultSecureMailbox sikker@kp.dk"
+		echo "Reinject smtp:127.0.0.1:$REINJECT_PORT"
+		for line in "$@"; do
+			[[ $line == Database\ * ]] || echo "$line"
+		done
+	} >"$M/$name.conf"
+}
+
+conf main "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem"
+conf silent "LDAPURI ldap://127.0.0.1:$SILENT_PORT/" "Database $M/db/silent.db"
+# sikkermail-ctl's own views, each with its own cache so that they never
+# answer from another's: as the milter; without the CRL; with
+# AcceptSubjectEmail.
+conf ctl "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem" "Database $M/db/ctl.db"
+conf nocrl "LDAPURI $SLAPD_URI" "Database $M/db/nocrl.db"
+conf subject "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem" "AcceptSubjectEmail yes" \
+	"Database $M/db/subject.db"
+
+printf '# tunnelmail\nkommune-tunnel.dk,Eksempel Kommune\n' >"$M/tunnel.txt"
+give_to_test_user "$M"
+if ! out=$(as_test_user "$CTL" -c "$M/main.conf" import tunnel "$M/tunnel.txt" 2>&1); then
+	fail "sikkermail-ctl import tunnel"
+	diag "$out"
+	done_testing
+fi
+
+declare -A MPID
+for name in main silent; do
+	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
+		fail "$name milter starts"
+		done_testing
+	fi
+	MPID[$name]=$MILTER_PID
+done
+
+pf_listener silent "$M/silent.sock"
+if ! pf_start "$M/main.sock"; then
+	fail "private Postfix starts"
+	done_testing
+fi
+# The re-injection listener: same Postfix, no milters, relays to the sink.
+printf '127.0.0.1:%s inet n - n - - smtpd\n  -o syslog_name=postfix/reinject\n  -o smtpd_milters=\n  -o non_smtpd_milters=\n' \
+	"$REINJECT_PORT" >>"$PF_DIR/master.cf"
+postfix -c "$PF_DIR" reload >"$PF_DIR/reload.log" 2>&1
+if ! wait_for 15 port_in_use "$REINJECT_PORT"; then
+	fail "re-injection listener on 127.0.0.1:$REINJECT_PORT"
+	diag_file "$PF_LOG"
+	done_testing
+fi
+pass "slapd, 2 milters, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT) and smtp-sink running"
+diag "set-up took $((SECONDS - T0)) s"
+
+# ------------------------------------------------------------ helpers
+
+fp() {
+	openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2
+}
+
+# ctl CONF ARGS... - sikkermail-ctl as the daemon's user: stdout in OUT,
+# stderr in ERR, exit status in RC.
+ctl() {
+	local conf=$1
+	shift
+	OUT=$(as_test_user "$CTL" -c "$M/$conf.conf" "$@" 2>"$TEST_TMP/ctl.err")
+	RC=$?
+	ERR=$(cat "$TEST_TMP/ctl.err")
+}
+
+# field TEXT LABEL - the value after "  LABEL: " in ctl output.
+field() {
+	printf '%s\n' "$1" | sed -n "s/^ *$2: *//p" | head -n 1
+}
+
+# msg TAG RCPT [HEADER...] - a message from alice@kp.dk, personal unless
+# headers are given.
+msg() {
+	local tag=$1 rcpt=$2
+	shift 2
+	[ $# -eq 0 ] && set -- "X-KP-Personal: yes"
+	pf_message "$TEST_TMP/$tag.eml" "$tag" "From: Alice <alice@kp.dk>" \
+		"To: <$rcpt>" "Subject: certs $tag" "$@"
+}
+
+# send TAG RCPTS [SWAKS OPTIONS]
+send() {
+	local tag=$1 rcpts=$2
+	shift 2
+	pf_send "$tag" --from alice@kp.dk --to "$rcpts" --data "@$TEST_TMP/$tag.eml" "$@"
+}
+
+# decision QID NAME ERE... - the decision line for QID in $LOG has every field.
+decision() {
+	local qid=$1 name=$2 line re
+	shift 2
+	if [ -z "$qid" ]; then
+		fail "$name: decision line (no queue id known)"
+		return 1
+	fi
+	wait_for 5 has_decision "$LOG" "$qid"
+	line=$(decision_line "$LOG" "$qid")
+	if [ -z "$line" ]; then
+		fail "$name: decision line for queue_id=$qid logged"
+		return 1
+	fi
+	for re in "$@"; do
+		like "$line" "(^| )$re( |\$)" "$name: decision line has $re"
+	done
+}
+
+# The milter logs "QID: encrypted copy <MESSAGE-ID> queued".
+copy_id() {
+	grep -a -o "$1: encrypted copy <[^>]*> queued" "$LOG" | tail -n 1 | grep -o '<[^>]*>'
+}
+copy_logged() { [ -n "$(copy_id "$1")" ]; }
+sink_by_id() {
+	grep -l -a -i -F "Message-ID: $1" "$SINK_DIR"/* 2>/dev/null | head -n 1
+}
+sink_has_id() { [ -n "$(sink_by_id "$1")" ]; }
+headers_of() { tr -d '\r' <"$1" | sed '/^$/q'; }
+
+# encrypted NAME RCPT - the message just sent was accepted and decided
+# "encrypt" for RCPT; an application/pkcs7-mime copy from the mailbox
+# reached RCPT; the clear original reached nobody. Sets QID and COPY.
+encrypted() {
+	local name=$1 rcpt=$2 tag=$3 id hdrs
+	QID=$SEND_QID
+	COPY=
+	if ! like "$QID" '^[0-9A-Za-z]+$' "$name: accepted by Postfix"; then
+		diag "$SEND_OUT"
+		return 1
+	fi
+	decision "$QID" "$name" "class1=encrypted" "action1=encrypt" "applied=encrypt"
+	if ! ok "$name: encrypted copy queued" wait_for 5 copy_logged "$QID"; then
+		diag_file "$LOG" 10
+		return 1
+	fi
+	id=$(copy_id "$QID")
+	ok "$name: the copy arrived at the sink" wait_for 20 sink_has_id "$id" || return 1
+	COPY=$(sink_by_id "$id")
+	hdrs=$(headers_of "$COPY")
+	like "$hdrs" $'(^|\n)X-Rcpt-Args: <'"${rcpt//./\\.}"'>' "$name: the copy went to <$rcpt>"
+	like "$hdrs" $'(^|\n)X-Mail-Args: <sikker@kp\\.dk>' "$name: ... from <sikker@kp.dk>"
+	like "$hdrs" $'(^|\n)Content-Type: application/pkcs7-mime' \
+		"$name: ... as application/pkcs7-mime"
+	sleep 0.3
+	ok "$name: the original reached nobody in clear" test -z "$(sink_file "$tag")"
+}
+
+# tempfailed NAME TAG - 4xx to the message data, nothing queued or
+# delivered. Sets QID from the reply's "Ref".
+tempfailed() {
+	local name=$1 tag=$2 bad=0
+	QID=
+	is "$SEND_QID" "" "$name: not queued" || bad=1
+	like "$SEND_REPLY" '^451[ -]4\.[0-9]+\.[0-9]+ ' "$name: 451 4.x.x" || bad=1
+	like "$SEND_REPLY" 'certificate directory unavailable' \
+		"$name: the reply says the certificate directory is unavailable" || bad=1
+	[[ $SEND_REPLY =~ Ref\ ([0-9A-Za-z]+) ]] && QID=${BASH_REMATCH[1]}
+	sleep 0.3
+	ok "$name: nothing delivered" test -z "$(sink_file "$tag")" || bad=1
+	[ -n "$QID" ] && ok "$name: no encrypted copy made" test -z "$(copy_id "$QID")"
+	[ "$bad" = 0 ] || diag "$SEND_OUT"
+	return 0
+}
+
+SLOG=$SLAPD_DIR/slapd.log
+all_searches() { grep -c ' SRCH base=' "$SLOG"; }
+searches_are() { [ "$(slapd_searches "$1")" = "$2" ]; }
+
+# results_since LINE - nentries of every search slapd answered after LINE.
+results_since() {
+	tail -n +"$(($1 + 1))" "$SLOG" | sed -n 's/.* SEARCH RESULT .* nentries=\([0-9]*\).*/\1/p'
+}
+
+LOG=$M/main.log
+
+# ------------------------------------------------ classification by ctl
+
+# One ctl process per address, as an administrator would run it.
+while read -r name addr <&3; do
+	want=$(fp "$CERTS/$name.pem")
+	[ "$name" = two-a ] && continue		# twocerts@: two-b must win
+	ctl ctl explain --personal "$addr"
+	case $name in
+	valid | two-b | ec | mixedcase | bundle | star)
+		is "$(field "$OUT" class)" encrypted "explain --personal $addr: class encrypted"
+		like "$(field "$OUT" evidence)" "SHA-256 $want" \
+			"explain --personal $addr: evidence names the certificate ($name)"
+		ctl ctl cert "$addr"
+		like "$OUT" "usable certificate \(from ${SLAPD_URI//./\\.}\)" \
+			"cert $addr: usable, from the private slapd"
+		is "$(field "$OUT" sha256)" "$want" "cert $addr: the fingerprint of $name.pem"
+		;;
+	*)
+		is "$(field "$OUT" class)" tls "explain --personal $addr: not encrypted (tls)"
+		ctl ctl cert "$addr"
+		like "$OUT" "no usable certificate" "cert $addr: no usable certificate"
+		;;
+	esac
+	is "$RC" 0 "cert $addr: exit status 0"
+	case $name in
+	expired) re="expired on [0-9]{4}-" ;;
+	notyet) re="not valid before [0-9]{4}-" ;;
+	wrongaddr) re="wrongaddr@example\.dk is not in subjectAltName \(it names someone\.else@example\.dk\)" ;;
+	subjonly) re="only in the subject's emailAddress" ;;
+	noeku) re="extendedKeyUsage does not include emailProtection" ;;
+	nokeyenc) re="keyUsage does not include keyEncipherment" ;;
+	untrusted | missinginter) re="chain does not verify: unable to get local issuer" ;;
+	revoked) re="chain does not verify: certificate revoked" ;;
+	weak) re="RSA key of 1024 bits is too weak" ;;
+	*) re= ;;
+	esac
+	if [ -n "$re" ]; then
+		like "$OUT" $'(^|\n)  not usable: [^\n]*'"$re" "cert $addr ($name): the reason is shown"
+	elif [ "$name" != two-b ]; then
+		unlike "$OUT" "not usable" "cert $addr: nothing rejected"
+	fi
+done 3<"$CERTS/leaves.txt"
+
+ctl ctl cert twocerts@example.dk
+like "$OUT" $'(^|\n)  sha256: +'"$(fp "$CERTS/two-b.pem")" \
+	"cert twocerts@: of two valid certificates the later-expiring (two-b) wins"
+unlike "$OUT" "$(fp "$CERTS/two-a.pem")" "cert twocerts@: two-a is not shown"
+
+for addr in nocert@example.dk nobody@example.dk; do
+	ctl ctl explain --personal "$addr"
+	is "$(field "$OUT" class)" tls "explain --personal $addr: tls"
+	ctl ctl cert "$addr"
+	like "$OUT" "no usable certificate" "cert $addr: no usable certificate"
+done
+
+ctl subject explain --personal subjonly@example.dk
+is "$(field "$OUT" class)" encrypted "AcceptSubjectEmail yes: subjonly@ is encrypted"
+ctl nocrl explain --personal revoked@example.dk
+is "$(field "$OUT" class)" encrypted "without CRLFile: revoked@ is encrypted (the CRL is what refuses it)"
+ctl ctl explain valid@example.dk
+is "$(field "$OUT" class)" tls "explain without --personal: no lookup, tls"
+
+ctl ctl cache stats
+like "$OUT" $'(^|\n)certificates: +[1-9]' "cache stats: certificates cached by cert/explain"
+ctl ctl cache purge valid@example.dk
+like "$OUT" "removed 1 cached answer" "cache purge ADDRESS: one entry removed"
+
+# ------------------------------------------------ through Postfix
+
+n=$(slapd_searches "(mail=valid@example.dk)")
+msg valid valid@example.dk
+send valid valid@example.dk
+encrypted "personal to valid@" valid@example.dk valid
+ok "personal to valid@: one search in slapd" wait_for 5 searches_are "(mail=valid@example.dk)" $((n + 1))
+notice() {
+	grep -l -a -F "Subject: Sikker besked sendt / Secure message sent (ref $1)" \
+		"$SINK_DIR"/* 2>/dev/null | head -n 1
+}
+has_notice() { [ -n "$(notice "$1")" ]; }
+ok "personal to valid@: the mailbox got its notice" wait_for 10 has_notice "$QID"
+is "$(sql "$DB" "SELECT found || '|' || fingerprint FROM cert_cache WHERE address = 'valid@example.dk'")" \
+	"1|$(fp "$CERTS/valid.pem")" "personal to valid@: the certificate is in the milter's cache"
+
+msg valid2 valid@example.dk
+send valid2 valid@example.dk
+encrypted "second message to valid@" valid@example.dk valid2
+sleep 0.3
+is "$(slapd_searches "(mail=valid@example.dk)")" $((n + 1)) \
+	"second message to valid@: answered from the cache, no new search"
+
+# NegativeTTL: "no certificate" is cached too.
+n=$(slapd_searches "(mail=nocert@example.dk)")
+for i in 1 2; do
+	msg nocert$i nocert@example.dk
+	send nocert$i nocert@example.dk
+	like "$SEND_REPLY" '^550[ -]5\.7\.1 ' "personal to nocert@ (#$i): 550 5.7.1 (no certificate: tls)"
+done
+is "$(slapd_searches "(mail=nocert@example.dk)")" $((n + 1)) "nocert@: one search for two messages"
+
+# Mail that needs no certificate asks nobody.
+n=$(all_searches)
+msg np ec@example.dk "X-KP-Personal: no"
+send np ec@example.dk
+ok "not personal to ec@: delivered" sink_wait np
+msg internal bob@kp.dk
+send internal bob@kp.dk
+ok "personal to internal bob@kp.dk: delivered" sink_wait internal
+msg tunnel sag@kommune-tunnel.dk
+send tunnel sag@kommune-tunnel.dk
+ok "personal to a tunnel domain: delivered" sink_wait tunnel
+pf_message "$TEST_TMP/spoof.eml" spoof "From: Mallory <m@example.net>" "To: <ec@example.dk>" \
+	"Subject: spoof" "X-KP-Personal: yes"
+pf_send spoof --from m@example.net --to ec@example.dk --local-interface 127.0.0.2 \
+	--data "@$TEST_TMP/spoof.eml"
+ok "personal flag from an untrusted client: delivered as not personal" sink_wait spoof
+sleep 0.3
+is "$(all_searches)" "$n" "none of these four caused an LDAP search"
+is "$(sql "$DB" "SELECT count(*) FROM cert_cache WHERE address = 'ec@example.dk'")" 0 \
+	"ec@ was never looked up"
+
+# Injection: filter metacharacters in the local part match nobody.
+for addr in '*@example.dk' '"*)(mail=*"@example.dk' 'v*d@example.dk'; do
+	mark=$(wc -l <"$SLOG")
+	tag=inj$RANDOM
+	msg "$tag" "$addr"
+	send "$tag" "$addr"
+	like "$SEND_REPLY" '^550[ -]5\.7\.1 ' "injection <$addr>: refused (550 5.7.1), not encrypted"
+	[[ $SEND_REPLY =~ Ref\ ([0-9A-Za-z]+) ]] && QID=${BASH_REMATCH[1]} || QID=
+	decision "$QID" "injection <$addr>" "class1=tls"
+	sleep 0.3
+	res=$(results_since "$mark" | tr '\n' ' ')
+	like "$res" '^0 ' "injection <$addr>: slapd searched and found nothing"
+	unlike "$res" '[1-9]' "injection <$addr>: no search found an entry"
+done
+like "$(grep -a -F 'filter="(mail=' "$SLOG")" 'filter="\(mail=\\2[Aa]@example\.dk\)"' \
+	"slapd received <*@example.dk> escaped (RFC 4515)"
+unlike "$(grep -a -F 'filter="(mail=' "$SLOG")" 'filter="\(mail=\*' \
+	"slapd never received a bare '*' at the start of a value"
+
+# ------------------------------------------------ 20 at once
+
+n=$(slapd_searches "(mail=twocerts@example.dk)")
+before=$(grep -l -a '^X-Rcpt-Args: <twocerts@example.dk>' "$SINK_DIR"/* 2>/dev/null | wc -l)
+pids=()
+for i in $(seq 1 20); do
+	msg conc$i twocerts@example.dk
+	swaks --server 127.0.0.1 --port "$PF_PORT" --helo client.sikkermail.test --timeout 60 \
+		--from alice@kp.dk --to twocerts@example.dk --data "@$TEST_TMP/conc$i.eml" \
+		>"$TEST_TMP/conc$i.out" 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}"
+qids=()
+for i in $(seq 1 20); do
+	q=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$TEST_TMP/conc$i.out" | head -n 1)
+	[ -n "$q" ] && qids+=("$q")
+done
+is "${#qids[@]}" 20 "20 concurrent messages to twocerts@: all accepted"
+is "$(slapd_searches "(mail=twocerts@example.dk)")" $((n + 1)) \
+	"20 concurrent messages to uncached twocerts@: exactly one search in slapd"
+good=0
+for q in "${qids[@]}"; do
+	wait_for 5 has_decision "$LOG" "$q"
+	line=" $(decision_line "$LOG" "$q") "
+	[[ $line == *" class1=encrypted "* && $line == *" applied=encrypt "* ]] && good=$((good + 1))
+done
+is "$good" 20 "20 concurrent: 20 decision lines class1=encrypted, applied=encrypt"
+copies() { [ "$(grep -l -a '^X-Rcpt-Args: <twocerts@example.dk>' "$SINK_DIR"/* 2>/dev/null | wc -l)" -ge "$1" ]; }
+ok "20 concurrent: 20 encrypted copies arrived" wait_for 30 copies $((before + 20))
+is "$(sql "$DB" "SELECT fingerprint FROM cert_cache WHERE address = 'twocerts@example.dk'")" \
+	"$(fp "$CERTS/two-b.pem")" "twocerts@: the cache holds two-b, the later-expiring"
+
+# ------------------------------------------------ a silent directory
+
+LOG=$M/silent.log
+SEND_PORT=${PF_PORTS[silent]}
+msg silent valid@example.dk
+t0=$(date +%s.%N)
+send silent valid@example.dk
+t1=$(date +%s.%N)
+elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+diag "silent directory: the answer came after $elapsed s (LDAPTimeout $LDAP_TIMEOUT)"
+tempfailed "silent directory" silent
+ok "silent directory: 4xx within LDAPTimeout + 1.5 s ($elapsed s)" \
+	awk -v e="$elapsed" -v t="$LDAP_TIMEOUT" 'BEGIN { exit !(e < t + 1.5) }'
+decision "$QID" "silent directory" "class1=unknown" "applied=tempfail"
+unset SEND_PORT
+LOG=$M/main.log
+
+# ------------------------------------------------ slapd stopped
+
+slapd_stop
+pass "slapd stopped"
+
+msg down1 valid@example.dk
+send down1 valid@example.dk
+encrypted "slapd down, fresh cache entry for valid@" valid@example.dk down1
+
+# The entry has run out (CertTTL) but is within MaxStale.
+sql "$DB" "UPDATE cert_cache SET fresh_until = strftime('%s', 'now') - 60 WHERE address = 'valid@example.dk'" >/dev/null
+msg down2 valid@example.dk
+send down2 valid@example.dk
+encrypted "slapd down, stale cache entry for valid@" valid@example.dk down2
+like "$(grep -a 'using the cached answer for valid@example.dk' "$LOG")" . \
+	"slapd down, stale entry: the milter logs that it used the cached answer"
+
+# The cache survives a restart of the milter.
+milter_stop
+is "$STOP_STATUS" 0 "main milter: SIGTERM exits 0"
+if milter_start "$M/main.conf" "$M/main.sock" "$M/main.log"; then
+	MPID[main]=$MILTER_PID
+	msg down3 valid@example.dk
+	send down3 valid@example.dk
+	encrypted "slapd down, milter restarted: cached valid@" valid@example.dk down3
+else
+	fail "main milter restarts"
+fi
+
+# Past MaxStale the entry no longer answers.
+sql "$DB" "UPDATE cert_cache SET fetched_at = 1000, fresh_until = 1000 WHERE address = 'valid@example.dk'" >/dev/null
+msg down4 valid@example.dk
+send down4 valid@example.dk
+tempfailed "slapd down, cache entry past MaxStale" down4
+decision "$QID" "slapd down, past MaxStale" "class1=unknown" "applied=tempfail"
+
+msg down5 Mixed.Case@example.dk
+send down5 Mixed.Case@example.dk
+tempfailed "slapd down, nothing cached for Mixed.Case@" down5
+decision "$QID" "slapd down, nothing cached" "class1=unknown" "applied=tempfail"
+
+ctl ctl cert down@example.dk
+is "$RC" 75 "slapd down, cert for an uncached address: exit status 75 (EX_TEMPFAIL)"
+like "$OUT" "directory unavailable" "slapd down, cert for an uncached address: says the directory is unavailable"
+# ctl.db holds an answer for Mixed.Case@ from above: "look up now" must not
+# pass that off as a fresh answer from the directory.
+ctl ctl cert Mixed.Case@example.dk
+like "$OUT" "unavailable" "slapd down, cert for a cached address: says the directory is unavailable"
+
+diag "cases took $((SECONDS - T0)) s in all"
+
+# ------------------------------------------------ shutdown
+
+pf_stop
+stop_pids "${MPID[@]}"
+for name in main silent; do
+	is "${STOP_STATUSES[${MPID[$name]}]}" 0 "$name milter: SIGTERM exits 0"
+	unlike "$(cat "$M/$name.log")" '(Sanitizer|runtime error|panic)' \
+		"$name milter: no sanitizer report or panic"
+done
+if tests_failed; then
+	for name in main silent; do
+		diag_file "$M/$name.log" 30
+	done
+	diag_file "$PF_LOG" 30
+fi
+
+done_testing
