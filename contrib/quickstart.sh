@@ -26,9 +26,9 @@ esac
 
 # Build and test dependencies, by Debian package name.
 PACKAGES="build-essential autoconf automake libtool pkg-config
-	libmilter-dev libssl-dev libldap-dev libsqlite3-dev libidn2-dev
+	libmilter-dev libssl-dev libldap-dev libsqlite3-dev libidn2-dev libgmime-3.0-dev
 	openssl sqlite3 ca-certificates procps iproute2 passwd"
-TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev"
+TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev chromium"
 
 say() { printf 'quickstart: %s\n' "$*"; }
 die() {

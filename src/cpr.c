@@ -2,19 +2,21 @@
  * cpr.c - the streaming CPR-number scanner (pure: no I/O, no logging).
  *
  * Exports what cpr.h declares. The bytes are decoded as UTF-8 one at a
- * time (a sequence may straddle two chunks) and each code point goes
- * through one step: the digit-run state machine first, then the context
- * that the next run will need (the two code points before it, the
- * distance from the last keyword, whether the current word is a URL).
+ * time (a sequence may straddle two chunks); in HTML a tag is folded into
+ * one space; each code point then goes through one step: the number-token
+ * state machine first, then the context that the next token will need (the
+ * two code points before it, the distance from the last keyword and the
+ * last negative keyword, whether the current word is a URL).
  *
- * A run is a maximal number token: digits, where a joiner ('-', the
- * Unicode hyphens, '.', ':', '/') between two digits keeps the token
- * together. Only a token of exactly ten digits, with at most the one dash
- * after the sixth, is a candidate; whether it stands on its own is known
- * from the code point before it (at its start) and the one or two after it
- * (at its end), so nothing needs to look further back or ahead than the
- * state carries.
+ * A token is a maximal run of digits, where a joiner ('-', the Unicode
+ * hyphens, '.', ':', '/') between two digits keeps it together. Only a
+ * token of exactly ten digits, with at most the one dash after the sixth,
+ * is a candidate; whether it stands on its own is known from the code
+ * point before it (at its start) and the one or two after it (at its
+ * end), so nothing needs to look further back or ahead than the state
+ * carries, and the chunking of the input cannot change the outcome.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,19 +30,26 @@ enum run_state {
 
 #define REPLACEMENT 0xFFFDu
 #define SATURATE 0x7fffffffu
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const keywords[] = { "cpr", "personnr", "personnummer" };
+static const char *const negatives[] = {
+	"konto", "ordre", "order", "faktura", "invoice", "kundenr", "kundenummer",
+	"tlf", "telefon", "phone", "mobil", "fax", "isbn"
+};
 
+static void feed(struct cpr_scanner *s, uint32_t c);
 static void step(struct cpr_scanner *s, uint32_t c);
-static void run_start(struct cpr_scanner *s, uint32_t c);
+static void run_start(struct cpr_scanner *s, uint32_t c, bool after_prefix);
 static void run_digit(struct cpr_scanner *s, uint32_t c);
 static void run_end(struct cpr_scanner *s, uint32_t after1, uint32_t after2);
 static void record(struct cpr_scanner *s, bool mod11);
-static void update_context(struct cpr_scanner *s, uint32_t c);
-static void keyword_push(struct cpr_scanner *s, char folded);
-static void word_push(struct cpr_scanner *s, uint32_t c);
 static bool left_attached(const struct cpr_scanner *s);
 static bool right_attached(uint32_t after1, uint32_t after2);
+static void update_context(struct cpr_scanner *s, uint32_t c);
+static void keyword_push(struct cpr_scanner *s, char folded);
+static bool tail_matches(const struct cpr_scanner *s, const char *const *words, size_t n);
+static void word_push(struct cpr_scanner *s, uint32_t c);
 static bool is_digit(uint32_t c);
 static bool is_dash(uint32_t c);
 static bool is_joiner(uint32_t c);
@@ -49,6 +58,8 @@ static bool is_word_delimiter(uint32_t c);
 static char fold(uint32_t c);
 static void wipe(void *p, size_t n);
 static bool leap(int year);
+static void appendf(char *buf, size_t n, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 void cpr_result_init(struct cpr_result *r)
 {
@@ -59,8 +70,14 @@ void cpr_scanner_init(struct cpr_scanner *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->since_kw = SATURATE;
+	s->since_neg = SATURATE;
 	s->run_state = RUN_NONE;
 	cpr_result_init(&s->result);
+}
+
+void cpr_scanner_set_html(struct cpr_scanner *s, bool html)
+{
+	s->html = html;
 }
 
 void cpr_scan(struct cpr_scanner *s, const char *buf, size_t len)
@@ -74,15 +91,15 @@ void cpr_scan(struct cpr_scanner *s, const char *buf, size_t len)
 			if ((b & 0xC0) == 0x80) {
 				s->cp = (s->cp << 6) | (b & 0x3Fu);
 				if (--s->need == 0)
-					step(s, s->cp);
+					feed(s, s->cp);
 				continue;
 			}
 			/* a sequence cut short: one neutral character, then b afresh */
 			s->need = 0;
-			step(s, REPLACEMENT);
+			feed(s, REPLACEMENT);
 		}
 		if (b < 0x80) {
-			step(s, b);
+			feed(s, b);
 		} else if (b >= 0xC2 && b <= 0xDF) {
 			s->cp = b & 0x1Fu;
 			s->need = 1;
@@ -93,17 +110,17 @@ void cpr_scan(struct cpr_scanner *s, const char *buf, size_t len)
 			s->cp = b & 0x07u;
 			s->need = 3;
 		} else {
-			step(s, REPLACEMENT);
+			feed(s, REPLACEMENT);
 		}
 	}
 }
 
 void cpr_scanner_finish(struct cpr_scanner *s)
 {
-	struct cpr_result keep = s->result;
+	struct cpr_result keep;
 
 	if (s->need > 0)
-		step(s, REPLACEMENT);
+		feed(s, REPLACEMENT);
 	if (s->run_state == RUN_DIGITS)
 		run_end(s, 0, 0);
 	else if (s->run_state == RUN_JOINER)
@@ -124,9 +141,29 @@ void cpr_scan_string(const char *text, size_t len, struct cpr_result *out)
 	*out = s.result;
 }
 
-/* step - one code point through the run state machine, then into the context. */
+/* feed - one decoded code point; in HTML a whole tag becomes one space. */
+static void feed(struct cpr_scanner *s, uint32_t c)
+{
+	if (s->html && s->in_tag) {
+		if (c == '>') {
+			s->in_tag = false;
+			step(s, ' ');
+		}
+		return;
+	}
+	if (s->html && c == '<') {
+		s->in_tag = true;
+		return;
+	}
+	step(s, c);
+}
+
+/* step - one code point through the token state machine, then into the context. */
 static void step(struct cpr_scanner *s, uint32_t c)
 {
+	bool after_prefix = s->phone_prefix;
+
+	s->phone_prefix = false;	/* it holds for the one code point after "+45 " */
 	if (s->run_state == RUN_DIGITS) {
 		if (is_digit(c)) {
 			run_digit(s, c);
@@ -140,7 +177,7 @@ static void step(struct cpr_scanner *s, uint32_t c)
 		run_end(s, c, 0);
 	} else if (s->run_state == RUN_JOINER) {
 		if (is_digit(c)) {
-			/* the token goes on; only the dash after the sixth digit is part of a CPR number */
+			/* the token goes on; only the dash after the sixth digit belongs to a CPR number */
 			if (is_dash(s->joiner) && s->ndigits == 6 && !s->dash_seen)
 				s->dash_seen = true;
 			else
@@ -152,18 +189,24 @@ static void step(struct cpr_scanner *s, uint32_t c)
 		run_end(s, s->joiner, c);
 	}
 	if (is_digit(c))
-		run_start(s, c);
+		run_start(s, c, after_prefix);
 context:
 	update_context(s, c);
 }
 
-/* run_start - a number token begins; what stands before it is known now. */
-static void run_start(struct cpr_scanner *s, uint32_t c)
+/*
+ * run_start - a number token begins; what stands before it is known now.
+ * after_prefix: it follows a country code ("+45 "), so it is a phone number.
+ */
+static void run_start(struct cpr_scanner *s, uint32_t c, bool after_prefix)
 {
+	bool labelled = s->since_neg <= CPR_NEGATIVE_WINDOW && s->since_neg < s->since_kw;
+
 	s->run_state = RUN_DIGITS;
 	s->ndigits = 0;
 	s->dash_seen = false;
-	s->spoiled = left_attached(s) || s->word_url;
+	s->after_plus = s->prev == '+';
+	s->spoiled = left_attached(s) || s->word_url || labelled || after_prefix;
 	s->keyword = s->since_kw <= CPR_KEYWORD_WINDOW;
 	run_digit(s, c);
 }
@@ -181,13 +224,14 @@ static void run_digit(struct cpr_scanner *s, uint32_t c)
 /*
  * run_end - the token ended: after1 is the code point right after its
  * last digit (0 at the end of the text), after2 the one after that when
- * after1 was a joiner. Decide, record, wipe.
+ * after1 is a joiner. Decide, record, wipe.
  */
 static void run_end(struct cpr_scanner *s, uint32_t after1, uint32_t after2)
 {
 	if (!s->spoiled && s->ndigits == 10 && !right_attached(after1, after2) &&
 	    cpr_birth_year(s->digits) > 0)
 		record(s, cpr_mod11_ok(s->digits));
+	s->phone_prefix = s->after_plus && s->ndigits <= 4 && (after1 == ' ' || after1 == 0xA0);
 	wipe(s->digits, sizeof(s->digits));
 	s->ndigits = 0;
 	s->run_state = RUN_NONE;
@@ -226,16 +270,18 @@ static bool left_attached(const struct cpr_scanner *s)
 {
 	uint32_t c = s->prev;
 
-	if (is_letter(c) || (c < 0x80 && c && strchr("_@/\\%+#?&", (int)c)))
+	if (is_letter(c) || (c > 0 && c < 0x80 && strchr("_@/\\%+#?&", (int)c) != NULL))
 		return true;
+	if (c == '=' && s->word_amp)
+		return true;	/* a query string: "a=1&b=..." */
 	/* a letter, then a dash: a code, unless the keyword ended in this word */
 	return is_dash(c) && is_letter(s->prev2) && s->since_kw >= s->word_len;
 }
 
-/* right_attached - the same after the token; a joiner there was not followed by a digit. */
+/* right_attached - the same after the token; a joiner there is not followed by a digit. */
 static bool right_attached(uint32_t after1, uint32_t after2)
 {
-	if (is_letter(after1) || (after1 < 0x80 && after1 && strchr("_@/\\%", (int)after1)))
+	if (is_letter(after1) || (after1 > 0 && after1 < 0x80 && strchr("_@/\\%", (int)after1) != NULL))
 		return true;
 	return is_dash(after1) && is_letter(after2);
 }
@@ -251,18 +297,34 @@ static void update_context(struct cpr_scanner *s, uint32_t c)
 
 static void keyword_push(struct cpr_scanner *s, char folded)
 {
-	size_t n = sizeof(s->kw_tail), i;
+	size_t n = sizeof(s->kw_tail);
 
 	memmove(s->kw_tail, s->kw_tail + 1, n - 1);
 	s->kw_tail[n - 1] = folded;
 	if (s->since_kw < SATURATE)
 		s->since_kw++;
-	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
-		size_t k = strlen(keywords[i]);
+	if (s->since_neg < SATURATE)
+		s->since_neg++;
+	if (folded < 'a' || folded > 'z')
+		return;		/* every keyword ends in a letter */
+	if (tail_matches(s, keywords, N_ELEMENTS(keywords)))
+		s->since_kw = 0;
+	if (tail_matches(s, negatives, N_ELEMENTS(negatives)))
+		s->since_neg = 0;
+}
 
-		if (memcmp(s->kw_tail + n - k, keywords[i], k) == 0)
-			s->since_kw = 0;
+/* tail_matches - the text read so far ends with one of the words. */
+static bool tail_matches(const struct cpr_scanner *s, const char *const *words, size_t n)
+{
+	size_t i, tail = sizeof(s->kw_tail);
+
+	for (i = 0; i < n; i++) {
+		size_t k = strlen(words[i]);
+
+		if (memcmp(s->kw_tail + tail - k, words[i], k) == 0)
+			return true;
 	}
+	return false;
 }
 
 /* word_push - track the current white-space word, to know whether it is a URL. */
@@ -271,6 +333,7 @@ static void word_push(struct cpr_scanner *s, uint32_t c)
 	if (is_word_delimiter(c)) {
 		s->word_len = 0;
 		s->word_url = false;
+		s->word_amp = false;
 		return;
 	}
 	if (s->word_len < sizeof(s->word_head))
@@ -281,6 +344,8 @@ static void word_push(struct cpr_scanner *s, uint32_t c)
 		s->word_url = true;
 	if (c == '?' || (c == '/' && s->prev == '/' && s->prev2 == ':'))
 		s->word_url = true;
+	if (c == '&')
+		s->word_amp = true;
 }
 
 static bool is_digit(uint32_t c)
@@ -316,12 +381,15 @@ static bool is_word_delimiter(uint32_t c)
 	return c < 0x80 && strchr("<>\"'()[]{}", (int)c) != NULL;
 }
 
-/* fold - lower-case ASCII; anything else becomes a byte no keyword contains. */
+/*
+ * fold - lower-case ASCII; anything else becomes a byte no keyword
+ * contains. Digits too: the keyword tail must not keep a copy of a number.
+ */
 static char fold(uint32_t c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return (char)(c | 0x20);
-	return c < 0x80 ? (char)c : '\x01';
+	return c > 0 && c < 0x80 && !is_digit(c) ? (char)c : '\x01';
 }
 
 /* wipe - clear memory in a way the compiler cannot drop as a dead store. */
@@ -416,24 +484,34 @@ void cpr_result_add(struct cpr_result *into, const struct cpr_result *from)
 
 void cpr_result_format(const struct cpr_result *r, char *buf, size_t n)
 {
-	size_t used;
+	size_t used = 0;
 	unsigned i;
-	int k;
 
 	if (n == 0)
 		return;
-	k = snprintf(buf, n, "%u", r->hits);
-	if (r->hits == 0 || k < 0 || (size_t)k >= n)
+	buf[0] = '\0';
+	appendf(buf, n, &used, "%u", r->hits);
+	if (r->hits == 0)
 		return;
-	used = (size_t)k;
-	k = snprintf(buf + used, n - used, " (%s; %u mod11, %u keyword, %u strong:",
-		     cpr_level_name(r->level), r->hits_mod11, r->hits_keyword, r->hits_strong);
-	for (i = 0; i < r->n_samples && k >= 0 && (size_t)k < n - used; i++) {
-		used += (size_t)k;
-		k = snprintf(buf + used, n - used, " %s", r->samples[i].masked);
-	}
-	if (k >= 0 && (size_t)k < n - used) {
-		used += (size_t)k;
-		snprintf(buf + used, n - used, "%s)", r->hits > r->n_samples ? " ..." : "");
-	}
+	appendf(buf, n, &used, " (%s; %u mod11, %u keyword, %u strong:", cpr_level_name(r->level),
+		r->hits_mod11, r->hits_keyword, r->hits_strong);
+	for (i = 0; i < r->n_samples; i++)
+		appendf(buf, n, &used, " %s", r->samples[i].masked);
+	appendf(buf, n, &used, "%s)", r->hits > r->n_samples ? " ..." : "");
+}
+
+/* appendf - snprintf at *used, truncating at the end of the buffer. */
+static void appendf(char *buf, size_t n, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*used + 1 >= n)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + *used, n - *used, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return;
+	*used = (size_t)k < n - *used ? *used + (size_t)k : n - 1;
 }

@@ -15,16 +15,24 @@
  *    Unicode hyphens U+2010..U+2013 and U+2212 that word processors put
  *    there). A space in that place is not accepted: "DDMMYY NNNN" is far
  *    more often a date followed by a year, an amount or a count.
- *  - standing on its own: not part of a longer number token (digits joined
- *    by '-', '.', ':' or '/', as in account numbers "1234-0101901238",
- *    dates, times, versions, "0101901238-5"), with no letter, '_', '@',
- *    '/', '\', '%' directly before or after it (identifiers, e-mail
- *    addresses, paths), no '+', '#', '?' or '&' directly before it (phone
- *    numbers, order numbers, query strings), no "letters-" prefix or
- *    "-letters" suffix (codes like "INV-0101901238", unless the word before
- *    the dash is the keyword: "CPR-0101901238"), and not inside a URL
- *    (a word containing "://" or '?', or starting "www.").
+ *  - standing on its own, which throws out numbers that are part of
+ *    something else:
+ *      . not part of a longer number token: digits joined by '-', '.',
+ *        ':' or '/' ("1234-0101901238", dates, times, "0101901238-5");
+ *      . no letter, '_', '@', '/', '\' or '%' directly before or after it
+ *        (identifiers, e-mail addresses, paths, percentages);
+ *      . no '+', '#', '?' or '&' directly before it, nor a country code
+ *        ("+45 0101901238"), nor '=' in a word with '&' ("a=1&b=...");
+ *      . no "letters-" before or "-letters" after it ("INV-0101901238"),
+ *        unless the word before the dash is the keyword ("CPR-0101901238");
+ *      . not in a URL: a word containing "://" or '?', or starting "www.".
  *    ',' and ';' separate: a list "0101901238,0202801234" is two hits.
+ *  - not labelled as something else: a negative keyword ("konto", "ordre",
+ *    "order", "faktura", "invoice", "kundenr", "kundenummer", "tlf",
+ *    "telefon", "phone", "mobil", "fax", "isbn") ending at most
+ *    CPR_NEGATIVE_WINDOW code points before the number, and nearer than
+ *    any CPR keyword, means an account, order, invoice, customer, phone or
+ *    book number: "Kontonr. 1234 0101901238", "Faktura 0101901238".
  *  - a real calendar date DDMMYY in the century that the 7th digit gives:
  *        0-3     1900-1999
  *        4, 9    2000-2036 if YY <= 36, else 1937-1999
@@ -49,11 +57,18 @@
  * rules above have thrown out numbers that are part of something else; the
  * level and the mod11/keyword counts are for the log and the report.
  * Hits are occurrences: the same number in the text and the HTML
- * alternative of one message counts twice.
+ * alternative of one message counts twice. What still makes weak hits: a
+ * bare, unlabelled ten-digit number that happens to be a date (a Unix
+ * time such as 1704067200, some order numbers); modulus 11 lets about one
+ * in eleven of those through as medium.
  *
  * Privacy: the scanner never stores a number beyond the few digits of the
  * run it is reading (wiped as soon as the run is decided, and by
  * cpr_scanner_finish); the result holds masked numbers only ("010190-****").
+ *
+ * HTML (cpr_scanner_set_html): markup between '<' and '>' is skipped and
+ * counts as one space, so attribute values (ids, links, styles) never hit
+ * and "<td>0101901238</td>" does; character entities are left as they are.
  *
  * Text that is not valid UTF-8 is still scanned: a broken byte counts as
  * one neutral character (U+FFFD), so digits in Latin-1 text are found.
@@ -67,6 +82,7 @@
 
 #define CPR_SAMPLES 4		/* masked numbers kept in a result */
 #define CPR_KEYWORD_WINDOW 40	/* code points between keyword and number */
+#define CPR_NEGATIVE_WINDOW 16	/* the same for a negative keyword */
 #define CPR_MASKED_LEN 11	/* strlen("010190-****") */
 
 enum cpr_level {
@@ -97,10 +113,12 @@ struct cpr_scanner {
 	unsigned need;		/* continuation bytes still expected */
 	uint32_t prev, prev2;	/* the two code points before this one; 0 at a text start */
 	unsigned since_kw;	/* code points since a keyword ended (saturating) */
+	unsigned since_neg;	/* the same for a negative keyword */
 	char kw_tail[12];	/* the last code points, folded to lower-case ASCII */
 	unsigned word_len;	/* code points in the current word (saturating) */
 	char word_head[4];	/* its first four, folded */
 	bool word_url;		/* the current word looks like a URL */
+	bool word_amp;		/* it contains '&' */
 	int run_state;		/* outside a digit run, in one, or after a joiner */
 	uint32_t joiner;	/* the joiner just read, in that state */
 	char digits[10];	/* the run's first ten digits: wiped when it is decided */
@@ -108,15 +126,22 @@ struct cpr_scanner {
 	bool dash_seen;		/* the one dash after the sixth digit */
 	bool spoiled;		/* the run cannot be a hit */
 	bool keyword;		/* a keyword ended close before the run */
+	bool after_plus;	/* the run follows a '+' */
+	bool phone_prefix;	/* a run like "+45" and one space were just read */
+	bool html;		/* skip markup */
+	bool in_tag;		/* inside '<' ... '>' */
 	struct cpr_result result;
 };
 
 void cpr_scanner_init(struct cpr_scanner *s);
+/* cpr_scanner_set_html - the text that follows, up to cpr_scanner_finish, is HTML. */
+void cpr_scanner_set_html(struct cpr_scanner *s, bool html);
 /* cpr_scan - feed len bytes of UTF-8 text; any chunking gives the same result. */
 void cpr_scan(struct cpr_scanner *s, const char *buf, size_t len);
 /*
  * cpr_scanner_finish - the current text ends here: decide a number at
- * its very end, wipe the digits, forget the text's context. s->result
+ * its very end, wipe the digits, forget the text's context (and the HTML
+ * mode). s->result
  * keeps counting; cpr_scan may go on with the next text.
  */
 void cpr_scanner_finish(struct cpr_scanner *s);

@@ -25,6 +25,7 @@
 #include "encrypt.h"
 #include "log.h"
 #include "milter.h"
+#include "mime.h"
 #include "smime.h"
 #include "store.h"
 #include "util.h"
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 	socket = o.socket ? o.socket : cfg->socket;
 
 	umask((mode_t)cfg->umask);
+	mime_init();
 	if (start_certificates(cfg) != 0)
 		return 1;
 	if (milter_setup(cfg, socket) != 0 || become_user(cfg, socket) != 0 ||

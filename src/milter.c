@@ -34,6 +34,7 @@
 #include "encrypt.h"
 #include "log.h"
 #include "milter.h"
+#include "mime.h"
 #include "msgbuf.h"
 #include "personal.h"
 #include "policy.h"
@@ -62,6 +63,7 @@ struct msg_ctx {
 	char *mailbox_choice;	/* MailboxHeader's value */
 	char *marker;		/* the marker header's value */
 	char *failure;		/* a reply text of our own for reject/tempfail (encryption) */
+	char *cpr_found;	/* what the CPR scan found (masked), or why it could not scan */
 };
 
 /* Per-connection state. */
@@ -96,6 +98,8 @@ static void record(struct conn_ctx *c, struct decision *d);
 static void keep_header(struct msg_ctx *m, const struct config *cfg, const char *name,
 			const char *value);
 static void carry_out_encrypt(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *m);
+static void personal_flag_of(struct conn_ctx *c, struct msg_ctx *m);
+static void scan_cpr(const struct config *cfg, struct msg_ctx *m);
 static sfsistat remove_encrypted(SMFICTX *ctx, const struct decision *d);
 static int quarantine(SMFICTX *ctx, const struct config *cfg, const struct decision *d);
 
@@ -291,8 +295,13 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 	m = c->msg;
 	m->reinjected = m->n_marker_headers == 1 &&
 			encrypt_marker_valid(m->d.message_id, m->marker);
-	if (!m->reinjected && m->d.trusted && m->n_flag_headers > 0 && encrypt_available() &&
-	    (m->flag.n_yes > 0 || m->flag.n_other > 0)) {
+	/*
+	 * Keep the body of a trusted submitter's message when it is to be
+	 * scanned for CPR numbers or may have to be encrypted.
+	 */
+	if (!m->reinjected && m->d.trusted &&
+	    (c->cfg->detect_cpr != CPR_OFF ||
+	     (encrypt_available() && (m->flag.n_yes > 0 || m->flag.n_other > 0)))) {
 		m->body = msgbuf_new(MSGBUF_MEMORY_LIMIT, NULL);
 		if (msgbuf_write(m->body, m->headers.s, m->headers.len, &err) != 0 ||
 		    msgbuf_write(m->body, "\n", 1, &err) != 0)
@@ -384,6 +393,7 @@ static void msg_ctx_free(struct msg_ctx *m)
 	free(m->mailbox_choice);
 	free(m->marker);
 	free(m->failure);
+	free(m->cpr_found);
 	free(m);
 }
 
@@ -413,16 +423,7 @@ static void evaluate(struct conn_ctx *c, struct msg_ctx *m)
 	char today[11];
 
 	d->time = (long long)time(NULL);
-	if (d->trusted && m->n_flag_headers > 0) {
-		d->personal = personal_flag_result(&m->flag, c->cfg->personal_header,
-						   &d->personal_why);
-		d->psrc = d->personal ? PSRC_HEADER : PSRC_NONE;
-	} else {
-		d->personal = false;
-		d->psrc = PSRC_NONE;
-		d->personal_why = xstrdup(m->n_flag_headers > 0 ? "header from untrusted client ignored"
-								: "no header");
-	}
+	personal_flag_of(c, m);
 	today_string(today);
 	d->store_failed = conn_store(c) == NULL;
 	d->already_encrypted = m->content_type != NULL && smime_is_encrypted(m->content_type);
@@ -440,6 +441,61 @@ static void evaluate(struct conn_ctx *c, struct msg_ctx *m)
 		classification_free(&cl);
 	}
 	policy_decide(c->cfg, d);
+}
+
+/*
+ * personal_flag_of - the flag headers of a trusted submitter, then the CPR
+ * scan: in enforce mode a CPR number, or a message that could not be
+ * scanned, makes the message personal (fail safe); in monitor mode the
+ * finding is only logged and tagged.
+ */
+static void personal_flag_of(struct conn_ctx *c, struct msg_ctx *m)
+{
+	struct decision *d = &m->d;
+	char *why;
+
+	if (d->trusted && m->n_flag_headers > 0) {
+		d->personal = personal_flag_result(&m->flag, c->cfg->personal_header,
+						   &d->personal_why);
+		d->psrc = d->personal ? PSRC_HEADER : PSRC_NONE;
+	} else {
+		d->personal = false;
+		d->psrc = PSRC_NONE;
+		d->personal_why = xstrdup(m->n_flag_headers > 0 ? "header from untrusted client ignored"
+								: "no header");
+	}
+	if (!d->trusted || c->cfg->detect_cpr == CPR_OFF || m->body == NULL)
+		return;
+	scan_cpr(c->cfg, m);
+	if (m->cpr_found == NULL)
+		return;
+	if (c->cfg->detect_cpr == CPR_ENFORCE && !d->personal) {
+		d->personal = true;
+		d->psrc = PSRC_CPR;
+	}
+	why = xasprintf("%s; %s", d->personal_why, m->cpr_found);
+	free(d->personal_why);
+	d->personal_why = why;
+}
+
+/* scan_cpr - decoded text and Subject; m->cpr_found says what (masked), or why it failed. */
+static void scan_cpr(const struct config *cfg, struct msg_ctx *m)
+{
+	struct cpr_result r;
+	char *err = NULL, summary[256];
+	FILE *f = m->body_error == NULL ? msgbuf_read(m->body, &err) : NULL;
+
+	if (f == NULL || mime_scan_cpr(f, &r, &err) != 0) {
+		m->cpr_found = xasprintf("not scanned for CPR numbers: %s",
+					 m->body_error ? m->body_error : err ? err : "?");
+		msg_warn("%s: message %s", m->d.queue_id ? m->d.queue_id : "-", m->cpr_found);
+	} else if (r.hits > 0) {
+		m->d.cpr_hits = (int)r.hits;
+		cpr_result_format(&r, summary, sizeof(summary));
+		m->cpr_found = xasprintf("CPR %s: %s", cfg->detect_cpr == CPR_ENFORCE ? "found"
+							: "found (monitor)", summary);
+	}
+	free(err);
 }
 
 /*

@@ -83,7 +83,7 @@ static long long local_midnight(int year, int month, int day, char *date)
 	tm.tm_isdst = -1;
 	t = mktime(&tm);
 	if (date != NULL)
-		snprintf(date, 11, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		strftime(date, 11, "%Y-%m-%d", &tm);
 	return (long long)t;
 }
 
@@ -568,7 +568,7 @@ static char *mask_cpr(const char *s)
 		}
 		p += n;
 	}
-	return sb_steal(&sb);
+	return sb.s;	/* the buffer itself: sb_steal would allocate a new one */
 }
 
 char *report_clean(const char *s)

@@ -1,0 +1,391 @@
+#!/bin/bash
+# tests/report.sh - sikkermail-ctl report (TAP).
+#
+# A known set of decisions - rejects, a hold, a tempfail, a monitor-mode
+# would-reject, personal mail to tunnel, partner and encrypted recipients,
+# mail that is not personal, one decision whose sender, message-id, reason
+# and recipient carry CPR numbers, and decisions just outside the period -
+# is written into a database with the sqlite3 CLI and, as the same audit
+# lines, into the syslog files of two gateways. Each output format must
+# give the right counts; CSV sections keep their column count, the JSON
+# parses (tests/unit/jsoncheck), the HTML page is self-contained and
+# renders its charts in headless Chromium (the screenshot is checked for
+# the chart colours by tests/unit/pngcheck), and no output holds a CPR
+# number. The period is 2026-03-28..30 in Central European time: the
+# 29th has 23 hours, and a decision in its last second and one in the
+# first second of the 30th must land on the right days.
+#
+# Then decisions made by the real filter: two daemons (enforce, monitor)
+# share a database, miltertest drives the scenarios of tests/milter
+# through them, and the report - from the database and from the daemons'
+# logs - must agree with what the database holds.
+
+. "$(dirname "$0")/lib/common.sh"
+
+JSONCHECK=${SIKKERMAIL_JSONCHECK:-$top_builddir/tests/unit/jsoncheck}
+PNGCHECK=${SIKKERMAIL_PNGCHECK:-$top_builddir/tests/unit/pngcheck}
+need "$CTL" "sikkermail-ctl not built ($CTL)"
+need "$JSONCHECK" "tests/unit/jsoncheck not built"
+need "$PNGCHECK" "tests/unit/pngcheck not built"
+need sqlite3 "sqlite3 not installed"
+
+# Central European time with its rule, so that no tzdata is needed.
+export TZ='CET-1CEST,M3.5.0,M10.5.0/3'
+
+T=$TEST_TMP
+CONF=$T/sikkermail.conf
+DB=$T/sikkermail.db
+PERIOD=(--since 2026-03-28 --until 2026-03-30)
+# The CPR numbers seeded below, in every form they were written in.
+CPR_RE='0101901234|010190-1234|2311850123|1505821234|311299-9999'
+
+cat >"$CONF" <<EOF
+Database $DB
+InternalDomains kp.dk, .kp.dk
+EOF
+
+# report ARGS... - run the report; sets RC, OUT (file), ERR (file).
+report() {
+	OUT=$T/out.$((++_n))
+	ERR=$T/err.$_n
+	"$CTL" -c "$CONF" report "$@" >"$OUT" 2>"$ERR"
+	RC=$?
+}
+_n=0
+
+# row FILE PREFIX - the first line of FILE starting with PREFIX, white space squeezed.
+row() { grep -m1 -E "^$2" "$1" | tr -s ' '; }
+
+# ------------------------------------------------------------ usage and errors
+
+report "${PERIOD[@]}"
+is "$RC" 75 "no database yet: EX_TEMPFAIL"
+like "$(cat "$ERR")" "does not exist" "... saying so"
+
+printf 'kommune.dk,Eksempel Kommune\n' >"$T/tunnel.txt"
+"$CTL" -c "$CONF" import tunnel "$T/tunnel.txt" >/dev/null 2>&1
+ok "the database is created by an import" test -f "$DB"
+
+report --since 2026-02-30
+is "$RC" 64 "an impossible date: usage error"
+like "$(cat "$ERR")" "--since: not a date" "... naming the option"
+report --since 2026-03-30 --until 2026-03-28
+is "$RC" 64 "--since after --until: usage error"
+report --format xml
+is "$RC" 64 "unknown format: usage error"
+report --log
+is "$RC" 64 "--log without a file: usage error"
+report --frob
+is "$RC" 64 "unknown argument: usage error"
+report --top many
+is "$RC" 64 "--top without a number: usage error"
+report --log "$T/no-such-file"
+is "$RC" 1 "an unreadable log file: exit 1"
+is "$(wc -c <"$OUT")" 0 "... and no report at all"
+
+# ------------------------------------------------------------ the decisions
+
+sqlite3 "$DB" <<'EOF' || fail "insert the test decisions"
+BEGIN;
+INSERT INTO decision VALUES (1,1774652340,'B0000000','<before@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (1,0,'early@gmail.com','freemail','reject','PersonalToFreemail',NULL);
+INSERT INTO decision VALUES (2,1774688400,'A0000001','<d1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (2,0,'x@gmail.com','freemail','reject','PersonalToFreemail','freemail list: gmail.com (built-in)');
+INSERT INTO decision_rcpt VALUES (2,1,'u@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
+INSERT INTO decision VALUES (3,1774692000,'A0000002','<d2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header <b>yes</b> & "so"',0,'enforce','hold','hold','PersonalToTLS');
+INSERT INTO decision_rcpt VALUES (3,0,'y@firma.example','tls','hold','PersonalToTLS',NULL);
+INSERT INTO decision VALUES (4,1774695600,'A0000003','<d3@kp.dk>','c@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
+INSERT INTO decision_rcpt VALUES (4,0,'z@gmail.com','freemail','deliver','not-personal',NULL);
+INSERT INTO decision_rcpt VALUES (4,1,'w@kommune.dk','tunnel','deliver','not-personal',NULL);
+INSERT INTO decision VALUES (5,1774699200,'A0000004','<d4@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','encrypt','encrypt','encrypted');
+INSERT INTO decision_rcpt VALUES (5,0,'v@kommune.dk','tunnel','deliver','tunnel',NULL);
+INSERT INTO decision_rcpt VALUES (5,1,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e');
+INSERT INTO decision VALUES (6,1774767600,'A0000005','<d5@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'monitor','reject','deliver','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (6,0,'q@hotmail.com','freemail','reject','PersonalToFreemail',NULL);
+INSERT INTO decision VALUES (7,1774771200,'A0000006','<d6@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','deliver','deliver','PersonalToPartner');
+INSERT INTO decision_rcpt VALUES (7,0,'p@lon.example.dk','partner','deliver','PersonalToPartner',NULL);
+INSERT INTO decision VALUES (8,1774821599,'A0000007','<d7@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','tempfail','tempfail','OnLookupFailure');
+INSERT INTO decision_rcpt VALUES (8,0,'r@slow.example','unknown','tempfail','OnLookupFailure',NULL);
+INSERT INTO decision VALUES (9,1774821600,'A0000008','<010190-1234.x@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 2 (0101901234, 311299-9999)',2,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (9,0,'2311850123@gmail.com','freemail','reject','PersonalToFreemail','note 1505821234');
+INSERT INTO decision VALUES (10,1774908000,'C0000000','<after@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (10,0,'late@gmail.com','freemail','reject','PersonalToFreemail',NULL);
+COMMIT;
+EOF
+
+# ------------------------------------------------------------ text
+
+report "${PERIOD[@]}"
+is "$RC" 0 "text report: exit 0"
+TEXT=$OUT
+like "$(cat "$OUT")" "Period: +2026-03-28 to 2026-03-30, 3 days" "text: the period"
+is "$(row "$OUT" '  messages ')" " messages 8" "text: 8 messages (2 outside the period left out)"
+is "$(row "$OUT" '  messages with personal')" " messages with personal data 7" "text: 7 personal"
+is "$(row "$OUT" '  messages with CPR')" " messages with CPR numbers found 1" "text: 1 with CPR numbers"
+is "$(row "$OUT" '  rejected ')" " rejected 2" "text: 2 rejected"
+is "$(row "$OUT" '  decided in monitor')" " decided in monitor mode 1" "text: 1 in monitor mode"
+is "$(row "$OUT" '    of which would be rejected')" " of which would be rejected 1" \
+	"text: which would have been rejected"
+days=$(awk '/^Messages per day/ { p = 1; next } p && /^$/ { exit } p' "$OUT" | tr -s ' ')
+like "$days" "2026-03-28 4 3 0 1 1 1 0 1" "text: 28 March by action"
+like "$days" "2026-03-29 3 3 0 2 0 0 1 0" "text: 29 March (23 hours, its last second included)"
+like "$days" "2026-03-30 1 1 1 0 0 0 0 1" "text: 30 March (its first second)"
+like "$days" "total 8 7 1 3 1 1 1 2" "text: totals by action"
+classes=$(awk '/^Recipients per day, by class/ { p = 1; next } p && /^$/ { exit } p' "$OUT" | tr -s ' ')
+like "$classes" "total 1 2 1 1 4 1 1" "text: recipients by class"
+routes=$(awk '/^Personal mail by route/ { p = 1; next } p && /^$/ { exit } p' "$OUT" | tr -s ' ')
+like "$routes" "freemail 3 0 0 0 0 3" "text: personal to freemail: 3 rejects"
+like "$routes" "tunnel 1 1 0 0 0 0" "text: personal to tunnel delivered"
+like "$routes" "encrypted 1 0 1 0 0 0" "text: personal encrypted"
+like "$routes" "partner 1 1 0 0 0 0" "text: personal to partner delivered"
+like "$(cat "$OUT")" "Rejected and held messages: 4" "text: 4 stopped messages listed"
+like "$(cat "$OUT")" "2026-03-29 09:00:00  would reject \(monitor\)  ref A0000005" \
+	"text: the monitor-mode message, at local summer time"
+like "$(cat "$OUT")" "recipient:  y@firma.example \(tls: hold\)" "text: offending recipient and class"
+unlike "$(cat "$OUT")" "u@kp.dk" "text: recipients that were not the problem are not listed"
+is "$(row "$OUT" '  +2 +2 +0  a@kp.dk')" " 2 2 0 a@kp.dk" "text: top sender, monitor rejects included"
+is "$(row "$OUT" '  +2 +0 +2  gmail.com')" " 2 0 2 gmail.com (freemail)" "text: top external domain"
+unlike "$(cat "$OUT")" "  1 +[01] +[01]  kp.dk" "text: internal domains are not external"
+is "$(awk 'length > 80' "$OUT" | wc -l)" 0 "text: no line longer than 80 columns"
+
+report "${PERIOD[@]}" --top 1
+is "$(awk '/^Top senders/ { p = 1; next } p && /^$/ { exit } p' "$OUT" | wc -l)" 2 \
+	"--top 1: one sender (and the header)"
+
+# ------------------------------------------------------------ CSV
+
+report "${PERIOD[@]}" --format csv
+is "$RC" 0 "csv report: exit 0"
+CSV=$OUT
+# csv_fields - per line "SECTION FIELDS", quotes respected; blank lines as "- 0".
+csv_fields() {
+	awk '{
+		n = 1; q = 0
+		for (i = 1; i <= length($0); i++) {
+			c = substr($0, i, 1)
+			if (c == "\"") q = !q
+			else if (c == "," && !q) n++
+		}
+		split($0, f, ",")
+		print ($0 == "" ? "- 0" : f[1] " " n)
+	}' "$1"
+}
+# every row of a section has as many fields as its header
+bad=$(csv_fields "$OUT" | awk '$1 == "section" { want = $2; next } $1 != "-" && $2 != want')
+is "$bad" "" "csv: every row has its section's column count"
+is "$(grep -c '^section,' "$OUT")" 7 "csv: seven sections, each with a header row"
+is "$(grep -m1 '^day,total,' "$OUT")" \
+	"day,total,8,7,1,3,1,1,1,2,1,0,0,0,0,1,1,2,1,1,4,1,1,1,1,1,1,3,1,1" "csv: the totals row"
+is "$(grep -m1 '^day,2026-03-29,' "$OUT" | cut -d, -f3-10)" "3,3,0,2,0,0,1,0" "csv: 29 March"
+is "$(grep -c '^stopped,' "$OUT")" 4 "csv: one row per offending recipient"
+is "$(grep -m1 '^route,freemail,' "$OUT")" "route,freemail,3,0,0,0,0,3" "csv: route freemail"
+is "$(grep -m1 '^summary,would_reject,' "$OUT")" "summary,would_reject,1" "csv: would reject"
+like "$(grep -m1 'A0000002' "$OUT")" ',"header <b>yes</b> & ""so""",' "csv: a quote doubled, field quoted"
+
+# ------------------------------------------------------------ JSON
+
+report "${PERIOD[@]}" --format json
+is "$RC" 0 "json report: exit 0"
+JSON=$OUT
+ok "json: valid JSON" "$JSONCHECK" <"$OUT"
+like "$(cat "$OUT")" '"totals": \{"date":null,"messages":8,"personal":7,"cpr":1,"applied":\{"deliver":3,"encrypt":1,"hold":1,"tempfail":1,"reject":2\},"monitor":1,"would":\{"deliver":0,"encrypt":0,"hold":0,"tempfail":0,"reject":1\}' \
+	"json: totals"
+is "$(grep -c '"date":"2026-03-' "$OUT")" 3 "json: three days"
+is "$(grep -c '"queue_id":' "$OUT")" 4 "json: four stopped messages"
+like "$(cat "$OUT")" '"personal_reason":"header <b>yes</b> & \\"so\\""' "json: quotes escaped"
+printf '{"a":[1,2,}' >"$T/bad.json"
+! "$JSONCHECK" <"$T/bad.json" 2>/dev/null
+ok "jsoncheck refuses broken JSON" test $? -eq 0
+
+# ------------------------------------------------------------ HTML
+
+report "${PERIOD[@]}" --format html
+is "$RC" 0 "html report: exit 0"
+HTML=$OUT
+like "$(head -c 15 "$OUT")" '^<!DOCTYPE html>' "html: a document"
+is "$(grep -c '<svg ' "$OUT")" 4 "html: four charts (by action, monitor, by route, by class)"
+unlike "$(cat "$OUT")" '<script|<link|<img|<iframe|@import|url\(' "html: no script, link, image or import"
+is "$(grep -oE '(src|href)=' "$OUT" | wc -l)" 0 "html: nothing loaded from anywhere"
+like "$(cat "$OUT")" "Content-Security-Policy\" content=\"default-src 'none'" "html: a CSP that loads nothing"
+like "$(cat "$OUT")" 'header &lt;b&gt;yes&lt;/b&gt; &amp; &quot;so&quot;' "html: text escaped"
+unlike "$(cat "$OUT")" '<b>yes' "html: no markup from a decision"
+
+# render it: Chromium must draw the charts
+BROWSER=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$BROWSER" ]; then
+	if strict; then
+		fail "chromium installed (SIKKERMAIL_STRICT=1: nothing may be skipped)"
+	else
+		skip "html renders in headless Chromium" "chromium not installed"
+	fi
+else
+	cp "$OUT" "$T/report.html"
+	timeout 60 "$BROWSER" --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run \
+		--user-data-dir="$T/chromium" --screenshot="$T/report.png" --window-size=1200,1600 \
+		"file://$T/report.html" >"$T/chromium.log" 2>&1
+	ok "html: Chromium takes a screenshot" test -s "$T/report.png" || diag_file "$T/chromium.log"
+	# delivered green, encrypted blue, held orange, rejected red
+	read -r w h colours <<<"$("$PNGCHECK" "$T/report.png" 2>&1 | head -n 1)"
+	is "$w x $h" "1200 x 1600" "html: the screenshot has the window's size"
+	ok "html: the screenshot is not blank ($colours colours)" test "${colours:-0}" -gt 50
+	for c in 4e9a3a 3465a4 f0a020 cc2222; do
+		n=$("$PNGCHECK" "$T/report.png" "$c" | awk -v c="$c" '$1 == c { print $2 }')
+		ok "html: chart colour #$c drawn (${n:-0} pixels)" test "${n:-0}" -gt 200
+	done
+fi
+
+# ------------------------------------------------------------ no CPR number anywhere
+
+for f in "$TEXT" "$CSV" "$JSON" "$HTML"; do
+	unlike "$(cat "$f")" "$CPR_RE" "no CPR number in $(basename "$f")"
+	like "$(cat "$f")" "cpr010190-\*\*\*\*@kp.dk" "... the sender with one masked ($(basename "$f"))"
+done
+like "$(cat "$TEXT")" "231185-\*\*\*\*@gmail.com" "text: recipient masked"
+like "$(cat "$TEXT")" "cpr 2 \(010190-\*\*\*\*, 311299-\*\*\*\*\)" "text: reason masked"
+
+# ------------------------------------------------------------ from syslog files
+
+# The same decisions as audit lines in two gateways' logs, in two syslog
+# formats, among other programs' lines, and one line cut short.
+cat >"$T/mx1.log" <<'EOF'
+Mar 27 23:59:00 mx1 sikkermail[100]: decision time=1774652340 queue_id=B0000000 message_id=<before@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=early@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+Mar 28 10:00:00 mx1 postfix/smtpd[99]: connect from client.kp.dk[10.0.0.1]
+Mar 28 10:00:00 mx1 sikkermail[100]: decision time=1774688400 queue_id=A0000001 message_id=<d1@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=x@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="freemail list: gmail.com (built-in)" rcpt2=u@kp.dk class2=internal action2=deliver rule2=internal evidence2="InternalDomains entry kp.dk"
+Mar 28 11:00:00 mx1 sikkermail[100]: decision time=1774692000 queue_id=A0000002 message_id=<d2@kp.dk> sender=b@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header <b>yes</b> & \"so\"" cpr=0 action=hold applied=hold rule=PersonalToTLS rcpts=1 rcpt1=y@firma.example class1=tls action1=hold rule1=PersonalToTLS evidence1=-
+Mar 28 12:00:00 mx1 sikkermail[100]: decision time=1774695600 queue_id=A0000003 message_id=<d3@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=no personal_source=none personal_reason=- cpr=0 action=deliver applied=deliver rule=not-personal rcpts=2 rcpt1=z@gmail.com class1=freemail action1=deliver rule1=not-personal evidence1=- rcpt2=w@kommune.dk class2=tunnel action2=deliver rule2=not-personal evidence2=-
+Mar 28 13:00:00 mx1 sikkermail[100]: decision time=1774699200 queue_id=A0000004 message_id=<d4@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=encrypt applied=encrypt rule=encrypted rcpts=2 rcpt1=v@kommune.dk class1=tunnel action1=deliver rule1=tunnel evidence1=- rcpt2=e@certs.example class2=encrypted action2=encrypt rule2=encrypted evidence2="certificate CN=e"
+Mar 28 13:05:00 mx1 sikkermail[100]: decision time=1774699500 queue_id=A00000FF message_id=<cut@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=f@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=- rcpt2=g@gma
+EOF
+cat >"$T/mx2.log" <<'EOF'
+2026-03-29T09:00:00.000123+02:00 mx2 sikkermail[7]: decision time=1774767600 queue_id=A0000005 message_id=<d5@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=monitor personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=deliver rule=PersonalToFreemail rcpts=1 rcpt1=q@hotmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+2026-03-29T10:00:00.000123+02:00 mx2 sikkermail[7]: decision time=1774771200 queue_id=A0000006 message_id=<d6@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=deliver applied=deliver rule=PersonalToPartner rcpts=1 rcpt1=p@lon.example.dk class1=partner action1=deliver rule1=PersonalToPartner evidence1=-
+2026-03-29T23:59:59.000000+02:00 mx2 sikkermail[7]: decision time=1774821599 queue_id=A0000007 message_id=<d7@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=tempfail applied=tempfail rule=OnLookupFailure rcpts=1 rcpt1=r@slow.example class1=unknown action1=tempfail rule1=OnLookupFailure evidence1=-
+2026-03-30T00:00:00.000000+02:00 mx2 sikkermail[7]: decision time=1774821600 queue_id=A0000008 message_id=<010190-1234.x@kp.dk> sender=cpr0101901234@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=cpr personal_reason="cpr 2 (0101901234, 311299-9999)" cpr=2 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=2311850123@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="note 1505821234"
+2026-03-31T00:00:00.000000+02:00 mx2 sikkermail[7]: decision time=1774908000 queue_id=C0000000 message_id=<after@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=late@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+EOF
+
+# same_counts FILE1 FILE2 NAME - the JSON counts (totals, days, routes, top lists) agree.
+json_counts() { grep -E '^  "totals"|^    \{"(date|class|sender|domain)"' "$1"; }
+same_counts() {
+	if [ "$(json_counts "$1")" = "$(json_counts "$2")" ] && [ -n "$(json_counts "$1")" ]; then
+		pass "$3"
+	else
+		fail "$3"
+		diag "$(diff <(json_counts "$1") <(json_counts "$2"))"
+	fi
+}
+
+report "${PERIOD[@]}" --format json --log "$T/mx1.log" "$T/mx2.log"
+is "$RC" 0 "from logs: exit 0 despite a line cut short"
+ok "from logs: valid JSON" "$JSONCHECK" <"$OUT"
+same_counts "$JSON" "$OUT" "from logs: the same counts as from the database"
+like "$(cat "$OUT")" '"lines":11,"bad_lines":1,"outside":2' "from logs: lines read, bad and outside counted"
+like "$(cat "$ERR")" "mx1.log:7: not a complete decision line" "from logs: the bad line named on stderr"
+like "$(cat "$OUT")" '\{"host":"mx1","messages":4,"personal":3,"rejected":1,"held":1,"tempfailed":0\}' \
+	"from logs: gateway mx1"
+like "$(cat "$OUT")" '\{"host":"mx2","messages":4,"personal":4,"rejected":1,"held":0,"tempfailed":1\}' \
+	"from logs: gateway mx2"
+unlike "$(cat "$OUT")" "$CPR_RE" "from logs: no CPR number"
+
+report "${PERIOD[@]}" --log - <"$T/mx2.log"
+is "$RC" 0 "from stdin: exit 0"
+is "$(row "$OUT" '  messages ')" " messages 4" "from stdin: mx2's 4 messages"
+like "$(cat "$OUT")" "Gateways" "text: the gateway table when read from logs"
+report "${PERIOD[@]}" --format html --log "$T/mx1.log" --log="$T/mx2.log"
+like "$(cat "$OUT")" '<h2>Gateways</h2>' "html: the gateway table when read from logs"
+
+# ------------------------------------------------------------ the default period
+
+now=$(date +%s)
+sqlite3 "$DB" "INSERT INTO decision VALUES (11,$now,'N0000001','<now@kp.dk>','n@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');"
+sqlite3 "$DB" "INSERT INTO decision_rcpt VALUES (11,0,'n@example.com','tls','deliver','not-personal',NULL);"
+report
+like "$(cat "$OUT")" "Period: +$(date -d '29 days ago' +%F) to $(date +%F), 30 days" \
+	"default: the last 30 days, today included"
+is "$(row "$OUT" '  messages ')" " messages 1" "default: today's decision counted"
+
+# ------------------------------------------------------------ decisions made by the filter
+
+if ! command -v miltertest >/dev/null 2>&1 || [ ! -x "$MILTER" ]; then
+	if strict; then
+		fail "miltertest and sikkermail-milter available (SIKKERMAIL_STRICT=1)"
+	else
+		skip "report on decisions made by the filter" "miltertest or the milter missing"
+	fi
+	done_testing
+fi
+
+M=$T/milter
+MDB=$M/db/sikkermail.db
+mkdir -p "$M/db"
+give_to_test_user "$M"
+# mconf NAME [LINE...] - a daemon's configuration; both share one database.
+mconf() {
+	local name=$1
+	shift
+	{
+		echo "Socket local:$M/$name.sock"
+		echo "Database $MDB"
+		echo "UserID $TEST_USER"
+		echo "UMask 007"
+		echo "Syslog no"
+		echo "InternalDomains kp.dk, .kp.dk"
+		echo "HelpURL https://kp.dk/sikkermail"
+		printf '%s\n' "$@"
+	} >"$M/$name.conf"
+}
+mconf enforce
+mconf monitor "Mode monitor"
+mconf hold "PersonalToFreemail hold"
+# The scenarios' own checks are protocol.sh's business; here only the
+# decisions they leave behind count.
+declare -A scripts=([enforce]="trusted.lua untrusted.lua" [monitor]="monitor.lua trusted.lua"
+	[hold]="hold.lua")
+MILTERDIR=$top_srcdir/tests/milter
+pids=()
+for name in enforce monitor hold; do
+	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
+		fail "$name daemon starts"
+		done_testing
+	fi
+	pids+=("$MILTER_PID")
+	for script in ${scripts[$name]}; do
+		miltertest -D "socket=unix:$M/$name.sock" -D "libdir=$MILTERDIR" \
+			-D "helpurl=https://kp.dk/sikkermail" -D "qid_prefix=${name:0:1}${script:0:1}00" \
+			-D "script=$MILTERDIR/$script" -s "$MILTERDIR/run.lua" >>"$M/miltertest.log" 2>&1
+	done
+done
+stop_pids "${pids[@]}"
+
+q() { sqlite3 -batch -noheader "$MDB" "$1" 2>&1; }
+n_all=$(q "SELECT count(*) FROM decision")
+ok "the filter recorded decisions ($n_all)" test "${n_all:-0}" -gt 4 || diag_file "$M/miltertest.log"
+ok "... among them a reject, a hold and a monitor-mode one" test \
+	"$(q "SELECT count(DISTINCT applied) FROM decision WHERE applied IN ('reject','hold')")$(
+	q "SELECT count(*) > 0 FROM decision WHERE mode = 'monitor'")" = 21
+ml_conf=$T/m.conf
+printf 'Database %s\n' "$MDB" >"$ml_conf"
+"$CTL" -c "$ml_conf" report --format json >"$T/m.json" 2>"$T/m.err"
+is "$?" 0 "report on the filter's database: exit 0"
+ok "... valid JSON" "$JSONCHECK" <"$T/m.json"
+totals=$(grep -m1 '^  "totals"' "$T/m.json")
+for a in deliver hold tempfail reject; do
+	want=$(q "SELECT count(*) FROM decision WHERE applied = '$a'")
+	like "$totals" "\"applied\":\\{[^}]*\"$a\":$want[,}]" "filter: $want $a as the database says"
+done
+like "$totals" "\"messages\":$n_all," "filter: every recorded decision counted"
+like "$totals" "\"personal\":$(q "SELECT count(*) FROM decision WHERE personal = 1")," \
+	"filter: personal messages as the database says"
+like "$totals" "\"monitor\":$(q "SELECT count(*) FROM decision WHERE mode = 'monitor'")," \
+	"filter: monitor-mode messages as the database says"
+is "$(grep -c '"queue_id":' "$T/m.json")" \
+	"$(q "SELECT count(*) FROM decision WHERE action IN ('reject','hold')")" \
+	"filter: every rejected or held message listed"
+"$CTL" -c "$ml_conf" report --format json --log "$M/enforce.log" "$M/monitor.log" "$M/hold.log" \
+	>"$T/ml.json" 2>"$T/ml.err"
+is "$?" 0 "report on the filter's logs: exit 0"
+same_counts "$T/m.json" "$T/ml.json" "filter: the logs give the same counts as the database"
+like "$(cat "$T/ml.json")" '"bad_lines":0' "filter: every decision line of the logs read"
+
+done_testing
