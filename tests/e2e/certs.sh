@@ -135,6 +135,7 @@ conf() {
 
 conf main "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem"
 conf silent "LDAPURI ldap://127.0.0.1:$SILENT_PORT/" "Database $M/db/silent.db"
+conf failover "LDAPURI ldap://127.0.0.1:$SILENT_PORT/ $SLAPD_URI" "Database $M/db/failover.db"
 # sikkermail-ctl's own views, each with its own cache so that they never
 # answer from another's: as the milter; without the CRL; with
 # AcceptSubjectEmail.
@@ -152,7 +153,7 @@ if ! out=$(as_test_user "$CTL" -c "$M/main.conf" import tunnel "$M/tunnel.txt" 2
 fi
 
 declare -A MPID
-for name in main silent; do
+for name in main silent failover; do
 	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
 		fail "$name milter starts"
 		done_testing
@@ -161,6 +162,7 @@ for name in main silent; do
 done
 
 pf_listener silent "$M/silent.sock"
+pf_listener failover "$M/failover.sock"
 if ! pf_start "$M/main.sock"; then
 	fail "private Postfix starts"
 	done_testing
@@ -174,7 +176,7 @@ if ! wait_for 15 port_in_use "$REINJECT_PORT"; then
 	diag_file "$PF_LOG"
 	done_testing
 fi
-pass "slapd, 2 milters, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT) and smtp-sink running"
+pass "slapd, 3 milters, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT) and smtp-sink running"
 diag "set-up took $((SECONDS - T0)) s"
 
 # ------------------------------------------------------------ helpers
@@ -442,22 +444,64 @@ unlike "$(grep -a -F 'filter="(mail=' "$SLOG")" 'filter="\(mail=\*' \
 
 # ------------------------------------------------ 20 at once
 
+# smtp_reply FD - one SMTP reply; 0 if it is 2xx/3xx. REPLY_TEXT gets its lines.
+smtp_reply() {
+	local line
+	REPLY_TEXT=
+	while IFS= read -r -t 30 line <&"$1"; do
+		line=${line%$'\r'}
+		REPLY_TEXT+="$line"$'\n'
+		[[ $line =~ ^[0-9]{3}\  ]] && { [[ $line =~ ^[23] ]]; return; }
+	done
+	return 1
+}
+
+# smtp_upto_dot PORT RCPT FILE - a raw SMTP session (bash's /dev/tcp) that
+# sends the whole message but not the final dot; SMTP_FD is its descriptor.
+smtp_upto_dot() {
+	local cmd
+	exec {SMTP_FD}<>"/dev/tcp/127.0.0.1/$1" || return 1
+	smtp_reply "$SMTP_FD" || return 1
+	for cmd in "EHLO client.sikkermail.test" "MAIL FROM:<alice@kp.dk>" "RCPT TO:<$2>" DATA; do
+		printf '%s\r\n' "$cmd" >&"$SMTP_FD"
+		smtp_reply "$SMTP_FD" || { diag "$cmd: $REPLY_TEXT"; return 1; }
+	done
+	cat "$3" >&"$SMTP_FD"
+}
+
+# Every message goes as far as its last line; then all 20 final dots go out
+# at once, so the filter sees 20 ends of message together. The filter asks
+# a silent server first (LDAPURI failover), so the first lookup takes about
+# half of LDAPTimeout: all 20 are in flight while it runs.
+LOG=$M/failover.log
 n=$(slapd_searches "(mail=twocerts@example.dk)")
 before=$(grep -l -a '^X-Rcpt-Args: <twocerts@example.dk>' "$SINK_DIR"/* 2>/dev/null | wc -l)
-pids=()
+fds=()
 for i in $(seq 1 20); do
 	msg conc$i twocerts@example.dk
-	swaks --server 127.0.0.1 --port "$PF_PORT" --helo client.sikkermail.test --timeout 60 \
-		--from alice@kp.dk --to twocerts@example.dk --data "@$TEST_TMP/conc$i.eml" \
-		>"$TEST_TMP/conc$i.out" 2>&1 &
-	pids+=($!)
+	if smtp_upto_dot "${PF_PORTS[failover]}" twocerts@example.dk "$TEST_TMP/conc$i.eml"; then
+		fds+=("$SMTP_FD")
+	else
+		diag "SMTP session $i: $REPLY_TEXT"
+	fi
 done
-wait "${pids[@]}"
+is "${#fds[@]}" 20 "20 SMTP sessions to twocerts@ up to the final dot"
+t0=$(date +%s.%N)
+for fd in "${fds[@]}"; do
+	printf '.\r\n' >&"$fd"
+done
 qids=()
-for i in $(seq 1 20); do
-	q=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$TEST_TMP/conc$i.out" | head -n 1)
-	[ -n "$q" ] && qids+=("$q")
+for fd in "${fds[@]}"; do
+	if smtp_reply "$fd" && [[ $REPLY_TEXT =~ queued\ as\ ([0-9A-Za-z]+) ]]; then
+		qids+=("${BASH_REMATCH[1]}")
+	else
+		diag "reply: $REPLY_TEXT"
+	fi
+	printf 'QUIT\r\n' >&"$fd"
+	exec {fd}>&-
 done
+t1=$(date +%s.%N)
+diag "20 concurrent: all answered $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s after the dots"
 is "${#qids[@]}" 20 "20 concurrent messages to twocerts@: all accepted"
 is "$(slapd_searches "(mail=twocerts@example.dk)")" $((n + 1)) \
 	"20 concurrent messages to uncached twocerts@: exactly one search in slapd"
@@ -465,13 +509,15 @@ good=0
 for q in "${qids[@]}"; do
 	wait_for 5 has_decision "$LOG" "$q"
 	line=" $(decision_line "$LOG" "$q") "
-	[[ $line == *" class1=encrypted "* && $line == *" applied=encrypt "* ]] && good=$((good + 1))
+	[[ $line == *" class1=encrypted "* && $line == *" applied=encrypt "* &&
+		$line == *"from $SLAPD_URI"* ]] && good=$((good + 1))
 done
-is "$good" 20 "20 concurrent: 20 decision lines class1=encrypted, applied=encrypt"
+is "$good" 20 "20 concurrent: 20 decision lines class1=encrypted, applied=encrypt, from the second LDAPURI"
 copies() { [ "$(grep -l -a '^X-Rcpt-Args: <twocerts@example.dk>' "$SINK_DIR"/* 2>/dev/null | wc -l)" -ge "$1" ]; }
 ok "20 concurrent: 20 encrypted copies arrived" wait_for 30 copies $((before + 20))
-is "$(sql "$DB" "SELECT fingerprint FROM cert_cache WHERE address = 'twocerts@example.dk'")" \
+is "$(sql "$M/db/failover.db" "SELECT fingerprint FROM cert_cache WHERE address = 'twocerts@example.dk'")" \
 	"$(fp "$CERTS/two-b.pem")" "twocerts@: the cache holds two-b, the later-expiring"
+LOG=$M/main.log
 
 # ------------------------------------------------ a silent directory
 
@@ -545,13 +591,13 @@ diag "cases took $((SECONDS - T0)) s in all"
 
 pf_stop
 stop_pids "${MPID[@]}"
-for name in main silent; do
+for name in main silent failover; do
 	is "${STOP_STATUSES[${MPID[$name]}]}" 0 "$name milter: SIGTERM exits 0"
 	unlike "$(cat "$M/$name.log")" '(Sanitizer|runtime error|panic)' \
 		"$name milter: no sanitizer report or panic"
 done
 if tests_failed; then
-	for name in main silent; do
+	for name in main silent failover; do
 		diag_file "$M/$name.log" 30
 	done
 	diag_file "$PF_LOG" 30
