@@ -41,6 +41,10 @@ static const char usage_text[] =
 	"  explain [--personal] ADDRESS...       how each address is classified and handled\n"
 	"  cert ADDRESS...                       look certificates up now, show and cache them\n"
 	"  cache stats | cache purge [ADDRESS...] the certificate cache\n"
+	"  report [--since DATE] [--until DATE] [--format text|csv|json|html] [--top N]\n"
+	"         [--log FILE...]                 the compliance report\n"
+	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS]\n"
+	"                                        a Postfix smtp_tls_policy_maps table\n"
 	"see sikkermail-ctl(8)";
 
 /* Context of one "list" walk. */
@@ -129,6 +133,8 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "explain", ctl_explain },
 		{ "cert", ctl_cert },
 		{ "cache", ctl_cache },
+		{ "report", ctl_report },
+		{ "export", ctl_export },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -196,7 +196,7 @@ static int read_store(struct ctl *c, struct report *r)
 		free(err);
 		return CTL_EX_TEMPFAIL;
 	}
-	r->database = c->database;
+	r->database = report_clean(c->database);
 	if (store_decisions_each(s, r->t_since, r->t_until, add_decision, r) != 0) {
 		msg_error("%s", store_errmsg(s));
 		rc = CTL_EX_TEMPFAIL;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpr.h"
 #include "report.h"
 
 #define CPR_DIGITS 10
@@ -42,6 +43,7 @@ static int cmp_events(const void *a, const void *b);
 static size_t utf8_len(const unsigned char *s);
 static void sanitise(const char *s, struct strbuf *out);
 static bool date_shaped(const char *p);
+static size_t cpr_dash(const char *p);
 static char *mask_cpr(const char *s);
 static bool valid_action(enum action a);
 static bool valid_class(enum rclass c);
@@ -187,6 +189,7 @@ void report_free(struct report *r)
 	table_free(&r->domains);
 	table_free(&r->hosts);
 	strlist_free(&r->files);
+	free(r->database);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -536,38 +539,59 @@ static bool date_shaped(const char *p)
 	return mm >= 1 && mm <= 12 && dd >= 1 && dd <= mdays[mm - 1];
 }
 
+/* cpr_dash - length of the dash at p that may join DDMMYY and SSSS ('-' or a Unicode hyphen); 0 if none. */
+static size_t cpr_dash(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (u[0] == '-')
+		return 1;
+	/* U+2010..U+2013 and U+2212, as cpr.c accepts them */
+	if (u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0x90 && u[2] <= 0x93) ||
+			     (u[1] == 0x88 && u[2] == 0x92)))
+		return 3;
+	return 0;
+}
+
 /*
- * mask_cpr - mask DDMMYYSSSS and DDMMYY-SSSS. Wider than the detector on
- * purpose (no century or modulus-11 test, 29 February in any year): a
- * report may over-mask, it must never print one. A digit run longer than
- * a CPR number (a phone or an account number) is left alone.
+ * mask_cpr - mask DDMMYYSSSS and DDMMYY-SSSS (with any dash cpr.c
+ * accepts). Wider than the detector on purpose (no century, context or
+ * modulus-11 test, 29 February in any year): a report may over-mask, it
+ * must never print one. A digit run longer than a CPR number (a phone or
+ * an account number) is left alone.
  */
 static char *mask_cpr(const char *s)
 {
+	char digits[CPR_DIGITS + 1], masked[CPR_MASKED_LEN + 1];
 	struct strbuf sb;
 	const char *p = s;
 
 	sb_init(&sb);
 	while (*p) {
-		size_t n = strspn(p, "0123456789"), m;
+		size_t n = strspn(p, "0123456789"), dash;
 
 		if (n == 0) {
 			sb_addc(&sb, *p++);
 			continue;
 		}
 		if (n == CPR_DIGITS && date_shaped(p)) {
-			sb_addmem(&sb, p, CPR_DATE_DIGITS);
-			sb_adds(&sb, "-****");
-		} else if (n == CPR_DATE_DIGITS && p[n] == '-' &&
-			   (m = strspn(p + n + 1, "0123456789")) == 4 && date_shaped(p)) {
-			sb_addmem(&sb, p, CPR_DATE_DIGITS);
-			sb_adds(&sb, "-****");
-			n += 1 + m;
+			memcpy(digits, p, CPR_DIGITS);
+		} else if (n == CPR_DATE_DIGITS && (dash = cpr_dash(p + n)) > 0 &&
+			   strspn(p + n + dash, "0123456789") == 4 && date_shaped(p)) {
+			memcpy(digits, p, CPR_DATE_DIGITS);
+			memcpy(digits + CPR_DATE_DIGITS, p + n + dash, 4);
+			n += dash + 4;
 		} else {
 			sb_addmem(&sb, p, n);
+			p += n;
+			continue;
 		}
+		digits[CPR_DIGITS] = '\0';
+		cpr_mask(digits, masked);
+		sb_adds(&sb, masked);
 		p += n;
 	}
+	memset(digits, 0, sizeof(digits));
 	return sb.s;	/* the buffer itself: sb_steal would allocate a new one */
 }
 

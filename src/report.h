@@ -120,7 +120,7 @@ struct report {
 	char tz[16];		/* local time zone abbreviation */
 
 	/* where the decisions came from (set by the caller, printed by the writers) */
-	const char *database;	/* the store, or NULL */
+	char *database;		/* the store (cleaned, owned), or NULL */
 	struct strlist files;	/* syslog files, when read from logs */
 	long lines;		/* decision lines read from the files */
 	long bad_lines;		/* of those, lines that did not parse */

@@ -66,6 +66,7 @@ static const char style[] =
 	"th{background:#f3f3f3}td.l,th.l{text-align:left}"
 	"tr.total td{font-weight:bold;background:#fafafa}"
 	"svg{display:block;margin:6px 0}svg text{font:11px sans-serif;fill:#333}"
+	"summary{cursor:pointer;color:#555;margin:4px 0}"
 	".grid{stroke:#e3e3e3}.axis{stroke:#888}"
 	".reject{color:#cc2222;font-weight:bold}.hold{color:#b06d00;font-weight:bold}"
 	".would{font-style:italic}.small{color:#666;font-size:12px}"
@@ -84,6 +85,7 @@ static void chart_legend(const struct chart *ch, FILE *out);
 static void html_day_table(const struct report *r, const struct chart *ch, FILE *out);
 static void html_routes(const struct report *r, FILE *out);
 static void html_events(const struct report *r, FILE *out);
+static void html_event_rcpts(const struct report_event *e, FILE *out);
 static void html_event(const struct report *r, const struct report_event *e, FILE *out);
 static void html_tables(const struct report *r, FILE *out);
 
@@ -235,6 +237,8 @@ static void chart_bars(const struct report *r, const struct chart *ch, size_t pe
 
 	for (size_t b = 0; b < n_bars; b++) {
 		const struct report_day *first = &r->days[b * per_bar];
+		const struct report_day *last = &r->days[(b + 1) * per_bar < r->n_days
+							 ? (b + 1) * per_bar - 1 : r->n_days - 1];
 		double x = PLOT_X + (double)b * slot + (slot - bw) / 2, y = PLOT_Y + PLOT_H;
 
 		for (size_t k = 0; k < ch->n_series; k++) {
@@ -248,13 +252,14 @@ static void chart_bars(const struct report *r, const struct chart *ch, size_t pe
 			h = (double)v * PLOT_H / (double)ymax;
 			y -= h;
 			fprintf(out, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
-				     "fill=\"%s\"><title>%s%s: %s %ld</title></rect>\n",
-				x, y, bw, h, ch->colours[k], first->date, per_bar > 1 ? " ff." : "",
-				ch->names[k], v);
+				     "fill=\"%s\"><title>%s%s%s: %s %ld</title></rect>\n",
+				x, y, bw, h, ch->colours[k], first->date, last != first ? " to " : "",
+				last != first ? last->date : "", ch->names[k], v);
 		}
-		if (b % label_every == 0)
+		if (b % label_every == 0)	/* MM-DD, unless the period spans a new year */
 			fprintf(out, "<text x=\"%.2f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-				x + bw / 2, PLOT_Y + PLOT_H + 16, first->date + 5);
+				x + bw / 2, PLOT_Y + PLOT_H + 16,
+				first->date + (strncmp(r->since, r->until, 4) == 0 ? 5 : 0));
 	}
 }
 
@@ -305,7 +310,8 @@ static void chart_svg(const struct report *r, const struct chart *ch, FILE *out)
 /* html_day_table - the numbers behind a chart, one row a day and a total. */
 static void html_day_table(const struct report *r, const struct chart *ch, FILE *out)
 {
-	fputs("<table>\n<tr><th class=\"l\">date</th>", out);
+	fputs("<details open>\n<summary>The numbers per day</summary>\n"
+	      "<table>\n<tr><th class=\"l\">date</th>", out);
 	if (ch->kind == CHART_APPLIED)
 		fputs("<th>messages</th><th>personal</th><th>CPR found</th>", out);
 	if (ch->kind == CHART_WOULD)
@@ -327,7 +333,7 @@ static void html_day_table(const struct report *r, const struct chart *ch, FILE 
 			fprintf(out, "<td>%ld</td>", chart_value(ch, d, k));
 		fputs("</tr>\n", out);
 	}
-	fputs("</table>\n", out);
+	fputs("</table>\n</details>\n", out);
 }
 
 /* ------------------------------------------------------------ tables */
@@ -350,6 +356,19 @@ static void html_routes(const struct report *r, FILE *out)
 	fputs("</table>\n", out);
 }
 
+/* html_event_rcpts - the offending recipients, each with its evidence as a tooltip. */
+static void html_event_rcpts(const struct report_event *e, FILE *out)
+{
+	for (size_t j = 0; j < e->n_rcpts; j++) {
+		fputs(j ? "<br><span title=\"" : "<span title=\"", out);
+		html_str(out, e->rcpts[j].evidence);
+		fputs("\">", out);
+		html_str(out, e->rcpts[j].address);
+		fprintf(out, "</span> (%s: %s)", rclass_name(e->rcpts[j].cls),
+			action_name(e->rcpts[j].action));
+	}
+}
+
 static void html_event(const struct report *r, const struct report_event *e, FILE *out)
 {
 	const char *cls = e->action == ACTION_REJECT ? "reject" : "hold";
@@ -369,14 +388,7 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 	fputs("<br><span class=\"small\">", out);
 	html_str(out, e->message_id);
 	fputs("</span></td><td class=\"l\">", out);
-	for (size_t j = 0; j < e->n_rcpts; j++) {
-		fputs(j ? "<br><span title=\"" : "<span title=\"", out);
-		html_str(out, e->rcpts[j].evidence);
-		fputs("\">", out);
-		html_str(out, e->rcpts[j].address);
-		fprintf(out, "</span> (%s: %s)", rclass_name(e->rcpts[j].cls),
-			action_name(e->rcpts[j].action));
-	}
+	html_event_rcpts(e, out);
 	fputs("</td><td class=\"l\">", out);
 	html_str(out, e->rule[0] ? e->rule : NULL);
 	fprintf(out, "</td><td class=\"l\">%s", e->personal ? personal_source_name(e->psrc) : "no");

@@ -39,7 +39,8 @@ static void csv_str(FILE *out, const char *s);
 static void csv_summary(const struct report *r, FILE *out);
 static void csv_days(const struct report *r, FILE *out);
 static void csv_day(FILE *out, const struct report_day *d);
-static void csv_routes_events(const struct report *r, FILE *out);
+static void csv_routes(const struct report *r, FILE *out);
+static void csv_events(const struct report *r, FILE *out);
 static void csv_tables(const struct report *r, FILE *out);
 static void json_str(FILE *out, const char *s);
 static void json_counts(FILE *out, const char *key, const long *v, size_t n, bool classes);
@@ -214,8 +215,8 @@ static void text_events(const struct report *r, FILE *out)
 {
 	char when[40], label[48];
 
-	fprintf(out, "\nRejected and held messages: %zu (in monitor mode: would have been)\n",
-		r->n_events);
+	fprintf(out, "\nRejected and held messages: %zu%s\n", r->n_events,
+		r->total.monitor > 0 ? " (monitor mode: would have been)" : "");
 	for (size_t i = 0; i < r->n_events; i++) {
 		const struct report_event *e = &r->events[i];
 
@@ -376,10 +377,8 @@ static void csv_days(const struct report *r, FILE *out)
 	csv_day(out, &r->total);
 }
 
-static void csv_routes_events(const struct report *r, FILE *out)
+static void csv_routes(const struct report *r, FILE *out)
 {
-	char when[40];
-
 	fputs("\nsection,class,recipients,deliver,encrypt,hold,tempfail,reject\n", out);
 	for (int c = 0; c < CLASS_COUNT; c++) {
 		fprintf(out, "route,%s,%ld", class_cols[c], r->routes[c].rcpts);
@@ -387,7 +386,13 @@ static void csv_routes_events(const struct report *r, FILE *out)
 			fprintf(out, ",%ld", r->routes[c].action[a]);
 		fputc('\n', out);
 	}
-	/* one row per offending recipient, the message's fields repeated */
+}
+
+/* csv_events - one row per offending recipient, the message's fields repeated. */
+static void csv_events(const struct report *r, FILE *out)
+{
+	char when[40];
+
 	fputs("\nsection,time,host,queue_id,message_id,sender,mode,action,applied,rule,personal,"
 	      "personal_source,personal_reason,cpr,recipient,class,recipient_action,"
 	      "recipient_rule,evidence\n", out);
@@ -453,7 +458,8 @@ void report_write_csv(const struct report *r, FILE *out)
 {
 	csv_summary(r, out);
 	csv_days(r, out);
-	csv_routes_events(r, out);
+	csv_routes(r, out);
+	csv_events(r, out);
 	csv_tables(r, out);
 }
 

@@ -382,6 +382,19 @@ like "$totals" "\"monitor\":$(q "SELECT count(*) FROM decision WHERE mode = 'mon
 is "$(grep -c '"queue_id":' "$T/m.json")" \
 	"$(q "SELECT count(*) FROM decision WHERE action IN ('reject','hold')")" \
 	"filter: every rejected or held message listed"
+# the other formats say the same
+n_rej=$(q "SELECT count(*) FROM decision WHERE applied = 'reject'")
+"$CTL" -c "$ml_conf" report >"$T/m.txt" 2>&1
+is "$(row "$T/m.txt" '  messages ')" " messages $n_all" "filter, text: every decision counted"
+is "$(row "$T/m.txt" '  rejected ')" " rejected $n_rej" "filter, text: the rejects"
+"$CTL" -c "$ml_conf" report --format csv >"$T/m.csv" 2>&1
+is "$(grep '^summary,messages,' "$T/m.csv")" "summary,messages,$n_all" "filter, csv: every decision"
+is "$(grep '^summary,reject,' "$T/m.csv")" "summary,reject,$n_rej" "filter, csv: the rejects"
+"$CTL" -c "$ml_conf" report --format html >"$T/m.html" 2>&1
+like "$(cat "$T/m.html")" "<th class=\"l\">messages</th><td>$n_all</td>" "filter, html: every decision"
+like "$(cat "$T/m.html")" "<th class=\"l\">rejected</th><td>$n_rej</td>" "filter, html: the rejects"
+unlike "$(cat "$T/m.txt" "$T/m.csv" "$T/m.html" "$T/m.json")" "$CPR_RE" "filter: no CPR number"
+
 "$CTL" -c "$ml_conf" report --format json --log "$M/enforce.log" "$M/monitor.log" "$M/hold.log" \
 	>"$T/ml.json" 2>"$T/ml.err"
 is "$?" 0 "report on the filter's logs: exit 0"
