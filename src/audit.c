@@ -39,7 +39,6 @@ static const char *const rcpt_keys[] = { "rcpt", "class", "action", "rule", "evi
 #define N_RCPT_KEYS (sizeof(rcpt_keys) / sizeof(rcpt_keys[0]))
 #define ALL_RCPT_KEYS ((1u << N_RCPT_KEYS) - 1)
 
-static size_t utf8_len(const unsigned char *s);
 static bool is_bare(const char *v);
 static void put_value(struct strbuf *sb, const char *v);
 static void put(struct strbuf *sb, const char *key, const char *v);
@@ -59,15 +58,6 @@ static int hexval(int c);
 static int set_indexed(struct parse_state *st, const char *key, char *v);
 static void set_rcpt_address(struct rcpt *r, const char *v);
 static const char *rule_of(const char *v);
-
-/* utf8_len - length of the well-formed, non-C1 UTF-8 sequence at s; 0 if none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned long cp;
-	size_t n = utf8_decode(s, SIZE_MAX, &cp);
-
-	return n > 1 && cp >= 0xa0 ? n : 0;
-}
 
 static bool is_bare(const char *v)
 {
@@ -99,7 +89,7 @@ static void put_value(struct strbuf *sb, const char *v)
 			sb_addc(sb, *p++);
 		} else if (*p >= 0x20 && *p < 0x7f) {
 			sb_addc(sb, *p++);
-		} else if (*p >= 0x80 && (n = utf8_len(p)) > 0) {
+		} else if (*p >= 0x80 && (n = utf8_text_len(p)) > 0) {
 			sb_addmem(sb, p, n);
 			p += n;
 		} else {

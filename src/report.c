@@ -40,7 +40,6 @@ static int cmp_senders(const void *a, const void *b);
 static int cmp_domains(const void *a, const void *b);
 static int cmp_keys(const void *a, const void *b);
 static int cmp_events(const void *a, const void *b);
-static size_t utf8_len(const unsigned char *s);
 static void sanitise(const char *s, struct strbuf *out);
 static bool date_shaped(const char *p);
 static size_t cpr_dash(const char *p);
@@ -486,31 +485,6 @@ void report_finish(struct report *r)
 
 /* ------------------------------------------------------------ cleaning */
 
-/* utf8_len - length of the well-formed UTF-8 sequence at s that is not a C1 control; 0 if none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned long cp;
-	size_t n;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < 0xa0 || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* sanitise - printable ASCII and well-formed UTF-8 as they are; any other byte as \xHH. */
 static void sanitise(const char *s, struct strbuf *out)
 {
@@ -520,7 +494,7 @@ static void sanitise(const char *s, struct strbuf *out)
 	while (*p) {
 		if (*p >= 0x20 && *p < 0x7f) {
 			sb_addc(out, *p++);
-		} else if (*p >= 0x80 && (n = utf8_len(p)) > 0) {
+		} else if (*p >= 0x80 && (n = utf8_text_len(p)) > 0) {
 			sb_addmem(out, p, n);
 			p += n;
 		} else {

@@ -245,3 +245,11 @@ size_t utf8_decode(const unsigned char *s, size_t left, unsigned long *cpp)
 		*cpp = cp;
 	return n;
 }
+
+size_t utf8_text_len(const unsigned char *s)
+{
+	unsigned long cp;
+	size_t n = utf8_decode(s, SIZE_MAX, &cp);
+
+	return n > 1 && cp >= 0xa0 ? n : 0;
+}

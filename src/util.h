@@ -53,6 +53,9 @@ void strlist_free(struct strlist *l);
  * UTF-16 surrogate, past U+10FFFF. A NUL never continues a sequence.
  */
 size_t utf8_decode(const unsigned char *s, size_t left, unsigned long *cp);
+/* utf8_text_len - like utf8_decode for a NUL-terminated s, but only a multi-byte
+ * sequence that is not a C1 control counts (escaping keeps those as text); else 0. */
+size_t utf8_text_len(const unsigned char *s);
 
 /* Case-insensitive ASCII comparison, independent of the locale. */
 int ascii_strcasecmp(const char *a, const char *b);
