@@ -331,6 +331,11 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
 		free(err);
 		return CTL_EX_TEMPFAIL;
 	}
+	/* the certificate module answers "none" until started: start it before classifying */
+	if (personal && c->cfg->n_ldap_uri > 0 && ctl_certs_start(c) != 0) {
+		store_close(s);
+		return CTL_EX_ERROR;
+	}
 	today_string(today);
 	for (int first = i; i < argc; i++) {
 		int rc;

@@ -91,8 +91,12 @@ static int cert_one(struct ctl *c, struct store *s, const char *raw)
 	r = certs_lookup_now(c->cfg, s, &a, &cs);
 	for (size_t i = 0; i < cs.rejected.n; i++)
 		fprintf(c->out, "  not usable: %s\n", cs.rejected.v[i]);
-	if (r == LOOKUP_RETRY) {
+	if (r == LOOKUP_RETRY || cs.stale) {
 		fprintf(c->out, "  directory unavailable: %s\n", cs.error ? cs.error : "?");
+		if (cs.stale) {
+			print_time(c->out, "  cached answer (stale), fetched ", cs.fetched_at);
+			r = LOOKUP_RETRY;
+		}
 	} else if (r == LOOKUP_NOTFOUND) {
 		fprintf(c->out, "  no usable certificate (from %s); cached for %lds\n",
 			cs.source ? cs.source : "-", c->cfg->negative_ttl);

@@ -8,7 +8,7 @@
  * each message builds its copy in its own temporary file.
  *
  * Exports encrypt_init, encrypt_shutdown, encrypt_available,
- * encrypt_marker_valid, encrypt_and_queue (encrypt.h).
+ * encrypt_marker_accept, encrypt_and_queue (encrypt.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include "address.h"
 #include "encrypt.h"
 #include "log.h"
+#include "msgbuf.h"
 #include "reinject.h"
 #include "reply.h"
 #include "smime.h"
@@ -37,10 +38,14 @@ static size_t marker_secret_len;
 static const struct loaded_mailbox *choose_mailbox(const struct config *cfg, const char *choice,
 						   char **reason);
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
-			const char *message_id, char **reason);
+			const char *message_id, const char *const *rcpts, size_t n, char **reason);
 static int send_notice(const struct encrypt_job *job, const struct loaded_mailbox *lm,
 		       char **reason);
-static char *marker_line(const char *message_id);
+static char *marker_binding(const char *message_id, const char *sender, const char *const *rcpts,
+			    size_t n);
+static char *issue_marker(const struct encrypt_job *job, const char *message_id,
+			  const char *sender, const char *const *rcpts, size_t n);
+static int cmp_str(const void *a, const void *b);
 
 int encrypt_init(const struct config *cfg, char **err)
 {
@@ -90,20 +95,81 @@ bool encrypt_available(void)
 	return n_mailboxes > 0;
 }
 
-bool encrypt_marker_valid(const char *message_id, const char *value)
+static int cmp_str(const void *a, const void *b)
 {
-	if (marker_secret == NULL || message_id == NULL || value == NULL)
-		return false;
-	return smime_marker_valid(marker_secret, marker_secret_len, message_id, value,
-				  time(NULL), ENCRYPT_MARKER_MAX_AGE);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static char *marker_line(const char *message_id)
+/*
+ * marker_binding - what a marker is made over: the Message-ID, the
+ * envelope sender and the sorted recipients, one a line.
+ */
+static char *marker_binding(const char *message_id, const char *sender, const char *const *rcpts,
+			    size_t n)
 {
-	char *m = smime_marker(marker_secret, marker_secret_len, message_id, time(NULL));
-	char *line = xasprintf("%s: %s", ENCRYPT_MARKER_HEADER, m);
+	const char **sorted = xcalloc(n + 1, sizeof(*sorted));
+	struct strbuf sb;
 
+	memcpy(sorted, rcpts, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_str);
+	sb_init(&sb);
+	sb_printf(&sb, "%s\n%s", message_id ? message_id : "", sender ? sender : "");
+	for (size_t i = 0; i < n; i++)
+		sb_printf(&sb, "\n%s", sorted[i]);
+	free(sorted);
+	return sb.s;
+}
+
+bool encrypt_marker_accept(struct store *store, const char *message_id, const char *sender,
+			   const char *const *rcpts, size_t n, const char *value)
+{
+	char *bind, *mark = NULL;
+	bool mailbox = false, ok;
+	const char *p = value;
+
+	if (marker_secret == NULL || store == NULL || value == NULL || n == 0)
+		return false;
+	for (size_t i = 0; sender != NULL && i < n_mailboxes; i++)
+		mailbox |= ascii_strcasecmp(mailboxes[i].mb->address, sender) == 0;
+	if (!mailbox)
+		return false;
+	bind = marker_binding(message_id, sender, rcpts, n);
+	ok = smime_marker_valid(marker_secret, marker_secret_len, bind, value, time(NULL),
+				ENCRYPT_MARKER_MAX_AGE);
+	free(bind);
+	if (!ok)
+		return false;
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	mark = xstrndup(p, strcspn(p, " \t\r\n"));
+	ok = store_marker_consume(store, mark, (long long)time(NULL)) == 1;
+	free(mark);
+	return ok;
+}
+
+/*
+ * issue_marker - the marker header line for a copy, recorded in the store
+ * so that it admits that copy once; NULL when no marker is to be added
+ * (Reinject smtp, no store, or it could not be recorded: the copy is then
+ * filtered again, as an ordinary message).
+ */
+static char *issue_marker(const struct encrypt_job *job, const char *message_id,
+			  const char *sender, const char *const *rcpts, size_t n)
+{
+	char *bind, *m, *line = NULL;
+	long long now = (long long)time(NULL);
+
+	if (job->store == NULL || strcmp(job->cfg->reinject, "sendmail") != 0)
+		return NULL;
+	bind = marker_binding(message_id, sender, rcpts, n);
+	m = smime_marker(marker_secret, marker_secret_len, bind, (time_t)now);
+	if (m != NULL && store_marker_issue(job->store, m, now + ENCRYPT_MARKER_MAX_AGE, now) == 0)
+		line = xasprintf("%s: %s", ENCRYPT_MARKER_HEADER, m);
+	else
+		msg_warn("re-injection marker not recorded (%s): the copy will be filtered again",
+			 store_errmsg(job->store));
 	free(m);
+	free(bind);
 	return line;
 }
 
@@ -167,7 +233,7 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 		if (d->rcpts[i].action == ACTION_ENCRYPT)
 			rcpts[n++] = d->rcpts[i].addr.full;
 	id = smime_new_message_id(lm->mb->address);
-	if ((copy = build_copy(job, lm, id, reason)) == NULL)
+	if ((copy = build_copy(job, lm, id, rcpts, n, reason)) == NULL)
 		goto out;
 	if (reinject_message(job->cfg, lm->mb->address, rcpts, n, copy, &err) != 0) {
 		*reason = xasprintf("the encrypted copy could not be queued: %s", err ? err : "?");
@@ -191,15 +257,15 @@ out:
 
 /* build_copy - the signed and encrypted message in an unlinked temporary file, rewound. */
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
-			const char *message_id, char **reason)
+			const char *message_id, const char *const *rcpts, size_t n, char **reason)
 {
 	const struct decision *d = job->d;
 	struct smime_der *certs = xcalloc(d->n_rcpts + 1, sizeof(*certs));
 	const char **to = xcalloc(d->n_rcpts + 1, sizeof(*to));
-	char *marker = marker_line(message_id), *err = NULL;
+	char *marker = issue_marker(job, message_id, lm->mb->address, rcpts, n), *err = NULL;
 	const char *extra[1] = { marker };
 	struct smime_request req = { 0 };
-	FILE *out = tmpfile();
+	FILE *out = private_tmpfile(NULL, &err);
 
 	for (size_t i = 0; i < d->n_rcpts; i++) {
 		if (d->rcpts[i].action != ACTION_ENCRYPT)
@@ -217,9 +283,9 @@ static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailb
 	req.reply_to = true;
 	req.message_id = message_id;
 	req.extra_headers = extra;
-	req.n_extra_headers = 1;
+	req.n_extra_headers = marker != NULL ? 1 : 0;
 	if (out == NULL) {
-		*reason = xasprintf("cannot create a temporary file: %s", strerror(errno));
+		*reason = xasprintf("cannot create a temporary file: %s", err ? err : "?");
 	} else if (smime_build_encrypted(&req, job->original, out, &err) != 0 ||
 		   fflush(out) != 0 || fseek(out, 0, SEEK_SET) != 0) {
 		*reason = xasprintf("the encrypted copy could not be made: %s",
@@ -243,20 +309,21 @@ static int send_notice(const struct encrypt_job *job, const struct loaded_mailbo
 {
 	const struct decision *d = job->d;
 	const char *mb = lm->mb->address;
-	char *id = smime_new_message_id(mb), *marker = marker_line(id), *subject;
 	const char *rcpt[1] = { mb };
+	char *id = smime_new_message_id(mb), *marker = issue_marker(job, id, mb, rcpt, 1), *subject;
 	struct strbuf sb;
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
-	FILE *f = tmpfile();
+	FILE *f = private_tmpfile(NULL, reason);
 	int rc = -1;
 
 	subject = job->subject ? reply_sanitise(job->subject) : xstrdup("(no subject)");
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", localtime_r(&now, &tm));
 	sb_init(&sb);
-	sb_printf(&sb, "From: <%s>\nTo: <%s>\nDate: %s\nMessage-ID: %s\n%s\n", mb, mb, date, id,
-		  marker);
+	sb_printf(&sb, "From: <%s>\nTo: <%s>\nDate: %s\nMessage-ID: %s\n", mb, mb, date, id);
+	if (marker != NULL)
+		sb_printf(&sb, "%s\n", marker);
 	sb_printf(&sb, "Subject: Sikker besked sendt / Secure message sent (ref %s)\n",
 		  d->queue_id ? d->queue_id : "unknown");
 	sb_adds(&sb, "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
@@ -272,8 +339,10 @@ static int send_notice(const struct encrypt_job *job, const struct loaded_mailbo
 			sb_printf(&sb, "  %s\n", d->rcpts[i].addr.full);
 	sb_adds(&sb, "\nSvar vil komme til denne postkasse.\n"
 		     "Replies will arrive in this mailbox.\n");
-	if (f == NULL || fwrite(sb.s, 1, sb.len, f) != sb.len || fflush(f) != 0 ||
-	    fseek(f, 0, SEEK_SET) != 0)
+	if (f == NULL)
+		;	/* *reason says why */
+	else if (fwrite(sb.s, 1, sb.len, f) != sb.len || fflush(f) != 0 ||
+		 fseek(f, 0, SEEK_SET) != 0)
 		*reason = xasprintf("cannot write the notice: %s", strerror(errno));
 	else
 		rc = reinject_message(job->cfg, mb, rcpt, 1, f, reason);

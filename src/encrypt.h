@@ -12,10 +12,16 @@
  * before that point tempfails the whole message: at least once, never in
  * clear.
  *
- * Every message sikkermail re-injects carries a marker header: an HMAC
- * over its Message-ID with a secret known only to this host's filter. A
- * message that arrives with a valid marker is not filtered again; nobody
- * outside can make one.
+ * With Reinject sendmail every message sikkermail re-injects carries a
+ * marker header: an HMAC, with a secret known only to this host's filter,
+ * over its Message-ID, envelope sender (a function mailbox) and
+ * recipients. The marker is recorded when it is made and admits exactly
+ * that message, once, within a day: the filter sees the copy come back
+ * through non_smtpd_milters, consumes the marker, removes the header and
+ * passes the copy on unfiltered. Nobody outside can make a marker, and one
+ * that leaked cannot be replayed. With Reinject smtp the copy goes to a
+ * listener that runs no milters, so no marker is added: it would only
+ * leave the organisation.
  */
 #ifndef SIKKERMAIL_ENCRYPT_H
 #define SIKKERMAIL_ENCRYPT_H
@@ -26,9 +32,10 @@
 
 #include "config.h"
 #include "decision.h"
+#include "store.h"
 
 #define ENCRYPT_MARKER_HEADER "X-Sikkermail-Reinjected"
-#define ENCRYPT_MARKER_MAX_AGE (7L * 24 * 3600)	/* longer than any queue lifetime */
+#define ENCRYPT_MARKER_MAX_AGE (24L * 3600)	/* the copy comes back within seconds */
 
 /*
  * encrypt_init - load every SecureMailbox's key and certificate (called
@@ -44,8 +51,14 @@ void encrypt_shutdown(void);
 /* encrypt_available - is there at least one function mailbox to encrypt from? */
 bool encrypt_available(void);
 
-/* encrypt_marker_valid - does header value mark a copy this filter re-injected? */
-bool encrypt_marker_valid(const char *message_id, const char *value);
+/*
+ * encrypt_marker_accept - is value the marker of a copy this filter
+ * re-injected, with exactly this Message-ID, envelope sender and
+ * recipients (normalised), issued and not used before? A marker that is
+ * accepted is used up.
+ */
+bool encrypt_marker_accept(struct store *store, const char *message_id, const char *sender,
+			   const char *const *rcpts, size_t n, const char *value);
 
 enum encrypt_status {
 	ENCRYPT_QUEUED,		/* the copy is durable in the MTA */
@@ -55,6 +68,7 @@ enum encrypt_status {
 
 struct encrypt_job {
 	const struct config *cfg;
+	struct store *store;		/* records the markers issued; may be NULL (no marker) */
 	const struct decision *d;	/* recipients with ACTION_ENCRYPT get the copy */
 	const char *mailbox_choice;	/* MailboxHeader's value (trusted submitter), or NULL */
 	FILE *original;			/* the whole message as received: headers, blank line, body */

@@ -99,6 +99,7 @@ static void keep_header(struct msg_ctx *m, const struct config *cfg, const char 
 			const char *value);
 static void carry_out_encrypt(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *m);
 static void personal_flag_of(struct conn_ctx *c, struct msg_ctx *m);
+static bool marker_accepted(struct conn_ctx *c, struct msg_ctx *m);
 static void scan_cpr(const struct config *cfg, struct msg_ctx *m);
 static sfsistat remove_encrypted(SMFICTX *ctx, const struct decision *d);
 static int quarantine(SMFICTX *ctx, const struct config *cfg, const struct decision *d);
@@ -293,8 +294,8 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 	if (c == NULL || c->msg == NULL)
 		return SMFIS_TEMPFAIL;
 	m = c->msg;
-	m->reinjected = m->n_marker_headers == 1 &&
-			encrypt_marker_valid(m->d.message_id, m->marker);
+	if (m->n_marker_headers == 1)
+		m->reinjected = marker_accepted(c, m);
 	/*
 	 * Keep the body of a trusted submitter's message when it is to be
 	 * scanned for CPR numbers or may have to be encrypted.
@@ -308,6 +309,23 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 			m->body_error = err;
 	}
 	return SMFIS_CONTINUE;
+}
+
+/* marker_accepted - is this our own re-injected copy, its marker unused till now? */
+static bool marker_accepted(struct conn_ctx *c, struct msg_ctx *m)
+{
+	const char **rcpts = xcalloc(m->d.n_rcpts + 1, sizeof(*rcpts));
+	bool ok;
+
+	for (size_t i = 0; i < m->d.n_rcpts; i++)
+		rcpts[i] = m->d.rcpts[i].addr.full;
+	ok = encrypt_marker_accept(conn_store(c), m->d.message_id, m->d.sender, rcpts,
+				   m->d.n_rcpts, m->marker);
+	free(rcpts);
+	if (!ok)
+		msg_warn("%s header not accepted (forged, used before, or for another message)",
+			 ENCRYPT_MARKER_HEADER);
+	return ok;
 }
 
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
@@ -538,6 +556,7 @@ static sfsistat apply_verdict(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *
 	if (!d->trusted)
 		remove_headers(ctx, cfg->personal_header, m->n_flag_headers);
 	remove_headers(ctx, TAG_HEADER, m->n_tag_headers);
+	remove_headers(ctx, ENCRYPT_MARKER_HEADER, m->n_marker_headers);
 	if (cfg->tag_header)
 		add_tag(ctx, d);
 	return rc;
@@ -551,7 +570,7 @@ static sfsistat apply_verdict(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *
 static void carry_out_encrypt(SMFICTX *ctx, struct conn_ctx *c, struct msg_ctx *m)
 {
 	struct decision *d = &m->d;
-	struct encrypt_job job = { c->cfg, d, NULL, NULL, m->subject };
+	struct encrypt_job job = { c->cfg, conn_store(c), d, NULL, NULL, m->subject };
 	char *reason = NULL, *copy_id = NULL, *err = NULL;
 	enum encrypt_status st = ENCRYPT_TEMPFAIL;
 

@@ -30,32 +30,45 @@ struct msgbuf *msgbuf_new(size_t limit, const char *tmpdir)
 	const char *env = getenv("TMPDIR");
 
 	b->limit = limit;
-	b->tmpdir = xstrdup(tmpdir ? tmpdir : env && env[0] == '/' ? env : "/tmp");
+	b->tmpdir = xstrdup(tmpdir ? tmpdir : env != NULL && env[0] == '/' ? env : "/tmp");
 	sb_init(&b->mem);
 	return b;
 }
 
-/* spill - move what is in memory into a fresh, unlinked, 0600 file. */
-static int spill(struct msgbuf *b, char **err)
+FILE *private_tmpfile(const char *tmpdir, char **err)
 {
-	char *path = xasprintf("%s/sikkermail.XXXXXX", b->tmpdir);
-	mode_t old = umask(077);
-	int fd = mkstemp(path);
+	const char *env = getenv("TMPDIR");
+	char *path;
+	mode_t old;
+	FILE *f;
+	int fd;
 
+	if (tmpdir == NULL)
+		tmpdir = env != NULL && env[0] == '/' ? env : "/tmp";
+	path = xasprintf("%s/sikkermail.XXXXXX", tmpdir);
+	old = umask(077);
+	fd = mkstemp(path);
 	umask(old);
 	if (fd < 0) {
-		*err = xasprintf("cannot create a temporary file in %s: %s", b->tmpdir,
+		*err = xasprintf("cannot create a temporary file in %s: %s", tmpdir,
 				 strerror(errno));
 		free(path);
-		return -1;
+		return NULL;
 	}
 	unlink(path);
 	free(path);
-	if ((b->file = fdopen(fd, "w+")) == NULL) {
+	if ((f = fdopen(fd, "w+")) == NULL) {
 		*err = xasprintf("fdopen: %s", strerror(errno));
 		close(fd);
-		return -1;
 	}
+	return f;
+}
+
+/* spill - move what is in memory into a fresh private file. */
+static int spill(struct msgbuf *b, char **err)
+{
+	if ((b->file = private_tmpfile(b->tmpdir, err)) == NULL)
+		return -1;
 	if (b->mem.len > 0 && fwrite(b->mem.s, 1, b->mem.len, b->file) != b->mem.len) {
 		*err = xasprintf("cannot write a temporary file in %s: %s", b->tmpdir,
 				 strerror(errno));

@@ -27,4 +27,10 @@ size_t msgbuf_size(const struct msgbuf *b);
 int msgbuf_in_file(const struct msgbuf *b);	/* 1 if it spilled to a file */
 void msgbuf_free(struct msgbuf *b);
 
+/*
+ * private_tmpfile - a new, empty, unlinked file of mode 0600 in tmpdir
+ * (NULL: $TMPDIR, else /tmp) open for reading and writing; NULL with *err.
+ */
+FILE *private_tmpfile(const char *tmpdir, char **err);
+
 #endif

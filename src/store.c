@@ -69,6 +69,9 @@ static const char *const store_migrations[] = {
 	"  fresh_until INTEGER NOT NULL) WITHOUT ROWID;",
 	/* 2 -> 3: this host's secret for the re-injection marker */
 	"CREATE TABLE secret (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;",
+	/* 3 -> 4: re-injection markers issued and not yet used */
+	"CREATE TABLE reinject_marker (marker TEXT PRIMARY KEY NOT NULL,"
+	"  expires INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -744,4 +747,43 @@ out:
 	if (store_exec(s, rc == 0 ? "COMMIT" : "ROLLBACK") < 0)
 		rc = -1;
 	return rc;
+}
+
+/* --------------------------------------------------- re-injection markers */
+
+/* marker_exec - run one statement on a marker; changed rows, or -1. */
+static int marker_exec(struct store *s, const char *sql, const char *marker, long long t)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_set_db_err(s, "re-injection marker");
+		return -1;
+	}
+	if (marker != NULL)
+		sqlite3_bind_text(st, 1, marker, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, t);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_set_db_err(s, "re-injection marker");
+		return -1;
+	}
+	return sqlite3_changes(s->db);
+}
+
+int store_marker_issue(struct store *s, const char *marker, long long expires, long long now)
+{
+	if (marker_exec(s, "DELETE FROM reinject_marker WHERE ?1 IS NULL AND expires < ?2", NULL,
+			now) < 0)
+		return -1;
+	return marker_exec(s, "INSERT OR REPLACE INTO reinject_marker (marker, expires)"
+			      " VALUES (?1, ?2)", marker, expires) < 0 ? -1 : 0;
+}
+
+int store_marker_consume(struct store *s, const char *marker, long long now)
+{
+	return marker_exec(s, "DELETE FROM reinject_marker WHERE marker = ?1 AND expires >= ?2",
+			   marker, now);
 }

@@ -103,6 +103,15 @@ void cert_cache_entry_free(struct cert_cache_entry *e);
 int store_secret(struct store *s, const char *name, unsigned char *buf, size_t len,
 		 int (*make)(unsigned char *buf, size_t len));
 
+/*
+ * store_marker_issue - remember a re-injection marker until expires (and
+ * forget the expired ones); 0 or -1. store_marker_consume - forget it if it
+ * was issued and has not expired: 1 if so (it admits one message, once), 0
+ * if not, -1 on error.
+ */
+int store_marker_issue(struct store *s, const char *marker, long long expires, long long now);
+int store_marker_consume(struct store *s, const char *marker, long long now);
+
 /* store_errmsg - the last error on this handle, for logs. */
 const char *store_errmsg(struct store *s);
 

@@ -16,10 +16,12 @@
 # message to a valid certificate is encrypted, the answer is cached
 # (positive and negative), mail that does not need a certificate causes no
 # LDAP search at all, injection local parts match nobody, 20 concurrent
-# messages to one uncached address cause one search; with slapd stopped a
-# cached answer (fresh, stale, after a restart of the milter) is used, an
-# answer past MaxStale or none at all gives 4xx; a directory that accepts
-# connections and never answers gives 4xx within LDAPTimeout.
+# messages to one uncached address cause one search (while the first
+# LDAPURI, a silent server, holds the lookup up: failover); with slapd
+# stopped a cached answer (fresh, stale, after a restart of the milter) is
+# used, an answer past MaxStale or none at all gives 4xx that says the
+# directory is unavailable, and so does sikkermail-ctl cert; a directory
+# that accepts connections and never answers gives 4xx within LDAPTimeout.
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
@@ -50,7 +52,7 @@ CERTS=$TEST_TMP/certs
 M=$TEST_TMP/milter
 DB=$M/db/sikkermail.db
 MB=$TEST_TMP/mailbox
-LDAP_TIMEOUT=2
+LDAP_TIMEOUT=3
 mkdir -p "$M/db" "$MB"
 
 T0=$SECONDS
@@ -186,13 +188,12 @@ fp() {
 }
 
 # ctl CONF ARGS... - sikkermail-ctl as the daemon's user: stdout in OUT,
-# stderr in ERR, exit status in RC.
+# exit status in RC (stderr, which repeats the reasons, is not needed).
 ctl() {
 	local conf=$1
 	shift
-	OUT=$(as_test_user "$CTL" -c "$M/$conf.conf" "$@" 2>"$TEST_TMP/ctl.err")
+	OUT=$(as_test_user "$CTL" -c "$M/$conf.conf" "$@" 2>>"$TEST_TMP/ctl.err")
 	RC=$?
-	ERR=$(cat "$TEST_TMP/ctl.err")
 }
 
 # field TEXT LABEL - the value after "  LABEL: " in ctl output.
@@ -530,8 +531,9 @@ t1=$(date +%s.%N)
 elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 diag "silent directory: the answer came after $elapsed s (LDAPTimeout $LDAP_TIMEOUT)"
 tempfailed "silent directory" silent
-ok "silent directory: 4xx within LDAPTimeout + 1.5 s ($elapsed s)" \
-	awk -v e="$elapsed" -v t="$LDAP_TIMEOUT" 'BEGIN { exit !(e < t + 1.5) }'
+# The margin covers swaks and Postfix; twice LDAPTimeout would not fit.
+ok "silent directory: 4xx within LDAPTimeout + 2 s ($elapsed s)" \
+	awk -v e="$elapsed" -v t="$LDAP_TIMEOUT" 'BEGIN { exit !(e < t + 2) }'
 decision "$QID" "silent directory" "class1=unknown" "applied=tempfail"
 unset SEND_PORT
 LOG=$M/main.log
