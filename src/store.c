@@ -45,7 +45,7 @@
 
 /* Schema steps: store_migrations[v] upgrades version v to v + 1. */
 static const char *const store_migrations[] = {
-	/* 0 -> 1: lists with provenance, decisions */
+	/* 0 -> 1: lists with provenance, decisions, certificate cache, secrets, markers */
 	"CREATE TABLE list_entry (kind TEXT NOT NULL, domain TEXT NOT NULL,"
 	"  organisation TEXT, dpa_expires TEXT, source TEXT, imported_at INTEGER NOT NULL,"
 	"  line INTEGER, PRIMARY KEY (kind, domain)) WITHOUT ROWID;"
@@ -61,15 +61,12 @@ static const char *const store_migrations[] = {
 	"  decision_id INTEGER NOT NULL REFERENCES decision (id) ON DELETE CASCADE,"
 	"  idx INTEGER NOT NULL, rcpt TEXT NOT NULL, class TEXT NOT NULL,"
 	"  action TEXT NOT NULL, rule TEXT, evidence TEXT,"
-	"  PRIMARY KEY (decision_id, idx)) WITHOUT ROWID;",
-	/* 1 -> 2: the certificate cache */
+	"  PRIMARY KEY (decision_id, idx)) WITHOUT ROWID;"
 	"CREATE TABLE cert_cache (address TEXT PRIMARY KEY NOT NULL, found INTEGER NOT NULL,"
 	"  der BLOB, subject TEXT, issuer TEXT, fingerprint TEXT, source TEXT,"
 	"  not_before INTEGER, not_after INTEGER, fetched_at INTEGER NOT NULL,"
-	"  fresh_until INTEGER NOT NULL) WITHOUT ROWID;",
-	/* 2 -> 3: this host's secret for the re-injection marker */
-	"CREATE TABLE secret (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;",
-	/* 3 -> 4: re-injection markers issued and not yet used */
+	"  fresh_until INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE secret (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE reinject_marker (marker TEXT PRIMARY KEY NOT NULL,"
 	"  expires INTEGER NOT NULL) WITHOUT ROWID;",
 };
