@@ -256,6 +256,13 @@ void classify_address(const struct config *cfg, struct store *store, const struc
 	out->evidence = NULL;
 	out->cert_der = NULL;
 	out->cert_der_len = 0;
+	if (addr != NULL && addr->domain != NULL && addr->domain[0] == '\0' &&
+	    addr->local != NULL && ascii_strcasecmp(addr->local, "postmaster") == 0) {
+		/* RFC 5321 4.5.1: <postmaster> without a domain is this system's own */
+		out->cls = CLASS_INTERNAL;
+		out->evidence = xstrdup("postmaster without a domain (RFC 5321): local");
+		return;
+	}
 	if (addr == NULL || addr->domain == NULL || addr->domain[0] == '\0') {
 		out->evidence = xstrdup("address without a domain");
 		return;

@@ -81,6 +81,7 @@ static atomic_int active_connections;
 static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa);
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv);
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv);
+static bool is_bare_postmaster(const char *raw);
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value);
 static sfsistat cb_eoh(SMFICTX *ctx);
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len);
@@ -217,6 +218,12 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* is_bare_postmaster - "<postmaster>", any case, ESMTP parameters ignored. */
+static bool is_bare_postmaster(const char *raw)
+{
+	return ascii_strncasecmp(raw, "<postmaster>", 12) == 0 && (raw[12] == '\0' || raw[12] == ' ');
+}
+
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct conn_ctx *c = smfi_getpriv(ctx);
@@ -227,6 +234,13 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 	if (c == NULL || c->msg == NULL)
 		return SMFIS_TEMPFAIL;
 	st = address_normalise(argv[0], strlen(argv[0]), &a, &why);
+	if (st == ADDR_INVALID && is_bare_postmaster(argv[0])) {
+		/* RFC 5321 4.5.1: must be accepted; classify.c knows it is local */
+		a.local = xstrdup("postmaster");
+		a.domain = xstrdup("");
+		a.full = xstrdup("postmaster");
+		st = ADDR_OK;
+	}
 	if (st != ADDR_OK) {
 		char *shown = reply_sanitise(argv[0]);
 		msg_info("refused recipient %s: %s", shown, why);

@@ -25,6 +25,10 @@ assert(mt.rcptto(conn, "<\"john doe\"@kp.dk>") == nil)
 reply_is(conn, "RCPT TO:<\"john doe\"@kp.dk> (quoted local part) continues", SMFIR_CONTINUE)
 assert(mt.rcptto(conn, "<bob@kp.dk>") == nil)
 reply_is(conn, "RCPT TO:<bob@kp.dk> after rejected ones continues", SMFIR_CONTINUE)
+assert(mt.rcptto(conn, "<Postmaster>") == nil)
+reply_is(conn, "RCPT TO:<Postmaster> without a domain continues (RFC 5321)", SMFIR_CONTINUE)
+assert(mt.rcptto(conn, "<root>") == nil)
+reply_is(conn, "RCPT TO:<root> without a domain rejected", SMFIR_REPLYCODE, SMFIR_REJECT)
 
 content(conn, {name = "routed", headers = {{"From", "<alice@kp.dk>"},
 	{"To", "<bob@kp.dk>"}, {"Subject", "routed"}, {"X-KP-Personal", "yes"}}})

@@ -393,6 +393,18 @@ static void test_classify_no_store(void)
 	classification_free(&c);
 	ok(c.evidence == NULL, "classification_free clears");
 
+	{
+		struct address pm = { (char *)"Postmaster", (char *)"", (char *)"Postmaster" };
+		struct address other = { (char *)"root", (char *)"", (char *)"root" };
+
+		classify_address(&cfg, NULL, &pm, true, NULL, &c);
+		is_int(c.cls, CLASS_INTERNAL, "<postmaster> without a domain: internal (RFC 5321)");
+		classification_free(&c);
+		classify_address(&cfg, NULL, &other, true, NULL, &c);
+		is_int(c.cls, CLASS_UNKNOWN, "any other address without a domain: unknown");
+		classification_free(&c);
+	}
+
 	today_string(today);
 	ok(strlen(today) == 10 && today[4] == '-' && today[7] == '-' && today[0] == '2',
 	   "today_string is YYYY-MM-DD (%s)", today);
