@@ -25,14 +25,8 @@ printf 'Database %s\nInternalDomains kp.dk\n' "$DB" >"$CONF"
 mkdir -p "$T/cf"
 : >"$T/cf/main.cf"
 
-# export ARGS... - run it; sets RC, OUT (file), ERR (file).
-export_policy() {
-	OUT=$T/out.$((++_n))
-	ERR=$T/err.$_n
-	"$CTL" -c "$CONF" export "$@" >"$OUT" 2>"$ERR"
-	RC=$?
-}
-_n=0
+# export_policy ARGS... - run the export; sets RC, OUT (file), ERR (file).
+export_policy() { capture "$CTL" -c "$CONF" export "$@"; }
 # body FILE - the table lines without comments, white space squeezed.
 body() { grep -v '^#' "$1" | tr -s ' '; }
 

@@ -45,13 +45,7 @@ InternalDomains kp.dk, .kp.dk
 EOF
 
 # report ARGS... - run the report; sets RC, OUT (file), ERR (file).
-report() {
-	OUT=$T/out.$((++_n))
-	ERR=$T/err.$_n
-	"$CTL" -c "$CONF" report "$@" >"$OUT" 2>"$ERR"
-	RC=$?
-}
-_n=0
+report() { capture "$CTL" -c "$CONF" report "$@"; }
 
 # row FILE PREFIX - the first line of FILE starting with PREFIX, white space squeezed.
 row() { grep -m1 -E "^$2" "$1" | tr -s ' '; }
@@ -318,22 +312,15 @@ fi
 
 M=$T/milter
 MDB=$M/db/sikkermail.db
+HELPURL=https://kp.dk/sikkermail
 mkdir -p "$M/db"
 give_to_test_user "$M"
-# mconf NAME [LINE...] - a daemon's configuration; both share one database.
+# mconf NAME [LINE...] - a daemon's configuration; all share one database.
 mconf() {
 	local name=$1
 	shift
-	{
-		echo "Socket local:$M/$name.sock"
-		echo "Database $MDB"
-		echo "UserID $TEST_USER"
-		echo "UMask 007"
-		echo "Syslog no"
-		echo "InternalDomains kp.dk, .kp.dk"
-		echo "HelpURL https://kp.dk/sikkermail"
-		printf '%s\n' "$@"
-	} >"$M/$name.conf"
+	milter_conf "$M/$name.conf" "Socket local:$M/$name.sock" "Database $MDB" "UMask 007" \
+		"HelpURL $HELPURL" "$@"
 }
 mconf enforce
 mconf monitor "Mode monitor"
@@ -342,7 +329,6 @@ mconf hold "PersonalToFreemail hold"
 # decisions they leave behind count.
 declare -A scripts=([enforce]="trusted.lua untrusted.lua" [monitor]="monitor.lua trusted.lua"
 	[hold]="hold.lua")
-MILTERDIR=$top_srcdir/tests/milter
 pids=()
 for name in enforce monitor hold; do
 	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
@@ -351,9 +337,8 @@ for name in enforce monitor hold; do
 	fi
 	pids+=("$MILTER_PID")
 	for script in ${scripts[$name]}; do
-		miltertest -D "socket=unix:$M/$name.sock" -D "libdir=$MILTERDIR" \
-			-D "helpurl=https://kp.dk/sikkermail" -D "qid_prefix=${name:0:1}${script:0:1}00" \
-			-D "script=$MILTERDIR/$script" -s "$MILTERDIR/run.lua" >>"$M/miltertest.log" 2>&1
+		miltertest_run "$M/$name.sock" "$script" "${name:0:1}${script:0:1}00" \
+			>>"$M/miltertest.log"
 	done
 done
 stop_pids "${pids[@]}"

@@ -25,16 +25,13 @@
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
+. "$(dirname "$0")/../lib/e2e.sh"
 . "$(dirname "$0")/../lib/slapd.sh"
 
-need_root "a private Postfix instance must be started as root"
-need "$MILTER" "sikkermail-milter not built ($MILTER)"
+e2e_need openssl ldapsearch
 need "$CTL" "sikkermail-ctl not built ($CTL)"
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
-for cmd in postfix postconf smtp-sink swaks sqlite3 runuser openssl ldapsearch; do
-	need "$cmd"
-done
 
 # The silent directory: the test helper if the build made it, else built here.
 SILENT=${SILENTLISTEN:-$top_builddir/tests/unit/silentlisten}
@@ -48,37 +45,11 @@ if [ ! -x "$SILENT" ]; then
 fi
 
 HELPURL=https://kp.dk/sikkermail
-CERTS=$TEST_TMP/certs
-M=$TEST_TMP/milter
-DB=$M/db/sikkermail.db
-MB=$TEST_TMP/mailbox
 LDAP_TIMEOUT=3
-mkdir -p "$M/db" "$MB"
+MSG_SUBJECT=certs
 
 T0=$SECONDS
-if ! bash "$top_srcdir/tests/lib/mkcerts.sh" "$CERTS" 2>"$TEST_TMP/mkcerts.err"; then
-	fail "mkcerts.sh makes the test PKI"
-	diag_file "$TEST_TMP/mkcerts.err"
-	done_testing
-fi
-
-# mailbox_cert NAME ADDRESS - a function mailbox's key (mode 0600) and
-# certificate (e-mail protection, the address in subjectAltName), issued by
-# mkcerts.sh's "Test Issuing CA".
-mailbox_cert() {
-	local name=$1 addr=$2 log=$MB/openssl.log
-	(umask 077 && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
-		-out "$MB/$name.key") >>"$log" 2>&1 || return 1
-	openssl req -new -key "$MB/$name.key" -subj "/C=DK/O=KP/CN=$addr" \
-		-out "$MB/$name.csr" >>"$log" 2>&1 || return 1
-	printf '%s\n' "basicConstraints = CA:false" \
-		"keyUsage = digitalSignature, keyEncipherment" \
-		"extendedKeyUsage = emailProtection" \
-		"subjectAltName = email:$addr" >"$MB/$name.ext"
-	openssl x509 -req -in "$MB/$name.csr" -CA "$CERTS/ca/inter/ca.pem" \
-		-CAkey "$CERTS/ca/inter/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-		-days 30 -sha256 -extfile "$MB/$name.ext" -out "$MB/$name.pem" >>"$log" 2>&1
-}
+must "mkcerts.sh makes the test PKI" make_pki
 
 if ! mailbox_cert sikker sikker@kp.dk; then
 	fail "function mailbox certificate made"
@@ -103,38 +74,13 @@ if ! [[ $SILENT_PORT =~ ^[0-9]+$ ]]; then
 	done_testing
 fi
 
-pick_port REINJECT_PORT
+# The re-injection listener: same Postfix, no milters, relays to the sink.
+pf_listener_nomilter reinject
+REINJECT_PORT=${PF_PORTS[reinject]}
 
-# conf NAME [LINE...] - $M/NAME.conf listening on $M/NAME.sock, database
-# $DB unless a line says otherwise (a later Database line would be a
-# duplicate key, so it replaces the default here).
-conf() {
-	local name=$1 db=$DB line
-	shift
-	for line in "$@"; do
-		[[ $line == Database\ * ]] && db=${line#Database }
-	done
-	{
-		echo "Socket local:$M/$name.sock"
-		echo "Database $db"
-		echo "UserID $TEST_USER"
-		echo "UMask 000"
-		echo "Syslog no"
-		echo "InternalDomains kp.dk, .kp.dk"
-		echo "InternalNetworks 127.0.0.1/32"
-		echo "HelpURL $HELPURL"
-		echo "LDAPBase c=DK"
-		echo "LDAPTimeout $LDAP_TIMEOUT"
-		echo "TrustedCAFile $CERTS/trust.pem"
-		echo "SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
-		echo "DefaultSecureMailbox sikker@kp.dk"
-		echo "Reinject smtp:127.0.0.1:$REINJECT_PORT"
-		for line in "$@"; do
-			[[ $line == Database\ * ]] || echo "$line"
-		done
-	} >"$M/$name.conf"
-}
-
+CONF_DEFAULTS=("HelpURL $HELPURL" "LDAPBase c=DK" "LDAPTimeout $LDAP_TIMEOUT"
+	"TrustedCAFile $CERTS/trust.pem" "SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
+	"DefaultSecureMailbox sikker@kp.dk" "Reinject smtp:127.0.0.1:$REINJECT_PORT")
 conf main "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem"
 conf silent "LDAPURI ldap://127.0.0.1:$SILENT_PORT/" "Database $M/db/silent.db"
 conf failover "LDAPURI ldap://127.0.0.1:$SILENT_PORT/ $SLAPD_URI" "Database $M/db/failover.db"
@@ -148,36 +94,13 @@ conf subject "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem" "AcceptSubjectEmail y
 
 printf '# tunnelmail\nkommune-tunnel.dk,Eksempel Kommune\n' >"$M/tunnel.txt"
 give_to_test_user "$M"
-if ! out=$(as_test_user "$CTL" -c "$M/main.conf" import tunnel "$M/tunnel.txt" 2>&1); then
-	fail "sikkermail-ctl import tunnel"
-	diag "$out"
-	done_testing
-fi
+ctl_import "$M/main.conf" tunnel "$M/tunnel.txt"
 
-declare -A MPID
-for name in main silent failover; do
-	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
-		fail "$name milter starts"
-		done_testing
-	fi
-	MPID[$name]=$MILTER_PID
-done
+milters_start main silent failover
 
 pf_listener silent "$M/silent.sock"
 pf_listener failover "$M/failover.sock"
-if ! pf_start "$M/main.sock"; then
-	fail "private Postfix starts"
-	done_testing
-fi
-# The re-injection listener: same Postfix, no milters, relays to the sink.
-printf '127.0.0.1:%s inet n - n - - smtpd\n  -o syslog_name=postfix/reinject\n  -o smtpd_milters=\n  -o non_smtpd_milters=\n' \
-	"$REINJECT_PORT" >>"$PF_DIR/master.cf"
-postfix -c "$PF_DIR" reload >"$PF_DIR/reload.log" 2>&1
-if ! wait_for 15 port_in_use "$REINJECT_PORT"; then
-	fail "re-injection listener on 127.0.0.1:$REINJECT_PORT"
-	diag_file "$PF_LOG"
-	done_testing
-fi
+must "private Postfix starts" pf_start "$M/main.sock"
 pass "slapd, 3 milters, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT) and smtp-sink running"
 diag "set-up took $((SECONDS - T0)) s"
 
@@ -201,70 +124,18 @@ field() {
 	printf '%s\n' "$1" | sed -n "s/^ *$2: *//p" | head -n 1
 }
 
-# msg TAG RCPT [HEADER...] - a message from alice@kp.dk, personal unless
-# headers are given.
-msg() {
-	local tag=$1 rcpt=$2
-	shift 2
-	[ $# -eq 0 ] && set -- "X-KP-Personal: yes"
-	pf_message "$TEST_TMP/$tag.eml" "$tag" "From: Alice <alice@kp.dk>" \
-		"To: <$rcpt>" "Subject: certs $tag" "$@"
-}
-
-# send TAG RCPTS [SWAKS OPTIONS]
-send() {
-	local tag=$1 rcpts=$2
-	shift 2
-	pf_send "$tag" --from alice@kp.dk --to "$rcpts" --data "@$TEST_TMP/$tag.eml" "$@"
-}
-
-# decision QID NAME ERE... - the decision line for QID in $LOG has every field.
-decision() {
-	local qid=$1 name=$2 line re
-	shift 2
-	if [ -z "$qid" ]; then
-		fail "$name: decision line (no queue id known)"
-		return 1
-	fi
-	wait_for 5 has_decision "$LOG" "$qid"
-	line=$(decision_line "$LOG" "$qid")
-	if [ -z "$line" ]; then
-		fail "$name: decision line for queue_id=$qid logged"
-		return 1
-	fi
-	for re in "$@"; do
-		like "$line" "(^| )$re( |\$)" "$name: decision line has $re"
-	done
-}
-
-# The milter logs "QID: encrypted copy <MESSAGE-ID> queued".
-copy_id() {
-	grep -a -o "$1: encrypted copy <[^>]*> queued" "$LOG" | tail -n 1 | grep -o '<[^>]*>'
-}
-copy_logged() { [ -n "$(copy_id "$1")" ]; }
-sink_by_id() {
-	grep -l -a -i -F "Message-ID: $1" "$SINK_DIR"/* 2>/dev/null | head -n 1
-}
 sink_has_id() { [ -n "$(sink_by_id "$1")" ]; }
-headers_of() { tr -d '\r' <"$1" | sed '/^$/q'; }
 
 # encrypted NAME RCPT - the message just sent was accepted and decided
 # "encrypt" for RCPT; an application/pkcs7-mime copy from the mailbox
 # reached RCPT; the clear original reached nobody. Sets QID and COPY.
 encrypted() {
 	local name=$1 rcpt=$2 tag=$3 id hdrs
-	QID=$SEND_QID
 	COPY=
-	if ! like "$QID" '^[0-9A-Za-z]+$' "$name: accepted by Postfix"; then
-		diag "$SEND_OUT"
-		return 1
-	fi
+	accepted "$name" || return 1
 	decision "$QID" "$name" "class1=encrypted" "action1=encrypt" "applied=encrypt"
-	if ! ok "$name: encrypted copy queued" wait_for 5 copy_logged "$QID"; then
-		diag_file "$LOG" 10
-		return 1
-	fi
-	id=$(copy_id "$QID")
+	copy_queued "$name" 5 || return 1
+	id=$COPY_ID
 	ok "$name: the copy arrived at the sink" wait_for 20 sink_has_id "$id" || return 1
 	COPY=$(sink_by_id "$id")
 	hdrs=$(headers_of "$COPY")
@@ -378,11 +249,7 @@ msg valid valid@example.dk
 send valid valid@example.dk
 encrypted "personal to valid@" valid@example.dk valid
 ok "personal to valid@: one search in slapd" wait_for 5 searches_are "(mail=valid@example.dk)" $((n + 1))
-notice() {
-	grep -l -a -F "Subject: Sikker besked sendt / Secure message sent (ref $1)" \
-		"$SINK_DIR"/* 2>/dev/null | head -n 1
-}
-has_notice() { [ -n "$(notice "$1")" ]; }
+has_notice() { [ -n "$(notice_for "$1")" ]; }
 ok "personal to valid@: the mailbox got its notice" wait_for 10 has_notice "$QID"
 is "$(sql "$DB" "SELECT found || '|' || fingerprint FROM cert_cache WHERE address = 'valid@example.dk'")" \
 	"1|$(fp "$CERTS/valid.pem")" "personal to valid@: the certificate is in the milter's cache"
@@ -591,18 +458,6 @@ diag "cases took $((SECONDS - T0)) s in all"
 
 # ------------------------------------------------ shutdown
 
-pf_stop
-stop_pids "${MPID[@]}"
-for name in main silent failover; do
-	is "${STOP_STATUSES[${MPID[$name]}]}" 0 "$name milter: SIGTERM exits 0"
-	unlike "$(cat "$M/$name.log")" '(Sanitizer|runtime error|panic)' \
-		"$name milter: no sanitizer report or panic"
-done
-if tests_failed; then
-	for name in main silent failover; do
-		diag_file "$M/$name.log" 30
-	done
-	diag_file "$PF_LOG" 30
-fi
+e2e_stop main silent failover
 
 done_testing

@@ -11,50 +11,22 @@
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
+. "$(dirname "$0")/../lib/e2e.sh"
 
-need_root "a private Postfix instance must be started as root"
-need "$MILTER" "sikkermail-milter not built ($MILTER)"
-for cmd in postfix postconf smtp-sink swaks sqlite3 runuser base64; do
-	need "$cmd"
-done
+e2e_need base64
 
-M=$TEST_TMP/milter
-DB=$M/db/sikkermail.db
 CPR=0101901238		# a valid date; modulus 11 holds
 MASKED="010190-****"
-mkdir -p "$M/db"
 
-conf() {
-	local name=$1
-	shift
-	{
-		echo "Socket local:$M/$name.sock"
-		echo "Database $DB"
-		echo "UserID $TEST_USER"
-		echo "UMask 000"
-		echo "Syslog no"
-		echo "InternalDomains kp.dk, .kp.dk"
-		echo "InternalNetworks 127.0.0.1/32"
-		printf '%s\n' "$@"
-	} >"$M/$name.conf"
-}
 conf enforce "DetectCPR enforce"
 conf monitor "DetectCPR monitor"
 conf off "DetectCPR off"
 give_to_test_user "$M"
 
-for name in enforce monitor off; do
-	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
-		fail "$name milter starts"
-		done_testing
-	fi
-done
+milters_start enforce monitor off
 pf_listener monitor "$M/monitor.sock"
 pf_listener off "$M/off.sock"
-if ! pf_start "$M/enforce.sock"; then
-	fail "private Postfix starts"
-	done_testing
-fi
+must "private Postfix starts" pf_start "$M/enforce.sock"
 pass "3 milters, Postfix and smtp-sink running"
 
 # cpr_message FILE TAG - multipart/mixed; the CPR number only inside a
@@ -81,13 +53,9 @@ send_cpr() {
 		--data "@$TEST_TMP/$tag.eml"
 }
 
-header_value() {
-	tr -d '\r' <"$1" | sed '/^$/q' | grep -a -i "^$2:" | head -n 1 | sed "s/^[^:]*: *//"
-}
-
 # ------------------------------------------------------------ monitor
 send_cpr monitor "${PF_PORTS[monitor]}"
-like "$SEND_QID" '^[0-9A-Za-z]+$' "monitor: accepted by Postfix"
+accepted monitor
 if ok "monitor: delivered to the gmail recipient" sink_wait monitor; then
 	FILE=$(sink_file monitor)
 	tag=$(header_value "$FILE" X-Sikkermail)
@@ -141,7 +109,7 @@ is "$(sql "$DB" "SELECT count(*) FROM decision WHERE personal_why LIKE '%${CPR:6
 for tag in monitor internal off; do
 	f=$(sink_file "$tag")
 	[ -n "$f" ] || continue
-	unlike "$(tr -d '\r' <"$f" | sed '/^$/q')" "${CPR:0:6}-?${CPR:6}" \
+	unlike "$(headers_of "$f")" "${CPR:0:6}-?${CPR:6}" \
 		"$tag: the CPR number is in no header of the delivered message"
 done
 

@@ -16,41 +16,19 @@
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
+. "$(dirname "$0")/../lib/e2e.sh"
 
-need_root "a private Postfix instance must be started as root"
-need "$MILTER" "sikkermail-milter not built ($MILTER)"
+e2e_need postsuper sendmail
 need "$CTL" "sikkermail-ctl not built ($CTL)"
-for cmd in postfix postconf postsuper sendmail smtp-sink swaks sqlite3 runuser; do
-	need "$cmd"
-done
 
 HELPURL=https://kp.dk/sikkermail
-M=$TEST_TMP/milter
-DB=$M/db/sikkermail.db
-mkdir -p "$M/db" "$M/broken/db"
+mkdir -p "$M/broken/db"
 
-# conf NAME [LINE...] - $M/NAME.conf, listening on $M/NAME.sock.
-conf() {
-	local name=$1 db=$DB
-	shift
-	[ "$name" = broken ] && db=$M/broken/db/sikkermail.db
-	{
-		echo "Socket local:$M/$name.sock"
-		echo "Database $db"
-		echo "UserID $TEST_USER"
-		echo "UMask 000"
-		echo "Syslog no"
-		echo "InternalDomains kp.dk, .kp.dk"
-		echo "InternalNetworks 127.0.0.1/32"
-		echo "HelpURL $HELPURL"
-		printf '%s\n' "$@"
-	} >"$M/$name.conf"
-}
-
+CONF_DEFAULTS=("HelpURL $HELPURL")
 conf enforce
 conf monitor "Mode monitor"
 conf hold "PersonalToFreemail hold"
-conf broken
+conf broken "Database $M/broken/db/sikkermail.db"
 
 cat >"$M/tunnel.txt" <<'EOF'
 # tunnelmail: connected public organisations
@@ -65,69 +43,27 @@ give_to_test_user "$M"
 
 # The lists go into a fresh database, created by the daemon's user.
 for kind in tunnel partners; do
-	file=$M/tunnel.txt
-	[ "$kind" = partners ] && file=$M/partners.txt
-	if ! out=$(as_test_user "$CTL" -c "$M/enforce.conf" import "$kind" "$file" 2>&1); then
-		fail "sikkermail-ctl import $kind"
-		diag "$out"
-		done_testing
-	fi
+	ctl_import "$M/enforce.conf" "$kind" "$M/$kind.txt"
 done
 pass "tunnel and partner lists imported"
 
-declare -A MPID
-for name in enforce monitor hold broken; do
-	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
-		fail "$name milter starts"
-		done_testing
-	fi
-	MPID[$name]=$MILTER_PID
-done
+milters_start enforce monitor hold broken
 LOG=$M/enforce.log
 
 pf_listener monitor "$M/monitor.sock"
 pf_listener hold "$M/hold.sock"
 pf_listener broken "$M/broken.sock"
-if ! pf_start "$M/enforce.sock"; then
-	fail "private Postfix starts"
-	done_testing
-fi
+must "private Postfix starts" pf_start "$M/enforce.sock"
 pass "4 milters, Postfix and smtp-sink running (smtpd on 127.0.0.1:$PF_PORT)"
 
 # ------------------------------------------------------------ helpers
-
-# msg TAG RCPT [HEADER...] - a personal message (X-KP-Personal: yes unless
-# headers are given) from alice@kp.dk.
-msg() {
-	local tag=$1 rcpt=$2
-	shift 2
-	[ $# -eq 0 ] && set -- "X-KP-Personal: yes"
-	pf_message "$TEST_TMP/$tag.eml" "$tag" "From: Alice <alice@kp.dk>" \
-		"To: <$rcpt>" "Subject: e2e $tag" "$@"
-}
-
-# send TAG RCPTS [SWAKS OPTIONS] - RCPTS comma-separated.
-send() {
-	local tag=$1 rcpts=$2
-	shift 2
-	pf_send "$tag" --from alice@kp.dk --to "$rcpts" --data "@$TEST_TMP/$tag.eml" "$@"
-}
-
-# header_line FILE LINE - the captured message has exactly this header line.
-header_line() {
-	tr -d '\r' <"$1" | sed '/^$/q' | grep -q -x -F -- "$2"
-}
 
 # delivered NAME TAG TAGVALUE - queued, arrived at the sink, tagged
 # "X-Sikkermail: TAGVALUE; ref=QUEUEID". Sets QID and FILE.
 delivered() {
 	local name=$1 tag=$2 value=$3
-	QID=$SEND_QID
 	FILE=
-	if ! like "$QID" '^[0-9A-Za-z]+$' "$name: accepted by Postfix"; then
-		diag "$SEND_OUT"
-		return 1
-	fi
+	accepted "$name" || return 1
 	if ! ok "$name: arrived at the sink" sink_wait "$tag"; then
 		diag "queue: $(pf_queue_files | tr '\n' ' ')"
 		diag_file "$PF_LOG" 10
@@ -163,25 +99,6 @@ rejected() {
 		test -z "$(pf_queue_files | grep -F "$QID")"
 	tests_failed && [ -z "$QID" ] && diag "$SEND_OUT"
 	return 0
-}
-
-# decision QID NAME ERE... - the decision line for QID has every field.
-decision() {
-	local qid=$1 name=$2 line re
-	shift 2
-	if [ -z "$qid" ]; then
-		fail "$name: decision line (no queue id known)"
-		return 1
-	fi
-	wait_for 5 has_decision "$LOG" "$qid"
-	line=$(decision_line "$LOG" "$qid")
-	if [ -z "$line" ]; then
-		fail "$name: decision line for queue_id=$qid logged"
-		return 1
-	fi
-	for re in "$@"; do
-		like "$line" "(^| )$re( |$)" "$name: decision line has $re"
-	done
 }
 
 # recorded QID NAME APPLIED - the database has the decision.
@@ -238,13 +155,13 @@ send lookalike bob@kp.dk.evil.com
 rejected "lookalike kp.dk.evil.com" lookalike bob@kp.dk.evil.com tls
 decision "$QID" "lookalike" "applied=reject" "class1=tls"
 
-before=$(sink_count)
+sink_mark
 msg mixed carol@kp.dk
 send mixed carol@kp.dk,y@gmail.com
 rejected "internal + gmail" mixed y@gmail.com freemail
 unlike "$SEND_REPLY" "carol@kp\.dk" "internal + gmail: the internal recipient is not named"
 sleep 1
-is "$(sink_count)" "$before" "internal + gmail: nobody received anything"
+is "$(sink_new | wc -l)" 0 "internal + gmail: nobody received anything"
 decision "$QID" "internal + gmail" "rcpts=2" "applied=reject"
 
 msg nonpersonal x@gmail.com "X-KP-Personal: no"
@@ -285,7 +202,7 @@ pf_message "$TEST_TMP/spoof.eml" spoof "From: Mallory <mallory@example.net>" \
 pf_send spoof --from mallory@example.net --to x@gmail.com --local-interface 127.0.0.2 \
 	--data "@$TEST_TMP/spoof.eml"
 if delivered "spoofed flag from 127.0.0.2" spoof "personal=no; action=deliver"; then
-	hdrs=$(tr -d '\r' <"$FILE" | sed '/^$/q')
+	hdrs=$(headers_of "$FILE")
 	unlike "$hdrs" $'(^|\n)[Xx]-[Kk][Pp]-[Pp][Ee][Rr][Ss][Oo][Nn][Aa][Ll]:' \
 		"spoofed flag: every X-KP-Personal copy is gone"
 	unlike "$hdrs" "very much so" "spoofed flag: the folded copy is gone, continuation too"
@@ -311,8 +228,7 @@ LOG=$M/hold.log
 SEND_PORT=${PF_PORTS[hold]}
 msg hold h@gmail.com
 send hold h@gmail.com
-QID=$SEND_QID
-like "$QID" '^[0-9A-Za-z]+$' "hold: accepted by Postfix"
+accepted hold
 held() { pf_queue_files hold | grep -q -F "/$1"; }
 ok "hold: in Postfix's hold queue" wait_for 10 held "$QID"
 sleep 1
@@ -338,18 +254,6 @@ diag "cases took $((SECONDS - T0)) s"
 
 # ------------------------------------------------------------ shutdown
 
-pf_stop
-stop_pids "${MPID[@]}"
-for name in enforce monitor hold broken; do
-	is "${STOP_STATUSES[${MPID[$name]}]}" 0 "$name milter: SIGTERM exits 0"
-	unlike "$(cat "$M/$name.log")" '(Sanitizer|runtime error|panic)' \
-		"$name milter: no sanitizer report or panic"
-done
-if tests_failed; then
-	for name in enforce monitor hold broken; do
-		diag_file "$M/$name.log" 30
-	done
-	diag_file "$PF_LOG" 40
-fi
+e2e_stop enforce monitor hold broken
 
 done_testing

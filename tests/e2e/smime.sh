@@ -26,50 +26,21 @@
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
+. "$(dirname "$0")/../lib/e2e.sh"
 . "$(dirname "$0")/../lib/slapd.sh"
 
-need_root "a private Postfix instance must be started as root"
-need "$MILTER" "sikkermail-milter not built ($MILTER)"
+e2e_need openssl ldapsearch base64 sha256sum
 need "$CTL" "sikkermail-ctl not built ($CTL)"
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
-for cmd in postfix postconf smtp-sink swaks sqlite3 runuser openssl ldapsearch base64 sha256sum; do
-	need "$cmd"
-done
 
 HELPURL=https://kp.dk/sikkermail
 SECURE_SUBJECT="Sikker post fra KP / Secure mail from KP"
-CERTS=$TEST_TMP/certs
-M=$TEST_TMP/milter
-DB=$M/db/sikkermail.db
-MB=$TEST_TMP/mailbox
 W=$TEST_TMP/work
-mkdir -p "$M/db" "$MB" "$W"
+mkdir -p "$W"
 
 T0=$SECONDS
-if ! bash "$top_srcdir/tests/lib/mkcerts.sh" "$CERTS" 2>"$TEST_TMP/mkcerts.err"; then
-	fail "mkcerts.sh makes the test PKI"
-	diag_file "$TEST_TMP/mkcerts.err"
-	done_testing
-fi
-
-# mailbox_cert NAME ADDRESS - a function mailbox's key (mode 0600) and
-# certificate (e-mail protection, the address in subjectAltName), issued by
-# mkcerts.sh's "Test Issuing CA".
-mailbox_cert() {
-	local name=$1 addr=$2 log=$MB/openssl.log
-	(umask 077 && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
-		-out "$MB/$name.key") >>"$log" 2>&1 || return 1
-	openssl req -new -key "$MB/$name.key" -subj "/C=DK/O=KP/CN=$addr" \
-		-out "$MB/$name.csr" >>"$log" 2>&1 || return 1
-	printf '%s\n' "basicConstraints = CA:false" \
-		"keyUsage = digitalSignature, keyEncipherment" \
-		"extendedKeyUsage = emailProtection" \
-		"subjectAltName = email:$addr" >"$MB/$name.ext"
-	openssl x509 -req -in "$MB/$name.csr" -CA "$CERTS/ca/inter/ca.pem" \
-		-CAkey "$CERTS/ca/inter/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-		-days 30 -sha256 -extfile "$MB/$name.ext" -out "$MB/$name.pem" >>"$log" 2>&1
-}
+must "mkcerts.sh makes the test PKI" make_pki
 
 if ! mailbox_cert sikker sikker@kp.dk || ! mailbox_cert hr hr@kp.dk; then
 	fail "function mailbox certificates made"
@@ -86,50 +57,22 @@ if ! slapd_setup "$CERTS" || ! slapd_start; then
 	done_testing
 fi
 
-# Postfix first: the loop milter's Reinject names a listener's port.
+# Postfix, with a listener for each milter but main (whose is smtpd's own).
 for name in gcm noreinject loop nokey mem; do
 	pf_listener "$name" "$M/$name.sock"
 done
-if ! pf_start "$M/main.sock"; then
-	fail "private Postfix starts"
-	done_testing
-fi
-pick_port REINJECT_PORT
-pick_port CLOSED_PORT
 # The re-injection listener (no milters, relays to the sink), and room for
 # the 20 MB message and its encrypted copy.
-printf '127.0.0.1:%s inet n - n - - smtpd\n  -o syslog_name=postfix/reinject\n  -o smtpd_milters=\n  -o non_smtpd_milters=\n' \
-	"$REINJECT_PORT" >>"$PF_DIR/master.cf"
-postconf -c "$PF_DIR" -e message_size_limit=104857600
-postfix -c "$PF_DIR" reload >"$PF_DIR/reload.log" 2>&1
-if ! wait_for 15 port_in_use "$REINJECT_PORT"; then
-	fail "re-injection listener on 127.0.0.1:$REINJECT_PORT"
-	diag_file "$PF_LOG"
-	done_testing
-fi
+pf_listener_nomilter reinject
+pf_main_cf message_size_limit=104857600
+must "private Postfix starts" pf_start "$M/main.sock"
+REINJECT_PORT=${PF_PORTS[reinject]}
+pick_port CLOSED_PORT
 
-# conf NAME [LINE...] - $M/NAME.conf listening on $M/NAME.sock; the lines
-# replace the defaults written here with the same key.
-conf() {
-	local name=$1 line key
-	shift
-	{
-		for line in "Socket local:$M/$name.sock" "Database $DB" "UserID $TEST_USER" \
-			"UMask 000" "Syslog no" "InternalDomains kp.dk, .kp.dk" \
-			"InternalNetworks 127.0.0.1/32" "HelpURL $HELPURL" "LDAPURI $SLAPD_URI" \
-			"LDAPBase c=DK" "TrustedCAFile $CERTS/trust.pem" \
-			"SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem" \
-			"SecureMailbox hr@kp.dk $MB/hr.key $MB/hr.pem" \
-			"DefaultSecureMailbox sikker@kp.dk" "SecureSubject $SECURE_SUBJECT" \
-			"Reinject smtp:127.0.0.1:$REINJECT_PORT"; do
-			key=${line%% *}
-			printf '%s\n' "$@" | grep -q "^$key " && [ "$key" != SecureMailbox ] && continue
-			echo "$line"
-		done
-		printf '%s\n' "$@"
-	} >"$M/$name.conf"
-}
-
+CONF_DEFAULTS=("HelpURL $HELPURL" "LDAPURI $SLAPD_URI" "LDAPBase c=DK"
+	"TrustedCAFile $CERTS/trust.pem" "SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
+	"SecureMailbox hr@kp.dk $MB/hr.key $MB/hr.pem" "DefaultSecureMailbox sikker@kp.dk"
+	"SecureSubject $SECURE_SUBJECT" "Reinject smtp:127.0.0.1:$REINJECT_PORT")
 conf main
 conf mem
 conf gcm "Cipher aes-256-gcm"
@@ -159,11 +102,7 @@ conf nokey "Socket local:$M/nokey.sock" "DefaultSecureMailbox open@kp.dk" \
 
 printf '# tunnelmail\nkommune-tunnel.dk,Eksempel Kommune\n' >"$M/tunnel.txt"
 give_to_test_user "$M"
-if ! out=$(as_test_user "$CTL" -c "$M/main.conf" import tunnel "$M/tunnel.txt" 2>&1); then
-	fail "sikkermail-ctl import tunnel"
-	diag "$out"
-	done_testing
-fi
+ctl_import "$M/main.conf" tunnel "$M/tunnel.txt"
 
 # The daemons' temporary files (bodies past the memory limit) go here.
 mkdir -p "$W/tmp"
@@ -173,15 +112,10 @@ give_to_test_user "$W/tmp"
 # while, so that its peak would measure the allocator, not the daemon:
 # this one instance runs without the quarantine.
 MILTERS="main mem gcm noreinject loop"
-declare -A MPID
 for name in $MILTERS; do
 	asan=${ASAN_OPTIONS:-}
 	[ $name = mem ] && asan="${asan:+$asan:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
-	if ! ASAN_OPTIONS=$asan TMPDIR=$W/tmp milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
-		fail "$name milter starts"
-		done_testing
-	fi
-	MPID[$name]=$MILTER_PID
+	ASAN_OPTIONS=$asan TMPDIR=$W/tmp milters_start "$name"
 done
 pass "slapd, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT), smtp-sink and 5 milters running"
 diag "set-up took $((SECONDS - T0)) s"
@@ -192,7 +126,8 @@ CANARY_BODY="KANARIE-KROP-$RANDOM$RANDOM"
 CANARY_SUBJECT="KANARIE-EMNE-$RANDOM$RANDOM"
 
 # msg TAG RCPT [HEADER...] - a personal message from alice@kp.dk (unless
-# the headers say otherwise) with the canaries in its Subject and body.
+# the headers say otherwise) with the canaries in its Subject and body (in
+# place of e2e.sh's msg).
 msg() {
 	local tag=$1 rcpt=$2
 	shift 2
@@ -201,38 +136,6 @@ msg() {
 	printf 'Personal data: %s\r\n' "$CANARY_BODY" >>"$TEST_TMP/$tag.eml"
 }
 
-# send TAG RCPTS [SWAKS OPTIONS]
-send() {
-	local tag=$1 rcpts=$2
-	shift 2
-	pf_send "$tag" --from alice@kp.dk --to "$rcpts" --data "@$TEST_TMP/$tag.eml" "$@"
-}
-
-# decision QID NAME ERE... - the decision line for QID in $LOG has every field.
-decision() {
-	local qid=$1 name=$2 line re
-	shift 2
-	if [ -z "$qid" ]; then
-		fail "$name: decision line (no queue id known)"
-		return 1
-	fi
-	wait_for 5 has_decision "$LOG" "$qid"
-	line=$(decision_line "$LOG" "$qid")
-	if [ -z "$line" ]; then
-		fail "$name: decision line for queue_id=$qid logged"
-		return 1
-	fi
-	for re in "$@"; do
-		like "$line" "(^| )$re( |\$)" "$name: decision line has $re"
-	done
-}
-
-# The milter logs "QID: encrypted copy <MESSAGE-ID> queued".
-copy_id() {
-	grep -a -o "$1: encrypted copy <[^>]*> queued" "$LOG" | tail -n 1 | grep -o '<[^>]*>'
-}
-copy_logged() { [ -n "$(copy_id "$1")" ]; }
-
 # sent_mid MESSAGE-ID - Postfix has handed the message with this id to the
 # sink (so the sink's file is complete).
 sent_mid() {
@@ -240,29 +143,15 @@ sent_mid() {
 	q=$(grep -a -F "message-id=$1" "$PF_LOG" | sed -n 's/.*\]: \([0-9A-F]*\): message-id=.*/\1/p' | tail -n 1)
 	[ -n "$q" ] && grep -a -q "$q: to=.*status=sent" "$PF_LOG"
 }
-sink_by_id() {
-	grep -l -a -i -F "Message-ID: $1" "$SINK_DIR"/* 2>/dev/null | head -n 1
-}
-headers_of() { tr -d '\r' <"$1" | sed '/^$/q'; }
 # body_of FILE - the body, LF line ends, without trailing empty lines (the
 # sink adds some).
 body_of() { tr -d '\r' <"$1" | sed '1,/^$/d' | no_trailing_blanks; }
 no_trailing_blanks() {
 	awk '$0 == "" { n++; next } { while (n > 0) { print ""; n-- } print }'
 }
-fails() { ! "$@"; }
-notice_for() {
-	grep -l -a -F "Subject: Sikker besked sendt / Secure message sent (ref $1)" \
-		"$SINK_DIR"/* 2>/dev/null | head -n 1
-}
 has_notice() { [ -n "$(notice_for "$1")" ] && sent_mid "$(grep -a -i '^Message-ID:' "$(notice_for "$1")" | head -n 1 | grep -o '<[^>]*>')"; }
 
-# The set of captured transactions before a case, and those since.
-sink_mark() { SINK_MARK=$(ls "$SINK_DIR" | sort); }
-sink_new() {
-	comm -13 <(printf '%s\n' "$SINK_MARK") <(ls "$SINK_DIR" | sort) | grep . | sed "s#^#$SINK_DIR/#"
-}
-# rcpts_new - one line per recipient of every transaction since the mark.
+# rcpts_new - one line per recipient of every transaction since sink_mark.
 rcpts_new() {
 	local f
 	for f in $(sink_new); do
@@ -275,17 +164,10 @@ rcpts_at_least() { [ "$(rcpts_new | wc -l)" -ge "$1" ]; }
 # decided "encrypt", and its copy reached the sink. Sets QID, COPY.
 encrypted_copy() {
 	local name=$1 rcpt=$2 mb=${3:-sikker@kp.dk} id
-	QID=$SEND_QID
 	COPY=
-	if ! like "$QID" '^[0-9A-Za-z]+$' "$name: accepted by Postfix"; then
-		diag "$SEND_OUT"
-		return 1
-	fi
-	if ! ok "$name: encrypted copy queued" wait_for 10 copy_logged "$QID"; then
-		diag_file "$LOG" 10
-		return 1
-	fi
-	id=$(copy_id "$QID")
+	accepted "$name" || return 1
+	copy_queued "$name" || return 1
+	id=$COPY_ID
 	if ! ok "$name: the copy reached the sink" wait_for 30 sent_mid "$id"; then
 		diag_file "$PF_LOG" 10
 		return 1
@@ -327,8 +209,8 @@ if encrypted_copy "to valid@" valid@example.dk; then
 	is "$(printf '%s\n' "$hdrs" | grep -c -i '^Content-Type:')" 1 "to valid@: one Content-Type"
 	is "$(printf '%s\n' "$hdrs" | grep -c -i '^MIME-Version:')" 1 "to valid@: one MIME-Version"
 	unlike "$hdrs" 'alice@kp\.dk' "to valid@: the original sender is not in the outer headers"
-	ok "to valid@: the body canary is nowhere in the raw bytes" fails grep -a -q -F "$CANARY_BODY" "$COPY"
-	ok "to valid@: the Subject canary is nowhere in the raw bytes" fails grep -a -q -F "$CANARY_SUBJECT" "$COPY"
+	fails "to valid@: the body canary is nowhere in the raw bytes" grep -a -q -F "$CANARY_BODY" "$COPY"
+	fails "to valid@: the Subject canary is nowhere in the raw bytes" grep -a -q -F "$CANARY_SUBJECT" "$COPY"
 
 	ok "to valid@: openssl cms -decrypt with the recipient's key" \
 		decrypt "$COPY" "$CERTS/valid.pem" "$CERTS/valid.key" "$W/single.rcpt" ||
@@ -336,8 +218,8 @@ if encrypted_copy "to valid@" valid@example.dk; then
 	ok "to valid@: openssl cms -decrypt with the mailbox's key" \
 		decrypt "$COPY" "$MB/sikker.pem" "$MB/sikker.key" "$W/single.mb" ||
 		diag_file "$W/single.mb.err"
-	ok "to valid@: someone else's key does not decrypt it" \
-		fails decrypt "$COPY" "$CERTS/ec.pem" "$CERTS/ec.key" "$W/single.other"
+	fails "to valid@: someone else's key does not decrypt it" \
+		decrypt "$COPY" "$CERTS/ec.pem" "$CERTS/ec.key" "$W/single.other"
 	like "$(head -c 2000 "$W/single.rcpt")" 'multipart/signed' "to valid@: inside is multipart/signed"
 	if ok "to valid@: the signature verifies against the test CA" verify "$W/single.rcpt" "$W/single.inner"; then
 		like "$(openssl x509 -in "$W/single.inner.signer" -noout -ext subjectAltName 2>/dev/null)" \
@@ -406,7 +288,7 @@ if encrypted_copy "X-KP-Secure-Mailbox: hr@kp.dk" valid@example.dk hr@kp.dk; the
 	like "$hdrs" $'(^|\n)X-Mail-Args: <hr@kp\\.dk>' "hr@: envelope sender hr@kp.dk"
 	like "$hdrs" $'(^|\n)From: (<)?hr@kp\\.dk(>)?(\n|$)' "hr@: From: hr@kp.dk"
 	ok "hr@: hr's key decrypts" decrypt "$COPY" "$MB/hr.pem" "$MB/hr.key" "$W/hr.mb"
-	ok "hr@: sikker's key does not" fails decrypt "$COPY" "$MB/sikker.pem" "$MB/sikker.key" "$W/hr.no"
+	fails "hr@: sikker's key does not" decrypt "$COPY" "$MB/sikker.pem" "$MB/sikker.key" "$W/hr.no"
 	if verify "$W/hr.mb" "$W/hr.inner"; then
 		like "$(openssl x509 -in "$W/hr.inner.signer" -noout -ext subjectAltName 2>/dev/null)" \
 			'email:hr@kp\.dk' "hr@: signed by hr's certificate"
@@ -685,18 +567,6 @@ diag "cases took $((SECONDS - T0)) s in all"
 
 # ------------------------------------------------------------ shutdown
 
-pf_stop
-stop_pids "${MPID[@]}"
-for name in $MILTERS; do
-	is "${STOP_STATUSES[${MPID[$name]}]}" 0 "$name milter: SIGTERM exits 0"
-	unlike "$(cat "$M/$name.log")" '(Sanitizer|runtime error|panic)' \
-		"$name milter: no sanitizer report or panic"
-done
-if tests_failed; then
-	for name in $MILTERS; do
-		diag_file "$M/$name.log" 20
-	done
-	diag_file "$PF_LOG" 30
-fi
+e2e_stop $MILTERS
 
 done_testing

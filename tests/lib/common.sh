@@ -1,10 +1,12 @@
 # common.sh - shared helpers for the script tests (source it from bash).
 #
 # Exports:
-#   TAP:      ok NAME CMD..., pass NAME, fail NAME, is GOT WANT NAME,
+#   TAP:      ok NAME CMD..., fails NAME CMD... (passes when CMD fails),
+#             pass NAME, fail NAME, is GOT WANT NAME,
 #             like GOT ERE NAME, unlike GOT ERE NAME, skip NAME REASON,
 #             diag MSG..., diag_file FILE [LINES], tests_failed, done_testing
-#             (prints the plan; exit 1 if anything failed)
+#             (prints the plan; exit 1 if anything failed), must NAME CMD...
+#             (CMD or the end: a failed test NAME, then done_testing)
 #   needs:    need CMD [REASON], need_root [REASON], skip_all REASON: print
 #             "1..0 # SKIP" and exit 77 - or, with SIKKERMAIL_STRICT=1 (CI,
 #             where nothing may be skipped), fail
@@ -17,12 +19,15 @@
 #   servers:  track_pid PID, untrack_pid PID, at_exit CMD (run at cleanup),
 #             stop_pid PID [SECONDS] (TERM, then KILL; sets STOP_STATUS),
 #             stop_pids PID... (all at once; sets STOP_STATUSES[PID]),
-#             alive PID, milter_start CONF SOCKETPATH LOG [ARGS...] (sets
-#             MILTER_PID), milter_stop
+#             alive PID, milter_conf FILE LINE... (write a daemon's
+#             configuration), milter_start CONF SOCKETPATH LOG [ARGS...] (sets
+#             MILTER_PID), milter_stop, miltertest_run SOCKET SCRIPT QIDPREFIX
 #   helpers:  wait_for SECONDS CMD..., pick_port VAR, free_port,
 #             port_in_use PORT, file_owner PATH, proc_user PID,
 #             give_to_test_user PATH..., as_test_user CMD...,
-#             decision_line LOG QUEUEID, has_decision LOG QUEUEID, sql DB QUERY
+#             decision_line LOG QUEUEID, has_decision LOG QUEUEID,
+#             decision QUEUEID NAME ERE... (tests on the decision line in
+#             $LOG), sql DB QUERY, capture CMD... (sets OUT, ERR, RC)
 #
 # Everything started through these helpers is stopped by PID when the
 # script exits, whatever way it exits.
@@ -70,6 +75,14 @@ ok() {
 	shift
 	"$@"
 	_tap_result $? "$name"
+}
+
+# fails NAME CMD... - passes when the command exits non-zero.
+fails() {
+	local name=$1
+	shift
+	"$@"
+	_tap_result $(($? == 0)) "$name"
 }
 
 # is GOT WANT NAME
@@ -134,6 +147,16 @@ done_testing() {
 		exit 1
 	fi
 	exit 0
+}
+
+# must NAME CMD... - what the rest of the script builds on: when CMD fails,
+# a failed test NAME and the end of the script.
+must() {
+	local name=$1
+	shift
+	"$@" && return 0
+	fail "$name"
+	done_testing
 }
 
 # ---------------------------------------------------------- prerequisites
@@ -311,6 +334,29 @@ give_to_test_user() {
 	chown -R "$TEST_USER" "$@"
 }
 
+# milter_conf FILE LINE... - write a daemon's configuration: the settings
+# every script uses (UserID TEST_USER, UMask 000, Syslog no, InternalDomains
+# kp.dk, .kp.dk), then the LINEs. A key stands once, where it first came,
+# with the value it was given last (a later line replaces an earlier one);
+# only SecureMailbox, which the daemon takes more than once, is repeated.
+milter_conf() {
+	local file=$1 line key
+	local -a lines=()
+	local -A at=()
+	shift
+	for line in "UserID $TEST_USER" "UMask 000" "Syslog no" \
+		"InternalDomains kp.dk, .kp.dk" "$@"; do
+		key=${line%% *}
+		if [ "$key" != SecureMailbox ] && [ -n "${at[$key]:-}" ]; then
+			lines[${at[$key]}]=$line
+		else
+			at[$key]=${#lines[@]}
+			lines+=("$line")
+		fi
+	done
+	printf '%s\n' "${lines[@]}" >"$file"
+}
+
 # milter_start CONF SOCKETPATH LOG [ARGS...] - run the daemon in the
 # foreground (in the background of this shell), stderr appended to LOG,
 # and wait until its socket appears. Sets MILTER_PID. 1 if it died or
@@ -356,7 +402,47 @@ as_test_user() {
 
 has_decision() { [ -n "$(decision_line "$1" "$2")" ]; }
 
+# decision QUEUEID NAME ERE... - the decision line for QUEUEID in $LOG (the
+# daemon's log) has every field: a test per ERE, matched as a whole field.
+decision() {
+	local qid=$1 name=$2 line re
+	shift 2
+	if [ -z "$qid" ]; then
+		fail "$name: decision line (no queue id known)"
+		return 1
+	fi
+	wait_for 5 has_decision "$LOG" "$qid"
+	line=$(decision_line "$LOG" "$qid")
+	if [ -z "$line" ]; then
+		fail "$name: decision line for queue_id=$qid logged"
+		return 1
+	fi
+	for re in "$@"; do
+		like "$line" "(^| )$re( |\$)" "$name: decision line has $re"
+	done
+}
+
+# miltertest_run SOCKET SCRIPT QIDPREFIX - one scenario of tests/milter
+# (SCRIPT, run by run.lua) against the daemon on SOCKET; miltertest's output
+# on stdout. HELPURL must be the daemon's HelpURL.
+miltertest_run() {
+	local dir=$top_srcdir/tests/milter
+	miltertest -D "socket=unix:$1" -D "libdir=$dir" -D "helpurl=$HELPURL" \
+		-D "qid_prefix=$3" -D "script=$dir/$2" -s "$dir/run.lua" 2>&1
+}
+
 # sql DB QUERY - one query through the sqlite3 CLI.
 sql() {
 	as_test_user sqlite3 -batch -noheader -separator '|' "$1" "$2" 2>&1
+}
+
+# capture CMD... - run CMD with its output in fresh files: OUT and ERR are
+# their names, RC its exit status.
+_capture_n=0
+capture() {
+	_capture_n=$((_capture_n + 1))
+	OUT=$TEST_TMP/out.$_capture_n
+	ERR=$TEST_TMP/err.$_capture_n
+	"$@" >"$OUT" 2>"$ERR"
+	RC=$?
 }

@@ -8,7 +8,14 @@
 #                           PF_LOG (Postfix's maillog)
 #   pf_listener NAME SOCKET before pf_start: one more smtpd listener whose
 #                           messages go through the milter on SOCKET
-#                           instead; its port will be PF_PORTS[NAME]
+#                           instead; its port is PF_PORTS[NAME] (set now)
+#   pf_listener_nomilter NAME
+#                           before pf_start: one more smtpd listener that
+#                           runs no milters (where filtered mail comes back
+#                           in); its port is PF_PORTS[NAME] (set now)
+#   pf_main_cf NAME=VALUE...
+#                           before pf_start: main.cf settings beyond (or in
+#                           place of) the ones written here
 #   pf_stop                 stop Postfix (the sink is stopped by PID at exit)
 #   pf_send TAG SWAKS_ARGS...
 #                           one SMTP transaction with swaks to PF_PORT (or
@@ -20,8 +27,11 @@
 #   pf_message FILE TAG HEADER...
 #                           write a small message with a unique X-Test-Id
 #   sink_file TAG           name of the captured file holding TAG
+#   sink_by_id MESSAGE-ID   name of the captured file with this Message-ID
 #   sink_wait TAG [SECS]    wait until TAG arrived at the sink
 #   sink_count              number of captured transactions
+#   sink_mark, sink_new     note the captured transactions; later, the
+#                           files of those captured since (one a line)
 #   pf_queue_files [QUEUE]  files in the queue (all queues, or one: hold ...)
 #   pf_wait_idle [SECS]     wait until incoming/active/deferred are empty
 #
@@ -32,28 +42,41 @@
 # [127.0.0.1]:SINK_PORT and does no DNS lookups.
 
 declare -A PF_PORTS PF_LISTENER_SOCKETS
+PF_MAIN_CF=()
 
+# The port is picked at once, so that a daemon's configuration can name it
+# before Postfix runs. An empty SOCKET: no milters on that listener.
 pf_listener() {
+	local port
+	pick_port port || return 1
+	PF_PORTS[$1]=$port
 	PF_LISTENER_SOCKETS[$1]=$2
 }
 
+pf_listener_nomilter() {
+	pf_listener "$1" ""
+}
+
+pf_main_cf() {
+	PF_MAIN_CF+=("$@")
+}
+
 pf_start() {
-	local sock=$1 name port
+	local sock=$1 port
 
 	PF_DIR=$TEST_TMP/postfix
 	PF_LOG=$PF_DIR/maillog
 	SINK_DIR=$TEST_TMP/sink
 	pick_port PF_PORT || return 1
 	pick_port SINK_PORT || return 1
-	for name in "${!PF_LISTENER_SOCKETS[@]}"; do
-		pick_port port || return 1
-		PF_PORTS[$name]=$port
-	done
 	mkdir -p "$PF_DIR/queue" "$PF_DIR/data" "$SINK_DIR" || return 1
 	chown postfix "$PF_DIR/data" "$SINK_DIR" || return 1
 
 	_sink_start || return 1
 	_pf_write_main_cf "$sock" || return 1
+	if [ ${#PF_MAIN_CF[@]} -gt 0 ]; then
+		postconf -c "$PF_DIR" -e "${PF_MAIN_CF[@]}" || return 1
+	fi
 	_pf_write_master_cf || return 1
 	postfix -c "$PF_DIR" set-permissions >"$PF_DIR/set-permissions.log" 2>&1
 	if ! postfix -c "$PF_DIR" check >"$PF_DIR/check.log" 2>&1; then
@@ -135,6 +158,7 @@ EOF
 }
 
 _pf_write_master_cf() {
+	local name sock
 	# Debian's master.cf with smtpd on our port and no chroot (a chrooted
 	# smtpd would look for the milter socket inside the queue directory).
 	sed -E "s/^smtp( +)inet /127.0.0.1:$PF_PORT inet /" /etc/postfix/master.cf \
@@ -144,9 +168,15 @@ _pf_write_master_cf() {
 		return 1
 	}
 	for name in "${!PF_LISTENER_SOCKETS[@]}"; do
-		printf '127.0.0.1:%s inet n - n - - smtpd\n  -o syslog_name=postfix/%s\n  -o smtpd_milters=unix:%s\n' \
-			"${PF_PORTS[$name]}" "$name" "${PF_LISTENER_SOCKETS[$name]}" >>"$PF_DIR/master.cf"
-	done
+		sock=${PF_LISTENER_SOCKETS[$name]}
+		printf '127.0.0.1:%s inet n - n - - smtpd\n  -o syslog_name=postfix/%s\n' \
+			"${PF_PORTS[$name]}" "$name"
+		if [ -n "$sock" ]; then
+			printf '  -o smtpd_milters=unix:%s\n' "$sock"
+		else
+			printf '  -o smtpd_milters=\n  -o non_smtpd_milters=\n'
+		fi
+	done >>"$PF_DIR/master.cf"
 	postconf -c "$PF_DIR" -F '*/*/chroot = n'
 }
 
@@ -191,6 +221,10 @@ sink_file() {
 	grep -l -a -E "^X-Test-Id: $1"$'\r?$' "$SINK_DIR"/* 2>/dev/null | head -n 1
 }
 
+sink_by_id() {
+	grep -l -a -i -F "Message-ID: $1" "$SINK_DIR"/* 2>/dev/null | head -n 1
+}
+
 _sink_has() { [ -n "$(sink_file "$1")" ]; }
 
 sink_wait() {
@@ -199,6 +233,12 @@ sink_wait() {
 
 sink_count() {
 	find "$SINK_DIR" -type f | wc -l
+}
+
+sink_mark() { SINK_MARK=$(ls "$SINK_DIR" | sort); }
+
+sink_new() {
+	comm -13 <(printf '%s\n' "$SINK_MARK") <(ls "$SINK_DIR" | sort) | grep . | sed "s#^#$SINK_DIR/#"
 }
 
 pf_queue_files() {

@@ -13,7 +13,6 @@ need miltertest "miltertest not installed (Debian package miltertest)"
 need sqlite3 "sqlite3 not installed"
 need runuser
 
-MILTERDIR=$top_srcdir/tests/milter
 HELPURL=https://kp.dk/sikkermail
 
 # Four daemons, each with its own configuration, socket and database, run
@@ -38,16 +37,7 @@ daemon() {
 	use "$name"
 	mkdir -p "${D_DIR[$name]}/db"
 	give_to_test_user "${D_DIR[$name]}"
-	{
-		echo "Socket local:$SOCK"
-		echo "Database $DB"
-		echo "UserID $TEST_USER"
-		echo "UMask 007"
-		echo "Syslog no"
-		echo "InternalDomains kp.dk, .kp.dk"
-		echo "HelpURL $HELPURL"
-		printf '%s\n' "$@"
-	} >"$CONF"
+	milter_conf "$CONF" "Socket local:$SOCK" "Database $DB" "UMask 007" "HelpURL $HELPURL" "$@"
 	if milter_start "$CONF" "$SOCK" "$LOG"; then
 		D_PID[$name]=$MILTER_PID
 		pass "$name daemon starts"
@@ -61,9 +51,7 @@ running() { [ -n "${D_PID[$1]:-}" ]; }
 # run_lua SCRIPT QID_PREFIX - run one script against the daemon in use.
 run_lua() {
 	local script=$1 prefix=$2 name=${1%.lua} out rc line finished=
-	out=$(miltertest -D "socket=unix:$SOCK" -D "libdir=$MILTERDIR" \
-		-D "helpurl=$HELPURL" -D "qid_prefix=$prefix" \
-		-D "script=$MILTERDIR/$script" -s "$MILTERDIR/run.lua" 2>&1)
+	out=$(miltertest_run "$SOCK" "$script" "$prefix")
 	rc=$?
 	while IFS= read -r line; do
 		case $line in
@@ -80,22 +68,6 @@ run_lua() {
 	else
 		fail "$name: script ran to its end (miltertest exit $rc)"
 	fi
-}
-
-# decision QID NAME ERE... - the daemon's decision line for QID matches
-# every ERE (each one a test).
-decision() {
-	local qid=$1 name=$2 line re
-	shift 2
-	wait_for 5 has_decision "$LOG" "$qid"
-	line=$(decision_line "$LOG" "$qid")
-	if [ -z "$line" ]; then
-		fail "$name: decision line for queue_id=$qid logged"
-		return 1
-	fi
-	for re in "$@"; do
-		like "$line" "(^| )$re( |$)" "$name: decision line has $re"
-	done
 }
 
 # db_rcpts QID - "rcpt|class|action" for each recorded recipient of QID.
