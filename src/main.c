@@ -5,8 +5,10 @@
  * configuration; open the listening socket as root and give it to the
  * run-time user; drop privileges (refusing to go on as root); check that
  * the database opens; detach; write the pid file; serve. On SIGTERM
- * libmilter stops accepting; connections in progress are given time to
- * finish before the process exits, so no message is left half-handled.
+ * libmilter stops accepting and stops serving sessions between commands
+ * (the MTA tempfails those, milter_default_action); a decision under way
+ * (end of data: re-injection, record, reply) is given time to finish
+ * before the process exits, so no message is left half-handled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
 	if (milter_run() != 0)
 		msg_error("libmilter ended with an error");
 	if ((left = milter_drain(DRAIN_SECONDS)) > 0)
-		msg_warn("stopping with %d connection(s) still open after %d s", left,
+		msg_warn("stopping with %d decision(s) still under way after %d s", left,
 			 DRAIN_SECONDS);
 	if (milter_socket_path(socket) != NULL)
 		unlink(milter_socket_path(socket));

@@ -76,7 +76,13 @@ struct conn_ctx {
 };
 
 static struct config *milter_config;	/* set once in milter_setup, never changed */
-static atomic_int active_connections;
+/*
+ * Messages whose end of data is being decided right now. On SIGTERM
+ * libmilter stops serving sessions between commands (Postfix tempfails
+ * those: milter_default_action), but a decision under way, with its
+ * re-injected copy and its record, is finished before the process exits.
+ */
+static atomic_int deciding;
 
 static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa);
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv);
@@ -158,9 +164,9 @@ int milter_run(void)
 
 int milter_drain(int seconds)
 {
-	for (int i = 0; i < seconds * 10 && atomic_load(&active_connections) > 0; i++)
+	for (int i = 0; i < seconds * 10 && atomic_load(&deciding) > 0; i++)
 		usleep(100000);
-	return atomic_load(&active_connections);
+	return atomic_load(&deciding);
 }
 
 void milter_version(unsigned int *major, unsigned int *minor, unsigned int *patch)
@@ -175,7 +181,6 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	struct conn_ctx *c = xcalloc(1, sizeof(*c));
 	char buf[INET6_ADDRSTRLEN] = "unknown";
 
-	atomic_fetch_add(&active_connections, 1);
 	c->cfg = config_ref(milter_config);
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, buf, sizeof(buf));
@@ -375,10 +380,12 @@ static sfsistat cb_eom(SMFICTX *ctx)
 		c->msg = NULL;
 		return SMFIS_ACCEPT;
 	}
+	atomic_fetch_add(&deciding, 1);
 	evaluate(c, c->msg);
 	rc = apply_verdict(ctx, c, c->msg);
 	msg_ctx_free(c->msg);
 	c->msg = NULL;
+	atomic_fetch_sub(&deciding, 1);
 	return rc;
 }
 
@@ -406,7 +413,6 @@ static sfsistat cb_close(SMFICTX *ctx)
 	free(c->client_addr);
 	free(c);
 	smfi_setpriv(ctx, NULL);
-	atomic_fetch_sub(&active_connections, 1);
 	return SMFIS_CONTINUE;
 }
 

@@ -21,7 +21,10 @@ int milter_setup(struct config *cfg, const char *socket_spec);
 /* milter_run - serve connections until SIGTERM/SIGINT/SIGHUP; 0 or -1. */
 int milter_run(void);
 
-/* milter_drain - wait up to seconds for connections in progress to finish; returns how many remain. */
+/*
+ * milter_drain - wait up to seconds for the decisions under way (end of
+ * data being handled) to finish; returns how many remain.
+ */
 int milter_drain(int seconds);
 
 /* milter_socket_path - the filesystem path of a local:/unix: socket spec, or NULL for inet. */

@@ -58,7 +58,7 @@ if ! slapd_setup "$CERTS" || ! slapd_start; then
 fi
 
 # Postfix, with a listener for each milter but main (whose is smtpd's own).
-for name in gcm noreinject loop nokey mem; do
+for name in gcm noreinject loop nokey mem slow; do
 	pf_listener "$name" "$M/$name.sock"
 done
 # The re-injection listener (no milters, relays to the sink), and room for
@@ -97,6 +97,26 @@ tee -a "$M/loop-submitted.eml" | swaks --server 127.0.0.1 --port ${PF_PORTS[loop
 EOF
 chmod 755 "$M/loop-sendmail"
 conf loop "Reinject sendmail" "SendmailPath $M/loop-sendmail"
+# The slow milter's SendmailPath takes 3 s to hand its copy on (to the
+# re-injection listener), so that SIGTERM can arrive while a decision is
+# under way.
+cat >"$M/slow-sendmail" <<EOF
+#!/bin/sh
+# stand-in for sendmail -i -f SENDER -- RCPT..., slow
+from=
+while getopts if: o; do
+	case \$o in f) from=\$OPTARG ;; i) ;; *) exit 64 ;; esac
+done
+shift \$((OPTIND - 1))
+[ "\$1" = -- ] && shift
+to=\$(IFS=,; echo "\$*")
+: >"$M/slow-started"
+sleep 3
+swaks --server 127.0.0.1 --port $REINJECT_PORT --helo localhost --from "\$from" --to "\$to" \\
+	--data - >>"$M/slow-sendmail.log" 2>&1
+EOF
+chmod 755 "$M/slow-sendmail"
+conf slow "Reinject sendmail" "SendmailPath $M/slow-sendmail"
 conf nokey "Socket local:$M/nokey.sock" "DefaultSecureMailbox open@kp.dk" \
 	"SecureMailbox open@kp.dk $MB/open.key $MB/sikker.pem"
 
@@ -117,7 +137,8 @@ for name in $MILTERS; do
 	[ $name = mem ] && asan="${asan:+$asan:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
 	ASAN_OPTIONS=$asan TMPDIR=$W/tmp milters_start "$name"
 done
-pass "slapd, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT), smtp-sink and 5 milters running"
+TMPDIR=$W/tmp milters_start slow
+pass "slapd, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT), smtp-sink and 6 milters running"
 diag "set-up took $((SECONDS - T0)) s"
 
 # ------------------------------------------------------------ helpers
@@ -564,6 +585,29 @@ else
 fi
 
 diag "cases took $((SECONDS - T0)) s in all"
+
+# ------------------------------------------------------------ SIGTERM during a decision
+
+# SIGTERM while the slow milter is handing an encrypted copy to the MTA:
+# the decision is finished (copy queued, the sender gets its 250) before
+# the daemon exits, and it exits 0.
+LOG=$M/slow.log
+msg sigterm valid@example.dk
+(SEND_PORT=${PF_PORTS[slow]} send sigterm valid@example.dk) &
+bg=$!
+if ok "SIGTERM: the slow re-injection has begun" wait_for 30 test -e "$M/slow-started"; then
+	kill -TERM "${MPID[slow]}"
+fi
+wait "$bg"
+out=$(cat "$TEST_TMP/swaks.sigterm.out" 2>/dev/null)
+SEND_QID=
+[[ $out =~ queued\ as\ ([0-9A-Za-z]+) ]] && SEND_QID=${BASH_REMATCH[1]}
+encrypted_copy "SIGTERM during the decision" valid@example.dk
+stop_pid "${MPID[slow]}" 20
+is "${STOP_STATUS:-}" 0 "SIGTERM during the decision: the daemon exits 0 afterwards"
+like "$(cat "$M/slow.log")" 'stopped' "SIGTERM during the decision: the daemon logged its stop"
+unlike "$(cat "$M/slow.log")" 'still under way' "SIGTERM during the decision: nothing left under way"
+LOG=$M/main.log
 
 # ------------------------------------------------------------ shutdown
 
