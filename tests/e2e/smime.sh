@@ -461,7 +461,9 @@ bigmsg big 20480
 	while :; do
 		for l in /proc/"${MPID[mem]}"/fd/*; do
 			t=$(readlink "$l") || continue
-			[[ $t == "$W/tmp/"* ]] && echo "$(stat -L -c %a "$l") $t"
+			# the file may be closed between readlink and stat: skip it then
+			[[ $t == "$W/tmp/"* ]] && mode=$(stat -L -c %a "$l" 2>/dev/null) &&
+				echo "$mode $t"
 		done
 		sleep 0.05
 	done
