@@ -3,7 +3,7 @@
 #
 # Run (as root; Postfix, smtp-source and smtp-sink installed; the daemon
 # built):
-#   top_builddir=BUILD top_srcdir=SRC bash bench/throughput.sh [-n N] [-s S]
+#   [top_builddir=BUILD] bash bench/throughput.sh [-n N] [-s S]
 #       [-l BYTES] [-r ROUNDS] [-c CONFIGS]
 #   -n N        messages per run (default 2000)
 #   -s S        parallel SMTP sessions of smtp-source (default 20)
@@ -76,6 +76,9 @@ for v in "$N" "$SESSIONS" "$LEN" "$ROUNDS"; do
 done
 
 _bench_dir=$(cd "$(dirname "$0")" && pwd)
+# The build contrib/quickstart.sh makes, unless told otherwise.
+: "${top_srcdir:=$(dirname "$_bench_dir")}"
+: "${top_builddir:=$top_srcdir/build}"
 . "$_bench_dir/../tests/lib/common.sh"
 . "$_bench_dir/../tests/lib/postfix.sh"
 . "$_bench_dir/../tests/lib/e2e.sh"
