@@ -140,6 +140,7 @@ static const struct key keys[] = {
 	STR("LDAPBindDN", ldap_bind_dn, NULL, NULL, 0),
 	PATH("LDAPBindPasswordFile", ldap_bind_password_file, NULL),
 	PATH("LDAPCACertFile", ldap_ca_cert_file, NULL),
+	BOOL("LDAPStartTLS", ldap_start_tls, "no"),
 	NUM("LDAPTimeout", ldap_timeout, "5", 1, 120, config_set_int, config_dump_int),
 	DURATION("CertTTL", cert_ttl, "1d", MINUTE, 90 * DAY),
 	DURATION("NegativeTTL", negative_ttl, "1h", 0, 90 * DAY),
@@ -519,6 +520,10 @@ static void check_file(struct parser *p, struct config *c)
 	if (c->ldap_bind_dn == NULL && c->ldap_bind_password_file != NULL &&
 	    !failed(p, "LDAPBindDN"))
 		perr_at(p, "LDAPBindPasswordFile", "LDAPBindDN must be set too");
+	/* StartTLS verifies the server against LDAPCACertFile, so it needs one. */
+	if (c->ldap_start_tls && c->ldap_ca_cert_file == NULL && !failed(p, "LDAPCACertFile") &&
+	    !failed(p, "LDAPStartTLS"))
+		perr_at(p, "LDAPStartTLS", "LDAPCACertFile must be set too");
 	if (ascii_strcasecmp(c->personal_header, c->mailbox_header) == 0)
 		perr_at(p, p->seen[find_key("MailboxHeader")] ? "MailboxHeader" : "PersonalHeader",
 			"PersonalHeader and MailboxHeader must differ");

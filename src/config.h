@@ -86,6 +86,7 @@ struct config {
 	char *ldap_bind_dn;
 	char *ldap_bind_password_file;
 	char *ldap_ca_cert_file;
+	bool ldap_start_tls;		/* LDAPStartTLS: StartTLS on every ldap:// URI; default no */
 	int ldap_timeout;		/* seconds; default 5, 1..120 */
 	long cert_ttl;			/* seconds; default 1d */
 	long negative_ttl;		/* seconds; default 1h */

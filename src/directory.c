@@ -2,17 +2,24 @@
  * directory.c - certificate lookups in LDAP directories; the only file
  * that includes <ldap.h> and <lber.h>.
  *
- * Exports directory_new/free, directory_lookup, dir_result_free,
- * directory_filter_expand/check and the server-state functions of
- * directory.h.
+ * Exports directory_new/free, directory_lookup, dir_result_free and
+ * directory_filter_expand/check (directory.h), and directory_conn_free
+ * (directory_int.h); the servers' state is in directory_state.c.
+ *
+ * TLS: ldaps:// servers, and with LDAPStartTLS the ldap:// ones, must show
+ * a certificate that chains to LDAPCACertFile and names the host. StartTLS
+ * is the first request on a new ldap:// connection; when the server refuses
+ * it or the handshake fails, the connection is dropped and the server has
+ * failed: nothing is ever sent in the clear instead.
  *
  * Time: a lookup has LDAPTimeout in all, measured on the monotonic clock.
  * Every wait has an explicit limit: connect (the network timeout), the
- * TLS handshake of ldaps:// (the deadline I/O layer below), bind and
- * search (ldap_result with what is left); the server is told the same
- * limit. When several servers are still to be tried, a healthy one gets
- * an equal share of what is left, so that a server that accepts
- * connections and never answers cannot use up the time of the next one.
+ * TLS handshake of ldaps:// and StartTLS (the deadline I/O layer below),
+ * the StartTLS request, bind and search (ldap_result with what is left);
+ * the server is told the same limit. When several servers are still to be
+ * tried, a healthy one gets an equal share of what is left, so that a
+ * server that accepts connections and never answers cannot use up the
+ * time of the next one.
  *
  * The bind password is read once and kept in memory (wiped on free); it
  * is never part of a message.
@@ -39,39 +46,20 @@
 #include <ldap.h>
 
 #include "directory.h"
+#include "directory_int.h"
 #include "log.h"
 #include "util.h"
 
-#define DIR_POOL_IDLE 8		/* idle connections kept per server */
-#define DIR_PASSWORD_MAX 1024
 
 struct dir_conn {
 	LDAP *ld;
 	const char *uri;	/* the server's, for messages */
 	long long deadline;	/* of the operation in progress (mono_ms) */
 	struct ldap_conncb conncb;	/* installs the deadline layer on connect */
+	bool starttls;		/* ldap:// with LDAPStartTLS: StartTLS before anything else */
+	bool tls;		/* StartTLS is done on this connection */
 	bool bound;		/* the bind (if any) is done on this connection */
 	bool used;		/* has carried a request: may have gone stale while idle */
-};
-
-struct dir_server {
-	char *uri;
-	time_t down_until;	/* in back-off until then (directory_clock) */
-	long backoff;		/* the last back-off, seconds; 0 = healthy */
-	struct dir_conn *idle[DIR_POOL_IDLE];
-	size_t n_idle;
-};
-
-struct directory {
-	pthread_mutex_t lock;	/* guards the servers' state and idle lists */
-	struct dir_server *servers;
-	size_t n_servers;
-	char *base;
-	char *filter;
-	char *bind_dn;		/* NULL: anonymous */
-	char *password;
-	char *ca_file;
-	int timeout;		/* seconds, per lookup */
 };
 
 /* One attempt's answer: the lookup result, and why when it is RETRY. */
@@ -83,8 +71,8 @@ struct attempt {
 
 static long long mono_ms(void);
 static struct timeval ms_tv(long long ms);
-static char *ldap_reason(LDAP *ld, const char *uri, int rc);
-static char *read_password(const char *file, char **err);
+static char *ldap_reason(struct dir_conn *c, int rc, bool handshake);
+static char *why_failed(struct dir_conn *c, int rc, long long deadline, bool handshake);
 static int deadline_setup(Sockbuf_IO_Desc *sbiod, void *arg);
 static int deadline_remove(Sockbuf_IO_Desc *sbiod);
 static int deadline_ctrl(Sockbuf_IO_Desc *sbiod, int opt, void *arg);
@@ -95,11 +83,13 @@ static int deadline_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr
 			struct ldap_conncb *ctx);
 static void deadline_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx);
 static struct dir_conn *conn_new(struct directory *dir, const char *uri, char **err);
-static void conn_free(struct dir_conn *c);
 static struct dir_conn *pool_get(struct directory *dir, size_t i, char **err);
 static void pool_put(struct directory *dir, size_t i, struct dir_conn *c);
 static void set_timeouts(LDAP *ld, long long ms);
 static int wait_result(LDAP *ld, int msgid, long long deadline, LDAPMessage **res);
+static int exchange_end(struct dir_conn *c, int rc, int msgid, long long deadline,
+			const char *what, char **why);
+static int do_starttls(struct dir_conn *c, long long deadline, char **why);
 static int do_bind(struct directory *dir, struct dir_conn *c, long long deadline, char **why);
 static void add_values(LDAP *ld, LDAPMessage *entry, struct dir_result *out);
 static void collect(LDAP *ld, LDAPMessage *res, struct dir_result *out);
@@ -107,7 +97,6 @@ static struct attempt search(struct directory *dir, struct dir_conn *c, const ch
 			     long long deadline, struct dir_result *out);
 static struct attempt try_server(struct directory *dir, size_t i, const char *filter,
 				 long long deadline, struct dir_result *out);
-static size_t plan(struct directory *dir, time_t now, size_t *order, size_t *n_healthy);
 static void result_reset(struct dir_result *r);
 
 static const char *const dir_attrs[] = {
@@ -141,28 +130,39 @@ static struct timeval ms_tv(long long ms)
 }
 
 /*
- * ldap_reason - the error text of rc, with the server's or library's
- * detail, and a hint where a failed TLS handshake looks like any other
- * failure to connect.
+ * ldap_reason - the error text of rc on c, with the server's or library's
+ * detail, and a hint where a failed certificate check may be behind it:
+ * with ldaps:// it looks like any other failure to connect; a failed
+ * StartTLS handshake (handshake) without a word from the TLS library is
+ * most likely one too.
  */
-static char *ldap_reason(LDAP *ld, const char *uri, int rc)
+static char *ldap_reason(struct dir_conn *c, int rc, bool handshake)
 {
 	char *diag = NULL, *s;
-	bool tls = ascii_strncasecmp(uri, "ldaps://", 8) == 0;
+	bool tls;
 
-	if (ld != NULL)
-		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	ldap_get_option(c->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
 	/* libldap's placeholder when the TLS layer gave no text */
 	if (diag != NULL && (diag[0] == '\0' || strcmp(diag, "(unknown error code)") == 0)) {
 		ldap_memfree(diag);
 		diag = NULL;
 	}
+	tls = (handshake && diag == NULL) ||
+	      (ascii_strncasecmp(c->uri, "ldaps://", 8) == 0 && rc == LDAP_SERVER_DOWN);
 	s = xasprintf("%s%s%s%s%s", ldap_err2string(rc), diag ? " (" : "", diag ? diag : "",
 		      diag ? ")" : "",
-		      tls && rc == LDAP_SERVER_DOWN ? "; or the server's certificate did not verify "
-						    "against LDAPCACertFile for this host name" : "");
+		      tls ? "; or the server's certificate did not verify "
+			    "against LDAPCACertFile for this host name" : "");
 	ldap_memfree(diag);
 	return s;
+}
+
+/* why_failed - the reason for rc on c; past the deadline, whatever broke, it is the silence. */
+static char *why_failed(struct dir_conn *c, int rc, long long deadline, bool handshake)
+{
+	if (rc == LDAP_TIMEOUT || mono_ms() >= deadline)
+		return xstrdup("no answer in time");
+	return ldap_reason(c, rc, handshake);
 }
 
 /* ------------------------------------------------ filter construction */
@@ -219,9 +219,10 @@ char *directory_filter_expand(const char *template, const char *value, size_t le
 /* --------------------------------------------- the deadline I/O layer */
 
 /*
- * libldap bounds the TLS handshake of ldaps:// by the network timeout
- * only in theory: with GnuTLS it makes the socket non-blocking and then
- * spins inside gnutls_handshake for as long as the server stays silent.
+ * libldap bounds the TLS handshake (of ldaps://, and of StartTLS in
+ * ldap_install_tls) by the network timeout only in theory: with GnuTLS
+ * it makes the socket non-blocking and then spins inside
+ * gnutls_handshake for as long as the server stays silent.
  * So every connection gets this I/O layer between TLS and the socket,
  * installed by a connect callback. Where the layer below would say "try
  * again" it waits for the socket instead, until the operation's
@@ -305,35 +306,6 @@ static void deadline_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
 
 /* ------------------------------------------------------ set-up, pool */
 
-/* read_password - the first line of file, without its line end. */
-static char *read_password(const char *file, char **err)
-{
-	char buf[DIR_PASSWORD_MAX + 2];
-	struct stat st;
-	FILE *fp = fopen(file, "r");
-
-	if (fp == NULL) {
-		*err = xasprintf("LDAPBindPasswordFile %s: %s", file, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & S_IROTH))
-		msg_warn("LDAPBindPasswordFile %s is readable by everyone; make it mode 0600 or 0640",
-			 file);
-	if (fgets(buf, sizeof(buf), fp) == NULL)
-		buf[0] = '\0';
-	fclose(fp);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0' || strlen(buf) > DIR_PASSWORD_MAX) {
-		*err = xasprintf("LDAPBindPasswordFile %s: %s", file,
-				 buf[0] ? "the password is too long" : "no password on its first line");
-		explicit_bzero(buf, sizeof(buf));
-		return NULL;
-	}
-	char *pw = xstrdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	return pw;
-}
-
 /*
  * conn_new - a handle for uri with every option set; no network I/O
  * (libldap connects on the first operation).
@@ -361,9 +333,10 @@ static struct dir_conn *conn_new(struct directory *dir, const char *uri, char **
 	    ldap_set_option(c->ld, LDAP_OPT_CONNECT_CB, &c->conncb) != LDAP_OPT_SUCCESS)
 		goto fail;
 	set_timeouts(c->ld, (long long)dir->timeout * 1000);
-	if (ascii_strncasecmp(uri, "ldaps://", 8) != 0)
+	c->starttls = dir->starttls && ascii_strncasecmp(uri, "ldap://", 7) == 0;
+	if (!c->starttls && ascii_strncasecmp(uri, "ldaps://", 8) != 0)
 		return c;
-	/* Certificate checks for ldaps://, in a TLS context of this handle's own. */
+	/* Certificate checks for TLS, in a TLS context of this handle's own. */
 	if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
 	    (dir->ca_file != NULL &&
 	     ldap_set_option(c->ld, LDAP_OPT_X_TLS_CACERTFILE, dir->ca_file) != LDAP_OPT_SUCCESS))
@@ -372,17 +345,17 @@ static struct dir_conn *conn_new(struct directory *dir, const char *uri, char **
 		*err = xasprintf("LDAPURI %s: cannot set up TLS%s%s", uri,
 				 dir->ca_file ? " with LDAPCACertFile " : "",
 				 dir->ca_file ? dir->ca_file : "");
-		conn_free(c);
+		directory_conn_free(c);
 		return NULL;
 	}
 	return c;
 fail:
 	*err = xasprintf("LDAPURI %s: cannot set the LDAP options", uri);
-	conn_free(c);
+	directory_conn_free(c);
 	return NULL;
 }
 
-static void conn_free(struct dir_conn *c)
+void directory_conn_free(struct dir_conn *c)
 {
 	if (c == NULL)
 		return;
@@ -413,7 +386,7 @@ static void pool_put(struct directory *dir, size_t i, struct dir_conn *c)
 		c = NULL;
 	}
 	pthread_mutex_unlock(&dir->lock);
-	conn_free(c);
+	directory_conn_free(c);
 }
 
 struct directory *directory_new(const struct config *cfg, char **err)
@@ -436,6 +409,10 @@ struct directory *directory_new(const struct config *cfg, char **err)
 						 : "LDAPBindPasswordFile needs LDAPBindDN");
 		return NULL;
 	}
+	if (cfg->ldap_start_tls && cfg->ldap_ca_cert_file == NULL) {
+		*err = xstrdup("LDAPStartTLS needs LDAPCACertFile");
+		return NULL;
+	}
 	if (cfg->ldap_ca_cert_file != NULL && access(cfg->ldap_ca_cert_file, R_OK) != 0) {
 		*err = xasprintf("LDAPCACertFile %s: %s", cfg->ldap_ca_cert_file, strerror(errno));
 		return NULL;
@@ -446,9 +423,10 @@ struct directory *directory_new(const struct config *cfg, char **err)
 	dir->base = xstrdup(cfg->ldap_base ? cfg->ldap_base : "");
 	dir->filter = xstrdup(filter);
 	dir->ca_file = cfg->ldap_ca_cert_file ? xstrdup(cfg->ldap_ca_cert_file) : NULL;
+	dir->starttls = cfg->ldap_start_tls;
 	if (cfg->ldap_bind_dn != NULL) {
 		dir->bind_dn = xstrdup(cfg->ldap_bind_dn);
-		if ((dir->password = read_password(cfg->ldap_bind_password_file, err)) == NULL)
+		if ((dir->password = directory_read_password(cfg->ldap_bind_password_file, err)) == NULL)
 			goto fail;
 	}
 	dir->servers = xcalloc(cfg->n_ldap_uri, sizeof(*dir->servers));
@@ -456,8 +434,8 @@ struct directory *directory_new(const struct config *cfg, char **err)
 		struct dir_server *s = &dir->servers[dir->n_servers++];
 		s->uri = xstrdup(cfg->ldap_uri[i]);
 		/*
-		 * One handle per server now: checks the URI (and for ldaps://
-		 * the CA file) at start-up, and initialises libldap's TLS
+		 * One handle per server now: checks the URI (and for TLS the
+		 * CA file) at start-up, and initialises libldap's TLS
 		 * before threads exist.
 		 */
 		if ((s->idle[0] = conn_new(dir, s->uri, err)) == NULL)
@@ -476,7 +454,7 @@ void directory_free(struct directory *dir)
 		return;
 	for (size_t i = 0; i < dir->n_servers; i++) {
 		for (size_t k = 0; k < dir->servers[i].n_idle; k++)
-			conn_free(dir->servers[i].idle[k]);
+			directory_conn_free(dir->servers[i].idle[k]);
 		free(dir->servers[i].uri);
 	}
 	free(dir->servers);
@@ -490,97 +468,6 @@ void directory_free(struct directory *dir)
 	free(dir->ca_file);
 	pthread_mutex_destroy(&dir->lock);
 	free(dir);
-}
-
-/* ------------------------------------------------------ server state */
-
-/*
- * plan - healthy servers in LDAPURI order, then those in back-off by the
- * end of their back-off. *n_healthy gets the number of healthy ones.
- */
-static size_t plan(struct directory *dir, time_t now, size_t *order, size_t *n_healthy)
-{
-	size_t n = 0;
-
-	pthread_mutex_lock(&dir->lock);
-	for (size_t i = 0; i < dir->n_servers; i++)
-		if (dir->servers[i].down_until <= now)
-			order[n++] = i;
-	*n_healthy = n;
-	for (size_t i = 0; i < dir->n_servers; i++) {
-		if (dir->servers[i].down_until <= now)
-			continue;
-		size_t k = n++;
-		/* insertion by down_until; stable for equal times */
-		while (k > *n_healthy && dir->servers[order[k - 1]].down_until > dir->servers[i].down_until) {
-			order[k] = order[k - 1];
-			k--;
-		}
-		order[k] = i;
-	}
-	pthread_mutex_unlock(&dir->lock);
-	return n;
-}
-
-size_t directory_plan(struct directory *dir, time_t now, size_t *order, size_t max)
-{
-	size_t all[dir->n_servers + 1], healthy;
-	size_t n = plan(dir, now, all, &healthy);
-
-	for (size_t i = 0; i < n && i < max; i++)
-		order[i] = all[i];
-	return n;
-}
-
-void directory_server_failed(struct directory *dir, size_t server, time_t now)
-{
-	struct dir_conn *stale[DIR_POOL_IDLE];
-	size_t n_stale;
-	struct dir_server *s;
-
-	if (server >= dir->n_servers)
-		return;
-	s = &dir->servers[server];
-	pthread_mutex_lock(&dir->lock);
-	s->backoff = s->backoff ? s->backoff * 2 : DIR_BACKOFF_MIN;
-	if (s->backoff > DIR_BACKOFF_MAX)
-		s->backoff = DIR_BACKOFF_MAX;
-	s->down_until = now + s->backoff;
-	/* Its idle connections are most likely dead too. */
-	n_stale = s->n_idle;
-	memcpy(stale, s->idle, n_stale * sizeof(stale[0]));
-	s->n_idle = 0;
-	pthread_mutex_unlock(&dir->lock);
-	for (size_t i = 0; i < n_stale; i++)
-		conn_free(stale[i]);
-}
-
-void directory_server_ok(struct directory *dir, size_t server)
-{
-	if (server >= dir->n_servers)
-		return;
-	pthread_mutex_lock(&dir->lock);
-	dir->servers[server].backoff = 0;
-	dir->servers[server].down_until = 0;
-	pthread_mutex_unlock(&dir->lock);
-}
-
-const char *directory_server_uri(const struct directory *dir, size_t server)
-{
-	return server < dir->n_servers ? dir->servers[server].uri : NULL;
-}
-
-long directory_server_backoff(struct directory *dir, size_t server, time_t now)
-{
-	long left = 0;
-
-	if (server >= dir->n_servers)
-		return 0;
-	pthread_mutex_lock(&dir->lock);
-	if (dir->servers[server].down_until > now)
-		left = (long)(dir->servers[server].down_until - now);
-	pthread_mutex_unlock(&dir->lock);
-	return left;
 }
 
 /* ---------------------------------------------------------- the query */
@@ -618,15 +505,18 @@ static int wait_result(LDAP *ld, int msgid, long long deadline, LDAPMessage **re
 	return err != LDAP_SUCCESS ? err : LDAP_OTHER;
 }
 
-/* do_bind - the simple bind of LDAPBindDN, once per connection. */
-static int do_bind(struct directory *dir, struct dir_conn *c, long long deadline, char **why)
+/*
+ * exchange_end - the rest of a request that was sent with result rc (as
+ * msgid): wait for the answer by the deadline and read its result code.
+ * LDAP_SUCCESS, or the error with *why = "what: reason".
+ */
+static int exchange_end(struct dir_conn *c, int rc, int msgid, long long deadline,
+			const char *what, char **why)
 {
-	struct berval cred = { (ber_len_t)strlen(dir->password), dir->password };
 	LDAPMessage *res = NULL;
-	int msgid, rc, code = LDAP_OTHER;
-	char *diag = NULL;
+	int code = LDAP_OTHER;
+	char *diag = NULL, *r;
 
-	rc = ldap_sasl_bind(c->ld, dir->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, &msgid);
 	c->used = true;
 	if (rc == LDAP_SUCCESS)
 		rc = wait_result(c->ld, msgid, deadline, &res);
@@ -634,23 +524,54 @@ static int do_bind(struct directory *dir, struct dir_conn *c, long long deadline
 		rc = ldap_parse_result(c->ld, res, &code, NULL, &diag, NULL, NULL, 1);
 	else
 		ldap_msgfree(res);
-	if (rc == LDAP_SUCCESS && code == LDAP_SUCCESS) {
-		c->bound = true;
-		ldap_memfree(diag);
-		return LDAP_SUCCESS;
-	}
-	if (rc == LDAP_SUCCESS) {
-		*why = xasprintf("bind as %s: %s%s%s%s", dir->bind_dn, ldap_err2string(code),
-				 diag && *diag ? " (" : "", diag ? diag : "", diag && *diag ? ")" : "");
+	if (rc == LDAP_SUCCESS && code != LDAP_SUCCESS) {
+		*why = xasprintf("%s: %s%s%s%s", what, ldap_err2string(code), diag && *diag ? " (" : "",
+				 diag ? diag : "", diag && *diag ? ")" : "");
 		rc = code;
-	} else {
-		char *r = rc == LDAP_TIMEOUT || mono_ms() >= deadline
-				  ? xstrdup("no answer in time")
-				  : ldap_reason(c->ld, c->uri, rc);
-		*why = xasprintf("bind as %s: %s", dir->bind_dn, r);
+	} else if (rc != LDAP_SUCCESS) {
+		r = why_failed(c, rc, deadline, false);
+		*why = xasprintf("%s: %s", what, r);
 		free(r);
 	}
 	ldap_memfree(diag);
+	return rc;
+}
+
+/*
+ * do_starttls - StartTLS, the first request on an ldap:// connection: the
+ * request, then the handshake, which goes through the deadline layer as
+ * that of ldaps:// does. After a failed handshake libldap takes the TLS
+ * layer off the connection again and it would carry on in the clear: the
+ * caller must discard the connection on any error.
+ */
+static int do_starttls(struct dir_conn *c, long long deadline, char **why)
+{
+	int msgid = -1, rc = ldap_start_tls(c->ld, NULL, NULL, &msgid);
+	char *r;
+
+	if ((rc = exchange_end(c, rc, msgid, deadline, "StartTLS", why)) != LDAP_SUCCESS)
+		return rc;
+	if ((rc = ldap_install_tls(c->ld)) != LDAP_SUCCESS) {
+		r = why_failed(c, rc, deadline, true);
+		*why = xasprintf("StartTLS handshake: %s", r);
+		free(r);
+		return rc;
+	}
+	c->tls = true;
+	return LDAP_SUCCESS;
+}
+
+/* do_bind - the simple bind of LDAPBindDN, once per connection. */
+static int do_bind(struct directory *dir, struct dir_conn *c, long long deadline, char **why)
+{
+	struct berval cred = { (ber_len_t)strlen(dir->password), dir->password };
+	char *what = xasprintf("bind as %s", dir->bind_dn);
+	int msgid = -1, rc;
+
+	rc = ldap_sasl_bind(c->ld, dir->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, &msgid);
+	rc = exchange_end(c, rc, msgid, deadline, what, why);
+	c->bound = rc == LDAP_SUCCESS;
+	free(what);
 	return rc;
 }
 
@@ -714,6 +635,8 @@ static struct attempt search(struct directory *dir, struct dir_conn *c, const ch
 	limit.tv_sec = (time_t)((deadline - mono_ms() + 999) / 1000);
 	if (limit.tv_sec < 1)
 		limit.tv_sec = 1;
+	if (c->starttls && !c->tls && (a.ldap_rc = do_starttls(c, deadline, &a.why)) != LDAP_SUCCESS)
+		return a;
 	if (dir->bind_dn != NULL && !c->bound &&
 	    (a.ldap_rc = do_bind(dir, c, deadline, &a.why)) != LDAP_SUCCESS)
 		return a;
@@ -723,10 +646,7 @@ static struct attempt search(struct directory *dir, struct dir_conn *c, const ch
 	if (a.ldap_rc == LDAP_SUCCESS)
 		a.ldap_rc = wait_result(c->ld, msgid, deadline, &res);
 	if (a.ldap_rc != LDAP_SUCCESS) {
-		/* Past the deadline, whatever broke, the cause is the silence. */
-		a.why = a.ldap_rc == LDAP_TIMEOUT || mono_ms() >= deadline
-				? xstrdup("no answer in time")
-				: ldap_reason(c->ld, c->uri, a.ldap_rc);
+		a.why = why_failed(c, a.ldap_rc, deadline, false);
 		return a;
 	}
 	collect(c->ld, res, out);
@@ -764,7 +684,7 @@ static struct attempt try_server(struct directory *dir, size_t i, const char *fi
 	if (a.rc == LOOKUP_RETRY && reused && a.ldap_rc == LDAP_SERVER_DOWN &&
 	    deadline - mono_ms() > 0) {
 		msg_debug("LDAP %s: idle connection was closed; reconnecting", dir->servers[i].uri);
-		conn_free(c);
+		directory_conn_free(c);
 		free(a.why);
 		a.why = NULL;
 		if ((c = conn_new(dir, dir->servers[i].uri, &a.why)) == NULL)
@@ -772,7 +692,7 @@ static struct attempt try_server(struct directory *dir, size_t i, const char *fi
 		a = search(dir, c, filter, deadline, out);
 	}
 	if (a.rc == LOOKUP_RETRY)
-		conn_free(c);
+		directory_conn_free(c);
 	else
 		pool_put(dir, i, c);
 	return a;
@@ -788,7 +708,7 @@ enum lookup directory_lookup(struct directory *dir, const char *address, struct 
 
 	memset(out, 0, sizeof(*out));
 	sb_init(&errors);
-	n = plan(dir, directory_clock(), order, &healthy);
+	n = directory_order(dir, directory_clock(), order, &healthy);
 	for (size_t k = 0; k < n; k++) {
 		const char *uri = dir->servers[order[k]].uri;
 		long long left = deadline - mono_ms();

@@ -19,7 +19,12 @@
  * for a back-off period (5 s, doubling to 60 s) while another server is
  * healthy; a lookup tries the servers in back-off only after the healthy
  * ones have failed. One lookup never takes longer than LDAPTimeout in
- * total (connect, TLS, bind and search, over all servers).
+ * total (connect, StartTLS, TLS, bind and search, over all servers).
+ *
+ * TLS: ldaps:// servers, and with LDAPStartTLS ldap:// servers, must show
+ * a certificate that chains to LDAPCACertFile and names the host; with
+ * LDAPStartTLS a server that refuses StartTLS or fails the handshake has
+ * failed (RETRY or the next server), and nothing goes to it in the clear.
  */
 #ifndef SIKKERMAIL_DIRECTORY_H
 #define SIKKERMAIL_DIRECTORY_H
@@ -64,9 +69,9 @@ struct directory;
 /*
  * directory_new - take the LDAP settings of cfg (LDAPURI, LDAPBase,
  * LDAPFilter, LDAPBindDN, LDAPBindPasswordFile, LDAPCACertFile,
- * LDAPTimeout). Reads the bind password file now, so call it before
- * dropping privileges. No network I/O. The directory keeps its own
- * copies: cfg may be released afterwards. NULL with *err (xmalloc'd) on
+ * LDAPStartTLS, LDAPTimeout). Reads the bind password file now, so call
+ * it before dropping privileges. No network I/O. The directory keeps its
+ * own copies: cfg may be released afterwards. NULL with *err (xmalloc'd) on
  * a bad setting; a configuration without LDAPURI is an error too.
  */
 struct directory *directory_new(const struct config *cfg, char **err);

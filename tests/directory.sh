@@ -6,11 +6,15 @@
 # Covers: found / not found / entries without certificates; the chosen
 # certificate (latest expiry, PKCS#7 bundle); RFC 4515 escaping against
 # injection; LDAPFilter templates; ldaps:// with and without the right CA;
-# simple bind (right and wrong password, never shown); the size limit;
-# failover to the next URI; connections reused, and rebuilt after slapd
-# restarts; slapd stopped -> retry at once; a silent listener (ldap:// and
-# ldaps://) -> retry within LDAPTimeout; a silent first server costs only
-# its share of the time once, then is skipped while in back-off.
+# StartTLS on ldap:// (TLS before bind and search, once per connection;
+# the wrong CA, a server that refuses StartTLS or hangs up on it: retry or
+# the next server, never a search in the clear; ldaps:// and ldapi:// left
+# alone); simple bind (right and wrong password, never shown); the size
+# limit; failover to the next URI; connections reused, and rebuilt after
+# slapd restarts; slapd stopped -> retry at once; a silent listener
+# (ldap://, ldaps://, StartTLS) -> retry within LDAPTimeout; a silent first
+# server costs only its share of the time once, then is skipped while in
+# back-off.
 
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/slapd.sh"
@@ -112,6 +116,79 @@ q -C "$CERTS/ca/untrusted/ca.pem" -H "$SLAPD_TLSURI" valid@example.dk
 like "$OUT" "^retry .*certificate did not verify" "ldaps:// with a CA that did not sign the server: retry"
 q -C "$CERTS/no-such-ca.pem" -H "$SLAPD_TLSURI" valid@example.dk
 like "$OUT" "^error LDAPCACertFile .*no-such-ca.pem: No such file" "ldaps:// with a missing LDAPCACertFile: refused at start"
+
+# -------------------------------------------------------------- StartTLS
+
+# conn_story FILTER - what the slapd connection that searched with FILTER
+# did, in order: starttls, tls (established), bind, search.
+conn_story() {
+	local c
+	c=$(grep -F "filter=\"$1\"" "$SLAPD_DIR/slapd.log" | sed -n 's/.* conn=\([0-9]*\) op=.*/\1/p' |
+		tail -n 1)
+	[ -n "$c" ] || return 0
+	awk -v c="conn=$c" '$3 == c {
+		if (/ STARTTLS$/) s = s " starttls"
+		else if (/ TLS established /) s = s " tls"
+		else if (/ BIND dn=.* method=/) s = s " bind"
+		else if (/ SRCH base=/) s = s " search"
+	} END { print substr(s, 2) }' "$SLAPD_DIR/slapd.log"
+}
+starttls_count() { grep -c ' STARTTLS$' "$SLAPD_DIR/slapd.log"; }
+
+q -S -C "$CERTS/trust.pem" -T "$CERTS/trust.pem" -f '(&(mail=%s)(cn=*))' -H "$SLAPD_URI" \
+	valid@example.dk
+like "$OUT" "^found server=$SLAPD_URI entries=1 values=1 " "StartTLS on ldap:// with LDAPCACertFile: found"
+is "$(field chosen "$OUT")" "$(fp valid)" "... the certificate of valid.pem"
+is "$(conn_story '(&(mail=valid@example.dk)(cn=*))')" "starttls tls search" \
+	"... searched after StartTLS, on the same connection"
+q -S -C "$CERTS/trust.pem" -D "$SLAPD_ROOTDN" -y "$SLAPD_ROOTPW_FILE" -f '(&(mail=%s)(sn=*))' \
+	-H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found " "StartTLS and a simple bind: found"
+is "$(conn_story '(&(mail=valid@example.dk)(sn=*))')" "starttls tls bind search" \
+	"... the password went only inside TLS"
+before=$(starttls_count)
+OUT=$(printf 'nocert@example.dk\nnobody@example.dk\nnocert@example.dk\n' |
+	"$DIRQUERY" -S -C "$CERTS/trust.pem" -H "$SLAPD_URI" 2>>"$ERR" | tr '\n' ' ')
+like "$OUT" "^notfound .* notfound .* notfound " "three lookups with StartTLS on one directory"
+is "$(($(starttls_count) - before))" 1 "... one StartTLS: the connection is kept"
+
+q -S -C "$CERTS/ca/untrusted/ca.pem" -f '(&(mail=%s)(objectClass=*))' -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^retry .*StartTLS handshake: .*certificate did not verify" \
+	"StartTLS with a CA that did not sign the server: retry"
+is "$(slapd_searches '(&(mail=valid@example.dk)(objectClass=*))')" 0 "... and no search"
+q -S -C "$CERTS/trust.pem" -H "ldap://127.0.0.1:$SLAPD_TLSPORT/" -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found server=$SLAPD_URI " \
+	"StartTLS to a server that hangs up on it (the ldaps:// port): found on the next"
+like "$(cat "$ERR")" "127.0.0.1:$SLAPD_TLSPORT/: StartTLS: Can't contact LDAP server" \
+	"... the first one's failure logged"
+before=$(starttls_count)
+q -S -C "$CERTS/trust.pem" -H "$SLAPD_TLSURI" valid@example.dk
+like "$OUT" "^found server=$SLAPD_TLSURI " "LDAPStartTLS and ldaps://: found"
+is "$(($(starttls_count) - before))" 0 "... without StartTLS inside TLS"
+
+# A second slapd on the same database, without TLS: it refuses StartTLS.
+PLAIN=$TEST_TMP/plain
+mkdir -p "$PLAIN"
+sed -e '/^TLS/d' -e "s|^pidfile .*|pidfile $PLAIN/slapd.pid|" \
+	-e "s|^argsfile .*|argsfile $PLAIN/slapd.args|" "$SLAPD_DIR/slapd.conf" >"$PLAIN/slapd.conf"
+PLAIN_URI=ldap://127.0.0.1:$(free_port)/
+PLAIN_IPC=ldapi://${PLAIN//\//%2F}%2Fldapi
+"$SLAPD_BIN" -d stats -f "$PLAIN/slapd.conf" -h "$PLAIN_URI $PLAIN_IPC" \
+	>"$PLAIN/slapd.log" 2>&1 </dev/null &
+PLAIN_PID=$!
+track_pid "$PLAIN_PID"
+plain_up() { ldapsearch -x -LLL -o nettimeout=1 -H "$PLAIN_URI" -b c=DK -s base dn >/dev/null 2>&1; }
+ok "a slapd without TLS answers on $PLAIN_URI" wait_for 10 plain_up || diag_file "$PLAIN/slapd.log"
+q -S -C "$CERTS/trust.pem" -f '(&(mail=%s)(mail=*))' -H "$PLAIN_URI" valid@example.dk
+like "$OUT" "^retry .*StartTLS: Protocol error" "StartTLS refused by the server: retry"
+like "$(cat "$PLAIN/slapd.log")" 'conn=[0-9]+ op=0 RESULT tag=120 err=2 ' "... it did refuse"
+is "$(grep -cF 'filter="(&(mail=valid@example.dk)(mail=*))"' "$PLAIN/slapd.log")" 0 \
+	"... and got no search in the clear"
+q -S -C "$CERTS/trust.pem" -H "$PLAIN_URI" -H "$SLAPD_URI" valid@example.dk
+like "$OUT" "^found server=$SLAPD_URI " "StartTLS refused by the first server: found on the second"
+q -S -C "$CERTS/trust.pem" -H "$PLAIN_IPC" valid@example.dk
+like "$OUT" "^found server=$PLAIN_IPC " "LDAPStartTLS leaves ldapi:// alone: found"
+stop_pid "$PLAIN_PID"
 
 # ------------------------------------------------------------------ bind
 
@@ -219,6 +296,12 @@ q -t 2 -C "$CERTS/trust.pem" -H "ldaps://127.0.0.1:$SPORT/" valid@example.dk
 like "$OUT" "^retry .*: no answer in time" "a silent ldaps:// server (stuck TLS handshake): retry"
 ms=$(ms_of "$OUT")
 ok "... within LDAPTimeout 2 s + 1 s ($ms ms)" test "${ms:-99999}" -le 3000
+
+q -t 2 -S -C "$CERTS/trust.pem" -H "ldap://127.0.0.1:$SPORT/" valid@example.dk
+like "$OUT" "^retry .*: StartTLS: no answer in time" "a silent server asked for StartTLS: retry"
+ms=$(ms_of "$OUT")
+ok "... within LDAPTimeout 2 s + 1 s ($ms ms)" test "${ms:-99999}" -le 3000
+ok "... having waited for it ($ms ms)" test "${ms:-0}" -ge 1500
 
 dq_start -t 4 -H "ldap://127.0.0.1:$SPORT/" -H "$SLAPD_URI"
 dq_ask valid@example.dk

@@ -3,8 +3,8 @@
  * addresses up and print one line per lookup on stdout.
  *
  *   dirquery [-v] [-t SECONDS] [-b BASE] [-f FILTER] [-D BINDDN -y PWFILE]
- *            [-C LDAPCACERTFILE] [-T TRUSTEDCAFILE [-R CRLFILE]] [-P THREADS]
- *            -H URI [-H URI...] [ADDRESS...]
+ *            [-C LDAPCACERTFILE [-S]] [-T TRUSTEDCAFILE [-R CRLFILE]]
+ *            [-P THREADS] -H URI [-H URI...] [ADDRESS...]
  *
  * Without ADDRESS arguments it reads addresses from stdin, one a line,
  * and answers each at once (a script can drive it as a coprocess and
@@ -19,8 +19,8 @@
  * With -P, each ADDRESS is looked up 20 times by each of THREADS threads
  * at once, on one struct directory, and one line sums up the answers:
  *   parallel found=N notfound=N retry=N
- * -v logs at debug level (to stderr). Exit status: 0, or 2 for a usage or
- * set-up error.
+ * -S sets LDAPStartTLS yes. -v logs at debug level (to stderr). Exit
+ * status: 0, or 2 for a usage or set-up error.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -91,7 +91,8 @@ static void parallel(struct directory *dir, const char *address, int threads)
 static void usage(void)
 {
 	fputs("usage: dirquery [-v] [-t SECONDS] [-b BASE] [-f FILTER] [-D BINDDN -y PWFILE] "
-	      "[-C CAFILE] [-T TRUSTFILE [-R CRLFILE]] [-P THREADS] -H URI... [ADDRESS...]\n", stdout);
+	      "[-C CAFILE [-S]] [-T TRUSTFILE [-R CRLFILE]] [-P THREADS] -H URI... [ADDRESS...]\n",
+	      stdout);
 	exit(2);
 }
 
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.ldap_timeout = 5;
 	cfg.ldap_base = "c=DK";
-	while ((ch = getopt(argc, argv, "vt:b:f:D:y:C:T:R:P:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "vt:b:f:D:y:C:ST:R:P:H:")) != -1) {
 		switch (ch) {
 		case 'v': log_set_level(LOG_DEBUG); break;
 		case 't': cfg.ldap_timeout = atoi(optarg); break;
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
 		case 'D': cfg.ldap_bind_dn = optarg; break;
 		case 'y': cfg.ldap_bind_password_file = optarg; break;
 		case 'C': cfg.ldap_ca_cert_file = optarg; break;
+		case 'S': cfg.ldap_start_tls = true; break;
 		case 'T': cfg.trusted_ca_file = optarg; break;
 		case 'R': cfg.crl_file = optarg; break;
 		case 'P': threads = atoi(optarg); break;

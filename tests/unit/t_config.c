@@ -125,6 +125,7 @@ static void test_defaults(void)
 	   c->ldap_ca_cert_file == NULL, "defaults: no LDAP base, bind DN, password, CA");
 	is_str(c->ldap_filter, "(mail=%s)", "defaults: LDAPFilter");
 	is_int(c->ldap_timeout, 5, "defaults: LDAPTimeout 5");
+	ok(!c->ldap_start_tls, "defaults: LDAPStartTLS no");
 	is_int(c->cert_ttl, 86400, "defaults: CertTTL 1d");
 	is_int(c->negative_ttl, 3600, "defaults: NegativeTTL 1h");
 	is_int(c->max_stale, 7 * 86400, "defaults: MaxStale 7d");
@@ -201,6 +202,11 @@ static const struct {
 	{ "LDAPBindDN cn=reader, o=KP\nLDAPBindPasswordFile /etc/sikkermail/ldap.pw",
 	  "LDAPBindDN", "cn=reader, o=KP" },
 	{ "LDAPCACertFile /etc/ssl/certs/ca.pem", "LDAPCACertFile", "/etc/ssl/certs/ca.pem" },
+	{ "LDAPStartTLS yes\nLDAPCACertFile /etc/ssl/certs/ca.pem", "LDAPStartTLS", "yes" },
+	{ "LDAPCACertFile /ca.pem\nldapstarttls TRUE", "LDAPStartTLS", "yes" },
+	{ "LDAPStartTLS no", "LDAPStartTLS", "no" },
+	{ "LDAPStartTLS 0", "LDAPStartTLS", "no" },
+	{ "LDAPCACertFile /ca.pem", "LDAPStartTLS", "no" },
 	{ "LDAPTimeout 1", "LDAPTimeout", "1" },
 	{ "LDAPTimeout 120", "LDAPTimeout", "120" },
 	{ "CertTTL 12h", "CertTTL", "12h" },
@@ -272,7 +278,8 @@ static void test_fields(void)
 	c = parse_text("PersonalToFreemail hold\nPersonalToTLS accept\nPersonalToPartner reject\n"
 		       "OnLookupFailure hold\nMode monitor\nDetectCPR enforce\nLanguage en,da\n"
 		       "InternalDomains kp.dk .kp.dk\nUMask 077\nLDAPTimeout 30\nCertTTL 2h\n"
-		       "PreferEncryption yes\nTagHeader no\nSyslog no\nAcceptSubjectEmail yes",
+		       "PreferEncryption yes\nTagHeader no\nSyslog no\nAcceptSubjectEmail yes\n"
+		       "LDAPStartTLS yes\nLDAPCACertFile /etc/sikkermail/ldap-ca.pem",
 		       NULL);
 	if (!ok(c != NULL, "fields: the file parses"))
 		return;
@@ -289,8 +296,8 @@ static void test_fields(void)
 	is_int(c->umask, 077, "fields: UMask is octal");
 	is_int(c->ldap_timeout, 30, "fields: LDAPTimeout");
 	is_int(c->cert_ttl, 7200, "fields: CertTTL in seconds");
-	ok(c->prefer_encryption && !c->tag_header && !c->syslog && c->accept_subject_email,
-	   "fields: booleans");
+	ok(c->prefer_encryption && !c->tag_header && !c->syslog && c->accept_subject_email &&
+	   c->ldap_start_tls, "fields: booleans");
 	config_unref(c);
 }
 
@@ -365,6 +372,13 @@ static const struct {
 	{ "Mode monitor\nLDAPBindDN cn=x", NAME ":2: LDAPBindDN: LDAPBindPasswordFile must be set too", 0 },
 	{ "LDAPBindPasswordFile /etc/pw", NAME ":1: LDAPBindPasswordFile: LDAPBindDN must be set too", 0 },
 	{ "LDAPBindPasswordFile pw\nLDAPBindDN cn=x", NAME ":1: LDAPBindPasswordFile: \"pw\" is not an absolute path", 0 },
+	{ "LDAPStartTLS maybe",
+	  NAME ":1: LDAPStartTLS: bad value \"maybe\": expected yes, no, true, false, 1 or 0", 0 },
+	{ "LDAPStartTLS", NAME ":1: LDAPStartTLS: missing value", 0 },
+	{ "LDAPStartTLS yes", NAME ":1: LDAPStartTLS: LDAPCACertFile must be set too", 0 },
+	{ "LDAPURI ldap://x\nLDAPBase c=DK\nLDAPStartTLS true",
+	  NAME ":3: LDAPStartTLS: LDAPCACertFile must be set too", 0 },
+	{ "LDAPStartTLS yes\nLDAPStartTLS yes", NAME ":2: LDAPStartTLS: duplicate key, first at line 1", 0 },
 	{ "CertTTL 10s", NAME ":1: CertTTL: 10s is out of range (1m..90d)", 0 },
 	{ "MaxStale 91d", NAME ":1: MaxStale: 91d is out of range (0..90d)", 0 },
 	{ "NegativeTTL 1y", NAME ":1: NegativeTTL: bad value \"1y\": expected a duration such as 30s, 15m, 12h, 7d or 2w", 0 },
@@ -415,6 +429,7 @@ static const struct {
 	/* one mistake, one message: a rule joining keys is quiet when one of them is wrong */
 	{ "SecureMailbox a@kp.dk k /c\nDefaultSecureMailbox a@kp.dk", NAME ":1: SecureMailbox: \"k\" is not an absolute path", 0 },
 	{ "LDAPURI ldap://x\nLDAPBase", NAME ":2: LDAPBase: missing value", 0 },
+	{ "LDAPStartTLS yes\nLDAPCACertFile ca.pem", NAME ":2: LDAPCACertFile: \"ca.pem\" is not an absolute path", 0 },
 };
 
 static void check_bad(const char *label, const char *text, size_t len, const char *want,
@@ -721,7 +736,7 @@ static void test_dump_round_trip(void)
 		       "InternalDomains kp.dk .kp.dk\nInternalNetworks 10.0.0.0/8 2001:db8::/32\n"
 		       "Language en\nHelpURL https://kp.dk/h\nLDAPURI ldap://a ldaps://b\n"
 		       "LDAPBase c=DK\nLDAPBindDN cn=r,c=DK\nLDAPBindPasswordFile /p\n"
-		       "CertTTL 90s\nNegativeTTL 0\nSecureMailbox a@kp.dk /k /c\n"
+		       "LDAPCACertFile /ca.pem\nLDAPStartTLS yes\nCertTTL 90s\nNegativeTTL 0\nSecureMailbox a@kp.dk /k /c\n"
 		       "SecureMailbox b@kp.dk /k2 /c2\nDefaultSecureMailbox b@kp.dk\n"
 		       "SecureSubject Sikker # besked\nCipher aes-256-gcm\nReinject smtp:[::1]:25\n"
 		       "SyslogFacility local7\nLogLevel 1\n",

@@ -4,6 +4,9 @@
  * configurations, the server list's order and back-off, and lookups
  * against loopback ports where nothing answers (refused, or a listener
  * that never speaks: retry within LDAPTimeout, ldap:// and ldaps://).
+ * StartTLS against a fake server in a child process that refuses it,
+ * answers the handshake with nonsense or not at all: retry, in time, and
+ * never a bind or search in the clear (the fake records what it gets).
  * The real-server cases are in tests/directory.sh.
  */
 #include <arpa/inet.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +28,20 @@
 #include "util.h"
 
 static char dir[] = "/tmp/t_directory.XXXXXX";
+
+/* A CA certificate to load as LDAPCACertFile; no fake server shows a certificate. */
+static const char fake_ca[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBkjCCATmgAwIBAgIUaxmpWJvV6m8XNDpbIYhwOEzh1zkwCgYIKoZIzj0EAwIw\n"
+	"HjEcMBoGA1UEAwwTdF9kaXJlY3RvcnkgdGVzdCBDQTAgFw0yNjExMjkwNzMxMTBa\n"
+	"GA8yMTI2MTEwNTA3MzExMFowHjEcMBoGA1UEAwwTdF9kaXJlY3RvcnkgdGVzdCBD\n"
+	"QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABKEFtUY8+YSA4xUJJla7RH1wR2+9\n"
+	"2N5pDHxNEseSpyush4aLl+s11QUS44eJyxGrCwPnlH1CpvkYdoGNmNh3d+WjUzBR\n"
+	"MB0GA1UdDgQWBBQPwZYcDiX5JeDjGTILQRwgKVc4GDAfBgNVHSMEGDAWgBQPwZYc\n"
+	"DiX5JeDjGTILQRwgKVc4GDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cA\n"
+	"MEQCIEhT/FplJlKIa63PNi2Z8WLzAEpzdSF+W3e/OltgfHILAiBculIabMHO0RWj\n"
+	"1EijWglFAic6nzxmYiWri9p6dy/9xw==\n"
+	"-----END CERTIFICATE-----\n";
 
 /* ------------------------------------------------------------ escaping */
 
@@ -130,6 +148,7 @@ static void test_new_errors(void)
 	char *empty = write_file("empty", "\n", 0600);
 	char *missing = xasprintf("%s/missing", dir);
 	char *nocafile = xasprintf("%s/no-ca.pem", dir);
+	char *cafile = write_file("ca.pem", fake_ca, 0644);
 	struct {
 		const char *what;
 		char **uris;
@@ -175,6 +194,21 @@ static void test_new_errors(void)
 	struct config cfg;
 	struct directory *d;
 	char *err = NULL;
+
+	cfg_init(&cfg, one, 1);
+	cfg.ldap_start_tls = true;
+	d = directory_new(&cfg, &err);
+	ok(d == NULL && err != NULL && strcmp(err, "LDAPStartTLS needs LDAPCACertFile") == 0,
+	   "refused: LDAPStartTLS without LDAPCACertFile (%s)", err ? err : "accepted");
+	free(err);
+	err = NULL;
+	cfg.ldap_ca_cert_file = cafile;
+	d = directory_new(&cfg, &err);
+	ok(d != NULL && err == NULL, "accepted: LDAPStartTLS with LDAPCACertFile (%s)",
+	   err ? err : "no error");
+	directory_free(d);
+	free(err);
+	err = NULL;
 	cfg_init(&cfg, one, 1);
 	cfg.ldap_filter = NULL;
 	cfg.ldap_base = NULL;
@@ -191,6 +225,7 @@ static void test_new_errors(void)
 	free(empty);
 	free(missing);
 	free(nocafile);
+	free(cafile);
 }
 
 /* ---------------------------------------------------- server list */
@@ -344,6 +379,174 @@ static void test_silent(const char *scheme)
 	free(uri);
 }
 
+/* ------------------------------------------ StartTLS, against a fake */
+
+enum fake_mode {
+	FAKE_REFUSE,	/* StartTLS: protocolError */
+	FAKE_GARBAGE,	/* StartTLS: success; the handshake gets bytes that are not TLS */
+	FAKE_SILENT	/* StartTLS: success; the handshake gets nothing */
+};
+
+/*
+ * starttls_reply - the ExtendedResponse with result code to the request
+ * in req, into out (32 bytes); its length, 0 if req is no LDAP message.
+ */
+static size_t starttls_reply(const unsigned char *req, size_t n, int code, unsigned char *out)
+{
+	static const unsigned char tail[] = { 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00 };
+	size_t i = 2, idlen;
+
+	if (n < 2 || req[0] != 0x30)
+		return 0;
+	if (req[1] & 0x80)
+		i += req[1] & 0x7f;
+	if (i + 2 > n || req[i] != 0x02 || (idlen = req[i + 1]) > 4 || i + 2 + idlen > n)
+		return 0;
+	out[0] = 0x30;
+	out[1] = (unsigned char)(2 + idlen + sizeof(tail));
+	memcpy(out + 2, req + i, 2 + idlen);	/* the message ID */
+	memcpy(out + 4 + idlen, tail, sizeof(tail));
+	out[4 + idlen + 4] = (unsigned char)code;
+	return 4 + idlen + sizeof(tail);
+}
+
+/*
+ * fake_serve - the child: one connection on the listening lfd, answered
+ * as mode says; every byte received goes to the file log, until the
+ * client hangs up.
+ */
+static void fake_serve(int lfd, enum fake_mode mode, const char *log)
+{
+	unsigned char buf[4096], reply[32];
+	FILE *fp = fopen(log, "w");
+	int fd, round = 0;
+	ssize_t n;
+
+	alarm(20);	/* whatever happens, not for ever */
+	fd = accept(lfd, NULL, NULL);
+	while (fd >= 0 && fp != NULL && (n = read(fd, buf, sizeof(buf))) > 0) {
+		size_t len = 0;
+
+		fwrite(buf, 1, (size_t)n, fp);
+		fflush(fp);
+		if (round++ == 0)
+			len = starttls_reply(buf, (size_t)n, mode == FAKE_REFUSE ? 2 : 0, reply);
+		else if (round == 2 && mode == FAKE_GARBAGE)
+			len = (size_t)snprintf((char *)reply, sizeof(reply), "this is not TLS\r\n");
+		if (len > 0 && write(fd, reply, len) != (ssize_t)len)
+			break;
+	}
+	_exit(0);
+}
+
+/* fake_start - a fake server for one connection, in a child; its port in *port. */
+static pid_t fake_start(enum fake_mode mode, const char *log, int *port)
+{
+	int lfd = loopback_socket(true, port);
+	pid_t pid = fork();
+
+	if (pid == 0)
+		fake_serve(lfd, mode, log);
+	close(lfd);
+	return pid;
+}
+
+static const char *op_name(unsigned char op)
+{
+	switch (op) {
+	case 0x77: return "StartTLS";
+	case 0x60: return "bind";
+	case 0x63: return "search";
+	case 0x42: return "unbind";
+	case 0x50: return "abandon";
+	default: return "other";
+	}
+}
+
+/*
+ * sent_ops - what the fake received, in order: the LDAP operations in the
+ * clear by name, and "TLS" for each TLS record (the handshake).
+ */
+static char *sent_ops(const char *log)
+{
+	unsigned char b[8192];
+	FILE *fp = fopen(log, "r");
+	size_t n = fp ? fread(b, 1, sizeof(b), fp) : 0, i = 0;
+	struct strbuf sb;
+
+	if (fp != NULL)
+		fclose(fp);
+	sb_init(&sb);
+	while (i + 5 <= n) {
+		size_t hdr = 2, len = b[i + 1], op;
+
+		if (b[i] >= 0x14 && b[i] <= 0x17) {	/* a TLS record */
+			sb_adds(&sb, " TLS");
+			i += 5 + ((size_t)b[i + 3] << 8 | b[i + 4]);
+			continue;
+		}
+		if (b[i] != 0x30) {
+			sb_adds(&sb, " ?");
+			break;
+		}
+		if (len & 0x80) {	/* the long form of the length */
+			hdr += len & 0x7f;
+			len = 0;
+			for (size_t k = 2; k < hdr && i + k < n; k++)
+				len = len << 8 | b[i + k];
+		}
+		op = i + hdr + 2;	/* past the message ID's tag and length */
+		if (op >= n || (op += b[op - 1]) >= n)
+			break;
+		sb_printf(&sb, " %s", op_name(b[op]));
+		i += hdr + len;
+	}
+	return sb.s;
+}
+
+static void test_starttls_fake(enum fake_mode mode, const char *what, const char *why)
+{
+	char *log = xasprintf("%s/fake.log", dir), *ops, *err = NULL;
+	char *ca = write_file("ca.pem", fake_ca, 0644), *pw = write_file("pw", "s3cret\n", 0600);
+	int port, status;
+	pid_t pid = fake_start(mode, log, &port);
+	char *uri = xasprintf("ldap://127.0.0.1:%d/", port), *uris[] = { uri };
+	struct config cfg;
+	struct directory *d;
+	struct dir_result r;
+	long long start, ms;
+
+	cfg_init(&cfg, uris, 1);
+	cfg.ldap_ca_cert_file = ca;
+	cfg.ldap_start_tls = true;
+	/* With a bind, a fall-back to the clear would send the password. */
+	cfg.ldap_bind_dn = "cn=reader,c=DK";
+	cfg.ldap_bind_password_file = pw;
+	if ((d = directory_new(&cfg, &err)) == NULL) {
+		printf("Bail out! directory_new: %s\n", err);
+		exit(1);
+	}
+	start = now_ms();
+	is_int(directory_lookup(d, "valid@example.dk", &r), LOOKUP_RETRY, "StartTLS %s: retry", what);
+	ms = now_ms() - start;
+	ok(r.error && strstr(r.error, why), "... saying so: %s", r.error ? r.error : "NULL");
+	ok(ms <= 2000, "... within LDAPTimeout 1 s (%lld ms)", ms);
+	if (mode == FAKE_SILENT)
+		ok(ms >= 900, "... having waited for the handshake (%lld ms)", ms);
+	dir_result_free(&r);
+	directory_free(d);
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid, "... the fake server saw the client hang up");
+	ops = sent_ops(log);
+	ok(strncmp(ops, " StartTLS", 9) == 0 && strstr(ops, " bind") == NULL &&
+	   strstr(ops, " search") == NULL, "... StartTLS first, no bind or search in the clear:%s",
+	   ops);
+	free(ops);
+	free(uri);
+	free(log);
+	free(ca);
+	free(pw);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -358,6 +561,9 @@ int main(void)
 	test_refused();
 	test_silent("ldap");
 	test_silent("ldaps");
+	test_starttls_fake(FAKE_REFUSE, "refused", "StartTLS: Protocol error");
+	test_starttls_fake(FAKE_GARBAGE, "answered with nonsense", "StartTLS handshake: ");
+	test_starttls_fake(FAKE_SILENT, "with a silent handshake", "StartTLS handshake: no answer in time");
 
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)
