@@ -77,14 +77,15 @@ conf main
 conf mem
 conf gcm "Cipher aes-256-gcm"
 conf noreinject "Reinject smtp:127.0.0.1:$CLOSED_PORT"
-# The loop milter uses Reinject sendmail. Its SendmailPath stands in for
-# sendmail(1) (a non-root program cannot hand a private instance mail
-# through postdrop): it submits to the milter-enabled loop listener, as
-# pickup passes locally submitted mail through non_smtpd_milters, and keeps
-# a copy of what it submitted (markers included) for the replay cases.
-cat >"$M/loop-sendmail" <<EOF
+# fake_sendmail NAME PORT [BEFORE] - $M/NAME-sendmail, a stand-in for
+# sendmail -i -f SENDER -- RCPT... (a non-root program cannot hand a
+# private instance mail through postdrop): it runs the shell code BEFORE,
+# then submits its standard input over SMTP to 127.0.0.1:PORT, keeping a
+# copy in $M/NAME-submitted.eml.
+fake_sendmail() {
+	local name=$1 port=$2 before=${3:-:}
+	cat >"$M/$name-sendmail" <<EOF
 #!/bin/sh
-# stand-in for sendmail -i -f SENDER -- RCPT...
 from=
 while getopts if: o; do
 	case \$o in f) from=\$OPTARG ;; i) ;; *) exit 64 ;; esac
@@ -92,30 +93,22 @@ done
 shift \$((OPTIND - 1))
 [ "\$1" = -- ] && shift
 to=\$(IFS=,; echo "\$*")
-tee -a "$M/loop-submitted.eml" | swaks --server 127.0.0.1 --port ${PF_PORTS[loop]} \\
-	--helo localhost --from "\$from" --to "\$to" --data - >>"$M/loop-sendmail.log" 2>&1
+$before
+tee -a "$M/$name-submitted.eml" | swaks --server 127.0.0.1 --port $port \\
+	--helo localhost --from "\$from" --to "\$to" --data - >>"$M/$name-sendmail.log" 2>&1
 EOF
-chmod 755 "$M/loop-sendmail"
+	chmod 755 "$M/$name-sendmail"
+}
+
+# The loop milter uses Reinject sendmail and submits to its own,
+# milter-enabled listener, as pickup passes locally submitted mail through
+# non_smtpd_milters; what it submitted (markers included) serves the
+# replay cases.
+fake_sendmail loop "${PF_PORTS[loop]}"
 conf loop "Reinject sendmail" "SendmailPath $M/loop-sendmail"
-# The slow milter's SendmailPath takes 3 s to hand its copy on (to the
-# re-injection listener), so that SIGTERM can arrive while a decision is
-# under way.
-cat >"$M/slow-sendmail" <<EOF
-#!/bin/sh
-# stand-in for sendmail -i -f SENDER -- RCPT..., slow
-from=
-while getopts if: o; do
-	case \$o in f) from=\$OPTARG ;; i) ;; *) exit 64 ;; esac
-done
-shift \$((OPTIND - 1))
-[ "\$1" = -- ] && shift
-to=\$(IFS=,; echo "\$*")
-: >"$M/slow-started"
-sleep 3
-swaks --server 127.0.0.1 --port $REINJECT_PORT --helo localhost --from "\$from" --to "\$to" \\
-	--data - >>"$M/slow-sendmail.log" 2>&1
-EOF
-chmod 755 "$M/slow-sendmail"
+# The slow milter takes 3 s to hand its copy on (to the re-injection
+# listener), so that SIGTERM can arrive while a decision is under way.
+fake_sendmail slow "$REINJECT_PORT" ": >'$M/slow-started'; sleep 3"
 conf slow "Reinject sendmail" "SendmailPath $M/slow-sendmail"
 conf nokey "Socket local:$M/nokey.sock" "DefaultSecureMailbox open@kp.dk" \
 	"SecureMailbox open@kp.dk $MB/open.key $MB/sikker.pem"

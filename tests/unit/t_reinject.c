@@ -26,9 +26,9 @@
 #include "config.h"
 #include "reinject.h"
 #include "tap.h"
+#include "tfiles.h"
 #include "util.h"
 
-static char dir[64];
 
 static const char message[] =
 	"From: sikker@kp.test\n"
@@ -56,31 +56,6 @@ static const char message_data[] =	/* what DATA must carry for message */
 	".\r\n";
 
 /* ---------------------------------------------------------------- helpers */
-
-static char *path(const char *name)
-{
-	return xasprintf("%s/%s", dir, name);
-}
-
-static char *slurp(const char *name, size_t *lenp)
-{
-	char *p = path(name);
-	FILE *f = fopen(p, "rb");
-	struct strbuf sb;
-	char buf[65536];
-	size_t n;
-
-	free(p);
-	if (f == NULL)
-		return NULL;
-	sb_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sb_addmem(&sb, buf, n);
-	fclose(f);
-	if (lenp)
-		*lenp = sb.len;
-	return sb.s;
-}
 
 /* script - write an executable /bin/sh script; its path. */
 static char *script(const char *name, const char *body)

@@ -34,6 +34,7 @@
 
 #include "smime.h"
 #include "tap.h"
+#include "tfiles.h"
 #include "util.h"
 
 #define MAILBOX "sikker@kp.test"
@@ -42,7 +43,6 @@
 #define CANARY_SUBJECT "CANARY-SUBJ-91c2"
 #define CANARY_BODY "CANARY-BODY-5e7d"
 
-static char dir[64];
 static const char *openssl_bin = "openssl";
 static struct smime_key *mailbox_key;
 static unsigned char *r1_der, *r2_der;
@@ -86,31 +86,6 @@ static int sh(const char *fmt, ...)
 	free(cmd);
 	sb_free(&sb);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *path(const char *name)
-{
-	return xasprintf("%s/%s", dir, name);
-}
-
-static char *slurp(const char *name, size_t *lenp)
-{
-	char *p = path(name);
-	FILE *f = fopen(p, "rb");
-	struct strbuf sb;
-	char buf[65536];
-	size_t n;
-
-	free(p);
-	if (f == NULL)
-		return NULL;
-	sb_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sb_addmem(&sb, buf, n);
-	fclose(f);
-	if (lenp)
-		*lenp = sb.len;
-	return sb.s;
 }
 
 static void spew(const char *name, const char *data, size_t len)
