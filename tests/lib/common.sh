@@ -250,8 +250,10 @@ stop_pids() {
 	for pid in "$@"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
+	# libmilter notices a stop only when its listener's poll times out:
+	# a few seconds idle, more on a loaded machine.
 	for pid in "$@"; do
-		stop_pid "$pid" 10
+		stop_pid "$pid" 30
 		STOP_STATUSES[$pid]=$STOP_STATUS
 	done
 }
@@ -314,7 +316,10 @@ pick_port() {
 free_port() {
 	local i p
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 40000))
+		# below Linux's ephemeral range (32768-60999): a port picked
+		# now must not become some connection's local port before the
+		# server binds it (bind fails then, even with SO_REUSEADDR)
+		p=$((20000 + RANDOM % 12000))
 		[[ $_ports_taken == *" $p "* ]] && continue
 		port_in_use "$p" && continue
 		echo "$p"
@@ -381,7 +386,7 @@ _milter_ready() { [ -S "$1" ] || ! alive "$MILTER_PID"; }
 # milter_stop - SIGTERM the daemon started last; STOP_STATUS is its exit status.
 milter_stop() {
 	[ -n "${MILTER_PID:-}" ] || return 0
-	stop_pid "$MILTER_PID" 10
+	stop_pid "$MILTER_PID" 30
 	MILTER_PID=
 }
 

@@ -85,10 +85,20 @@ pf_start() {
 		return 1
 	fi
 	if ! postfix -c "$PF_DIR" start >"$PF_DIR/start.log" 2>&1; then
-		diag "postfix start failed"
-		diag_file "$PF_DIR/start.log"
-		diag_file "$PF_LOG"
-		return 1
+		# The master can die before postlogd runs, silently: say what
+		# holds our ports, then try once more.
+		diag "postfix start failed; trying once more"
+		for port in "$PF_PORT" "$SINK_PORT" "${PF_PORTS[@]}"; do
+			ss -Htanp "sport = :$port" 2>/dev/null | sed 's/^/# port '"$port"': /'
+		done
+		postfix -c "$PF_DIR" stop >/dev/null 2>&1
+		sleep 1
+		if ! postfix -c "$PF_DIR" start >"$PF_DIR/start.log" 2>&1; then
+			diag "postfix start failed"
+			diag_file "$PF_DIR/start.log"
+			diag_file "$PF_LOG"
+			return 1
+		fi
 	fi
 	at_exit "postfix -c '$PF_DIR' stop"
 	for port in "$PF_PORT" "${PF_PORTS[@]}"; do
