@@ -45,6 +45,7 @@ static const char *split_mailbox(struct span path, struct span *local, struct sp
 static bool is_atext(unsigned char c);
 static const char *check_dot_string(struct span local);
 static const char *check_quoted_string(struct span local);
+static const char *check_dequoted(struct span local);
 static const char *check_local(struct span local);
 static char *literal_normalise(const char *s, size_t len, const char **why);
 static const char *check_ldh(const char *s);
@@ -63,6 +64,9 @@ static const char why_nolocal[] = "address has an empty local part";
 static const char why_local_long[] = "local part too long";
 static const char why_local[] = "local part has invalid syntax";
 static const char why_routed[] = "address with a percent-sign route or bang path is not accepted";
+static const char why_qrouted[] =
+	"quoted local part with a character the mail server could read as a route "
+	"(such as '@', ':' or ',') is not accepted";
 static const char why_long[] = "address too long";
 static const char why_null[] = "null address";
 static const char why_dom_empty[] = "domain is empty";
@@ -280,9 +284,46 @@ static const char *check_quoted_string(struct span local)
 }
 
 /*
- * check_local - length, syntax, then the forms Postfix would re-route after
- * us. '%' and '!' count inside quotes too: Postfix un-quotes the local part
- * before its %-hack and bang-path rewriting.
+ * check_dequoted - a quoted local part as the MTA will see it once it has
+ * taken the quotes off. Postfix resolves the dequoted form by default
+ * (resolve_dequoted_address = yes): "v@gmail.com"@mx.kp.dk is delivered to
+ * v@gmail.com when mx.kp.dk is one of its own domains, and Sendmail's
+ * rulesets re-parse a dequoted local part the same way. So once the quotes
+ * and quoted pairs are gone, no RFC 5322 special may be left that the
+ * address parsers of either MTA give a meaning to: '@' (a second domain),
+ * '%' and '!' (percent hack, bang path), ':' ',' ';' (source routes,
+ * lists, groups), '<' '>' (a new route-addr), '(' ')' (comments, which the
+ * parser drops), '[' ']' (a literal), and '"' and backslash (quoting again). What
+ * is left (letters, digits, atext, dots and spaces) names a mailbox of the
+ * visible domain whatever the MTA does with it. An empty or all-blank local
+ * part is refused too: the MTA would see no local part at all.
+ */
+static const char *check_dequoted(struct span local)
+{
+	size_t i;
+	bool visible = false;
+	unsigned char c;
+
+	/*
+	 * local.s[0] and local.s[len - 1] are the quotes, and a '"' or a backslash
+	 * inside can only be in a quoted pair (check_quoted_string).
+	 */
+	for (i = 1; i + 1 < local.len; i++) {
+		if (local.s[i] == '\\')
+			i++;
+		c = (unsigned char)local.s[i];
+		if (strchr("@%!:,;<>()[]\\\"", c) != NULL)
+			return why_qrouted;
+		if (c != ' ')
+			visible = true;
+	}
+	return visible ? NULL : why_nolocal;
+}
+
+/*
+ * check_local - length, syntax, then the forms the MTA would re-route after
+ * us. '%' and '!' count in a dot-string too; a quoted local part is judged
+ * by what is left once the MTA has un-quoted it (check_dequoted).
  */
 static const char *check_local(struct span local)
 {
@@ -290,11 +331,12 @@ static const char *check_local(struct span local)
 
 	if (local.len > ADDRESS_LOCAL_MAX)
 		return why_local_long;
-	if (local.s[0] == '"')
-		why = check_quoted_string(local);
-	else
-		why = check_dot_string(local);
-	if (why != NULL)
+	if (local.s[0] == '"') {
+		if ((why = check_quoted_string(local)) != NULL)
+			return why;
+		return check_dequoted(local);
+	}
+	if ((why = check_dot_string(local)) != NULL)
 		return why;
 	if (memchr(local.s, '%', local.len) || memchr(local.s, '!', local.len))
 		return why_routed;
@@ -326,7 +368,7 @@ enum addr_status address_normalise(const char *raw, size_t len, struct address *
 	    (err = split_mailbox(path, &local, &dom)) != NULL)
 		goto out;
 	if ((err = check_local(local)) != NULL) {
-		if (err == why_routed)
+		if (err == why_routed || err == why_qrouted)
 			st = ADDR_ROUTED;
 		goto out;
 	}

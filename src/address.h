@@ -6,8 +6,9 @@
  * parameters off, a source route (<@a,@b:u@c>) dropped as Postfix drops
  * it, the domain lower-cased, a trailing dot removed, an IDN domain turned
  * into its A-label (libidn2). A quoted local part is kept as written.
- * Forms that Postfix may re-route after us ('%' or '!' in the local part)
- * are refused with ADDR_ROUTED rather than guessed at.
+ * Forms that Postfix or Sendmail may re-route after us ('%' or '!' in the
+ * local part; a quoted local part that, un-quoted, holds '@' or another
+ * address special) are refused with ADDR_ROUTED rather than guessed at.
  */
 #ifndef SIKKERMAIL_ADDRESS_H
 #define SIKKERMAIL_ADDRESS_H
@@ -19,7 +20,7 @@ enum addr_status {
 	ADDR_OK,	/* local@domain, normalised */
 	ADDR_NULL,	/* the null address <> (valid as a sender only) */
 	ADDR_INVALID,	/* syntax, encoding, length: reply 5.1.3 */
-	ADDR_ROUTED	/* %-hack or bang path: reply 5.1.3, never guessed */
+	ADDR_ROUTED	/* %-hack, bang path, route in quotes: 5.1.3, never guessed */
 };
 
 #define ADDRESS_MAX 254		/* RFC 5321 path limit less the brackets */

@@ -291,8 +291,15 @@ is "$(all_searches)" "$n" "none of these four caused an LDAP search"
 is "$(sql "$DB" "SELECT count(*) FROM cert_cache WHERE address = 'ec@example.dk'")" 0 \
 	"ec@ was never looked up"
 
-# Injection: filter metacharacters in the local part match nobody.
-for addr in '*@example.dk' '"*)(mail=*"@example.dk' 'v*d@example.dk'; do
+# Injection: filter metacharacters in the local part match nobody; a quoted
+# local part with parentheses never gets as far as the directory.
+mark=$(wc -l <"$SLOG")
+msg injq '"*)(mail=*"@example.dk'
+send injq '"*)(mail=*"@example.dk'
+like "$SEND_OUT" $'<\\*\\* 550[ -]5\\.1\\.3 ' 'injection <"*)(mail=*"@example.dk>: 550 5.1.3 at RCPT TO'
+sleep 0.3
+is "$(results_since "$mark" | grep -c .)" 0 'injection <"*)(mail=*"@example.dk>: no LDAP search'
+for addr in '*@example.dk' 'v*d@example.dk'; do
 	mark=$(wc -l <"$SLOG")
 	tag=inj$RANDOM
 	msg "$tag" "$addr"

@@ -53,6 +53,10 @@ LOG=$M/enforce.log
 pf_listener monitor "$M/monitor.sock"
 pf_listener hold "$M/hold.sock"
 pf_listener broken "$M/broken.sock"
+pf_listener_nomilter plain
+# mx.kp.dk is Postfix's own domain (and internal to the filter, .kp.dk):
+# Postfix un-quotes "v@gmail.com"@mx.kp.dk and routes it to v@gmail.com.
+pf_main_cf mydestination=mx.kp.dk
 must "private Postfix starts" pf_start "$M/enforce.sock"
 pass "4 milters, Postfix and smtp-sink running (smtpd on 127.0.0.1:$PF_PORT)"
 
@@ -192,6 +196,31 @@ msg routed bob@kp.dk
 send routed 'x%gmail.com@kp.dk'
 like "$SEND_OUT" $'<\\*\\* 550[ -]5\\.1\\.3 ' "x%gmail.com@kp.dk: 550 5.1.3 at RCPT TO"
 is "$SEND_QID" "" "x%gmail.com@kp.dk: not queued"
+
+# A quoted local part holding a route: Postfix would deliver it elsewhere.
+# First, without the filter, the proof that it does: the message for
+# "probe@gmail.com"@mx.kp.dk arrives at the sink addressed to probe@gmail.com.
+msg qprobe probe@gmail.com "X-KP-Personal: no"
+SEND_PORT=${PF_PORTS[plain]} send qprobe '"probe@gmail.com"@mx.kp.dk'
+unset SEND_PORT
+accepted "no filter: quoted route accepted by Postfix"
+if ok "no filter: quoted route delivered" sink_wait qprobe; then
+	like "$(grep -a '^X-Rcpt-Args:' "$(sink_file qprobe)")" '<probe@gmail\.com>' \
+		"no filter: Postfix routed \"probe@gmail.com\"@mx.kp.dk to probe@gmail.com"
+fi
+# Through the filter: refused at RCPT TO, nothing reaches gmail.com.
+for q in '"victim@gmail.com"@mx.kp.dk' '"victim\@gmail.com"@mx.kp.dk' \
+	'"@gmail.com:victim@gmail.com"@mx.kp.dk' '"victim%gmail.com"@mx.kp.dk'; do
+	msg qroute victim@gmail.com
+	send qroute "$q"
+	like "$SEND_OUT" $'<\\*\\* 550[ -]5\\.1\\.3 .*quoted local part' "$q: 550 5.1.3 at RCPT TO"
+	is "$SEND_QID" "" "$q: not queued"
+done
+sleep 1
+ok "quoted routes: nothing delivered to victim@gmail.com" \
+	test -z "$(grep -l -a '^X-Rcpt-Args: <victim@gmail.com>' "$SINK_DIR"/* 2>/dev/null)"
+line=$(grep -a 'refused recipient' "$LOG" | grep -a -F 'victim@gmail.com' | head -n 1)
+like "$line" 'quoted local part' "quoted routes: the refusal is logged with its reason"
 
 # ------------------------------------------------------------ untrusted client
 
