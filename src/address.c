@@ -1,8 +1,8 @@
 /*
  * address.c - normalise an envelope address (pure: no I/O, no logging).
  *
- * Exports address_normalise(), address_free(), domain_match() and
- * domain_normalise(); see address.h.
+ * Exports address_normalise(), address_free(), domain_match(),
+ * domain_normalise() and domain_entry_normalise(); see address.h.
  *
  * The input is what the MTA hands the milter for MAIL FROM or RCPT TO: a
  * byte buffer with a length, possibly with angle brackets, a source route
@@ -74,6 +74,7 @@ static const char why_dom_syntax[] = "domain has invalid syntax";
 static const char why_dom_label[] = "domain label too long";
 static const char why_dom_long[] = "domain too long";
 static const char why_dom_idn[] = "domain is not a valid internationalised domain name";
+static const char why_dom_tld[] = "is a whole top-level domain; name a domain below it";
 static const char why_literal[] = "address literal is not a valid IPv4 or IPv6 address";
 
 /*
@@ -567,4 +568,17 @@ out:
 	if (why != NULL)
 		*why = res ? NULL : err;
 	return res;
+}
+
+char *domain_entry_normalise(const char *entry, const char **why)
+{
+	char *d = domain_normalise(entry, true, why);
+
+	if (d != NULL && d[0] != '[' && strchr(d + (d[0] == '.'), '.') == NULL) {
+		free(d);
+		if (why != NULL)
+			*why = why_dom_tld;
+		return NULL;
+	}
+	return d;
 }

@@ -57,4 +57,14 @@ bool domain_match(const char *entry, const char *domain);
  */
 char *domain_normalise(const char *domain, bool allow_leading_dot, const char **why);
 
+/*
+ * domain_entry_normalise - a domain as a list or configuration entry
+ * names it (InternalDomains, the tunnel, partner and freemail lists):
+ * domain_normalise with a leading dot allowed, and a whole top-level
+ * domain ("dk", ".dk", "com") refused, since it would cover every
+ * organisation below it. NULL with *why (static, starting "is a whole"
+ * for the top-level case) on refusal.
+ */
+char *domain_entry_normalise(const char *entry, const char **why);
+
 #endif

@@ -132,6 +132,8 @@ void audit_format(const struct decision *d, struct strbuf *out)
 	put(out, "client", d->client_addr);
 	put(out, "trusted", yes_no(d->trusted));
 	put(out, "mode", mode_name(d->mode));
+	if (d->generation > 0)
+		sb_printf(out, " generation=%lu", d->generation);
 	put(out, "personal", yes_no(d->personal));
 	put(out, "personal_source", personal_source_name(d->psrc));
 	put(out, "personal_reason", d->personal_why);
@@ -139,6 +141,13 @@ void audit_format(const struct decision *d, struct strbuf *out)
 	put(out, "action", action_name(d->action));
 	put(out, "applied", action_name(d->applied));
 	put(out, "rule", d->rule != NULL && d->rule[0] != '\0' ? d->rule : NULL);
+	/* the outcome, where it is more than the applied action says */
+	if (d->copy_id != NULL)
+		put(out, "copy", d->copy_id);
+	if (d->failure != NULL)
+		put(out, "failure", d->failure);
+	if (d->unrecorded)
+		put(out, "recorded", "no");
 	sb_printf(out, " rcpts=%zu", d->n_rcpts);
 	for (size_t i = 0; i < d->n_rcpts; i++)
 		put_rcpt(out, i + 1, &d->rcpts[i]);
@@ -387,6 +396,10 @@ static int set_scalar(struct parse_state *st, const char *key, char *v)
 		return take(&d->client_addr, v);
 	if (strcmp(key, "personal_reason") == 0)
 		return take(&d->personal_why, v);
+	if (strcmp(key, "copy") == 0)
+		return take(&d->copy_id, v);
+	if (strcmp(key, "failure") == 0)
+		return take(&d->failure, v);
 
 	if (strcmp(key, "time") == 0) {
 		rc = parse_count(v, LLONG_MAX, &n);
@@ -409,6 +422,14 @@ static int set_scalar(struct parse_state *st, const char *key, char *v)
 		rc = parse_action(v, &d->applied);
 	} else if (strcmp(key, "rule") == 0) {
 		d->rule = rule_of(v);
+	} else if (strcmp(key, "generation") == 0) {
+		rc = parse_count(v, LLONG_MAX, &n);
+		d->generation = (unsigned long)n;
+	} else if (strcmp(key, "recorded") == 0) {
+		bool recorded = true;
+
+		rc = parse_bool(v, &recorded);
+		d->unrecorded = !recorded;
 	} else if (strcmp(key, "rcpts") == 0) {
 		rc = parse_count(v, AUDIT_MAX_RCPTS, &st->n_rcpts);
 	}

@@ -12,7 +12,7 @@
  * twice LDAPTimeout and answer LOOKUP_RETRY, so a stuck leader cannot hold
  * a message longer than that.
  *
- * Exports: certs_init, certs_shutdown, certs_lookup, certs_lookup_now,
+ * Exports: certs_new, certs_free, certs_lookup, certs_lookup_now,
  * cert_summary_free, certs_directory_queries (certs.h).
  */
 #include <errno.h>
@@ -39,48 +39,58 @@ struct inflight {
 	char *error;
 };
 
-static struct directory *certs_dir;
-static struct certcheck *certs_check;
+/* The trust store and the directory pool of one configuration (a runtime). */
+struct certs {
+	struct config *cfg;		/* referenced */
+	struct directory *dir;		/* NULL: no LDAPURI, nobody has a certificate */
+	struct certcheck *check;
+};
+
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
 static struct inflight *inflight_list;
 static atomic_ulong directory_queries;
 
-static enum lookup lookup(const struct config *cfg, struct store *store, const char *address,
+static enum lookup lookup(const struct certs *cs, struct store *store, const char *address,
 			  bool use_cache, struct cert_summary *out);
-static enum lookup ask_directory(const struct config *cfg, const char *address,
+static enum lookup ask_directory(const struct certs *cs, const char *address,
 				 struct cert_cache_entry *e, struct strlist *rejected, char **error);
-static enum lookup shared_query(const struct config *cfg, struct store *store,
+static enum lookup shared_query(const struct certs *cs, struct store *store,
 				const char *address, struct cert_cache_entry *e,
 				struct strlist *rejected, char **error);
 static void entry_copy(struct cert_cache_entry *dst, const struct cert_cache_entry *src);
 static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summary *out);
 
-int certs_init(const struct config *cfg, char **err)
+struct certs *certs_new(struct config *cfg, char **err)
 {
+	struct certs *cs = xcalloc(1, sizeof(*cs));
+
 	*err = NULL;
+	cs->cfg = config_ref(cfg);
 	if (cfg->n_ldap_uri == 0)
-		return 0;
+		return cs;
 	if (cfg->trusted_ca_file == NULL) {
 		*err = xstrdup("LDAPURI is set but TrustedCAFile is not: no certificate could be trusted");
-		return -1;
+		goto fail;
 	}
-	if ((certs_check = certcheck_new(cfg, err)) == NULL)
-		return -1;
-	if ((certs_dir = directory_new(cfg, err)) == NULL) {
-		certcheck_free(certs_check);
-		certs_check = NULL;
-		return -1;
-	}
-	return 0;
+	if ((cs->check = certcheck_new(cfg, err)) == NULL)
+		goto fail;
+	if ((cs->dir = directory_new(cfg, err)) == NULL)
+		goto fail;
+	return cs;
+fail:
+	certs_free(cs);
+	return NULL;
 }
 
-void certs_shutdown(void)
+void certs_free(struct certs *cs)
 {
-	directory_free(certs_dir);
-	certcheck_free(certs_check);
-	certs_dir = NULL;
-	certs_check = NULL;
+	if (cs == NULL)
+		return;
+	directory_free(cs->dir);
+	certcheck_free(cs->check);
+	config_unref(cs->cfg);
+	free(cs);
 }
 
 unsigned long certs_directory_queries(void)
@@ -88,16 +98,16 @@ unsigned long certs_directory_queries(void)
 	return atomic_load(&directory_queries);
 }
 
-enum lookup certs_lookup(const struct config *cfg, struct store *store, const struct address *addr,
+enum lookup certs_lookup(const struct certs *cs, struct store *store, const struct address *addr,
 			 struct cert_summary *out)
 {
-	return lookup(cfg, store, addr->full, true, out);
+	return lookup(cs, store, addr->full, true, out);
 }
 
-enum lookup certs_lookup_now(const struct config *cfg, struct store *store,
+enum lookup certs_lookup_now(const struct certs *cs, struct store *store,
 			     const struct address *addr, struct cert_summary *out)
 {
-	return lookup(cfg, store, addr->full, false, out);
+	return lookup(cs, store, addr->full, false, out);
 }
 
 /*
@@ -105,16 +115,17 @@ enum lookup certs_lookup_now(const struct config *cfg, struct store *store,
  * asked (once for all threads) and the answer cached; if the directory is
  * down, a cache entry fetched less than MaxStale ago still answers.
  */
-static enum lookup lookup(const struct config *cfg, struct store *store, const char *address,
+static enum lookup lookup(const struct certs *cs, struct store *store, const char *address,
 			  bool use_cache, struct cert_summary *out)
 {
+	const struct config *cfg = cs->cfg;
 	struct cert_cache_entry cached = { 0 }, fetched = { 0 };
 	long long now = (long long)time(NULL);
 	enum lookup have = LOOKUP_NOTFOUND, r;
 
 	memset(out, 0, sizeof(*out));
 	strlist_init(&out->rejected);
-	if (certs_dir == NULL)
+	if (cs->dir == NULL)
 		return LOOKUP_NOTFOUND;	/* no directory configured: nobody has a certificate */
 	if (store != NULL)
 		have = store_cert_get(store, address, &cached);
@@ -124,7 +135,7 @@ static enum lookup lookup(const struct config *cfg, struct store *store, const c
 		r = summarise(&cached, out);
 		goto out;
 	}
-	r = shared_query(cfg, store, address, &fetched, &out->rejected, &out->error);
+	r = shared_query(cs, store, address, &fetched, &out->rejected, &out->error);
 	if (r != LOOKUP_RETRY) {
 		r = summarise(&fetched, out);
 		goto out;
@@ -167,10 +178,11 @@ static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summa
  * (bounded by twice LDAPTimeout), take it. Caching inside the window means
  * a thread arriving just after finds the cache, not an empty slot.
  */
-static enum lookup shared_query(const struct config *cfg, struct store *store,
+static enum lookup shared_query(const struct certs *cs, struct store *store,
 				const char *address, struct cert_cache_entry *e,
 				struct strlist *rejected, char **error)
 {
+	const struct config *cfg = cs->cfg;
 	struct inflight *f, **pp;
 	struct timespec deadline;
 	enum lookup r;
@@ -208,7 +220,7 @@ static enum lookup shared_query(const struct config *cfg, struct store *store,
 	inflight_list = f;
 	pthread_mutex_unlock(&inflight_lock);
 
-	r = ask_directory(cfg, address, e, rejected, error);
+	r = ask_directory(cs, address, e, rejected, error);
 	if (r != LOOKUP_RETRY && store != NULL && store_cert_put(store, address, e) != 0)
 		msg_warn("certificate cache: cannot store %s: %s", address, store_errmsg(store));
 
@@ -233,9 +245,10 @@ static enum lookup shared_query(const struct config *cfg, struct store *store,
 }
 
 /* ask_directory - query, validate, and turn the answer into a cache entry. */
-static enum lookup ask_directory(const struct config *cfg, const char *address,
+static enum lookup ask_directory(const struct certs *cs, const char *address,
 				 struct cert_cache_entry *e, struct strlist *rejected, char **error)
 {
+	const struct config *cfg = cs->cfg;
 	struct dir_result dr;
 	struct cert_choice choice;
 	long long now = (long long)time(NULL);
@@ -245,7 +258,7 @@ static enum lookup ask_directory(const struct config *cfg, const char *address,
 	memset(e, 0, sizeof(*e));
 	memset(&dr, 0, sizeof(dr));
 	atomic_fetch_add(&directory_queries, 1);
-	r = directory_lookup(certs_dir, address, &dr);
+	r = directory_lookup(cs->dir, address, &dr);
 	if (r == LOOKUP_RETRY) {
 		msg_warn("certificate directory lookup for %s failed: %s", address,
 			 dr.error ? dr.error : "unknown error");
@@ -256,7 +269,7 @@ static enum lookup ask_directory(const struct config *cfg, const char *address,
 	e->fetched_at = now;
 	e->source = dr.server ? xstrdup(dr.server) : NULL;
 	cert_choice_init(&choice);
-	ok = r == LOOKUP_FOUND ? certcheck_choose(certs_check, address, &dr, (time_t)now, &choice)
+	ok = r == LOOKUP_FOUND ? certcheck_choose(cs->check, address, &dr, (time_t)now, &choice)
 			       : 0;
 	for (size_t i = 0; i < choice.rejected.n; i++) {
 		msg_info("certificate for %s not usable: %s", address, choice.rejected.v[i]);

@@ -10,9 +10,10 @@
  * one the answer is LOOKUP_RETRY (class unknown). Concurrent lookups of one
  * address share a single directory query.
  *
- * certs_init must be called once, before threads start, with the
- * configuration the lookups will use (it opens the directory pool and reads
- * TrustedCAFile and CRLFile). Without LDAPURI no address has a certificate.
+ * A struct certs belongs to one configuration (a runtime, runtime.h): its
+ * directory pool, TrustedCAFile and CRLFile. It is built before the
+ * threads that use it and only read by them; a reload builds a new one.
+ * Without LDAPURI no address has a certificate.
  */
 #ifndef SIKKERMAIL_CERTS_H
 #define SIKKERMAIL_CERTS_H
@@ -42,16 +43,21 @@ struct cert_summary {
 	char *error;		/* why, on LOOKUP_RETRY */
 };
 
-/* certs_init - set up the directory pool and the trust store; 0, or -1 with *err. */
-int certs_init(const struct config *cfg, char **err);
-void certs_shutdown(void);
+struct certs;
+
+/*
+ * certs_new - the directory pool and the trust store of cfg (referenced);
+ * NULL with *err when a file cannot be read or is not what it should be.
+ */
+struct certs *certs_new(struct config *cfg, char **err);
+void certs_free(struct certs *cs);
 
 /* certs_lookup - cache, then directory; see above. out is always initialised. */
-enum lookup certs_lookup(const struct config *cfg, struct store *store, const struct address *addr,
+enum lookup certs_lookup(const struct certs *cs, struct store *store, const struct address *addr,
 			 struct cert_summary *out);
 
 /* certs_lookup_now - ask the directory now, whatever the cache holds, and cache the answer. */
-enum lookup certs_lookup_now(const struct config *cfg, struct store *store,
+enum lookup certs_lookup_now(const struct certs *cs, struct store *store,
 			     const struct address *addr, struct cert_summary *out);
 
 void cert_summary_free(struct cert_summary *c);

@@ -32,6 +32,7 @@ enum step {
 
 struct classify_ctx {
 	const struct config *cfg;
+	const struct certs *certs;
 	struct store *store;
 	const struct address *addr;
 	bool need_cert;
@@ -158,9 +159,9 @@ static enum step step_encrypted(struct classify_ctx *c)
 	enum step s = STEP_NEXT;
 	char date[11];
 
-	if (!c->need_cert)
+	if (!c->need_cert || c->certs == NULL)
 		return STEP_NEXT;
-	switch (certs_lookup(c->cfg, c->store, c->addr, &cs)) {
+	switch (certs_lookup(c->certs, c->store, c->addr, &cs)) {
 	case LOOKUP_FOUND:
 		c->out->cert_der = cs.der;
 		c->out->cert_der_len = cs.der_len;
@@ -238,8 +239,9 @@ static enum step step_tls(struct classify_ctx *c)
 	return set_class(c, CLASS_TLS, xstrdup(what));
 }
 
-void classify_address(const struct config *cfg, struct store *store, const struct address *addr,
-		      bool need_cert, const char *today, struct classification *out)
+void classify_address(const struct config *cfg, const struct certs *certs, struct store *store,
+		      const struct address *addr, bool need_cert, const char *today,
+		      struct classification *out)
 {
 	static const classify_step tunnel_first[] = {
 		step_internal, step_tunnel, step_encrypted, step_partner, step_freemail, step_tls,
@@ -248,7 +250,7 @@ void classify_address(const struct config *cfg, struct store *store, const struc
 		step_internal, step_encrypted, step_tunnel, step_partner, step_freemail, step_tls,
 	};
 	const classify_step *steps = cfg->prefer_encryption ? encryption_first : tunnel_first;
-	struct classify_ctx c = { cfg, store, addr, need_cert, today, NULL, out };
+	struct classify_ctx c = { cfg, certs, store, addr, need_cert, today, NULL, out };
 	char today_buf[11];
 	enum step s = STEP_NEXT;
 

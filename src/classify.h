@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "address.h"
+#include "certs.h"
 #include "config.h"
 #include "sikkermail.h"
 #include "store.h"
@@ -27,11 +28,13 @@ struct classification {
 
 /*
  * classify_address - classify one normalised address. store may be NULL
- * only if the caller wants list lookups to count as temporary failures.
- * today is "YYYY-MM-DD" (partner agreement expiry).
+ * only if the caller wants list lookups to count as temporary failures;
+ * certs NULL means nobody has a certificate. today is "YYYY-MM-DD"
+ * (partner agreement expiry).
  */
-void classify_address(const struct config *cfg, struct store *store, const struct address *addr,
-		      bool need_cert, const char *today, struct classification *out);
+void classify_address(const struct config *cfg, const struct certs *certs, struct store *store,
+		      const struct address *addr, bool need_cert, const char *today,
+		      struct classification *out);
 
 void classification_free(struct classification *c);
 

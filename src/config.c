@@ -217,6 +217,8 @@ struct config *config_parse(const char *name, const char *text, size_t len,
 		pos += n + 1;
 	}
 	check_file(&p, c);
+	c->key_lines = xcalloc(N_KEYS, sizeof(*c->key_lines));
+	memcpy(c->key_lines, p.seen, sizeof(p.seen));
 	if (p.msgs.n > 0) {
 		flush_errors(&p, errors);
 		config_unref(c);
@@ -305,6 +307,40 @@ bool config_is_internal_network(const struct config *c, const struct sockaddr *s
 		    (mapped != NULL && net_match(&c->internal_networks[i], AF_INET, mapped)))
 			return true;
 	return false;
+}
+
+bool config_is_key(const char *name)
+{
+	return find_key(name) >= 0;
+}
+
+const char *config_socket_path(const char *spec)
+{
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (spec[0] == '/')
+		return spec;
+	return NULL;
+}
+
+char *config_where(const struct config *c, const char *key)
+{
+	int i = find_key(key);
+	unsigned line = i >= 0 && c->key_lines != NULL ? c->key_lines[i] : 0;
+	const char *name = i >= 0 ? keys[i].name : key;
+
+	if (line > 0)
+		return xasprintf("%s:%u: %s: ", c->path, line, name);
+	return xasprintf("%s: %s: ", c->path, name);
+}
+
+char *config_where_mailbox(const struct config *c, const struct secure_mailbox *m)
+{
+	if (m->line > 0)
+		return xasprintf("%s:%u: SecureMailbox %s: ", c->path, m->line, m->address);
+	return xasprintf("%s: SecureMailbox %s: ", c->path, m->address);
 }
 
 const struct secure_mailbox *config_find_mailbox(const struct config *c, const char *address)
@@ -524,6 +560,24 @@ static void check_file(struct parser *p, struct config *c)
 	if (c->ldap_start_tls && c->ldap_ca_cert_file == NULL && !failed(p, "LDAPCACertFile") &&
 	    !failed(p, "LDAPStartTLS"))
 		perr_at(p, "LDAPStartTLS", "LDAPCACertFile must be set too");
+	/*
+	 * The encrypted class is only worth having when a message can be
+	 * encrypted: a recipient with a certificate and nothing to sign with
+	 * would tempfail every personal message to it for days, then bounce.
+	 */
+	if (c->n_ldap_uri > 0 && c->n_mailboxes == 0 && !failed(p, "SecureMailbox"))
+		perr_at(p, "LDAPURI",
+			"certificates are looked up but no SecureMailbox is configured to encrypt "
+			"from: add a SecureMailbox (and its key), or remove LDAPURI");
+	/* With one mailbox there is nothing to choose; with several the sender may name none. */
+	if (c->default_secure_mailbox == NULL && c->n_mailboxes == 1)
+		c->default_secure_mailbox = xstrdup(c->mailboxes[0].address);
+	else if (c->default_secure_mailbox == NULL && c->n_mailboxes > 1 &&
+		 !failed(p, "SecureMailbox"))
+		perr_at(p, "SecureMailbox",
+			"%zu SecureMailbox entries and no DefaultSecureMailbox: name the one that "
+			"encrypts a message whose sender names none",
+			c->n_mailboxes);
 	if (ascii_strcasecmp(c->personal_header, c->mailbox_header) == 0)
 		perr_at(p, p->seen[find_key("MailboxHeader")] ? "MailboxHeader" : "PersonalHeader",
 			"PersonalHeader and MailboxHeader must differ");
@@ -535,6 +589,11 @@ static bool failed(const struct parser *p, const char *key)
 }
 
 /* ------------------------------------------------------------ errors */
+
+unsigned config_parser_line(const struct parser *p)
+{
+	return p->defaults ? 0 : p->line;
+}
 
 void config_perr(struct parser *p, const char *fmt, ...)
 {
@@ -657,6 +716,7 @@ static void config_free(struct config *c)
 		free(c->mailboxes[i].certfile);
 	}
 	free(c->mailboxes);
+	free(c->key_lines);
 	free(c->internal_networks);
 	free(c->default_secure_mailbox);
 	free(c->path);

@@ -33,6 +33,7 @@ struct secure_mailbox {
 	char *address;		/* normalised local@domain */
 	char *keyfile;
 	char *certfile;
+	unsigned line;		/* where it was configured (0: built in), for messages */
 };
 
 enum language_set {
@@ -108,6 +109,8 @@ struct config {
 	bool syslog;			/* Syslog; default yes */
 	int syslog_facility;		/* SyslogFacility; default mail */
 	int log_level;			/* LogLevel; default info */
+
+	unsigned *key_lines;		/* per key: the line it was first given on, 0 if not */
 };
 
 /*
@@ -138,6 +141,23 @@ void config_dump(const struct config *c, struct strbuf *out);
 
 /* config_is_internal_network - does sa (sockaddr_in/in6) fall in InternalNetworks? */
 bool config_is_internal_network(const struct config *c, const struct sockaddr *sa);
+
+/*
+ * config_where - "file:line: Key: " for messages about a key's value found
+ * after parsing (a key file that does not load, a CA file that is not a
+ * certificate), so that they read like the parser's own; "file: Key: "
+ * when the key was not in the file. Free it.
+ */
+char *config_where(const struct config *c, const char *key);
+
+/* config_is_key - is name (any case) a configuration key? */
+bool config_is_key(const char *name);
+
+/* config_socket_path - the file of a local:/unix: socket spec, or NULL for inet. */
+const char *config_socket_path(const char *spec);
+
+/* config_where_mailbox - the same for one SecureMailbox line. Free it. */
+char *config_where_mailbox(const struct config *c, const struct secure_mailbox *m);
 
 /* config_find_mailbox - the SecureMailbox with this address, or NULL. */
 const struct secure_mailbox *config_find_mailbox(const struct config *c, const char *address);

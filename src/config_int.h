@@ -88,6 +88,9 @@ void config_free_strv(char **v, size_t n);
  */
 void config_perr(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* config_parser_line - the line being parsed (0 while setting the built-in defaults). */
+unsigned config_parser_line(const struct parser *p);
+
 /* config_quote_len - how much of v an error message quotes: whole characters. */
 int config_quote_len(const char *v);
 

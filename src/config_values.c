@@ -252,6 +252,7 @@ bool config_set_mailbox(struct parser *p, struct config *c, const struct key *k,
 	m->address = addr;
 	m->keyfile = xstrdup(w[1]);
 	m->certfile = xstrdup(w[2]);
+	m->line = config_parser_line(p);
 	return true;
 }
 
@@ -434,7 +435,7 @@ bool config_check_text(struct parser *p, const char *v)
 
 char *config_entry_domain(const char *entry, const char **why)
 {
-	return domain_normalise(entry, true, why);
+	return domain_entry_normalise(entry, why);
 }
 
 char *config_entry_ldap_uri(const char *entry, const char **why)

@@ -118,6 +118,7 @@ int ctl_main(int argc, char **argv, FILE *out)
 		if (rc == CTL_EX_OK)
 			rc = CTL_EX_ERROR;
 	}
+	certs_free(c.certs);
 	config_unref(c.cfg);
 	return rc;
 }
@@ -371,7 +372,7 @@ static int explain_one(struct ctl *c, struct store *s, const char *raw, bool per
 	}
 	if (strcmp(a.full, raw) != 0)
 		fprintf(c->out, "  normalised: %s\n", a.full);
-	classify_address(c->cfg, s, &a, personal, today, &cl);
+	classify_address(c->cfg, c->certs, s, &a, personal, today, &cl);
 	fprintf(c->out, "  class: %s\n", rclass_name(cl.cls));
 	fprintf(c->out, "  evidence: %s\n", cl.evidence ? cl.evidence : "-");
 	rc = explain_cert(c, s, &a, personal, cl.cls);
@@ -412,7 +413,7 @@ static int explain_cert(struct ctl *c, struct store *s, const struct address *a,
 	}
 	if (ctl_certs_start(c) != 0)
 		return CTL_EX_ERROR;
-	r = certs_lookup(c->cfg, s, a, &cs);
+	r = certs_lookup(c->certs, s, a, &cs);
 	if (r == LOOKUP_RETRY) {
 		fprintf(c->out, "  certificate: lookup failed (temporary)\n");
 		return CTL_EX_TEMPFAIL;

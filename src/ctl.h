@@ -30,8 +30,11 @@
 #define CTL_EX_USAGE 64
 #define CTL_EX_TEMPFAIL 75
 
+struct certs;
+
 struct ctl {
 	struct config *cfg;	/* the configuration in effect */
+	struct certs *certs;	/* ctl_certs_start: directory pool and trust store */
 	const char *database;	/* -d, else cfg->database */
 	FILE *out;		/* normal output */
 };
@@ -50,7 +53,7 @@ int ctl_export(struct ctl *c, int argc, char **argv);	/* ctl_export.c */
 
 /* ctl_usage_error - report a usage error (and the usage text); returns CTL_EX_USAGE. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* ctl_certs_start - certs_init once, for the commands that look certificates up; 0 or -1. */
+/* ctl_certs_start - c->certs once, for the commands that look certificates up; 0 or -1. */
 int ctl_certs_start(struct ctl *c);
 
 #endif

@@ -27,17 +27,15 @@ static struct store *open_rw(struct ctl *c);
 
 int ctl_certs_start(struct ctl *c)
 {
-	static bool started;
 	char *err = NULL;
 
-	if (started)
+	if (c->certs != NULL)
 		return 0;
-	if (certs_init(c->cfg, &err) != 0) {
+	if ((c->certs = certs_new(c->cfg, &err)) == NULL) {
 		msg_error("certificates: %s", err ? err : "cannot initialise");
 		free(err);
 		return -1;
 	}
-	started = true;
 	return 0;
 }
 
@@ -88,7 +86,7 @@ static int cert_one(struct ctl *c, struct store *s, const char *raw)
 		return CTL_EX_ERROR;
 	}
 	fprintf(c->out, "%s\n", a.full);
-	r = certs_lookup_now(c->cfg, s, &a, &cs);
+	r = certs_lookup_now(c->certs, s, &a, &cs);
 	for (size_t i = 0; i < cs.rejected.n; i++)
 		fprintf(c->out, "  not usable: %s\n", cs.rejected.v[i]);
 	if (r == LOOKUP_RETRY || cs.stale) {

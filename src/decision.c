@@ -26,6 +26,8 @@ void decision_free(struct decision *d)
 	free(d->sender);
 	free(d->client_addr);
 	free(d->personal_why);
+	free(d->copy_id);
+	free(d->failure);
 	decision_init(d);
 }
 

@@ -39,6 +39,7 @@ struct decision {
 	int cpr_hits;			/* CPR numbers found (masked elsewhere) */
 	bool already_encrypted;		/* S/MIME or PGP encrypted as submitted: never wrapped again */
 	enum mode mode;
+	unsigned long generation;	/* the runtime (configuration) that decided: 1, +1 per reload */
 	bool store_failed;		/* the database could not be used while deciding */
 
 	struct rcpt *rcpts;
@@ -48,6 +49,11 @@ struct decision {
 	enum action action;	/* outcome over all recipients (what enforce mode does) */
 	enum action applied;	/* what was actually done: deliver in monitor mode */
 	const char *rule;	/* the rule of the most severe recipient */
+
+	/* The outcome: what carrying out the verdict did (pipeline.c). */
+	char *copy_id;		/* Message-ID of the encrypted copy handed to the MTA, or NULL */
+	char *failure;		/* which effect failed and why (for the log), or NULL */
+	bool unrecorded;	/* the record could not be written: this line is the only trace */
 };
 
 void decision_init(struct decision *d);

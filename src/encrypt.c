@@ -4,11 +4,13 @@
  * (reinject.c), and tell the mailbox. No milter code here: milter.c
  * removes the recipients from the original once this reports QUEUED.
  *
- * The mailbox keys are loaded once, at start-up, and only read afterwards;
- * each message builds its copy in its own temporary file.
+ * The mailbox keys belong to a runtime (runtime.h): loaded when it is
+ * built, only read afterwards, freed with it; each message builds its copy
+ * in its own temporary file.
  *
- * Exports encrypt_init, encrypt_shutdown, encrypt_available,
- * encrypt_marker_accept, encrypt_and_queue (encrypt.h).
+ * Exports mailboxes_load, mailboxes_set_secret, mailboxes_free,
+ * mailboxes_available, encrypt_marker_accept, encrypt_and_queue
+ * (encrypt.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,12 +32,16 @@ struct loaded_mailbox {
 	struct smime_key *key;
 };
 
-static struct loaded_mailbox *mailboxes;
-static size_t n_mailboxes;
-static unsigned char *marker_secret;
-static size_t marker_secret_len;
+/* The function mailboxes of one configuration and this host's marker secret. */
+struct mailboxes {
+	struct config *cfg;		/* referenced: the addresses and file names live there */
+	struct loaded_mailbox *v;
+	size_t n;
+	unsigned char *secret;
+	size_t secret_len;
+};
 
-static const struct loaded_mailbox *choose_mailbox(const struct config *cfg, const char *choice,
+static const struct loaded_mailbox *choose_mailbox(const struct mailboxes *mbs, const char *choice,
 						   char **reason);
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
 			const char *message_id, const char *const *rcpts, size_t n, char **reason);
@@ -47,52 +53,62 @@ static char *issue_marker(const struct encrypt_job *job, const char *message_id,
 			  const char *sender, const char *const *rcpts, size_t n);
 static int cmp_str(const void *a, const void *b);
 
-int encrypt_init(const struct config *cfg, char **err)
+struct mailboxes *mailboxes_load(struct config *cfg, struct strlist *errors)
 {
-	*err = NULL;
-	mailboxes = xcalloc(cfg->n_mailboxes ? cfg->n_mailboxes : 1, sizeof(*mailboxes));
+	struct mailboxes *mbs = xcalloc(1, sizeof(*mbs));
+	size_t failed = 0;
+
+	mbs->cfg = config_ref(cfg);
+	mbs->v = xcalloc(cfg->n_mailboxes ? cfg->n_mailboxes : 1, sizeof(*mbs->v));
 	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
 		const struct secure_mailbox *mb = &cfg->mailboxes[i];
-		char *why = NULL;
+		char *why = NULL, *where;
 
-		mailboxes[i].mb = mb;
-		if ((mailboxes[i].key = smime_key_load(mb->keyfile, mb->certfile, &why)) == NULL) {
-			*err = xasprintf("SecureMailbox %s: %s", mb->address, why ? why : "?");
+		mbs->v[mbs->n].mb = mb;
+		if ((mbs->v[mbs->n].key = smime_key_load(mb->keyfile, mb->certfile, &why)) == NULL) {
+			where = config_where_mailbox(cfg, mb);
+			strlist_addf(errors, "%s%s", where, why ? why : "cannot be loaded");
+			free(where);
 			free(why);
-			n_mailboxes = i;
-			encrypt_shutdown();
-			return -1;
+			failed++;
+			continue;
 		}
+		mbs->n++;
 	}
-	n_mailboxes = cfg->n_mailboxes;
-	return 0;
+	if (failed > 0) {
+		mailboxes_free(mbs);
+		return NULL;
+	}
+	return mbs;
 }
 
-void encrypt_set_secret(const unsigned char *secret, size_t len)
+void mailboxes_set_secret(struct mailboxes *mbs, const unsigned char *secret, size_t len)
 {
-	free(marker_secret);
-	marker_secret = xmalloc(len);
-	memcpy(marker_secret, secret, len);
-	marker_secret_len = len;
+	if (mbs->secret != NULL)
+		memset(mbs->secret, 0, mbs->secret_len);
+	free(mbs->secret);
+	mbs->secret = xmalloc(len);
+	memcpy(mbs->secret, secret, len);
+	mbs->secret_len = len;
 }
 
-void encrypt_shutdown(void)
+void mailboxes_free(struct mailboxes *mbs)
 {
-	for (size_t i = 0; i < n_mailboxes; i++)
-		smime_key_free(mailboxes[i].key);
-	free(mailboxes);
-	mailboxes = NULL;
-	n_mailboxes = 0;
-	if (marker_secret != NULL)
-		memset(marker_secret, 0, marker_secret_len);
-	free(marker_secret);
-	marker_secret = NULL;
-	marker_secret_len = 0;
+	if (mbs == NULL)
+		return;
+	for (size_t i = 0; i < mbs->n; i++)
+		smime_key_free(mbs->v[i].key);
+	free(mbs->v);
+	if (mbs->secret != NULL)
+		memset(mbs->secret, 0, mbs->secret_len);
+	free(mbs->secret);
+	config_unref(mbs->cfg);
+	free(mbs);
 }
 
-bool encrypt_available(void)
+bool mailboxes_available(const struct mailboxes *mbs)
 {
-	return n_mailboxes > 0;
+	return mbs != NULL && mbs->n > 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -120,21 +136,22 @@ static char *marker_binding(const char *message_id, const char *sender, const ch
 	return sb.s;
 }
 
-bool encrypt_marker_accept(struct store *store, const char *message_id, const char *sender,
-			   const char *const *rcpts, size_t n, const char *value)
+bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
+			   const char *message_id, const char *sender, const char *const *rcpts,
+			   size_t n, const char *value)
 {
 	char *bind, *mark = NULL;
 	bool mailbox = false, ok;
 	const char *p = value;
 
-	if (marker_secret == NULL || store == NULL || value == NULL || n == 0)
+	if (mbs == NULL || mbs->secret == NULL || store == NULL || value == NULL || n == 0)
 		return false;
-	for (size_t i = 0; sender != NULL && i < n_mailboxes; i++)
-		mailbox |= ascii_strcasecmp(mailboxes[i].mb->address, sender) == 0;
+	for (size_t i = 0; sender != NULL && i < mbs->n; i++)
+		mailbox |= ascii_strcasecmp(mbs->v[i].mb->address, sender) == 0;
 	if (!mailbox)
 		return false;
 	bind = marker_binding(message_id, sender, rcpts, n);
-	ok = smime_marker_valid(marker_secret, marker_secret_len, bind, value, time(NULL),
+	ok = smime_marker_valid(mbs->secret, mbs->secret_len, bind, value, time(NULL),
 				ENCRYPT_MARKER_MAX_AGE);
 	free(bind);
 	if (!ok)
@@ -159,10 +176,11 @@ static char *issue_marker(const struct encrypt_job *job, const char *message_id,
 	char *bind, *m, *line = NULL;
 	long long now = (long long)time(NULL);
 
-	if (job->store == NULL || strcmp(job->cfg->reinject, "sendmail") != 0)
+	if (job->store == NULL || job->mailboxes->secret == NULL ||
+	    strcmp(job->cfg->reinject, "sendmail") != 0)
 		return NULL;
 	bind = marker_binding(message_id, sender, rcpts, n);
-	m = smime_marker(marker_secret, marker_secret_len, bind, (time_t)now);
+	m = smime_marker(job->mailboxes->secret, job->mailboxes->secret_len, bind, (time_t)now);
 	if (m != NULL && store_marker_issue(job->store, m, now + ENCRYPT_MARKER_MAX_AGE, now) == 0)
 		line = xasprintf("%s: %s", ENCRYPT_MARKER_HEADER, m);
 	else
@@ -173,43 +191,53 @@ static char *issue_marker(const struct encrypt_job *job, const char *message_id,
 	return line;
 }
 
+/* encrypt_mailbox_named - see encrypt.h. */
+char *encrypt_mailbox_named(const char *choice)
+{
+	const char *lt = strchr(choice, '<'), *p = lt ? lt : choice;
+	size_t len = lt && strchr(lt, '>') ? (size_t)(strchr(lt, '>') - lt + 1) : strlen(p);
+	struct address a;
+	char *res;
+
+	while (len > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		len--;
+	}
+	while (len > 0 && strchr(" \t\r\n", p[len - 1]) != NULL)
+		len--;
+	if (address_normalise(p, len, &a, NULL) != ADDR_OK)
+		return NULL;
+	res = a.full;
+	a.full = NULL;
+	address_free(&a);
+	return res;
+}
+
 /*
  * choose_mailbox - the mailbox the sender named in MailboxHeader, else
  * DefaultSecureMailbox. A named mailbox that is not configured is refused:
  * the sender meant a particular one, and another would get the replies.
  */
-static const struct loaded_mailbox *choose_mailbox(const struct config *cfg, const char *choice,
+static const struct loaded_mailbox *choose_mailbox(const struct mailboxes *mbs, const char *choice,
 						   char **reason)
 {
-	const char *want = cfg->default_secure_mailbox;
-	struct address a = { 0 };
+	char *named = choice ? encrypt_mailbox_named(choice) : NULL;
+	const char *want = choice ? named : mbs->cfg->default_secure_mailbox;
 	const struct loaded_mailbox *found = NULL;
 
-	if (choice != NULL) {
-		const char *lt = strchr(choice, '<'), *p = lt ? lt : choice;
-		size_t len = lt && strchr(lt, '>') ? (size_t)(strchr(lt, '>') - lt + 1) : strlen(p);
-
-		while (len > 0 && (*p == ' ' || *p == '\t')) {
-			p++;
-			len--;
-		}
-		while (len > 0 && strchr(" \t\r\n", p[len - 1]) != NULL)
-			len--;
-		if (address_normalise(p, len, &a, NULL) != ADDR_OK) {
-			*reason = xstrdup("the function mailbox named in the message is not a valid address");
-			return NULL;
-		}
-		want = a.full;
+	if (choice != NULL && named == NULL) {
+		*reason = xstrdup("the function mailbox named in the message is not a valid address");
+		return NULL;
 	}
-	for (size_t i = 0; want != NULL && i < n_mailboxes; i++)
-		if (ascii_strcasecmp(mailboxes[i].mb->address, want) == 0)
-			found = &mailboxes[i];
+	for (size_t i = 0; want != NULL && i < mbs->n; i++)
+		if (ascii_strcasecmp(mbs->v[i].mb->address, want) == 0)
+			found = &mbs->v[i];
 	if (found == NULL)
 		*reason = choice ? xasprintf("function mailbox <%s> is not configured for encrypted mail",
-					     a.full)
+					     named)
 				 : xstrdup("no function mailbox is configured for encrypted mail"
 					   " (DefaultSecureMailbox)");
-	address_free(&a);
+	free(named);
 	return found;
 }
 
@@ -225,7 +253,11 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 	enum encrypt_status st = ENCRYPT_TEMPFAIL;
 
 	*reason = *copy_id = NULL;
-	if ((lm = choose_mailbox(job->cfg, job->mailbox_choice, reason)) == NULL) {
+	if (!mailboxes_available(job->mailboxes)) {
+		*reason = xstrdup("no function mailbox is configured for encrypted mail");
+		goto out;
+	}
+	if ((lm = choose_mailbox(job->mailboxes, job->mailbox_choice, reason)) == NULL) {
 		st = ENCRYPT_REJECT;
 		goto out;
 	}

@@ -37,19 +37,23 @@
 #define ENCRYPT_MARKER_HEADER "X-Sikkermail-Reinjected"
 #define ENCRYPT_MARKER_MAX_AGE (24L * 3600)	/* the copy comes back within seconds */
 
-/*
- * encrypt_init - load every SecureMailbox's key and certificate (called
- * as root, before privileges are dropped: key files must be readable by
- * their owner only). 0, or -1 with *err.
- */
-int encrypt_init(const struct config *cfg, char **err);
-/* encrypt_set_secret - the host's marker secret (from the store), before serving. */
-void encrypt_set_secret(const unsigned char *secret, size_t len);
-#define ENCRYPT_SECRET_LEN 32
-void encrypt_shutdown(void);
+struct mailboxes;
 
-/* encrypt_available - is there at least one function mailbox to encrypt from? */
-bool encrypt_available(void);
+/*
+ * mailboxes_load - every SecureMailbox's key and certificate (read as
+ * root, before privileges are dropped: key files must be readable by their
+ * owner only), checked to match each other. cfg is referenced. NULL when
+ * any fails, with one "file:line: SecureMailbox ADDRESS: why" per failure
+ * appended to errors.
+ */
+struct mailboxes *mailboxes_load(struct config *cfg, struct strlist *errors);
+/* mailboxes_set_secret - this host's marker secret (from the store). */
+void mailboxes_set_secret(struct mailboxes *mbs, const unsigned char *secret, size_t len);
+#define ENCRYPT_SECRET_LEN 32
+void mailboxes_free(struct mailboxes *mbs);
+
+/* mailboxes_available - is there at least one function mailbox to encrypt from? */
+bool mailboxes_available(const struct mailboxes *mbs);
 
 /*
  * encrypt_marker_accept - is value the marker of a copy this filter
@@ -57,8 +61,15 @@ bool encrypt_available(void);
  * recipients (normalised), issued and not used before? A marker that is
  * accepted is used up.
  */
-bool encrypt_marker_accept(struct store *store, const char *message_id, const char *sender,
-			   const char *const *rcpts, size_t n, const char *value);
+bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
+			   const char *message_id, const char *sender, const char *const *rcpts,
+			   size_t n, const char *value);
+
+/*
+ * encrypt_mailbox_named - the address in MailboxHeader's value ("HR
+ * <hr@kp.dk>" or "hr@kp.dk"), normalised; NULL if it is not an address.
+ */
+char *encrypt_mailbox_named(const char *choice);
 
 enum encrypt_status {
 	ENCRYPT_QUEUED,		/* the copy is durable in the MTA */
@@ -68,6 +79,7 @@ enum encrypt_status {
 
 struct encrypt_job {
 	const struct config *cfg;
+	const struct mailboxes *mailboxes;	/* the runtime's function mailboxes */
 	struct store *store;		/* records the markers issued; may be NULL (no marker) */
 	const struct decision *d;	/* recipients with ACTION_ENCRYPT get the copy */
 	const char *mailbox_choice;	/* MailboxHeader's value (trusted submitter), or NULL */

@@ -199,15 +199,12 @@ static char *parse_domain(const char *field, struct strbuf *why)
 		sb_adds(why, "missing domain");
 		return NULL;
 	}
-	if ((d = domain_normalise(field, true, &reason)) == NULL) {
-		sb_printf(why, "invalid domain \"%s\": %s", field,
-			  reason ? reason : "bad syntax");
-		return NULL;
-	}
-	if (strchr(d + (d[0] == '.'), '.') == NULL) {
-		sb_printf(why, "\"%s\" is a whole top-level domain; name a domain below it", field);
-		free(d);
-		return NULL;
+	if ((d = domain_entry_normalise(field, &reason)) == NULL) {
+		if (reason != NULL && strncmp(reason, "is a whole", 10) == 0)
+			sb_printf(why, "\"%s\" %s", field, reason);
+		else
+			sb_printf(why, "invalid domain \"%s\": %s", field,
+				  reason ? reason : "bad syntax");
 	}
 	return d;
 }

@@ -1,19 +1,35 @@
 /*
- * main.c - sikkermail-milter: options, start-up in a fixed order, shutdown.
+ * main.c - sikkermail-milter: options, start-up in a fixed order, signals,
+ * reload, shutdown.
  *
  * Start-up order (as milter-regex and Postfix do it): read and check the
- * configuration; open the listening socket as root and give it to the
- * run-time user; drop privileges (refusing to go on as root); check that
- * the database opens; detach; write the pid file; serve. On SIGTERM
- * libmilter stops accepting and stops serving sessions between commands
- * (the MTA tempfails those, milter_default_action); a decision under way
- * (end of data: re-injection, record, reply) is given time to finish
- * before the process exits, so no message is left half-handled.
+ * configuration; load the runtime (trust store, directory pool, function
+ * mailbox keys) while still root; open the listening socket as root and
+ * give it to the run-time user; drop privileges (refusing to go on as
+ * root); open the database as that user; detach; write the pid file;
+ * serve.
+ *
+ * Signals: every signal the filter acts on is blocked in every thread and
+ * taken by the main thread with sigwait(), while libmilter serves in a
+ * thread of its own (milter_start). SIGUSR1 and SIGHUP reload: a reloader
+ * thread builds a new runtime from the files and publishes it, or logs
+ * why not and keeps the old one; the main thread goes straight back to
+ * sigwait, so that a signal sent to the process finds it waiting (the
+ * kernel gives a process-directed signal to the main thread first when it
+ * can take it; libmilter's own signal thread also waits for SIGHUP, and
+ * would stop the filter if it got one). SIGUSR2 is logged and ignored.
+ * SIGTERM and SIGINT stop: libmilter stops accepting and stops serving
+ * sessions between commands (the MTA tempfails those,
+ * milter_default_action); callbacks under way, a decision with its
+ * re-injected copy and record above all, are waited for before the
+ * runtime is released and the process exits.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +38,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "certs.h"
 #include "config.h"
-#include "encrypt.h"
 #include "log.h"
 #include "milter.h"
 #include "mime.h"
-#include "smime.h"
-#include "store.h"
+#include "runtime.h"
 #include "util.h"
 
 #define DRAIN_SECONDS 30
@@ -41,13 +54,24 @@ struct options {
 	bool check_only;		/* -n */
 };
 
+/* What a reload reads: the file given or found at start-up, or NULL (built-in). */
+static const char *config_file;
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reload_cond = PTHREAD_COND_INITIALIZER;
+static int reload_requests;	/* signals not yet acted on (under reload_lock) */
+static bool reloader_stop;
+
 static void usage(void) __attribute__((noreturn));
 static void parse_options(int argc, char **argv, struct options *o);
+static int check_only(const char *socket);
+static void log_errors(const char *what, const struct strlist *errors);
 static int become_user(const struct config *cfg, const char *socket_spec);
-static int check_database(const struct config *cfg);
 static int detach(void);
-static int start_certificates(const struct config *cfg);
 static int write_pidfile(const char *path);
+static void block_signals(sigset_t *set);
+static void *reloader(void *arg);
+static void reload(void);
+static void serve_signals(const sigset_t *set);
 
 static void usage(void)
 {
@@ -55,7 +79,8 @@ static void usage(void)
 	      "  -c FILE    configuration file (default " CONFIG_DEFAULT_PATH
 	      " if it exists, else built-in defaults)\n"
 	      "  -f         stay in the foreground and log to stderr too\n"
-	      "  -n         check the configuration and exit 0 (good) or 1 (errors)\n"
+	      "  -n         check the configuration and what it names (keys, certificates,\n"
+	      "             database, socket directory) and exit 0 (good) or 1 (errors)\n"
 	      "  -p SOCKET  listen here instead of Socket\n"
 	      "  -V         print the version and exit\n",
 	      stderr);
@@ -95,60 +120,229 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage();
 }
 
+/* log_errors - each as its own line: the "file:line: message" form stays greppable. */
+static void log_errors(const char *what, const struct strlist *errors)
+{
+	for (size_t i = 0; i < errors->n; i++)
+		msg_error("%s%s", what, errors->v[i]);
+}
+
+/*
+ * check_only - -n: everything start-up would load and meet, every problem
+ * as "file:line: message", in one run. Nothing is created or changed.
+ */
+static int check_only(const char *socket)
+{
+	struct strlist errors;
+	struct config *cfg;
+	struct runtime *rt = NULL;
+	int rc = 1;
+
+	strlist_init(&errors);
+	if ((cfg = config_load(config_file, &errors)) != NULL) {
+		rt = runtime_load(cfg, &errors);
+		runtime_check_deployment(cfg, socket ? socket : cfg->socket, &errors);
+	}
+	log_errors("", &errors);
+	if (cfg != NULL && errors.n == 0) {
+		printf("%s: configuration OK\n", cfg->path);
+		rc = 0;
+	} else if (errors.n == 0) {
+		msg_error("%s: cannot load the configuration", config_file);
+	}
+	runtime_unref(rt);
+	config_unref(cfg);
+	strlist_free(&errors);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
+	struct strlist errors;
 	struct config *cfg;
+	struct runtime *rt;
 	const char *socket;
-	int left;
+	sigset_t signals;
+	pthread_t reload_thread;
+	int left, rc = 1;
 
 	log_init("sikkermail-milter", false, true, 0);
 	parse_options(argc, argv, &o);
-	if ((cfg = config_load_default(o.config_path)) == NULL)
+	config_file = o.config_path;
+	if (config_file == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		config_file = CONFIG_DEFAULT_PATH;
+	if (o.check_only)
+		return check_only(o.socket);
+	if ((cfg = config_load_default(config_file)) == NULL)
 		return 1;
-	if (o.check_only) {
-		printf("%s: configuration OK\n", cfg->path);
-		config_unref(cfg);
-		return 0;
-	}
+	block_signals(&signals);
 	log_init("sikkermail-milter", cfg->syslog, true, cfg->syslog_facility);
 	log_set_level(cfg->log_level);
 	socket = o.socket ? o.socket : cfg->socket;
 
 	umask((mode_t)cfg->umask);
 	mime_init();
-	if (start_certificates(cfg) != 0)
+	strlist_init(&errors);
+	if ((rt = runtime_load(cfg, &errors)) == NULL) {
+		log_errors("", &errors);
+		strlist_free(&errors);
+		config_unref(cfg);
 		return 1;
-	if (milter_setup(cfg, socket) != 0 || become_user(cfg, socket) != 0 ||
-	    check_database(cfg) != 0 || (!o.foreground && detach() != 0))
+	}
+	if (milter_setup(socket) != 0 || become_user(cfg, socket) != 0)
+		goto fail;
+	if (runtime_open_store(rt, &errors) != 0) {
+		log_errors("", &errors);
+		goto fail;
+	}
+	if (!o.foreground && detach() != 0)
 		goto fail;
 	if (!o.foreground)
 		log_init("sikkermail-milter", cfg->syslog, false, cfg->syslog_facility);
 	if (cfg->pidfile != NULL && write_pidfile(cfg->pidfile) != 0)
 		goto fail;
-
+	runtime_publish(rt);
+	if (pthread_create(&reload_thread, NULL, reloader, NULL) != 0 || milter_start() != 0) {
+		msg_error("cannot start threads");
+		goto fail;
+	}
 	msg_info("starting (%s mode, socket %s, configuration %s)", mode_name(cfg->mode), socket,
 		 cfg->path);
-	if (milter_run() != 0)
+	serve_signals(&signals);
+	milter_stop();
+	if (milter_wait() != 0)
 		msg_error("libmilter ended with an error");
-	if ((left = milter_drain(DRAIN_SECONDS)) > 0)
+	pthread_mutex_lock(&reload_lock);
+	reloader_stop = true;
+	pthread_cond_signal(&reload_cond);
+	pthread_mutex_unlock(&reload_lock);
+	pthread_join(reload_thread, NULL);
+	if ((left = milter_drain(DRAIN_SECONDS)) > 0) {
+		/* something still runs: release nothing it may use, leave at once */
 		msg_warn("stopping with %d decision(s) still under way after %d s", left,
 			 DRAIN_SECONDS);
-	if (milter_socket_path(socket) != NULL)
-		unlink(milter_socket_path(socket));
+		if (config_socket_path(socket) != NULL)
+			unlink(config_socket_path(socket));
+		if (cfg->pidfile != NULL)
+			unlink(cfg->pidfile);
+		_exit(0);
+	}
+	if (config_socket_path(socket) != NULL)
+		unlink(config_socket_path(socket));
 	if (cfg->pidfile != NULL && unlink(cfg->pidfile) != 0 && errno != ENOENT)
 		msg_warn("cannot remove %s: %s", cfg->pidfile, strerror(errno));
-	certs_shutdown();
-	encrypt_shutdown();
 	msg_info("stopped");
-	config_unref(cfg);
-	return 0;
-
+	rc = 0;
+	runtime_publish(NULL);
 fail:
-	/* leave nothing behind that looks like a running filter */
-	if (milter_socket_path(socket) != NULL)
-		unlink(milter_socket_path(socket));
-	return 1;
+	if (rc != 0 && config_socket_path(socket) != NULL)
+		unlink(config_socket_path(socket));	/* nothing behind that looks like a filter */
+	runtime_unref(rt);
+	strlist_free(&errors);
+	config_unref(cfg);
+	return rc;
+}
+
+/*
+ * block_signals - before any thread exists, so that every thread inherits
+ * the mask and only sigwait() in the main thread takes these signals.
+ * SIGPIPE is ignored: a client or a re-injection pipe going away is an
+ * error return, not a reason to die.
+ */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* serve_signals - until SIGTERM or SIGINT (or serving ends by itself). */
+static void serve_signals(const sigset_t *set)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		switch (sig) {
+		case SIGHUP:
+		case SIGUSR1:
+			pthread_mutex_lock(&reload_lock);
+			reload_requests++;
+			pthread_cond_signal(&reload_cond);
+			pthread_mutex_unlock(&reload_lock);
+			break;
+		case SIGUSR2:
+			msg_info("SIGUSR2 ignored (SIGUSR1 or SIGHUP reloads)");
+			break;
+		default:
+			msg_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+			return;
+		}
+	}
+}
+
+static void *reloader(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&reload_lock);
+	for (;;) {
+		while (reload_requests == 0 && !reloader_stop)
+			pthread_cond_wait(&reload_cond, &reload_lock);
+		if (reloader_stop)
+			break;
+		reload_requests = 0;	/* several signals in a row: one reload reads them all */
+		pthread_mutex_unlock(&reload_lock);
+		reload();
+		pthread_mutex_lock(&reload_lock);
+	}
+	pthread_mutex_unlock(&reload_lock);
+	return NULL;
+}
+
+/*
+ * reload - a new runtime from the files, published whole, or the old one
+ * kept and one log line saying why. Socket, UserID and PidFile were used
+ * at start-up and keep their values until a restart.
+ */
+static void reload(void)
+{
+	struct strlist errors;
+	struct strbuf why;
+	struct config *cfg;
+	struct runtime *rt = NULL, *old = runtime_current();
+
+	strlist_init(&errors);
+	if ((cfg = config_load(config_file, &errors)) != NULL &&
+	    (rt = runtime_load(cfg, &errors)) != NULL)
+		runtime_open_store(rt, &errors);
+	if (errors.n > 0) {
+		sb_init(&why);
+		for (size_t i = 0; i < errors.n && i < 5; i++)
+			sb_printf(&why, "%s%s", i ? "; " : "", errors.v[i]);
+		if (errors.n > 5)
+			sb_printf(&why, "; and %zu more", errors.n - 5);
+		msg_error("reload refused, the running configuration stays: %s", why.s);
+		sb_free(&why);
+	} else {
+		if (old != NULL && (strcmp(cfg->socket, old->cfg->socket) != 0 ||
+				    strcmp(cfg->userid, old->cfg->userid) != 0))
+			msg_warn("reload: Socket and UserID keep their start-up values until a restart");
+		log_set_level(cfg->log_level);
+		runtime_publish(rt);
+		msg_notice("reload accepted: configuration %s (generation %lu, %s mode)", cfg->path,
+			   rt->generation, mode_name(cfg->mode));
+	}
+	runtime_unref(rt);
+	runtime_unref(old);
+	config_unref(cfg);
+	strlist_free(&errors);
 }
 
 /*
@@ -158,7 +352,7 @@ fail:
  */
 static int become_user(const struct config *cfg, const char *socket_spec)
 {
-	const char *path = milter_socket_path(socket_spec);
+	const char *path = config_socket_path(socket_spec);
 	struct passwd *pw;
 
 	if (geteuid() != 0)
@@ -185,53 +379,6 @@ static int become_user(const struct config *cfg, const char *socket_spec)
 		msg_error("still root after switching to %s: refusing to run", pw->pw_name);
 		return -1;
 	}
-	return 0;
-}
-
-/*
- * start_certificates - the trust store, the directory pool and the
- * function mailboxes' keys, read while still root.
- */
-static int start_certificates(const struct config *cfg)
-{
-	char *err = NULL;
-
-	if (certs_init(cfg, &err) != 0) {
-		msg_error("certificates: %s", err ? err : "cannot initialise");
-		free(err);
-		return -1;
-	}
-	if (encrypt_init(cfg, &err) != 0) {
-		msg_error("%s", err ? err : "cannot load the function mailboxes");
-		free(err);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * check_database - open (creating if needed) the database once, so a bad
- * path fails now, and read this host's marker secret from it.
- */
-static int check_database(const struct config *cfg)
-{
-	char *err = NULL;
-	struct store *s = store_open(cfg->database, STORE_RW, &err);
-	unsigned char secret[ENCRYPT_SECRET_LEN];
-
-	if (s == NULL) {
-		msg_error("database %s: %s", cfg->database, err ? err : "cannot open");
-		free(err);
-		return -1;
-	}
-	if (store_secret(s, "reinject-marker", secret, sizeof(secret), smime_random) != 0) {
-		msg_error("%s", store_errmsg(s));
-		store_close(s);
-		return -1;
-	}
-	encrypt_set_secret(secret, sizeof(secret));
-	memset(secret, 0, sizeof(secret));
-	store_close(s);
 	return 0;
 }
 

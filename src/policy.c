@@ -1,8 +1,9 @@
 /*
  * policy.c - facts to verdict: the decision table of SPEC section 5.
  *
- * Exports policy_rcpt_action, policy_decide and policy_rule_intern (see
- * policy.h). Pure: no I/O, no logging, no globals but constant tables.
+ * Exports policy_rcpt_action, policy_decide, policy_failure,
+ * policy_failure_name and policy_rule_intern (see policy.h). Pure: no
+ * I/O, no logging, no globals but constant tables.
  *
  * The settings come from a validated configuration, but this is the last
  * line between personal data and the Internet, so a setting outside its
@@ -14,27 +15,29 @@
 
 #include "policy.h"
 
-#define RULE_NOT_PERSONAL "not-personal"
-#define RULE_NO_RECIPIENTS "no-recipients"
-#define RULE_PARTNER "PersonalToPartner"
-#define RULE_FREEMAIL "PersonalToFreemail"
-#define RULE_TLS "PersonalToTLS"
-#define RULE_LOOKUP "OnLookupFailure"
-#define RULE_DATABASE "database-unavailable"
-#define RULE_ALREADY_ENCRYPTED "already-encrypted"
-
 static enum action setting(enum action value, unsigned allowed, enum action fallback);
 
-/*
- * Every rule name a decision can carry; policy_rule_intern maps stored
- * names back to these. The last ones are set outside this module, by the
- * milter when it cannot carry out a verdict: list them here too, or
- * audit_parse reads them back as "other".
- */
+/* Every rule name a decision can carry; policy_rule_intern maps stored names back to these. */
 static const char *const rule_names[] = {
-	RULE_NOT_PERSONAL, "internal", "tunnel", "encrypted", RULE_PARTNER,
+	RULE_NOT_PERSONAL, RULE_INTERNAL, RULE_TUNNEL, RULE_ENCRYPTED, RULE_PARTNER,
 	RULE_FREEMAIL, RULE_TLS, RULE_LOOKUP, RULE_NO_RECIPIENTS, RULE_ALREADY_ENCRYPTED,
-	"encryption-unavailable", RULE_DATABASE, "SecureMailbox", "encryption-failed",
+	RULE_ENCRYPTION_UNAVAILABLE, RULE_DATABASE, RULE_SECURE_MAILBOX, RULE_ENCRYPTION_FAILED,
+	RULE_MTA_REFUSED, RULE_NOT_RECORDED,
+};
+
+/* The failures of carrying out a verdict: name, rule, action. */
+static const struct {
+	const char *name;
+	const char *rule;
+	enum action action;
+} failures[FAIL_COUNT] = {
+	[FAIL_ENCRYPT_UNAVAILABLE] = { "encrypt", RULE_ENCRYPTION_UNAVAILABLE, ACTION_TEMPFAIL },
+	[FAIL_MAILBOX_UNKNOWN] = { "mailbox", RULE_SECURE_MAILBOX, ACTION_REJECT },
+	[FAIL_ENCRYPT] = { "encrypt", RULE_ENCRYPTION_FAILED, ACTION_TEMPFAIL },
+	[FAIL_DELRCPT] = { "delrcpt", RULE_MTA_REFUSED, ACTION_TEMPFAIL },
+	[FAIL_QUARANTINE] = { "quarantine", RULE_MTA_REFUSED, ACTION_TEMPFAIL },
+	[FAIL_HEADER] = { "header", RULE_MTA_REFUSED, ACTION_TEMPFAIL },
+	[FAIL_RECORD] = { "record", RULE_NOT_RECORDED, ACTION_TEMPFAIL },
 };
 
 #define BIT(a) (1u << (a))
@@ -56,13 +59,13 @@ enum action policy_rcpt_action(const struct config *cfg, bool personal, enum rcl
 	}
 	switch (cls) {
 	case CLASS_INTERNAL:
-		*rule = "internal";
+		*rule = RULE_INTERNAL;
 		return ACTION_DELIVER;
 	case CLASS_TUNNEL:
-		*rule = "tunnel";
+		*rule = RULE_TUNNEL;
 		return ACTION_DELIVER;
 	case CLASS_ENCRYPTED:
-		*rule = "encrypted";
+		*rule = RULE_ENCRYPTED;
 		return ACTION_ENCRYPT;
 	case CLASS_PARTNER:
 		*rule = RULE_PARTNER;
@@ -126,6 +129,19 @@ void policy_decide(const struct config *cfg, struct decision *d)
 		}
 	}
 	d->applied = cfg->mode == MODE_MONITOR ? ACTION_DELIVER : d->action;
+}
+
+void policy_failure(enum effect_failure f, struct decision *d)
+{
+	if ((unsigned)f >= FAIL_COUNT)
+		f = FAIL_ENCRYPT;	/* unknown: a temporary failure, never a delivery */
+	d->action = d->applied = failures[f].action;
+	d->rule = failures[f].rule;
+}
+
+const char *policy_failure_name(enum effect_failure f)
+{
+	return (unsigned)f < FAIL_COUNT ? failures[f].name : "unknown";
 }
 
 const char *policy_rule_intern(const char *name)

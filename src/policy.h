@@ -29,6 +29,52 @@
 #include "config.h"
 #include "decision.h"
 
+/*
+ * Every rule name a decision can carry, in one place: the decision table's
+ * own, and those of a verdict that could not be carried out
+ * (policy_failure). Readers of stored decisions map names back with
+ * policy_rule_intern.
+ */
+#define RULE_NOT_PERSONAL "not-personal"
+#define RULE_NO_RECIPIENTS "no-recipients"
+#define RULE_INTERNAL "internal"
+#define RULE_TUNNEL "tunnel"
+#define RULE_ENCRYPTED "encrypted"
+#define RULE_PARTNER "PersonalToPartner"
+#define RULE_FREEMAIL "PersonalToFreemail"
+#define RULE_TLS "PersonalToTLS"
+#define RULE_LOOKUP "OnLookupFailure"
+#define RULE_DATABASE "database-unavailable"
+#define RULE_ALREADY_ENCRYPTED "already-encrypted"
+#define RULE_ENCRYPTION_UNAVAILABLE "encryption-unavailable"
+#define RULE_SECURE_MAILBOX "SecureMailbox"
+#define RULE_ENCRYPTION_FAILED "encryption-failed"
+#define RULE_MTA_REFUSED "mta-refused"
+#define RULE_NOT_RECORDED "not-recorded"
+
+/*
+ * What can go wrong while a verdict is carried out. policy_failure maps
+ * each to the message's new action and rule: a function mailbox the sender
+ * named that does not exist is refused (the sender must correct it); every
+ * other failure is temporary.
+ */
+enum effect_failure {
+	FAIL_ENCRYPT_UNAVAILABLE,	/* the message was not kept, or no mailbox to sign with */
+	FAIL_MAILBOX_UNKNOWN,		/* MailboxHeader names a mailbox that is not configured */
+	FAIL_ENCRYPT,			/* the copy could not be made or handed to the MTA */
+	FAIL_DELRCPT,			/* the MTA refused to take a recipient off the original */
+	FAIL_QUARANTINE,		/* the MTA refused to hold the message */
+	FAIL_HEADER,			/* the MTA refused a header change */
+	FAIL_RECORD,			/* the decision could not be recorded */
+	FAIL_COUNT
+};
+
+/* policy_failure - d->action and d->applied become the failure's action, d->rule its rule. */
+void policy_failure(enum effect_failure f, struct decision *d);
+
+/* policy_failure_name - "encrypt", "delrcpt", ... for logs. */
+const char *policy_failure_name(enum effect_failure f);
+
 /* policy_rcpt_action - one recipient's action; *rule gets a static rule name. */
 enum action policy_rcpt_action(const struct config *cfg, bool personal, enum rclass cls,
 			       const char **rule);

@@ -1,8 +1,9 @@
 /*
  * reply.c - a verdict into SMTP reply text and a quarantine reason (pure).
  *
- * Exports reply_build, reply_free, reply_sanitise and reply_hold_reason
- * (see reply.h). The staff member who sent the message reads these lines
+ * Exports reply_build, reply_failure, reply_rcpt_refused, reply_free,
+ * reply_sanitise and reply_hold_reason (see reply.h). Every text that
+ * reaches the SMTP client is made here. The staff member who sent the message reads these lines
  * in a bounce, so they name every offending recipient with its class, in
  * the configured languages, and end with a reference the help desk can
  * find in the log.
@@ -20,6 +21,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +44,7 @@ static char *more_line(enum language_set lang, size_t n);
 static char *ref_line(const struct config *cfg, const struct decision *d);
 static void add_line(struct reply *r, char *line);
 static char *ascii_only(const char *s, size_t max);
+static char *failure_line(enum language_set lang, enum effect_failure f, const char *mailbox);
 
 /* lang_order - the languages to write, in order; none configured means both. */
 static size_t lang_order(const struct config *cfg, enum language_set out[2])
@@ -253,6 +256,64 @@ void reply_build(const struct config *cfg, const struct decision *d, struct repl
 	add_line(r, ref_line(cfg, d));
 }
 
+/*
+ * The failures' lines (ASCII: Postfix blanks every other byte), Danish and
+ * English. A failure not listed is a temporary one of the message as a
+ * whole.
+ */
+static char *failure_line(enum language_set lang, enum effect_failure f, const char *mailbox)
+{
+	char *mb, *line;
+
+	switch (f) {
+	case FAIL_MAILBOX_UNKNOWN:
+		mb = cut(mailbox ? mailbox : "?", REPLY_ADDR_MAX);
+		line = lang == LANG_DA
+			       ? xasprintf("Funktionspostkassen <%s> er ikke sat op til krypteret post",
+					   mb)
+			       : xasprintf("The function mailbox <%s> is not configured for encrypted "
+					   "mail",
+					   mb);
+		free(mb);
+		return line;
+	case FAIL_ENCRYPT_UNAVAILABLE:
+	case FAIL_ENCRYPT:
+		return xstrdup(lang == LANG_DA
+				       ? "Den krypterede kopi kunne ikke laves; proev igen senere"
+				       : "The encrypted copy could not be made; try again later");
+	case FAIL_RECORD:
+		return xstrdup(lang == LANG_DA
+				       ? "Beslutningen kunne ikke registreres; proev igen senere"
+				       : "The decision could not be recorded; try again later");
+	default:
+		return xstrdup(lang == LANG_DA ? "Beskeden kunne ikke behandles; proev igen senere"
+					       : "The message could not be handled; try again later");
+	}
+}
+
+void reply_failure(const struct config *cfg, const struct decision *d, enum effect_failure f,
+		   const char *mailbox, struct reply *r)
+{
+	enum language_set langs[2];
+	size_t n_langs = lang_order(cfg, langs);
+	bool reject = f == FAIL_MAILBOX_UNKNOWN;
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->rcode, reject ? "550" : "451");
+	strcpy(r->xcode, reject ? "5.7.1" : "4.3.0");
+	for (size_t l = 0; l < n_langs; l++)
+		add_line(r, failure_line(langs[l], f, mailbox));
+	add_line(r, ref_line(cfg, d));
+}
+
+void reply_rcpt_refused(const char *why, struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	strcpy(r->rcode, "550");
+	strcpy(r->xcode, "5.1.3");
+	add_line(r, xstrdup(why ? why : "invalid address"));
+}
+
 void reply_free(struct reply *r)
 {
 	for (size_t i = 0; i < r->n_lines; i++)
@@ -280,9 +341,17 @@ char *reply_hold_reason(const struct config *cfg, const struct decision *d)
 {
 	struct strbuf sb;
 	char *qid = ascii_only(d->queue_id && d->queue_id[0] ? d->queue_id : "unknown", HOLD_QID_MAX);
-	char *tail = xasprintf(" held; ref %s", qid), *item, *addr, *out;
-	size_t n_items = 0, skipped = 0;
+	char *tail, *item, *addr, *out, enc[64] = "";
+	size_t n_items = 0, skipped = 0, n_enc = 0;
 	const size_t more_max = sizeof(", and 99999 more") - 1;
+
+	/* encrypted recipients got their copy and were taken off what is held */
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		n_enc += d->rcpts[i].action == ACTION_ENCRYPT;
+	if (n_enc > 0)
+		snprintf(enc, sizeof(enc), "; %zu encrypted copy recipient%s not on it", n_enc,
+			 n_enc == 1 ? "" : "s");
+	tail = xasprintf(" held%s; ref %s", enc, qid);
 
 	sb_init(&sb);
 	sb_adds(&sb, "sikkermail: personal data to ");

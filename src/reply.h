@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "decision.h"
+#include "policy.h"
 
 #define REPLY_MAX_LINES 30
 
@@ -41,6 +42,19 @@ struct reply {
  */
 void reply_build(const struct config *cfg, const struct decision *d, struct reply *r);
 void reply_free(struct reply *r);
+
+/*
+ * reply_failure - the reply for a verdict that could not be carried out
+ * (policy_failure): one line per language saying what the sender can do,
+ * then the reference line. Nothing of the MTA's or a library's own error
+ * text reaches the client (that goes to the log). mailbox is the function
+ * mailbox the sender named, for FAIL_MAILBOX_UNKNOWN (may be NULL).
+ */
+void reply_failure(const struct config *cfg, const struct decision *d, enum effect_failure f,
+		   const char *mailbox, struct reply *r);
+
+/* reply_rcpt_refused - 550 5.1.3 and why, for a recipient refused at RCPT TO. */
+void reply_rcpt_refused(const char *why, struct reply *r);
 
 /*
  * reply_sanitise - s as one line of printable UTF-8 (CR, LF, TAB become a

@@ -122,6 +122,7 @@ struct store *store_open(const char *path, enum store_mode mode, char **err)
 	struct store *s = xcalloc(1, sizeof(*s));
 	int flags = mode == STORE_RO ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	bool need_migrate = false;
+	struct stat st;
 
 	s->path = xstrdup(path);
 	s->mode = mode;
@@ -143,11 +144,24 @@ struct store *store_open(const char *path, enum store_mode mode, char **err)
 		goto fail;
 	if (need_migrate && migrate(s) < 0)
 		goto fail;
+	if (stat(path, &st) == 0) {
+		s->dev = st.st_dev;
+		s->ino = st.st_ino;
+	}
 	return s;
 fail:
 	*err = xstrdup(s->errmsg);
 	store_close(s);
 	return NULL;
+}
+
+bool store_still_usable(struct store *s)
+{
+	struct stat st;
+
+	if (stat(s->path, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino)
+		return false;
+	return access(s->path, s->mode == STORE_RO ? R_OK : R_OK | W_OK) == 0;
 }
 
 void store_close(struct store *s)

@@ -30,6 +30,14 @@ struct store *store_open(const char *path, enum store_mode mode, char **err);
 void store_close(struct store *s);
 
 /*
+ * store_still_usable - is the file at the handle's path still the one it
+ * opened, and still readable (and writable) by this process? A handle kept
+ * across messages must not go on writing to a database that was replaced
+ * or taken away from under it.
+ */
+bool store_still_usable(struct store *s);
+
+/*
  * store_list_match - the entry of list kind that covers domain: the exact
  * entry, else the nearest ".parent" entry. LOOKUP_RETRY on a database
  * error. On LOOKUP_FOUND *out is filled (free with list_entry_free).

@@ -14,6 +14,8 @@
 #ifndef SIKKERMAIL_STORE_INT_H
 #define SIKKERMAIL_STORE_INT_H
 
+#include <sys/types.h>
+
 #include "store.h"
 #include "util.h"
 
@@ -40,6 +42,8 @@ struct store {
 	struct sqlite3 *db;
 	char *path;
 	enum store_mode mode;
+	dev_t dev;			/* the file opened, to notice it being replaced */
+	ino_t ino;
 	struct sqlite3_stmt *stmt[ST_COUNT];	/* prepared on first use */
 	struct strlist arena;		/* strings of a decision read back, for one callback */
 	char errmsg[512];

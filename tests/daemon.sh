@@ -45,16 +45,29 @@ is "$rc" 64 "-c without its argument exits 64"
 
 # ----------------------------------------------------------------- -n
 
+# contrib/sikkermail.conf: its paths are the installed system's; -n checks
+# them too, so the example is checked with its places moved into the test's.
 conf=$top_srcdir/contrib/sikkermail.conf
 if [ -f "$conf" ]; then
-	out=$("$MILTER" -n -c "$conf" 2>&1)
+	mkdir -p "$TEST_TMP/contrib/db"
+	give_to_test_user "$TEST_TMP/contrib"
+	sed -e "s#/var/lib/sikkermail/#$TEST_TMP/contrib/db/#" -e "s#/run/sikkermail/#$TEST_TMP/contrib/#" \
+		-e "s#^\\(UserID[[:space:]]*\\).*#\\1$TEST_USER#" "$conf" >"$TEST_TMP/contrib/example.conf"
+	for kv in "UserID $TEST_USER" "Database $TEST_TMP/contrib/db/sikkermail.db" \
+		"Socket local:$TEST_TMP/contrib/sikkermail.sock"; do
+		grep -q "^${kv%% *}" "$TEST_TMP/contrib/example.conf" ||
+			echo "$kv" >>"$TEST_TMP/contrib/example.conf"
+	done
+	out=$("$MILTER" -n -c "$TEST_TMP/contrib/example.conf" 2>&1)
 	rc=$?
-	is "$rc" 0 "-n accepts contrib/sikkermail.conf" || diag "$out"
+	is "$rc" 0 "-n accepts contrib/sikkermail.conf (its places in the test directory)" ||
+		diag "$out"
 else
 	fail "contrib/sikkermail.conf exists"
 fi
 
-mkdir -p "$TEST_TMP/good"
+mkdir -p "$TEST_TMP/good/db"
+give_to_test_user "$TEST_TMP/good"
 base_conf "$TEST_TMP/good/good.conf" "$TEST_TMP/good" \
 	"Mode monitor" "PersonalToFreemail hold" "PersonalToTLS accept"
 out=$("$MILTER" -n -c "$TEST_TMP/good/good.conf" 2>&1)
@@ -84,6 +97,45 @@ out=$("$MILTER" -n -c "$TEST_TMP/does-not-exist.conf" 2>&1)
 rc=$?
 is "$rc" 1 "-n on a missing file exits 1"
 like "$out" "does-not-exist\.conf" "... and names the file"
+
+# -n loads what start-up loads: keys (matched to their certificates), the
+# trust store and CRL, the database and the socket's directory, and says
+# what is wrong with each, where it was configured, all in one run.
+deep=$TEST_TMP/deep
+mkdir -p "$deep/db"
+if bash "$top_srcdir/tests/lib/mkcerts.sh" "$deep/pki" 2>"$deep/mkcerts.err"; then
+	pki=$deep/pki
+	chmod 600 "$pki"/*.key
+	echo "not a certificate" >"$deep/garbage.pem"
+	base_conf "$deep/deep.conf" "$deep" \
+		"SecureMailbox valid@example.dk $pki/valid.key $pki/expired.pem" \
+		"SecureMailbox ec@example.dk $pki/ec.key $pki/ec.pem" \
+		"SecureMailbox gone@example.dk $deep/missing.key $pki/valid.pem" \
+		"DefaultSecureMailbox ec@example.dk" \
+		"LDAPURI ldap://127.0.0.1:1" "LDAPBase c=DK" \
+		"TrustedCAFile $deep/garbage.pem"
+	sed -i "s#^Socket .*#Socket local:$deep/nodir/milter.sock#" "$deep/deep.conf"
+	chmod 755 "$deep/db"	# root's, not writable by the daemon's user
+	out=$("$MILTER" -n -c "$deep/deep.conf" 2>&1)
+	rc=$?
+	is "$rc" 1 "-n: a configuration whose files are wrong exits 1"
+	like "$out" "deep\.conf:9: SecureMailbox valid@example\.dk: .*does not belong" \
+		"-n: a key that does not match its certificate, at its line"
+	like "$out" "deep\.conf:11: SecureMailbox gone@example\.dk: .*missing\.key" \
+		"-n: an unreadable key file, at its line"
+	like "$out" "deep\.conf:15: TrustedCAFile: .*garbage\.pem" "-n: a CA file that is not one, at its line"
+	if [ "$(id -u)" -eq 0 ]; then
+		like "$out" "deep\.conf:4: Database: .*not writable by $TEST_USER" \
+			"-n: a database directory the daemon's user cannot write"
+	fi
+	like "$out" "deep\.conf:2: Socket: socket directory $deep/nodir does not exist" \
+		"-n: a missing socket directory"
+	unlike "$out" "deep\.conf:10:" "-n: nothing said of the good mailbox"
+	is "$(ls "$deep/db")" "" "-n created nothing"
+else
+	fail "test PKI made"
+	diag_file "$deep/mkcerts.err"
+fi
 
 # ----------------------------------------------------------------- start, stop
 

@@ -351,7 +351,10 @@ msg noreinj valid@example.dk
 send noreinj bob@kp.dk,valid@example.dk
 unset SEND_PORT
 is "$SEND_QID" "" "re-injection down: not queued"
-like "$SEND_REPLY" '^451[ -]4\.[0-9]+\.[0-9]+ .*could not be queued' "re-injection down: 451 4.x.x, the copy could not be queued"
+like "$SEND_REPLY" "(^|"$'\n'")451[ -]4\\.3\\.0 The encrypted copy could not be made; try again later" \
+	"re-injection down: 451 4.x.x, the encrypted copy could not be made"
+unlike "$SEND_REPLY" '(refused|onnection|127\.0\.0\.1|:[0-9]{4,5})' \
+	"re-injection down: nothing of the hand-off's own error reaches the client"
 sleep 1
 is "$(sink_new | wc -l)" 0 "re-injection down: nothing delivered, not even to bob@"
 [[ $SEND_OUT =~ Ref\ ([0-9A-Za-z]+) ]] || true

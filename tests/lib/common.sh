@@ -22,6 +22,7 @@
 #             alive PID, milter_conf FILE LINE... (write a daemon's
 #             configuration), milter_start CONF SOCKETPATH LOG [ARGS...] (sets
 #             MILTER_PID), milter_stop, miltertest_run SOCKET SCRIPT QIDPREFIX
+#             [NAME=VALUE...] (the NAMEs become the script's globals)
 #   helpers:  wait_for SECONDS CMD..., pick_port VAR, free_port,
 #             port_in_use PORT, file_owner PATH, proc_user PID,
 #             give_to_test_user PATH..., as_test_user CMD...,
@@ -431,9 +432,13 @@ decision() {
 # (SCRIPT, run by run.lua) against the daemon on SOCKET; miltertest's output
 # on stdout. HELPURL must be the daemon's HelpURL.
 miltertest_run() {
-	local dir=$top_srcdir/tests/milter
-	miltertest -D "socket=unix:$1" -D "libdir=$dir" -D "helpurl=$HELPURL" \
-		-D "qid_prefix=$3" -D "script=$dir/$2" -s "$dir/run.lua" 2>&1
+	local dir=$top_srcdir/tests/milter sock=$1 script=$2 prefix=$3 kv defs=()
+	shift 3
+	for kv in "$@"; do
+		defs+=(-D "$kv")
+	done
+	miltertest -D "socket=unix:$sock" -D "libdir=$dir" -D "helpurl=$HELPURL" \
+		-D "qid_prefix=$prefix" -D "script=$dir/$script" "${defs[@]}" -s "$dir/run.lua" 2>&1
 }
 
 # sql DB QUERY - one query through the sqlite3 CLI.

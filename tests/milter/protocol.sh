@@ -48,10 +48,12 @@ daemon() {
 
 running() { [ -n "${D_PID[$1]:-}" ]; }
 
-# run_lua SCRIPT QID_PREFIX - run one script against the daemon in use.
+# run_lua SCRIPT QID_PREFIX [NAME=VALUE...] - run one script against the
+# daemon in use, with the NAMEs as its globals.
 run_lua() {
 	local script=$1 prefix=$2 name=${1%.lua} out rc line finished=
-	out=$(miltertest_run "$SOCK" "$script" "$prefix")
+	shift 2
+	out=$(miltertest_run "$SOCK" "$script" "$prefix" "$@")
 	rc=$?
 	while IFS= read -r line; do
 		case $line in
@@ -94,6 +96,27 @@ daemon enforce "InternalNetworks 192.0.2.0/24"
 daemon hold "PersonalToFreemail hold"
 daemon monitor "Mode monitor"
 daemon broken
+daemon cprmon "DetectCPR monitor"
+daemon cprenf "DetectCPR enforce"
+
+# encrypt: a function mailbox, a certificate directory that never answers
+# (the recipient's certificate is put in the cache below, as if it had),
+# and a stand-in sendmail that keeps what it is handed in sent/.
+ENC_DIR=$TEST_TMP/encrypt-files
+mkdir -p "$ENC_DIR/sent"
+if bash "$top_srcdir/tests/lib/mkcerts.sh" "$ENC_DIR/pki" 2>"$ENC_DIR/mkcerts.err"; then
+	chmod 600 "$ENC_DIR"/pki/*.key
+	printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>%s/sent/args\ncat >"$(mktemp %s/sent/m.XXXXXX)"\n' \
+		"$ENC_DIR" "$ENC_DIR" >"$ENC_DIR/sendmail"
+	chmod 755 "$ENC_DIR/sendmail"
+	give_to_test_user "$ENC_DIR/sent"
+	daemon encrypt "SecureMailbox sikker@kp.dk $ENC_DIR/pki/valid.key $ENC_DIR/pki/valid.pem" \
+		"LDAPURI ldap://127.0.0.1:1" "LDAPBase c=DK" "TrustedCAFile $ENC_DIR/pki/trust.pem" \
+		"SendmailPath $ENC_DIR/sendmail"
+else
+	fail "test PKI made for the encrypt daemon"
+	diag_file "$ENC_DIR/mkcerts.err"
+fi
 
 # ------------------------------------------------------------ enforce
 
@@ -136,6 +159,48 @@ if running monitor; then
 		"applied=deliver" "class1=freemail"
 fi
 
+# ------------------------------------------------------------ DetectCPR
+
+use cprmon
+if running cprmon; then
+	run_lua cpr.lua C10000 mode=monitor
+	decision C100000001 "cpr, monitor" "personal=no" "cpr=1" "applied=deliver" "class1=freemail"
+fi
+use cprenf
+if running cprenf; then
+	run_lua cpr.lua C20000 mode=enforce
+	decision C200000001 "cpr, enforce" "personal=yes" "personal_source=cpr" "cpr=1" \
+		"applied=reject" "rule=PersonalToFreemail"
+	decision C200000002 "cpr, enforce, internal" "personal=yes" "personal_source=cpr" \
+		"applied=deliver"
+fi
+for name in cprmon cprenf; do
+	running "$name" || continue
+	unlike "$(cat "${D_DIR[$name]}/milter.log")" '010190-?1238' \
+		"$name: the CPR number is in no log line"
+done
+
+# ------------------------------------------------------------ encrypt
+
+use encrypt
+if running encrypt; then
+	wait_for 5 test -f "$DB"
+	as_test_user sqlite3 "$DB" "INSERT OR REPLACE INTO cert_cache (address, found, der, subject,
+		issuer, fingerprint, source, not_before, not_after, fetched_at, fresh_until) VALUES
+		('enc@example.dk', 1, readfile('$ENC_DIR/pki/mixedcase.der'), 'CN=enc', 'CN=Test',
+		'00', 'ldap://127.0.0.1:1', 0, 4102444800, strftime('%s', 'now'),
+		strftime('%s', 'now') + 3600)" >/dev/null
+	run_lua encrypt.lua E10000
+	copies=$(grep -l -s 'application/pkcs7-mime' "$ENC_DIR"/sent/m.* | wc -l)
+	is "$copies" 2 "encrypt: two encrypted copies handed to the stand-in sendmail"
+	is "$(grep -c -- '-f sikker@kp.dk -- enc@example.dk$' "$ENC_DIR/sent/args")" 2 \
+		"encrypt: each from the function mailbox, to the certificate recipient only"
+	decision E100000001 "internal + encrypted" "action=encrypt" "applied=encrypt" \
+		"rcpt2=enc@example.dk" "class2=encrypted" "action2=encrypt" "copy=<[^ ]+>"
+	decision E100000002 "encrypted only" "applied=encrypt"
+	decision E100000003 "unknown mailbox" "applied=reject" "rule=SecureMailbox"
+fi
+
 # ------------------------------------------------------------ broken database
 
 use broken
@@ -155,7 +220,7 @@ fi
 # ------------------------------------------------------------ shutdown
 
 [ ${#D_PID[@]} -gt 0 ] && stop_pids "${D_PID[@]}"
-for name in enforce hold monitor broken; do
+for name in enforce hold monitor broken cprmon cprenf encrypt; do
 	running "$name" || continue
 	use "$name"
 	is "${STOP_STATUSES[${D_PID[$name]}]}" 0 "$name daemon: SIGTERM exits 0"

@@ -47,6 +47,7 @@ static void test_refcount(void);
 static void test_example_and_manual(void);
 
 #define NAME "t.conf"
+#define MAILBOX "SecureMailbox a@kp.dk /k /c"
 
 /* parse_text - parse text as file NAME; errors (if non-NULL) collects the messages. */
 static struct config *parse_text(const char *text, struct strlist *errors)
@@ -194,9 +195,11 @@ static const struct {
 	{ "Language da", "Language", "da" },
 	{ "Language en, da", "Language", "en,da" },
 	{ "HelpURL https://kp.dk/sikkermail#help", "HelpURL", "https://kp.dk/sikkermail#help" },
-	{ "LDAPURI ldap://crtdir.certifikat.dk ldaps://b.example:636\nLDAPBase c=DK", "LDAPURI",
+	{ "LDAPURI ldap://crtdir.certifikat.dk ldaps://b.example:636\nLDAPBase c=DK\n" MAILBOX, "LDAPURI",
 	  "ldap://crtdir.certifikat.dk, ldaps://b.example:636" },
-	{ "LDAPURI ldapi://%2Frun%2Fslapd.sock\nLDAPBase c=DK", "LDAPBase", "c=DK" },
+	{ "LDAPURI ldapi://%2Frun%2Fslapd.sock\nLDAPBase c=DK\n" MAILBOX, "LDAPBase", "c=DK" },
+	/* one SecureMailbox is the default by itself */
+	{ MAILBOX, "DefaultSecureMailbox", "a@kp.dk" },
 	{ "LDAPFilter (&(mail=%s)(objectClass=person))", "LDAPFilter",
 	  "(&(mail=%s)(objectClass=person))" },
 	{ "LDAPBindDN cn=reader, o=KP\nLDAPBindPasswordFile /etc/sikkermail/ldap.pw",
@@ -368,7 +371,19 @@ static const struct {
 	{ "LDAPFilter (mail=%s)(cn=x)", NAME ":1: LDAPFilter: bad value", 1 },
 	{ "LDAPURI http://crtdir.certifikat.dk\nLDAPBase c=DK",
 	  NAME ":1: LDAPURI: bad entry \"http://crtdir.certifikat.dk\": expected an ldap://, ldaps:// or ldapi:// URI", 0 },
-	{ "LDAPURI ldap://crtdir.certifikat.dk", NAME ":1: LDAPURI: LDAPBase must be set too", 0 },
+	{ "LDAPURI ldap://crtdir.certifikat.dk\n" MAILBOX, NAME ":1: LDAPURI: LDAPBase must be set too", 0 },
+	/* an encrypted class that nothing can serve */
+	{ "LDAPURI ldap://x\nLDAPBase c=DK",
+	  NAME ":1: LDAPURI: certificates are looked up but no SecureMailbox is configured to "
+	       "encrypt from: add a SecureMailbox (and its key), or remove LDAPURI", 0 },
+	/* several mailboxes: which one for a message that names none? */
+	{ "SecureMailbox a@kp.dk /k /c\nSecureMailbox b@kp.dk /k2 /c2",
+	  NAME ":1: SecureMailbox: 2 SecureMailbox entries and no DefaultSecureMailbox: name the "
+	       "one that encrypts a message whose sender names none", 0 },
+	/* a whole top-level domain is nobody's own domain (the list importer agrees) */
+	{ "InternalDomains kp.dk, dk", NAME ":1: InternalDomains: bad entry \"dk\": is a whole top-level domain", 1 },
+	{ "InternalDomains .dk", NAME ":1: InternalDomains: bad entry \".dk\": is a whole top-level domain", 1 },
+	{ "InternalDomains COM.", NAME ":1: InternalDomains: bad entry \"COM.\": is a whole top-level domain", 1 },
 	{ "Mode monitor\nLDAPBindDN cn=x", NAME ":2: LDAPBindDN: LDAPBindPasswordFile must be set too", 0 },
 	{ "LDAPBindPasswordFile /etc/pw", NAME ":1: LDAPBindPasswordFile: LDAPBindDN must be set too", 0 },
 	{ "LDAPBindPasswordFile pw\nLDAPBindDN cn=x", NAME ":1: LDAPBindPasswordFile: \"pw\" is not an absolute path", 0 },
@@ -376,7 +391,7 @@ static const struct {
 	  NAME ":1: LDAPStartTLS: bad value \"maybe\": expected yes, no, true, false, 1 or 0", 0 },
 	{ "LDAPStartTLS", NAME ":1: LDAPStartTLS: missing value", 0 },
 	{ "LDAPStartTLS yes", NAME ":1: LDAPStartTLS: LDAPCACertFile must be set too", 0 },
-	{ "LDAPURI ldap://x\nLDAPBase c=DK\nLDAPStartTLS true",
+	{ "LDAPURI ldap://x\nLDAPBase c=DK\nLDAPStartTLS true\n" MAILBOX,
 	  NAME ":3: LDAPStartTLS: LDAPCACertFile must be set too", 0 },
 	{ "LDAPStartTLS yes\nLDAPStartTLS yes", NAME ":2: LDAPStartTLS: duplicate key, first at line 1", 0 },
 	{ "CertTTL 10s", NAME ":1: CertTTL: 10s is out of range (1m..90d)", 0 },
@@ -428,7 +443,7 @@ static const struct {
 	{ "DefaultSecureMailbox a@kp.dk b@kp.dk", NAME ":1: DefaultSecureMailbox: expected one address", 0 },
 	/* one mistake, one message: a rule joining keys is quiet when one of them is wrong */
 	{ "SecureMailbox a@kp.dk k /c\nDefaultSecureMailbox a@kp.dk", NAME ":1: SecureMailbox: \"k\" is not an absolute path", 0 },
-	{ "LDAPURI ldap://x\nLDAPBase", NAME ":2: LDAPBase: missing value", 0 },
+	{ "LDAPURI ldap://x\nLDAPBase\n" MAILBOX, NAME ":2: LDAPBase: missing value", 0 },
 	{ "LDAPStartTLS yes\nLDAPCACertFile ca.pem", NAME ":2: LDAPCACertFile: \"ca.pem\" is not an absolute path", 0 },
 };
 

@@ -1,0 +1,433 @@
+/*
+ * pipeline.c - decide, carry out through struct mta_ops, record. See
+ * pipeline.h for the order of the steps and what a failure at each does.
+ *
+ * Exports pipeline_end_of_message, pipeline_decide and mta_result_name.
+ * No libmilter here: the MTA is reached only through the ops table.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "classify.h"
+#include "encrypt.h"
+#include "log.h"
+#include "mime.h"
+#include "pipeline.h"
+#include "policy.h"
+#include "smime.h"
+#include "store.h"
+
+/* One carrying-out of one verdict. */
+struct run {
+	struct facts *f;
+	struct decision *d;
+	const struct config *cfg;
+	const struct mta_ops *ops;
+	void *mta;
+	enum mta_result result;
+	bool copied;		/* the encrypted copy is with the MTA: cannot be taken back */
+};
+
+static const char *qid_of(const struct decision *d);
+static void personal_flag_of(struct facts *f);
+static void scan_cpr(struct facts *f);
+static void progress(const struct mta_ops *ops, void *mta, time_t *last);
+static void note_failure(struct decision *d, enum effect_failure fl, const char *why, bool log);
+static void fail(struct run *x, enum effect_failure fl, const char *why);
+static bool wants_copy(const struct decision *d);
+static void step_encrypt(struct run *x);
+static void remove_encrypted(struct run *x);
+static void step_hold(struct run *x);
+static void step_reply(struct run *x);
+static int remove_headers(struct run *x, const char *name, int count);
+static char *tag_value(const struct decision *d);
+static void step_headers(struct run *x);
+static void step_record(struct run *x);
+
+const char *mta_result_name(enum mta_result r)
+{
+	static const char *const names[] = { "accept", "discard", "reject", "tempfail" };
+
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}
+
+static const char *qid_of(const struct decision *d)
+{
+	return d->queue_id != NULL ? d->queue_id : "-";
+}
+
+/* ------------------------------------------------------------- deciding */
+
+/*
+ * personal_flag_of - the flag headers of a trusted submitter, then the CPR
+ * scan: in enforce mode a CPR number, or a message that could not be
+ * scanned, makes the message personal (fail safe); in monitor mode the
+ * finding is only logged and tagged. Only a trusted submitter's flag
+ * counts (SPEC section 2).
+ */
+static void personal_flag_of(struct facts *f)
+{
+	struct decision *d = &f->d;
+
+	if (d->trusted && f->n_flag_headers > 0) {
+		d->personal = personal_flag_result(&f->flag, f->rt->cfg->personal_header,
+						   &d->personal_why);
+		d->psrc = d->personal ? PSRC_HEADER : PSRC_NONE;
+	} else {
+		d->personal = false;
+		d->psrc = PSRC_NONE;
+		d->personal_why = xstrdup(f->n_flag_headers > 0 ? "header from untrusted client ignored"
+								: "no header");
+	}
+	if (d->trusted && f->rt->cfg->detect_cpr != CPR_OFF && f->body != NULL)
+		scan_cpr(f);
+}
+
+/* scan_cpr - decoded text and Subject; the finding (masked) joins personal_why. */
+static void scan_cpr(struct facts *f)
+{
+	struct decision *d = &f->d;
+	struct cpr_result r;
+	char *err = NULL, summary[256], *found = NULL, *why;
+	FILE *in = f->body_error == NULL ? msgbuf_read(f->body, &err) : NULL;
+	bool enforce = f->rt->cfg->detect_cpr == CPR_ENFORCE;
+
+	if (in == NULL || mime_scan_cpr(in, &r, &err) != 0) {
+		found = xasprintf("not scanned for CPR numbers: %s",
+				  f->body_error ? f->body_error : err ? err : "?");
+		msg_warn("%s: message %s", qid_of(d), found);
+	} else if (r.hits > 0) {
+		d->cpr_hits = (int)r.hits;
+		cpr_result_format(&r, summary, sizeof(summary));
+		found = xasprintf("CPR %s: %s", enforce ? "found" : "found (monitor)", summary);
+	}
+	free(err);
+	if (found == NULL)
+		return;
+	if (enforce && !d->personal) {
+		d->personal = true;
+		d->psrc = PSRC_CPR;
+	}
+	why = xasprintf("%s; %s", d->personal_why, found);
+	free(d->personal_why);
+	d->personal_why = why;
+	free(found);
+}
+
+/* progress - at most once a second, so a long recipient list keeps the MTA waiting. */
+static void progress(const struct mta_ops *ops, void *mta, time_t *last)
+{
+	time_t now = time(NULL);
+
+	if (ops != NULL && ops->progress != NULL && now != *last) {
+		*last = now;
+		ops->progress(mta);
+	}
+}
+
+void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
+{
+	struct decision *d = &f->d;
+	const struct config *cfg = f->rt->cfg;
+	struct store *store;
+	char today[11];
+	time_t last = time(NULL);
+
+	d->time = (long long)last;
+	personal_flag_of(f);
+	today_string(today);
+	store = facts_store(f);
+	d->store_failed = store == NULL;
+	d->already_encrypted = f->content_type != NULL && smime_is_encrypted(f->content_type);
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		struct classification cl;
+		struct rcpt *r = &d->rcpts[i];
+
+		progress(ops, mta, &last);
+		classify_address(cfg, f->rt->certs, store, &r->addr, d->personal, today, &cl);
+		r->cls = cl.cls;
+		r->evidence = cl.evidence;
+		r->cert_der = cl.cert_der;
+		r->cert_der_len = cl.cert_der_len;
+		cl.evidence = NULL;
+		cl.cert_der = NULL;
+		classification_free(&cl);
+	}
+	policy_decide(cfg, d);
+}
+
+/* ----------------------------------------------------------- carrying out */
+
+/* note_failure - what failed, for the audit line (several may add up), and the log. */
+static void note_failure(struct decision *d, enum effect_failure fl, const char *why, bool log)
+{
+	char *s = xasprintf("%s%s%s: %s", d->failure ? d->failure : "", d->failure ? "; " : "",
+			    policy_failure_name(fl), why);
+
+	free(d->failure);
+	d->failure = s;
+	if (log)
+		msg_error("%s: %s failed: %s", qid_of(d), policy_failure_name(fl), why);
+}
+
+/*
+ * fail - an effect failed: the message becomes what policy_failure says,
+ * with its reply, and nothing more is carried out.
+ */
+static void fail(struct run *x, enum effect_failure fl, const char *why)
+{
+	struct reply r;
+	char *mailbox = x->f->mailbox_choice ? encrypt_mailbox_named(x->f->mailbox_choice) : NULL;
+
+	note_failure(x->d, fl, why, true);
+	policy_failure(fl, x->d);
+	reply_failure(x->cfg, x->d, fl, mailbox, &r);
+	free(mailbox);
+	if (x->ops->reply(x->mta, &r) != 0)
+		msg_warn("%s: could not set the reply text", qid_of(x->d));
+	reply_free(&r);
+	x->result = x->d->applied == ACTION_REJECT ? MTA_REJECT : MTA_TEMPFAIL;
+}
+
+/* wants_copy - an enforced encrypt or hold verdict with recipients due an encrypted copy. */
+static bool wants_copy(const struct decision *d)
+{
+	if (d->mode != MODE_ENFORCE || (d->applied != ACTION_ENCRYPT && d->applied != ACTION_HOLD))
+		return false;
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		if (d->rcpts[i].action == ACTION_ENCRYPT)
+			return true;
+	return false;
+}
+
+/*
+ * step_encrypt - the encrypted copy handed to the MTA before anything else
+ * happens to the original; then its recipients taken off the original.
+ */
+static void step_encrypt(struct run *x)
+{
+	struct facts *f = x->f;
+	struct encrypt_job job = { 0 };
+	char *reason = NULL, *copy_id = NULL, *err = NULL;
+	enum encrypt_status st;
+	time_t last = 0;
+
+	if (!wants_copy(x->d))
+		return;
+	if (f->body == NULL || !mailboxes_available(f->rt->mailboxes)) {
+		fail(x, FAIL_ENCRYPT_UNAVAILABLE,
+		     mailboxes_available(f->rt->mailboxes)
+			     ? "the message was not kept for encryption"
+			     : "no function mailbox is configured to encrypt from");
+		return;
+	}
+	if (f->body_error != NULL) {
+		reason = xasprintf("the message could not be kept for encryption: %s", f->body_error);
+		fail(x, FAIL_ENCRYPT_UNAVAILABLE, reason);
+		free(reason);
+		return;
+	}
+	job.cfg = x->cfg;
+	job.mailboxes = f->rt->mailboxes;
+	job.store = facts_store(f);
+	job.d = x->d;
+	job.mailbox_choice = f->mailbox_choice;
+	job.subject = f->subject;
+	if ((job.original = msgbuf_read(f->body, &err)) == NULL) {
+		reason = xasprintf("the message could not be read back for encryption: %s",
+				   err ? err : "?");
+		fail(x, FAIL_ENCRYPT_UNAVAILABLE, reason);
+		goto out;
+	}
+	progress(x->ops, x->mta, &last);
+	st = encrypt_and_queue(&job, &reason, &copy_id);
+	progress(x->ops, x->mta, &last);
+	if (st != ENCRYPT_QUEUED) {
+		fail(x, st == ENCRYPT_REJECT ? FAIL_MAILBOX_UNKNOWN : FAIL_ENCRYPT,
+		     reason ? reason : "encryption failed");
+		goto out;
+	}
+	x->copied = true;
+	x->d->copy_id = copy_id;
+	copy_id = NULL;
+	msg_info("%s: encrypted copy %s queued", qid_of(x->d), x->d->copy_id);
+	remove_encrypted(x);
+out:
+	free(reason);
+	free(copy_id);
+	free(err);
+}
+
+/*
+ * remove_encrypted - the encrypted recipients have their copy: take them
+ * off the original. When nobody is left, the original is discarded. If
+ * the MTA will not take one off, the original must not go on: tempfail.
+ */
+static void remove_encrypted(struct run *x)
+{
+	const struct decision *d = x->d;
+	size_t left = 0;
+	char *why;
+
+	for (size_t i = 0; i < d->n_rcpts; i++) {
+		if (d->rcpts[i].action != ACTION_ENCRYPT) {
+			left++;
+			continue;
+		}
+		if (x->ops->delrcpt(x->mta, d->rcpts[i].raw) != 0) {
+			why = xasprintf("the MTA did not take %s off the original after its "
+					"encrypted copy %s was queued",
+					d->rcpts[i].addr.full, d->copy_id);
+			fail(x, FAIL_DELRCPT, why);
+			free(why);
+			return;
+		}
+	}
+	if (left == 0)
+		x->result = MTA_DISCARD;
+}
+
+static void step_hold(struct run *x)
+{
+	char *reason;
+
+	if (x->result != MTA_ACCEPT || x->d->applied != ACTION_HOLD)
+		return;
+	reason = reply_hold_reason(x->cfg, x->d);
+	if (x->ops->quarantine(x->mta, reason) != 0)
+		fail(x, FAIL_QUARANTINE, "the MTA refused to hold the message");
+	free(reason);
+}
+
+/* step_reply - the policy's own reject or tempfail. */
+static void step_reply(struct run *x)
+{
+	struct reply r;
+
+	if (x->result != MTA_ACCEPT ||
+	    (x->d->applied != ACTION_REJECT && x->d->applied != ACTION_TEMPFAIL))
+		return;
+	reply_build(x->cfg, x->d, &r);
+	if (x->ops->reply(x->mta, &r) != 0)
+		msg_warn("%s: could not set the reply text", qid_of(x->d));
+	reply_free(&r);
+	x->result = x->d->applied == ACTION_REJECT ? MTA_REJECT : MTA_TEMPFAIL;
+}
+
+/*
+ * remove_headers - delete every copy of a header, whatever its case.
+ * Deleting from the last index down keeps the indices of the rest stable.
+ */
+static int remove_headers(struct run *x, const char *name, int count)
+{
+	for (int i = count; i >= 1; i--)
+		if (x->ops->chgheader(x->mta, name, i, NULL) != 0)
+			return -1;
+	return 0;
+}
+
+/* tag_value - X-Sikkermail: what was decided, never the subject or a CPR number. */
+static char *tag_value(const struct decision *d)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	if (d->personal)
+		sb_printf(&sb, "personal=yes (%s)", personal_source_name(d->psrc));
+	else
+		sb_adds(&sb, "personal=no");
+	if (d->cpr_hits > 0)
+		sb_printf(&sb, "; cpr=%d", d->cpr_hits);
+	sb_printf(&sb, "; action=%s", action_name(d->applied));
+	if (d->mode == MODE_MONITOR && d->action != d->applied)
+		sb_printf(&sb, "; monitor=%s", action_name(d->action));
+	sb_printf(&sb, "; ref=%s", d->queue_id ? d->queue_id : "unknown");
+	return sb.s;
+}
+
+/*
+ * step_headers - on what goes on: the function-mailbox choice is an
+ * instruction to the filter, never sent on; an untrusted client's flag
+ * headers go; nobody's X-Sikkermail or marker survives; the tag is added.
+ */
+static void step_headers(struct run *x)
+{
+	const struct facts *f = x->f;
+	char *tag = NULL;
+	int rc = 0;
+
+	if (x->result != MTA_ACCEPT)
+		return;
+	rc |= remove_headers(x, x->cfg->mailbox_header, f->n_mailbox_headers);
+	if (!x->d->trusted)
+		rc |= remove_headers(x, x->cfg->personal_header, f->n_flag_headers);
+	rc |= remove_headers(x, FACTS_TAG_HEADER, f->n_tag_headers);
+	rc |= remove_headers(x, ENCRYPT_MARKER_HEADER, f->n_marker_headers);
+	if (rc == 0 && x->cfg->tag_header) {
+		tag = tag_value(x->d);
+		rc = x->ops->insheader(x->mta, 0, FACTS_TAG_HEADER, tag);
+		free(tag);
+	}
+	if (rc == 0)
+		return;
+	if (x->copied)	/* the copy is out: a retry would only send it again */
+		note_failure(x->d, FAIL_HEADER, "the MTA refused a header change; message passed on",
+			     true);
+	else
+		fail(x, FAIL_HEADER, "the MTA refused a header change");
+}
+
+/*
+ * step_record - the record, from what was done, then the audit line. A
+ * personal message that would now be delivered, with nothing copied yet,
+ * is tempfailed when its decision cannot be recorded (SPEC section 8);
+ * anything else goes on, and the audit line says it was not recorded.
+ */
+static void step_record(struct run *x)
+{
+	struct decision *d = x->d;
+	struct store *s = facts_store(x->f);
+	struct strbuf sb;
+	char *why;
+
+	if (s == NULL || store_record_decision(s, d) != 0) {
+		why = xasprintf("decision not recorded in the database: %s",
+				s ? store_errmsg(s) : "unavailable");
+		x->f->store_broken = s != NULL;
+		d->unrecorded = true;
+		if (x->result == MTA_ACCEPT && !x->copied && d->personal &&
+		    d->mode == MODE_ENFORCE && d->applied != ACTION_HOLD)
+			fail(x, FAIL_RECORD, why);
+		else	/* an outage (s == NULL) was logged when it began */
+			note_failure(d, FAIL_RECORD, why, s != NULL);
+		free(why);
+	}
+	sb_init(&sb);
+	audit_format(d, &sb);
+	msg_audit(sb.s);
+	sb_free(&sb);
+}
+
+enum mta_result pipeline_end_of_message(struct facts *f, const struct mta_ops *ops, void *mta)
+{
+	struct run x = { f, &f->d, f->rt->cfg, ops, mta, MTA_ACCEPT, false };
+
+	if (f->reinjected) {
+		/* our own encrypted copy or notice, already decided: passed on unchanged */
+		msg_info("%s: re-injected copy %s passed", qid_of(&f->d),
+			 f->d.message_id ? f->d.message_id : "-");
+		if (remove_headers(&x, ENCRYPT_MARKER_HEADER, f->n_marker_headers) != 0)
+			msg_warn("%s: could not remove the %s header", qid_of(&f->d),
+				 ENCRYPT_MARKER_HEADER);
+		return MTA_ACCEPT;
+	}
+	pipeline_decide(f, ops, mta);
+	step_encrypt(&x);
+	step_hold(&x);
+	step_reply(&x);
+	step_headers(&x);
+	step_record(&x);
+	return x.result;
+}

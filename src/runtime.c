@@ -1,0 +1,304 @@
+/*
+ * runtime.c - the refcounted runtime: configuration, certificates,
+ * function mailboxes and database handles, built whole or not at all, and
+ * swapped whole by a reload. See runtime.h.
+ *
+ * The published runtime is a pointer behind a mutex; taking a reference
+ * and swapping it are both done under it, so a message never sees a
+ * runtime that is being freed. Everything inside a runtime is read-only
+ * once built, except the handle pool, which has its own lock.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "runtime.h"
+#include "smime.h"
+
+#define POOL_MAX 16		/* idle handles kept; more concurrent messages open more */
+
+struct storepool {
+	pthread_mutex_t lock;
+	struct store *idle[POOL_MAX];
+	size_t n_idle;
+};
+
+static pthread_mutex_t published_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct runtime *published;
+static unsigned long generations;
+static atomic_bool database_down;	/* process-wide: logged once per outage */
+
+static void add_located(struct strlist *errors, const struct config *cfg, const char *err);
+static void runtime_free(struct runtime *rt);
+static bool writable_by(const struct stat *st, const struct passwd *pw);
+static void check_database_path(const struct config *cfg, const struct passwd *pw,
+				struct strlist *errors);
+
+/*
+ * add_located - an error from a module that names the key first ("CRLFile
+ * /x: No such file"), put where the key was configured ("f:7: CRLFile:
+ * /x: No such file"); any other message gets the file name.
+ */
+static void add_located(struct strlist *errors, const struct config *cfg, const char *err)
+{
+	size_t klen = strcspn(err, " :");
+	char *key = xstrndup(err, klen), *where;
+
+	if (config_is_key(key)) {
+		where = config_where(cfg, key);
+		strlist_addf(errors, "%s%s", where, err + klen + (err[klen] == ' '));
+		free(where);
+	} else {
+		strlist_addf(errors, "%s: %s", cfg->path, err);
+	}
+	free(key);
+}
+
+struct runtime *runtime_load(struct config *cfg, struct strlist *errors)
+{
+	struct runtime *rt = xcalloc(1, sizeof(*rt));
+	struct strlist errs;
+	char *err = NULL;
+
+	strlist_init(&errs);
+	rt->refcount = 1;
+	rt->cfg = config_ref(cfg);
+	rt->stores = xcalloc(1, sizeof(*rt->stores));
+	pthread_mutex_init(&rt->stores->lock, NULL);
+	if ((rt->certs = certs_new(cfg, &err)) == NULL) {
+		add_located(&errs, cfg, err ? err : "certificates cannot be set up");
+		free(err);
+	}
+	rt->mailboxes = mailboxes_load(cfg, &errs);
+	if (errs.n > 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			strlist_add(errors, errs.v[i]);
+		strlist_free(&errs);
+		runtime_free(rt);
+		return NULL;
+	}
+	strlist_free(&errs);
+	pthread_mutex_lock(&published_lock);
+	rt->generation = ++generations;
+	pthread_mutex_unlock(&published_lock);
+	return rt;
+}
+
+int runtime_open_store(struct runtime *rt, struct strlist *errors)
+{
+	char *err = NULL;
+	struct store *s = store_open(rt->cfg->database, STORE_RW, &err);
+	unsigned char secret[ENCRYPT_SECRET_LEN];
+	char *where = config_where(rt->cfg, "Database");
+	int rc = -1;
+
+	if (s == NULL) {
+		strlist_addf(errors, "%s%s: %s", where, rt->cfg->database, err ? err : "cannot open");
+		goto out;
+	}
+	if (store_secret(s, "reinject-marker", secret, sizeof(secret), smime_random) != 0) {
+		strlist_addf(errors, "%s%s: %s", where, rt->cfg->database, store_errmsg(s));
+		goto out;
+	}
+	mailboxes_set_secret(rt->mailboxes, secret, sizeof(secret));
+	memset(secret, 0, sizeof(secret));
+	runtime_store_put(rt, s, false);
+	s = NULL;
+	rc = 0;
+out:
+	if (s != NULL)
+		store_close(s);
+	free(err);
+	free(where);
+	return rc;
+}
+
+/* writable_by - may the user pw write to what st describes (ignoring ACLs)? */
+static bool writable_by(const struct stat *st, const struct passwd *pw)
+{
+	gid_t groups[64];
+	int n = 64;
+
+	if (pw->pw_uid == 0 || st->st_uid == pw->pw_uid)
+		return pw->pw_uid == 0 || (st->st_mode & S_IWUSR);
+	if (st->st_mode & S_IWOTH)
+		return true;
+	if (!(st->st_mode & S_IWGRP))
+		return false;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		n = 64;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == st->st_gid)
+			return true;
+	return false;
+}
+
+/*
+ * check_database_path - the database (and its directory, where SQLite
+ * puts its -wal and -shm files) must be writable by the filter's user.
+ */
+static void check_database_path(const struct config *cfg, const struct passwd *pw,
+				struct strlist *errors)
+{
+	char *where = config_where(cfg, "Database"), *dir = xstrdup(cfg->database);
+	char *slash = strrchr(dir, '/');
+	struct stat st;
+	const char *user = pw ? pw->pw_name : "the current user";
+
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	if (stat(dir, &st) != 0) {
+		strlist_addf(errors, "%sdirectory %s: %s", where, dir, strerror(errno));
+	} else if (pw != NULL && !writable_by(&st, pw)) {
+		strlist_addf(errors, "%sdirectory %s is not writable by %s (chown %s %s)", where, dir,
+			     user, user, dir);
+	} else if (stat(cfg->database, &st) != 0) {
+		if (errno != ENOENT)
+			strlist_addf(errors, "%s%s: %s", where, cfg->database, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		strlist_addf(errors, "%s%s is not a regular file", where, cfg->database);
+	} else if (pw != NULL && !writable_by(&st, pw)) {
+		strlist_addf(errors, "%s%s is not writable by %s (chown %s %s)", where, cfg->database,
+			     user, user, cfg->database);
+	}
+	free(dir);
+	free(where);
+}
+
+int runtime_check_deployment(const struct config *cfg, const char *socket, struct strlist *errors)
+{
+	size_t before = errors->n;
+	struct passwd *pw = NULL;
+	const char *path = config_socket_path(socket);
+
+	if (geteuid() == 0) {
+		char *where = config_where(cfg, "UserID");
+
+		if (cfg->userid == NULL || (pw = getpwnam(cfg->userid)) == NULL)
+			strlist_addf(errors, "%sno such user %s", where,
+				     cfg->userid ? cfg->userid : "(none)");
+		else if (pw->pw_uid == 0)
+			strlist_addf(errors, "%s%s is root: the filter refuses to run as root",
+				     where, cfg->userid);
+		free(where);
+	}
+	check_database_path(cfg, pw, errors);
+	if (path != NULL) {
+		char *dir = xstrdup(path), *slash = strrchr(dir, '/'), *where;
+		struct stat st;
+
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+				where = config_where(cfg, "Socket");
+				strlist_addf(errors, "%ssocket directory %s does not exist", where,
+					     dir);
+				free(where);
+			}
+		}
+		free(dir);
+	}
+	return (int)(errors->n - before);
+}
+
+struct runtime *runtime_ref(struct runtime *rt)
+{
+	if (rt != NULL)
+		__atomic_add_fetch(&rt->refcount, 1, __ATOMIC_RELAXED);
+	return rt;
+}
+
+void runtime_unref(struct runtime *rt)
+{
+	if (rt != NULL && __atomic_sub_fetch(&rt->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+		runtime_free(rt);
+}
+
+static void runtime_free(struct runtime *rt)
+{
+	if (rt->stores != NULL) {
+		for (size_t i = 0; i < rt->stores->n_idle; i++)
+			store_close(rt->stores->idle[i]);
+		pthread_mutex_destroy(&rt->stores->lock);
+		free(rt->stores);
+	}
+	mailboxes_free(rt->mailboxes);
+	certs_free(rt->certs);
+	config_unref(rt->cfg);
+	free(rt);
+}
+
+void runtime_publish(struct runtime *rt)
+{
+	struct runtime *old;
+
+	runtime_ref(rt);
+	pthread_mutex_lock(&published_lock);
+	old = published;
+	published = rt;
+	pthread_mutex_unlock(&published_lock);
+	runtime_unref(old);
+}
+
+struct runtime *runtime_current(void)
+{
+	struct runtime *rt;
+
+	pthread_mutex_lock(&published_lock);
+	rt = runtime_ref(published);
+	pthread_mutex_unlock(&published_lock);
+	return rt;
+}
+
+struct store *runtime_store_get(struct runtime *rt)
+{
+	struct store *s = NULL;
+	char *err = NULL;
+
+	pthread_mutex_lock(&rt->stores->lock);
+	if (rt->stores->n_idle > 0)
+		s = rt->stores->idle[--rt->stores->n_idle];
+	pthread_mutex_unlock(&rt->stores->lock);
+	if (s != NULL && store_still_usable(s))
+		return s;
+	store_close(s);
+	s = NULL;
+	if ((s = store_open(rt->cfg->database, STORE_RW, &err)) == NULL) {
+		if (!atomic_exchange(&database_down, true))
+			msg_error("database %s unavailable: %s; personal mail waits (OnLookupFailure) "
+				  "until it is back",
+				  rt->cfg->database, err ? err : "cannot open");
+		free(err);
+		return NULL;
+	}
+	if (atomic_exchange(&database_down, false))
+		msg_notice("database %s available again", rt->cfg->database);
+	return s;
+}
+
+void runtime_store_put(struct runtime *rt, struct store *s, bool broken)
+{
+	if (s == NULL)
+		return;
+	if (!broken) {
+		pthread_mutex_lock(&rt->stores->lock);
+		if (rt->stores->n_idle < POOL_MAX) {
+			rt->stores->idle[rt->stores->n_idle++] = s;
+			s = NULL;
+		}
+		pthread_mutex_unlock(&rt->stores->lock);
+	}
+	if (s != NULL)
+		store_close(s);
+}
