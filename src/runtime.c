@@ -9,6 +9,7 @@
  * once built, except the handle pool, which has its own lock.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -38,6 +39,7 @@ static atomic_bool database_down;	/* process-wide: logged once per outage */
 static void add_located(struct strlist *errors, const struct config *cfg, const char *err);
 static void runtime_free(struct runtime *rt);
 static bool writable_by(const struct stat *st, const struct passwd *pw);
+static bool is_sqlite(const char *path);
 static void check_database_path(const struct config *cfg, const struct passwd *pw,
 				struct strlist *errors);
 
@@ -140,6 +142,20 @@ static bool writable_by(const struct stat *st, const struct passwd *pw)
 	return false;
 }
 
+/* is_sqlite - does the file start as an SQLite 3 database does? (Read only: -n changes nothing.) */
+static bool is_sqlite(const char *path)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bool ok = fd >= 0 && read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
+		  memcmp(head, magic, sizeof(magic)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 /*
  * check_database_path - the database (and its directory, where SQLite
  * puts its -wal and -shm files) must be writable by the filter's user.
@@ -163,11 +179,14 @@ static void check_database_path(const struct config *cfg, const struct passwd *p
 	} else if (pw != NULL && !writable_by(&st, pw)) {
 		strlist_addf(errors, "%sdirectory %s is not writable by %s (chown %s %s)", where, dir,
 			     user, user, dir);
-	} else if (stat(cfg->database, &st) != 0) {
+	}
+	if (stat(cfg->database, &st) != 0) {
 		if (errno != ENOENT)
 			strlist_addf(errors, "%s%s: %s", where, cfg->database, strerror(errno));
 	} else if (!S_ISREG(st.st_mode)) {
 		strlist_addf(errors, "%s%s is not a regular file", where, cfg->database);
+	} else if (st.st_size > 0 && !is_sqlite(cfg->database)) {
+		strlist_addf(errors, "%s%s is not an SQLite database", where, cfg->database);
 	} else if (pw != NULL && !writable_by(&st, pw)) {
 		strlist_addf(errors, "%s%s is not writable by %s (chown %s %s)", where, cfg->database,
 			     user, user, cfg->database);

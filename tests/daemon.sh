@@ -132,6 +132,11 @@ if bash "$top_srcdir/tests/lib/mkcerts.sh" "$deep/pki" 2>"$deep/mkcerts.err"; th
 		"-n: a missing socket directory"
 	unlike "$out" "deep\.conf:10:" "-n: nothing said of the good mailbox"
 	is "$(ls "$deep/db")" "" "-n created nothing"
+	# an existing file that is not a database
+	head -c 4096 /dev/urandom >"$deep/db/sikkermail.db"
+	out=$("$MILTER" -n -c "$deep/deep.conf" 2>&1)
+	like "$out" "deep\.conf:4: Database: .*sikkermail\.db is not an SQLite database" \
+		"-n: a database file that is not one"
 else
 	fail "test PKI made"
 	diag_file "$deep/mkcerts.err"

@@ -215,6 +215,11 @@ if running broken; then
 	as_test_user sh -c "rm -f '$DB' && sqlite3 '$DB' 'CREATE TABLE t(x)' && chmod 000 '$DB'"
 	run_lua tempfail.lua FF1000
 	decision FF10000001 "unreadable database" "personal=yes" "applied=tempfail"
+	run_lua tempfail.lua FF2000
+	decision FF20000001 "still unreadable" "personal=yes" "applied=tempfail"
+	# one outage, one line: not one per message or per recipient
+	is "$(grep -a -c 'database .* unavailable' "$LOG")" 1 \
+		"broken database: the outage is logged once for three messages"
 fi
 
 # ------------------------------------------------------------ shutdown

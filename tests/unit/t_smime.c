@@ -69,25 +69,6 @@ static const char original_lf[] =
 
 /* ---------------------------------------------------------------- helpers */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char *cmd;
-	struct strbuf sb;
-	va_list ap;
-	int st;
-
-	sb_init(&sb);
-	va_start(ap, fmt);
-	sb_vprintf(&sb, fmt, ap);
-	va_end(ap);
-	cmd = xasprintf("cd '%s' && { %s; } >>log 2>&1", dir, sb.s);
-	st = system(cmd);
-	free(cmd);
-	sb_free(&sb);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void spew(const char *name, const char *data, size_t len)
 {
 	char *p = path(name);

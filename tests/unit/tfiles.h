@@ -5,12 +5,16 @@
  *   dir            the scratch directory (the test fills it with mkdtemp)
  *   path(NAME)     "dir/NAME", allocated
  *   slurp(NAME, &len)  the whole file, NUL-terminated, or NULL
+ *   sh(FMT, ...)   run a shell command in dir, its output appended to
+ *                  dir/log; its exit status (-1 if it did not exit)
  */
 #ifndef SIKKERMAIL_TFILES_H
 #define SIKKERMAIL_TFILES_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include "util.h"
 
@@ -39,6 +43,24 @@ static __attribute__((unused)) char *slurp(const char *name, size_t *lenp)
 	if (lenp)
 		*lenp = sb.len;
 	return sb.s;
+}
+
+static __attribute__((unused, format(printf, 1, 2))) int sh(const char *fmt, ...)
+{
+	char *cmd;
+	struct strbuf sb;
+	va_list ap;
+	int st;
+
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	cmd = xasprintf("cd '%s' && { %s; } >>log 2>&1", dir, sb.s);
+	st = system(cmd);
+	free(cmd);
+	sb_free(&sb);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif
