@@ -16,8 +16,9 @@
  * why not and keeps the old one; the main thread goes straight back to
  * sigwait, so that a signal sent to the process finds it waiting (the
  * kernel gives a process-directed signal to the main thread first when it
- * can take it; libmilter's own signal thread also waits for SIGHUP, and
- * would stop the filter if it got one). SIGUSR2 is logged and ignored.
+ * can take it). libmilter's own signal thread would take SIGHUP as "stop":
+ * milter.c keeps SIGHUP out of what it waits for. SIGUSR2 is logged and
+ * ignored.
  * SIGTERM and SIGINT stop: libmilter stops accepting and stops serving
  * sessions between commands (the MTA tempfails those,
  * milter_default_action); callbacks under way, a decision with its
@@ -268,7 +269,7 @@ static void serve_signals(const sigset_t *set)
 	int sig;
 
 	for (;;) {
-		if (sigwait(set, &sig) != 0)
+		if ((sig = sigwaitinfo(set, NULL)) < 0)
 			continue;
 		switch (sig) {
 		case SIGHUP:

@@ -93,6 +93,35 @@ static const struct mta_ops smfi_ops = {
 	.progress = op_progress,
 };
 
+/* ---------------------------------------------------------------- signals */
+
+/*
+ * sigwait - libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM
+ * and SIGINT and turns SIGHUP into "stop serving" (libmilter's signal.c).
+ * Administrators and log rotators send SIGHUP to reload, and the main
+ * thread takes it for that (main.c, with sigwaitinfo). Two threads waiting
+ * for the same signal get it in turn, whichever the kernel picks, so this
+ * definition takes the C library's place for libmilter (its call is bound
+ * by the dynamic linker to the program's own definition first) and leaves
+ * SIGHUP out of what it waits for: SIGHUP stays blocked in that thread and
+ * only the main thread can take it. SIGTERM and SIGINT mean stop to both.
+ * Nothing else in the program calls sigwait().
+ */
+int sigwait(const sigset_t *set, int *sig)
+{
+	sigset_t without_hup = *set;
+	int r;
+
+	sigdelset(&without_hup, SIGHUP);
+	do
+		r = sigwaitinfo(&without_hup, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	*sig = r;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- set-up */
 
 int milter_setup(const char *socket_spec)

@@ -282,6 +282,19 @@ trap 'exit 143' TERM
 TEST_TMP=$(mktemp -d /tmp/smtest.XXXXXX) || { echo "Bail out! mktemp"; exit 1; }
 chmod 0755 "$TEST_TMP"
 
+# A checkout in a directory other users cannot enter (root's home, a
+# mktemp -d directory): the test user runs the programs from a copy.
+if [ "$(id -u)" -eq 0 ] && [ -x "$CTL" ] && command -v runuser >/dev/null &&
+	! runuser -u "$TEST_USER" -- test -x "$CTL" 2>/dev/null; then
+	mkdir -p "$TEST_TMP/bin"
+	for _prog in "$MILTER" "$CTL"; do
+		[ -x "$_prog" ] && cp "$_prog" "$TEST_TMP/bin/"
+	done
+	chmod 0755 "$TEST_TMP/bin" "$TEST_TMP"/bin/*
+	MILTER=$TEST_TMP/bin/${MILTER##*/}
+	CTL=$TEST_TMP/bin/${CTL##*/}
+fi
+
 # ------------------------------------------------------------------ helpers
 
 # wait_for SECONDS CMD... - poll CMD every 0.1 s until it succeeds.
