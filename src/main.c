@@ -3,11 +3,14 @@
  * reload, shutdown.
  *
  * Start-up order (as milter-regex and Postfix do it): read and check the
- * configuration; load the runtime (trust store, directory pool, function
- * mailbox keys) while still root; open the listening socket as root and
- * give it to the run-time user; drop privileges (refusing to go on as
- * root); open the database as that user; detach; write the pid file;
- * serve.
+ * configuration; detach, with the starting process waiting to hear that
+ * the start succeeded (daemon.c), so that its exit status tells the truth;
+ * create missing runtime directories; lock the pid file and make sure no
+ * filter answers on the socket; load the runtime (trust store, directory
+ * pool, function mailbox keys) while still root; open the listening socket
+ * as root and give it to the run-time user; drop privileges (refusing to
+ * go on as root); open the database as that user; write the pid file;
+ * serve; report success to the starting process.
  *
  * Signals: every signal the filter acts on is blocked in every thread and
  * taken by the main thread with sigwait(), while libmilter serves in a
@@ -40,6 +43,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 #include "milter.h"
 #include "mime.h"
@@ -66,9 +70,8 @@ static void usage(void) __attribute__((noreturn));
 static void parse_options(int argc, char **argv, struct options *o);
 static int check_only(const char *socket);
 static void log_errors(const char *what, const struct strlist *errors);
+static int prepare_places(const struct config *cfg, const char *socket);
 static int become_user(const struct config *cfg, const char *socket_spec);
-static int detach(void);
-static int write_pidfile(const char *path);
 static void block_signals(sigset_t *set);
 static void *reloader(void *arg);
 static void reload(void);
@@ -162,10 +165,11 @@ int main(int argc, char **argv)
 	struct options o;
 	struct strlist errors;
 	struct config *cfg;
-	struct runtime *rt;
+	struct runtime *rt = NULL;
 	const char *socket;
 	sigset_t signals;
 	pthread_t reload_thread;
+	struct passwd *pw;
 	int left, rc = 1;
 
 	log_init("sikkermail-milter", false, true, 0);
@@ -181,37 +185,56 @@ int main(int argc, char **argv)
 	log_init("sikkermail-milter", cfg->syslog, true, cfg->syslog_facility);
 	log_set_level(cfg->log_level);
 	socket = o.socket ? o.socket : cfg->socket;
+	strlist_init(&errors);
 
 	umask((mode_t)cfg->umask);
 	mime_init();
-	strlist_init(&errors);
+	/* in the background from here, but the starting process waits for the verdict */
+	if (!o.foreground && daemon_detach() != 0)
+		goto fail;
+	/* with a pid file its lock says who runs; without one, whoever answers on the socket */
+	if (prepare_places(cfg, socket) != 0 ||
+	    (cfg->pidfile != NULL && daemon_pidfile_lock(cfg->pidfile) != 0) ||
+	    (cfg->pidfile == NULL && daemon_socket_check(config_socket_path(socket)) != 0))
+		goto fail;
 	if ((rt = runtime_load(cfg, &errors)) == NULL) {
 		log_errors("", &errors);
-		strlist_free(&errors);
-		config_unref(cfg);
-		return 1;
+		goto fail;
 	}
-	if (milter_setup(socket) != 0 || become_user(cfg, socket) != 0)
+	if (milter_setup(socket) != 0)
+		goto fail;
+	daemon_socket_remember(config_socket_path(socket));
+	if (become_user(cfg, socket) != 0)
 		goto fail;
 	if (runtime_open_store(rt, &errors) != 0) {
 		log_errors("", &errors);
 		goto fail;
 	}
-	if (!o.foreground && detach() != 0)
-		goto fail;
-	if (!o.foreground)
-		log_init("sikkermail-milter", cfg->syslog, false, cfg->syslog_facility);
-	if (cfg->pidfile != NULL && write_pidfile(cfg->pidfile) != 0)
+	if (daemon_pidfile_write() != 0)
 		goto fail;
 	runtime_publish(rt);
 	if (pthread_create(&reload_thread, NULL, reloader, NULL) != 0 || milter_start() != 0) {
 		msg_error("cannot start threads");
 		goto fail;
 	}
-	msg_info("starting (%s mode, socket %s, configuration %s)", mode_name(cfg->mode), socket,
-		 cfg->path);
+	pw = getpwuid(geteuid());
+	msg_info("start version=%s mode=%s socket=%s config=%s user=%s", PACKAGE_VERSION,
+		 mode_name(cfg->mode), socket, cfg->path, pw ? pw->pw_name : "?");
+	if (!o.foreground) {
+		log_init("sikkermail-milter", cfg->syslog, false, cfg->syslog_facility);
+		daemon_started();
+	}
 	serve_signals(&signals);
+
+	/*
+	 * No new connections. libmilter removes whatever socket is at the path
+	 * when it closes its own, so the pid file is held (marked stopping)
+	 * until then: a new start waits for it and only then makes its socket.
+	 */
+	daemon_pidfile_stopping();
 	milter_stop();
+	daemon_socket_remove();
+	daemon_pidfile_release();
 	if (milter_wait() != 0)
 		msg_error("libmilter ended with an error");
 	pthread_mutex_lock(&reload_lock);
@@ -221,28 +244,46 @@ int main(int argc, char **argv)
 	pthread_join(reload_thread, NULL);
 	if ((left = milter_drain(DRAIN_SECONDS)) > 0) {
 		/* something still runs: release nothing it may use, leave at once */
-		msg_warn("stopping with %d decision(s) still under way after %d s", left,
-			 DRAIN_SECONDS);
-		if (config_socket_path(socket) != NULL)
-			unlink(config_socket_path(socket));
-		if (cfg->pidfile != NULL)
-			unlink(cfg->pidfile);
+		msg_warn("stop: %d decision(s) still under way after %d s", left, DRAIN_SECONDS);
 		_exit(0);
 	}
-	if (config_socket_path(socket) != NULL)
-		unlink(config_socket_path(socket));
-	if (cfg->pidfile != NULL && unlink(cfg->pidfile) != 0 && errno != ENOENT)
-		msg_warn("cannot remove %s: %s", cfg->pidfile, strerror(errno));
-	msg_info("stopped");
+	msg_info("stop version=%s", PACKAGE_VERSION);
 	rc = 0;
 	runtime_publish(NULL);
 fail:
-	if (rc != 0 && config_socket_path(socket) != NULL)
-		unlink(config_socket_path(socket));	/* nothing behind that looks like a filter */
+	if (rc != 0) {
+		/* leave nothing behind that looks like a running filter */
+		daemon_socket_remove();
+		daemon_pidfile_release();
+	}
 	runtime_unref(rt);
 	strlist_free(&errors);
 	config_unref(cfg);
 	return rc;
+}
+
+/*
+ * prepare_places - as root, the directories of the socket, the pid file
+ * and the database are created for UserID when they are missing: /run is
+ * emptied at every boot.
+ */
+static int prepare_places(const struct config *cfg, const char *socket)
+{
+	const char *paths[3] = { config_socket_path(socket), cfg->pidfile, cfg->database };
+	static const char *const keys[3] = { "Socket", "PidFile", "Database" };
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if (cfg->userid == NULL || (pw = getpwnam(cfg->userid)) == NULL) {
+		msg_error("UserID %s: no such user (create it, or set UserID)",
+			  cfg->userid ? cfg->userid : "(none)");
+		return -1;
+	}
+	for (size_t i = 0; i < 3; i++)
+		if (paths[i] != NULL && daemon_make_dir(keys[i], paths[i], pw->pw_uid, pw->pw_gid) != 0)
+			return -1;
+	return 0;
 }
 
 /*
@@ -367,7 +408,8 @@ static int become_user(const struct config *cfg, const char *socket_spec)
 		msg_error("UserID %s is root: refusing to run as root", cfg->userid);
 		return -1;
 	}
-	if (path != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+	/* lchown: never follow a link that someone put in the socket's place */
+	if (path != NULL && lchown(path, pw->pw_uid, pw->pw_gid) != 0) {
 		msg_error("chown %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -378,47 +420,6 @@ static int become_user(const struct config *cfg, const char *socket_spec)
 	}
 	if (setuid(0) == 0 || geteuid() == 0) {
 		msg_error("still root after switching to %s: refusing to run", pw->pw_name);
-		return -1;
-	}
-	return 0;
-}
-
-static int detach(void)
-{
-	pid_t pid = fork();
-	int fd;
-
-	if (pid < 0) {
-		msg_error("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid > 0)
-		_exit(0);
-	if (setsid() < 0)
-		msg_warn("setsid: %s", strerror(errno));
-	if (chdir("/") != 0)
-		msg_warn("chdir /: %s", strerror(errno));
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-	return 0;
-}
-
-static int write_pidfile(const char *path)
-{
-	FILE *fp = fopen(path, "w");
-
-	if (fp == NULL) {
-		msg_error("cannot write pid file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0) {
-		msg_error("cannot write pid file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -38,7 +38,7 @@ static atomic_bool database_down;	/* process-wide: logged once per outage */
 
 static void add_located(struct strlist *errors, const struct config *cfg, const char *err);
 static void runtime_free(struct runtime *rt);
-static bool writable_by(const struct stat *st, const struct passwd *pw);
+static bool usable_by(const struct stat *st, const struct passwd *pw);
 static bool is_sqlite(const char *path);
 static void check_database_path(const struct config *cfg, const struct passwd *pw,
 				struct strlist *errors);
@@ -122,24 +122,32 @@ out:
 	return rc;
 }
 
-/* writable_by - may the user pw write to what st describes (ignoring ACLs)? */
-static bool writable_by(const struct stat *st, const struct passwd *pw)
+/*
+ * usable_by - may the user pw write to what st describes (and, for a
+ * directory, enter it)? Permission bits only, not ACLs.
+ */
+static bool usable_by(const struct stat *st, const struct passwd *pw)
 {
-	gid_t groups[64];
-	int n = 64;
+	mode_t w = S_ISDIR(st->st_mode) ? 3 : 2;	/* -wx or -w- */
+	gid_t *groups = NULL;
+	int n = 0;
+	bool member = false;
 
-	if (pw->pw_uid == 0 || st->st_uid == pw->pw_uid)
-		return pw->pw_uid == 0 || (st->st_mode & S_IWUSR);
-	if (st->st_mode & S_IWOTH)
+	if (pw->pw_uid == 0)
 		return true;
-	if (!(st->st_mode & S_IWGRP))
-		return false;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-		n = 64;
+	if (st->st_uid == pw->pw_uid)
+		return ((st->st_mode >> 6) & w) == w;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, NULL, &n) < 0 && n > 0) {
+		groups = xcalloc((size_t)n, sizeof(*groups));
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+			n = 0;
+	}
 	for (int i = 0; i < n; i++)
-		if (groups[i] == st->st_gid)
-			return true;
-	return false;
+		member |= groups[i] == st->st_gid;
+	free(groups);
+	if (member || st->st_gid == pw->pw_gid)
+		return ((st->st_mode >> 3) & w) == w;
+	return (st->st_mode & w) == w;
 }
 
 /* is_sqlite - does the file start as an SQLite 3 database does? (Read only: -n changes nothing.) */
@@ -147,7 +155,7 @@ static bool is_sqlite(const char *path)
 {
 	static const char magic[16] = "SQLite format 3";
 	char head[16];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	bool ok = fd >= 0 && read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
 		  memcmp(head, magic, sizeof(magic)) == 0;
 
@@ -176,7 +184,7 @@ static void check_database_path(const struct config *cfg, const struct passwd *p
 		strcpy(dir, ".");
 	if (stat(dir, &st) != 0) {
 		strlist_addf(errors, "%sdirectory %s: %s", where, dir, strerror(errno));
-	} else if (pw != NULL && !writable_by(&st, pw)) {
+	} else if (pw != NULL && !usable_by(&st, pw)) {
 		strlist_addf(errors, "%sdirectory %s is not writable by %s (chown %s %s)", where, dir,
 			     user, user, dir);
 	}
@@ -187,7 +195,7 @@ static void check_database_path(const struct config *cfg, const struct passwd *p
 		strlist_addf(errors, "%s%s is not a regular file", where, cfg->database);
 	} else if (st.st_size > 0 && !is_sqlite(cfg->database)) {
 		strlist_addf(errors, "%s%s is not an SQLite database", where, cfg->database);
-	} else if (pw != NULL && !writable_by(&st, pw)) {
+	} else if (pw != NULL && !usable_by(&st, pw)) {
 		strlist_addf(errors, "%s%s is not writable by %s (chown %s %s)", where, cfg->database,
 			     user, user, cfg->database);
 	}

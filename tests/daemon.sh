@@ -219,7 +219,17 @@ nodb=$TEST_TMP/nodb
 mkdir -p "$nodb"
 give_to_test_user "$nodb"
 base_conf "$nodb/milter.conf" "$nodb"	# $nodb/db does not exist
-refuses "database directory missing" "$nodb/milter.conf" "$nodb"
+if [ "$(id -u)" -eq 0 ]; then
+	# started as root, the daemon makes its missing directories for UserID
+	if ok "database directory missing: made, and the daemon starts" \
+		milter_start "$nodb/milter.conf" "$nodb/milter.sock" "$nodb/milter.log"; then
+		is "$(stat -c '%U %a' "$nodb/db" 2>/dev/null)" "$TEST_USER 750" \
+			"database directory missing: made for $TEST_USER, mode 0750"
+		milter_stop
+	fi
+else
+	refuses "database directory missing" "$nodb/milter.conf" "$nodb"
+fi
 
 filedb=$TEST_TMP/filedb
 mkdir -p "$filedb"

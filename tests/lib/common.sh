@@ -99,6 +99,16 @@ is() {
 }
 
 # like GOT ERE NAME (bash regular expression match)
+# isnt GOT UNWANTED NAME - a test that GOT is not UNWANTED.
+isnt() {
+	if [ "$1" != "$2" ]; then
+		pass "$3"
+	else
+		fail "$3"
+		diag "     got: '$1', which it must not be"
+	fi
+}
+
 like() {
 	if [[ $1 =~ $2 ]]; then
 		_tap_result 0 "$3"
