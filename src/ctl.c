@@ -45,6 +45,8 @@ static const char usage_text[] =
 	"         [--log FILE...]                 the compliance report\n"
 	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS]\n"
 	"                                        a Postfix smtp_tls_policy_maps table\n"
+	"  reload                                the running filter reads its configuration again\n"
+	"Run as root, it reads the files it is given, then works as the filter's UserID.\n"
 	"see sikkermail-ctl(8)";
 
 /* Context of one "list" walk. */
@@ -89,6 +91,15 @@ int ctl_main(int argc, char **argv, FILE *out)
 	const char *cfg_path = NULL, *db = NULL;
 	int ch, rc;
 
+	/* --help among the options, before the command */
+	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			fprintf(out, "%s\n", usage_text);
+			return CTL_EX_OK;
+		}
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "-d") == 0)
+			i++;
+	}
 	opterr = 0;
 	while ((ch = getopt(argc, argv, "+c:d:h")) != -1) {
 		switch (ch) {
@@ -136,6 +147,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "cache", ctl_cache },
 		{ "report", ctl_report },
 		{ "export", ctl_export },
+		{ "reload", ctl_reload },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -181,8 +193,11 @@ int ctl_import(struct ctl *c, int argc, char **argv)
 	}
 	set_source(&l, file);
 	rc = CTL_EX_TEMPFAIL;
-	if ((s = store_open(c->database, STORE_RW, &err)) == NULL ||
-	    store_list_replace(s, kind, &l, &err) != 0) {
+	if ((s = ctl_open_store(c, STORE_RW)) == NULL) {
+		msg_error("nothing imported");
+		goto out;
+	}
+	if (store_list_replace(s, kind, &l, &err) != 0) {
 		msg_error("%s; nothing imported", err);
 		goto out;
 	}
@@ -258,7 +273,6 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 {
 	struct list_walk w = { .c = c };
 	struct store *s;
-	char *err = NULL;
 	int kind, rc = CTL_EX_OK;
 
 	if (argc != 2)
@@ -267,11 +281,8 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 		return CTL_EX_USAGE;
 	w.kind = kind;
 	today_string(w.today);
-	if ((s = store_open(c->database, STORE_RO, &err)) == NULL) {
-		msg_error("%s", err);
-		free(err);
+	if ((s = ctl_open_store(c, STORE_RO)) == NULL)
 		return CTL_EX_TEMPFAIL;
-	}
 	if (store_list_each(s, kind, print_entry, &w) != 0) {
 		msg_error("%s", store_errmsg(s));
 		rc = CTL_EX_TEMPFAIL;
@@ -312,7 +323,7 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
 {
 	bool personal = false, invalid = false, tempfail = false;
 	struct store *s;
-	char today[11], *err = NULL;
+	char today[11];
 	int i = 1;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -327,11 +338,8 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
 	if (i >= argc)
 		return ctl_usage_error("explain: expected explain [--personal] ADDRESS...");
 	/* with --personal the certificate answer is cached, as the filter would */
-	if ((s = store_open(c->database, personal ? STORE_RW : STORE_RO, &err)) == NULL) {
-		msg_error("%s", err);
-		free(err);
+	if ((s = ctl_open_store(c, personal ? STORE_RW : STORE_RO)) == NULL)
 		return CTL_EX_TEMPFAIL;
-	}
 	/* the certificate module answers "none" until started: start it before classifying */
 	if (personal && c->cfg->n_ldap_uri > 0 && ctl_certs_start(c) != 0) {
 		store_close(s);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "store.h"
 
 #define CTL_EX_OK 0
 #define CTL_EX_ERROR 1
@@ -53,6 +54,12 @@ int ctl_export(struct ctl *c, int argc, char **argv);	/* ctl_export.c */
 
 /* ctl_usage_error - report a usage error (and the usage text); returns CTL_EX_USAGE. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* ctl_reload - signal the running filter (PidFile) to reload. ctl_admin.c */
+int ctl_reload(struct ctl *c, int argc, char **argv);
+/* ctl_become_user - as root, become UserID (0), or say why not (-1). ctl_admin.c */
+int ctl_become_user(const struct config *cfg);
+/* ctl_open_store - the database, or NULL after saying why and what fixes it. ctl_admin.c */
+struct store *ctl_open_store(struct ctl *c, enum store_mode mode);
 /* ctl_certs_start - c->certs once, for the commands that look certificates up; 0 or -1. */
 int ctl_certs_start(struct ctl *c);
 

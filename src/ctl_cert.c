@@ -41,14 +41,7 @@ int ctl_certs_start(struct ctl *c)
 
 static struct store *open_rw(struct ctl *c)
 {
-	char *err = NULL;
-	struct store *s = store_open(c->database, STORE_RW, &err);
-
-	if (s == NULL) {
-		msg_error("%s", err ? err : "cannot open the database");
-		free(err);
-	}
-	return s;
+	return ctl_open_store(c, STORE_RW);
 }
 
 int ctl_cert(struct ctl *c, int argc, char **argv)

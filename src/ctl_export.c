@@ -163,7 +163,6 @@ static int export_tls_policy(struct ctl *c, int argc, char **argv)
 	const char *level = DEFAULT_LEVEL, *protocols = DEFAULT_PROTOCOLS;
 	struct export_state st = { 0 };
 	struct store *s;
-	char *err = NULL;
 	int rc;
 
 	if ((rc = parse_export_args(argc, argv, &level, &protocols)) != CTL_EX_OK)
@@ -173,11 +172,8 @@ static int export_tls_policy(struct ctl *c, int argc, char **argv)
 			 " which does not enforce TLS (dane-only does)");
 	if (strcmp(level, "encrypt") == 0)
 		msg_warn("level encrypt: TLS is enforced but the server certificate is not verified");
-	if ((s = store_open(c->database, STORE_RO, &err)) == NULL) {
-		msg_error("%s", err ? err : "cannot open the database");
-		free(err);
+	if ((s = ctl_open_store(c, STORE_RO)) == NULL)
 		return CTL_EX_TEMPFAIL;
-	}
 	today_string(st.today);
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && rc == CTL_EX_OK; i++) {
 		st.kind = kinds[i];

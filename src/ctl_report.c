@@ -188,14 +188,10 @@ static int add_decision(const struct decision *d, void *arg)
 static int read_store(struct ctl *c, struct report *r)
 {
 	struct store *s;
-	char *err = NULL;
 	int rc = CTL_EX_OK;
 
-	if ((s = store_open(c->database, STORE_RO, &err)) == NULL) {
-		msg_error("%s", err ? err : "cannot open the database");
-		free(err);
+	if ((s = ctl_open_store(c, STORE_RO)) == NULL)
 		return CTL_EX_TEMPFAIL;
-	}
 	r->database = report_clean(c->database);
 	if (store_decisions_each(s, r->t_since, r->t_until, add_decision, r) != 0) {
 		msg_error("%s", store_errmsg(s));

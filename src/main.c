@@ -66,7 +66,7 @@ static pthread_cond_t reload_cond = PTHREAD_COND_INITIALIZER;
 static int reload_requests;	/* signals not yet acted on (under reload_lock) */
 static bool reloader_stop;
 
-static void usage(void) __attribute__((noreturn));
+static void usage(FILE *out, int status) __attribute__((noreturn));
 static void parse_options(int argc, char **argv, struct options *o);
 static int check_only(const char *socket);
 static void log_errors(const char *what, const struct strlist *errors);
@@ -77,18 +77,20 @@ static void *reloader(void *arg);
 static void reload(void);
 static void serve_signals(const sigset_t *set);
 
-static void usage(void)
+static void usage(FILE *out, int status)
 {
-	fputs("usage: sikkermail-milter [-c FILE] [-f] [-n] [-p SOCKET] [-V]\n"
+	fputs("usage: sikkermail-milter [-c FILE] [-f] [-h] [-n] [-p SOCKET] [-V]\n"
 	      "  -c FILE    configuration file (default " CONFIG_DEFAULT_PATH
 	      " if it exists, else built-in defaults)\n"
 	      "  -f         stay in the foreground and log to stderr too\n"
 	      "  -n         check the configuration and what it names (keys, certificates,\n"
 	      "             database, socket directory) and exit 0 (good) or 1 (errors)\n"
 	      "  -p SOCKET  listen here instead of Socket\n"
-	      "  -V         print the version and exit\n",
-	      stderr);
-	exit(EX_USAGE);
+	      "  -h         print this help and exit (also --help)\n"
+	      "  -V         print the version and exit\n"
+	      "SIGUSR1 or SIGHUP: reload the configuration; SIGTERM: stop. See sikkermail-milter(8).\n",
+	      out);
+	exit(status);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -97,7 +99,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	unsigned int maj, min, pl;
 
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt(argc, argv, "c:fnp:V")) != -1) {
+	for (int i = 1; i < argc && argv[i][0] == '-'; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			usage(stdout, 0);
+	while ((ch = getopt(argc, argv, "c:fhnp:V")) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config_path = optarg;
@@ -111,17 +116,19 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'p':
 			o->socket = optarg;
 			break;
+		case 'h':
+			usage(stdout, 0);
 		case 'V':
 			milter_version(&maj, &min, &pl);
 			printf("sikkermail-milter %s (libmilter %u.%u.%u)\n", PACKAGE_VERSION, maj,
 			       min, pl);
 			exit(0);
 		default:
-			usage();
+			usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, EX_USAGE);
 }
 
 /* log_errors - each as its own line: the "file:line: message" form stays greppable. */

@@ -65,13 +65,26 @@ block() {
 }
 block_has() { block "$1" | grep -qF -- "$2"; ok $? "$3"; }
 
+# As root the tool works as the configuration's UserID: the test user here.
+TEST_USER=${SIKKERMAIL_TEST_USER:-nobody}
 conf=$tmp/sikkermail.conf
 cat >"$conf" <<EOF
 Database $tmp/sikkermail.db
 InternalDomains kp.dk .kp.dk
+UserID $TEST_USER
 EOF
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 0755 "$tmp"
+	chown "$TEST_USER" "$tmp"
+fi
 
 # ---------------------------------------------------------------- usage
+for h in -h --help; do
+	run "$h"
+	is_rc 0 "$h: exit 0"
+	out_has "usage: sikkermail-ctl" "$h: the usage on stdout"
+	out_has "reload" "$h: names the reload command"
+done
 run
 is_rc 64 "no command: usage error"
 err_has "usage: sikkermail-ctl" "usage text on stderr"
@@ -121,6 +134,25 @@ is_rc 0 "import the tunnel list"
 out_has "imported 3 tunnel entries from $data/tunnel.txt" "tunnel import count"
 [ "$(stat -c %a "$tmp/sikkermail.db")" = 640 ]
 ok $? "the new database has mode 0640"
+if [ "$(id -u)" -eq 0 ]; then
+	# run as root, the tool worked as UserID: the filter can use what it made
+	[ "$(stat -c %U "$tmp/sikkermail.db")" = "$TEST_USER" ]
+	ok $? "run as root, the database it created belongs to UserID ($TEST_USER)"
+	# a database root made by hand: said so, with the command that fixes it
+	mkdir -p "$tmp/rootdb" && chmod 755 "$tmp/rootdb"
+	cp "$tmp/sikkermail.db" "$tmp/rootdb/sikkermail.db"
+	chown root "$tmp/rootdb/sikkermail.db"
+	"$CTL" -c "$conf" -d "$tmp/rootdb/sikkermail.db" import tunnel "$data/tunnel.txt" \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	is_rc 75 "a database root owns: import refused"
+	err_has "chown $TEST_USER $tmp/rootdb/sikkermail.db" "... naming the command that fixes it"
+	# the file it was given is read as root (here: one only root may read)
+	cp "$data/tunnel.txt" "$tmp/rootonly.txt" && chmod 600 "$tmp/rootonly.txt"
+	"$CTL" -c "$conf" -d "$tmp/other.db" import tunnel "$tmp/rootonly.txt" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	is_rc 0 "an input file only root can read is imported"
+fi
 run import partners "$data/partners.txt"
 is_rc 0 "import the partner list"
 out_has "imported 3 partner entries from $data/partners.txt" "partner import count"

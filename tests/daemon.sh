@@ -34,6 +34,14 @@ like "$out" 'sikkermail.*[0-9]+\.[0-9]+' "-V prints the program and its version"
 
 # ----------------------------------------------------------------- usage
 
+for h in -h --help; do
+	out=$("$MILTER" "$h" 2>/dev/null)
+	rc=$?
+	is "$rc" 0 "$h: exit 0"
+	like "$out" 'usage: sikkermail-milter' "$h: the usage on stdout"
+	like "$out" 'SIGUSR1 or SIGHUP' "$h: says how to reload"
+done
+
 out=$("$MILTER" -Z 2>&1)
 rc=$?
 is "$rc" 64 "unknown option exits 64 (EX_USAGE)"

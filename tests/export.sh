@@ -20,7 +20,9 @@ need postmap "postmap not installed (Debian package postfix)"
 T=$TEST_TMP
 CONF=$T/sikkermail.conf
 DB=$T/sikkermail.db
-printf 'Database %s\nInternalDomains kp.dk\n' "$DB" >"$CONF"
+# as root the tool works as UserID, which must be able to write here
+printf 'Database %s\nInternalDomains kp.dk\nUserID %s\n' "$DB" "$TEST_USER" >"$CONF"
+give_to_test_user "$T"
 # postmap reads a main.cf; an empty one will do.
 mkdir -p "$T/cf"
 : >"$T/cf/main.cf"

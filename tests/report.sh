@@ -39,10 +39,13 @@ PERIOD=(--since 2026-03-28 --until 2026-03-30)
 # The CPR numbers seeded below, in every form they were written in.
 CPR_RE='0101901234|010190-1234|2311850123|1505821234|311299-9999'
 
+# as root the tool works as UserID, which must be able to write here
 cat >"$CONF" <<EOF
 Database $DB
 InternalDomains kp.dk, .kp.dk
+UserID $TEST_USER
 EOF
+give_to_test_user "$T"
 
 # report ARGS... - run the report; sets RC, OUT (file), ERR (file).
 report() { capture "$CTL" -c "$CONF" report "$@"; }
@@ -350,7 +353,7 @@ ok "... among them a reject, a hold and a monitor-mode one" test \
 	"$(q "SELECT count(DISTINCT applied) FROM decision WHERE applied IN ('reject','hold')")$(
 	q "SELECT count(*) > 0 FROM decision WHERE mode = 'monitor'")" = 21
 ml_conf=$T/m.conf
-printf 'Database %s\n' "$MDB" >"$ml_conf"
+printf 'Database %s\nUserID %s\n' "$MDB" "$TEST_USER" >"$ml_conf"
 "$CTL" -c "$ml_conf" report --format json >"$T/m.json" 2>"$T/m.err"
 is "$?" 0 "report on the filter's database: exit 0"
 ok "... valid JSON" "$JSONCHECK" <"$T/m.json"

@@ -18,6 +18,7 @@ e2e_need
 TOTAL=${RELOAD_MESSAGES:-500}
 PARALLEL=10
 
+CONF_DEFAULTS=("PidFile $M/main.pid")
 conf main "Mode enforce"
 give_to_test_user "$M"
 milters_start main
@@ -25,10 +26,16 @@ LOG=$M/main.log
 must "private Postfix starts" pf_start "$M/main.sock"
 pass "milter, Postfix and smtp-sink running (smtpd on 127.0.0.1:$PF_PORT)"
 
-# set_mode MODE SIGNAL - rewrite the configuration and tell the daemon.
+# set_mode MODE SIGNAL - rewrite the configuration and tell the daemon
+# (SIGNAL "ctl": with sikkermail-ctl reload, which finds it by its pid file).
 set_mode() {
 	conf main "Mode $1"
-	kill -"$2" "${MPID[main]}"
+	if [ "$2" = ctl ]; then
+		"$CTL" -c "$M/main.conf" reload >>"$TEST_TMP/ctl-reload.out" 2>&1 ||
+			diag "sikkermail-ctl reload: $(cat "$TEST_TMP/ctl-reload.out")"
+	else
+		kill -"$2" "${MPID[main]}"
+	fi
 }
 
 # one N - message N: personal, for gmail; the transcript in $OUTDIR/N.
@@ -58,13 +65,13 @@ load=$!
 
 # Five switches while it runs, alternately SIGUSR1 and SIGHUP.
 modes=(monitor enforce monitor enforce monitor)
-signals=(USR1 HUP USR1 HUP USR1)
+signals=(USR1 HUP ctl HUP USR1)
 for i in 0 1 2 3 4; do
 	# wait until a fifth more of the messages have been answered
 	want=$(((i + 1) * TOTAL / 6))
 	wait_for 120 sh -c "[ \$(ls '$OUTDIR' | wc -l) -ge $want ]"
 	set_mode "${modes[$i]}" "${signals[$i]}"
-	ok "switch $((i + 1)) to ${modes[$i]} (SIG${signals[$i]}): the daemon is alive" \
+	ok "switch $((i + 1)) to ${modes[$i]} (${signals[$i]}): the daemon is alive" \
 		alive "${MPID[main]}"
 done
 wait "$load"
