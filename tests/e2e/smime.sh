@@ -603,7 +603,7 @@ SEND_QID=
 encrypted_copy "SIGTERM during the decision" valid@example.dk
 stop_pid "${MPID[slow]}" 20
 is "${STOP_STATUS:-}" 0 "SIGTERM during the decision: the daemon exits 0 afterwards"
-like "$(cat "$M/slow.log")" 'stopped' "SIGTERM during the decision: the daemon logged its stop"
+like "$(cat "$M/slow.log")" 'stop version=' "SIGTERM during the decision: the daemon logged its stop"
 unlike "$(cat "$M/slow.log")" 'still under way' "SIGTERM during the decision: nothing left under way"
 LOG=$M/main.log
 
