@@ -81,8 +81,16 @@ setup_runtime() {
 	fi
 	install -d -o sikkermail -g sikkermail -m 0750 /var/lib/sikkermail
 	install -d -o sikkermail -g sikkermail -m 0750 /run/sikkermail
+	# where a chrooted smtpd finds the socket (Debian's default master.cf)
+	[ -d /var/spool/postfix ] &&
+		install -d -o sikkermail -g sikkermail -m 0750 /var/spool/postfix/sikkermail
 	# Postfix's smtpd reaches the socket through the sikkermail group (UMask 007).
 	getent passwd postfix >/dev/null && usermod -a -G sikkermail postfix || true
+}
+
+# chrooted - does this Postfix run smtpd chrooted (Debian's master.cf does)?
+chrooted() {
+	[ "$(postconf -F smtp/inet/chroot 2>/dev/null | sed 's/.*= *//')" = y ]
 }
 
 # count_results LOG - add one test-suite.log's counts to the totals.
@@ -115,23 +123,30 @@ build "$top/build"
 
 if [ "$mode" = run ]; then
 	[ "$(id -u)" = 0 ] && setup_runtime
-	cat <<'EOF'
+	socket=/run/sikkermail/sikkermail.sock
+	smtpd_socket=$socket
+	if [ "$(id -u)" = 0 ] && chrooted; then
+		# smtpd looks for the socket inside its chroot
+		socket=/var/spool/postfix/sikkermail/sikkermail.sock
+		smtpd_socket=/sikkermail/sikkermail.sock
+	fi
+	cat <<EOF
 
 Add these lines to Postfix's main.cf and run "postfix reload":
 
-    smtpd_milters = unix:/run/sikkermail/sikkermail.sock
-    non_smtpd_milters = $smtpd_milters
+    smtpd_milters = unix:$smtpd_socket
+    non_smtpd_milters = unix:$socket
     milter_default_action = tempfail
 
-(Debian's Postfix runs smtpd chrooted in /var/spool/postfix: either set
-Socket local:/var/spool/postfix/sikkermail/sikkermail.sock in
-/etc/sikkermail/sikkermail.conf, or turn chroot off for smtpd in master.cf.)
+(contrib/postfix-main.cf explains them, and the TLS policy lines; with
+Debian's chrooted smtpd the socket lives inside /var/spool/postfix.)
 The filter now runs in the foreground on its built-in configuration; stop it
 with Ctrl-C. Configure it in /etc/sikkermail/sikkermail.conf
-(contrib/sikkermail.conf is an example; see sikkermail.conf(5)).
+(contrib/sikkermail.conf is an example; see sikkermail.conf(5) and
+doc/ADMIN-GUIDE).
 
 EOF
-	exec "$top/build/sikkermail-milter" -f
+	exec "$top/build/sikkermail-milter" -f -p "local:$socket"
 fi
 
 passed=0 failed=0 skipped=0

@@ -308,6 +308,22 @@ bool config_check_path(struct parser *p, const char *v)
 	return false;
 }
 
+/*
+ * config_check_map - TYPE:FILE of a Postfix indexed table that postmap
+ * builds (hash, btree, cdb, lmdb), FILE absolute.
+ */
+bool config_check_map(struct parser *p, const char *v)
+{
+	static const char *const types[] = { "hash:", "btree:", "cdb:", "lmdb:" };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strncmp(v, types[i], strlen(types[i])) == 0)
+			return config_check_path(p, v + strlen(types[i]));
+	config_perr(p, "\"%.*s%s\": expected hash:, btree:, cdb: or lmdb: and an absolute path",
+		    QV(v));
+	return false;
+}
+
 /* config_check_socket - the forms libmilter's smfi_setconn accepts, with a numeric port. */
 bool config_check_socket(struct parser *p, const char *v)
 {

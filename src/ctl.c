@@ -43,7 +43,7 @@ static const char usage_text[] =
 	"  cache stats | cache purge [ADDRESS...] the certificate cache\n"
 	"  report [--since DATE] [--until DATE] [--format text|csv|json|html] [--top N]\n"
 	"         [--log FILE...]                 the compliance report\n"
-	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS]\n"
+	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS] [--postmap [TYPE:FILE]]\n"
 	"                                        a Postfix smtp_tls_policy_maps table\n"
 	"  reload                                the running filter reads its configuration again\n"
 	"Run as root, it reads the files it is given, then works as the filter's UserID.\n"
@@ -123,6 +123,8 @@ int ctl_main(int argc, char **argv, FILE *out)
 	if ((c.cfg = config_load_default(cfg_path)) == NULL)
 		return CTL_EX_ERROR;
 	c.database = db ? db : c.cfg->database;
+	/* what it changes goes to the mail log too, as the filter's own lines do */
+	log_init("sikkermail-ctl", c.cfg->syslog, true, c.cfg->syslog_facility);
 	rc = dispatch(&c, argc - optind, argv + optind);
 	if (fflush(out) != 0 || ferror(out)) {
 		msg_error("cannot write the output: %s", strerror(errno));
@@ -201,12 +203,17 @@ int ctl_import(struct ctl *c, int argc, char **argv)
 		msg_error("%s; nothing imported", err);
 		goto out;
 	}
+	store_close(s);
+	s = NULL;
 	fprintf(c->out, "imported %zu %s %s from %s\n", l.n,
 		kind == LIST_PARTNERS ? "partner" : list_kind_name(kind),
 		l.n == 1 ? "entry" : "entries", name);
 	if (l.n == 0)
 		msg_warn("%s has no entries: the %s list is now empty", name, list_kind_name(kind));
-	rc = CTL_EX_OK;
+	msg_notice("import list=%s entries=%zu source=%s database=%s", list_kind_name(kind), l.n,
+		   name, c->database);
+	/* the TLS policy table is made from the tunnel and partner lists */
+	rc = kind == LIST_FREEMAIL ? CTL_EX_OK : ctl_refresh_tls_policy(c);
 out:
 	free(err);
 	store_close(s);

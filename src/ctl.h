@@ -54,6 +54,12 @@ int ctl_export(struct ctl *c, int argc, char **argv);	/* ctl_export.c */
 
 /* ctl_usage_error - report a usage error (and the usage text); returns CTL_EX_USAGE. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * ctl_refresh_tls_policy - after an import: rewrite TLSPolicyMap (when set)
+ * and run postmap; CTL_EX_OK, or CTL_EX_ERROR after saying the table is
+ * stale. ctl_export.c
+ */
+int ctl_refresh_tls_policy(struct ctl *c);
 /* ctl_reload - signal the running filter (PidFile) to reload. ctl_admin.c */
 int ctl_reload(struct ctl *c, int argc, char **argv);
 /* ctl_become_user - as root, become UserID (0), or say why not (-1). ctl_admin.c */

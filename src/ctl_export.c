@@ -1,9 +1,9 @@
 /*
  * ctl_export.c - sikkermail-ctl's exports for the MTA:
  *
- *   export tls-policy [--level LEVEL] [--protocols PROTOCOLS]
+ *   export tls-policy [--level LEVEL] [--protocols PROTOCOLS] [--postmap [TYPE:FILE]]
  *
- * Exports ctl_export (ctl.h).
+ * Exports ctl_export and ctl_refresh_tls_policy (ctl.h).
  *
  * tls-policy prints a Postfix smtp_tls_policy_maps table that gives every
  * tunnel and partner domain mandatory TLS (default "secure" with
@@ -18,11 +18,15 @@
  * marked by a comment. The whole table is built before a line is
  * written: a database error never leaves half a table behind.
  */
+#include <errno.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "classify.h"
 #include "ctl.h"
@@ -59,6 +63,10 @@ struct export_state {
 };
 
 static int export_tls_policy(struct ctl *c, int argc, char **argv);
+static int build_table(struct ctl *c, FILE *out, const char *level, const char *protocols);
+static const char *map_suffix(const char *type);
+static int run_postmap(const char *type, const char *file);
+static int write_map(struct ctl *c, const char *map, const char *level, const char *protocols);
 static bool valid_level(const char *level);
 static bool valid_protocols(const char *p);
 static int collect(const struct list_entry *e, void *arg);
@@ -66,9 +74,9 @@ static void add_key(struct export_state *st, const char *key, const char *expire
 static void add_group(struct export_state *st, const struct list_entry *e);
 static int cmp_keys(const void *a, const void *b);
 static void merge_keys(struct export_state *st);
-static void write_header(struct ctl *c, const struct export_state *st, const char *level,
+static void write_header(struct ctl *c, FILE *out, const struct export_state *st, const char *level,
 			 const char *protocols);
-static void write_keys(struct ctl *c, const struct export_state *st, const char *level,
+static void write_keys(FILE *out, const struct export_state *st, const char *level,
 		       const char *protocols);
 static void format_time(long long t, bool zone, char *buf, size_t size);
 static void put_comment_text(FILE *out, const char *s);
@@ -126,12 +134,22 @@ static bool valid_protocols(const char *p)
 	return true;
 }
 
-static int parse_export_args(int argc, char **argv, const char **level, const char **protocols)
+static int parse_export_args(int argc, char **argv, const char **level, const char **protocols,
+			     bool *postmap, const char **map)
 {
 	for (int i = 1; i < argc; i++) {
 		const char **dst = NULL, *name = argv[i], *eq = strchr(argv[i], '=');
 		size_t n = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
 
+		if (n == 9 && strncmp(name, "--postmap", n) == 0) {
+			/* --postmap [TYPE:FILE]: the value is optional (TLSPolicyMap) */
+			*postmap = true;
+			if (eq != NULL)
+				*map = eq + 1;
+			else if (i + 1 < argc && argv[i + 1][0] != '-')
+				*map = argv[++i];
+			continue;
+		}
 		if (n == 7 && strncmp(name, "--level", n) == 0)
 			dst = level;
 		else if (n == 11 && strncmp(name, "--protocols", n) == 0)
@@ -159,14 +177,28 @@ static int parse_export_args(int argc, char **argv, const char **level, const ch
 
 static int export_tls_policy(struct ctl *c, int argc, char **argv)
 {
-	static const enum list_kind kinds[] = { LIST_TUNNEL, LIST_PARTNERS };
-	const char *level = DEFAULT_LEVEL, *protocols = DEFAULT_PROTOCOLS;
-	struct export_state st = { 0 };
-	struct store *s;
+	const char *level = DEFAULT_LEVEL, *protocols = DEFAULT_PROTOCOLS, *map = NULL;
+	bool postmap = false;
 	int rc;
 
-	if ((rc = parse_export_args(argc, argv, &level, &protocols)) != CTL_EX_OK)
+	if ((rc = parse_export_args(argc, argv, &level, &protocols, &postmap, &map)) != CTL_EX_OK)
 		return rc;
+	if (!postmap)
+		return build_table(c, c->out, level, protocols);
+	if (map == NULL && (map = c->cfg->tls_policy_map) == NULL)
+		return ctl_usage_error("export tls-policy --postmap: name the table (TYPE:FILE), or "
+				       "set TLSPolicyMap");
+	return write_map(c, map, level, protocols);
+}
+
+/* build_table - the whole table from the database, then written to out. */
+static int build_table(struct ctl *c, FILE *out, const char *level, const char *protocols)
+{
+	static const enum list_kind kinds[] = { LIST_TUNNEL, LIST_PARTNERS };
+	struct export_state st = { 0 };
+	struct store *s;
+	int rc = CTL_EX_OK;
+
 	if (strcmp(level, "dane") == 0)
 		msg_warn("level dane: a domain without DANE TLSA records gets opportunistic TLS,"
 			 " which does not enforce TLS (dane-only does)");
@@ -185,13 +217,99 @@ static int export_tls_policy(struct ctl *c, int argc, char **argv)
 	store_close(s);
 	if (rc == CTL_EX_OK) {
 		merge_keys(&st);
-		write_header(c, &st, level, protocols);
-		write_keys(c, &st, level, protocols);
+		write_header(c, out, &st, level, protocols);
+		write_keys(out, &st, level, protocols);
 		if (st.n_keys == 0)
 			msg_warn("the tunnel and partner lists are empty: the table has no entries");
 	}
 	state_free(&st);
 	return rc;
+}
+
+/* map_suffix - the file postmap makes next to the table, by type. */
+static const char *map_suffix(const char *type)
+{
+	if (strcmp(type, "lmdb") == 0)
+		return ".lmdb";
+	if (strcmp(type, "cdb") == 0)
+		return ".cdb";
+	return ".db";
+}
+
+/* run_postmap - postmap TYPE:FILE; 0 if it exited 0. */
+static int run_postmap(const char *type, const char *file)
+{
+	char *arg = xasprintf("%s:%s", type, file);
+	const char *prog = access("/usr/sbin/postmap", X_OK) == 0 ? "/usr/sbin/postmap" : "postmap";
+	char *argv[] = { "postmap", arg, NULL };
+	pid_t pid;
+	int st = -1, rc;
+
+	rc = posix_spawnp(&pid, prog, NULL, NULL, argv, environ);
+	if (rc != 0)
+		msg_error("cannot run postmap: %s", strerror(rc));
+	else if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		msg_error("postmap %s failed", arg);
+	free(arg);
+	return rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/*
+ * write_map - the table as TYPE:FILE for Postfix: written to FILE.new,
+ * indexed by postmap, then both renamed into place, so that Postfix never
+ * reads half a table and a failure leaves the old one.
+ */
+static int write_map(struct ctl *c, const char *map, const char *level, const char *protocols)
+{
+	const char *colon = strchr(map, ':');
+	char *type = colon ? xstrndup(map, (size_t)(colon - map)) : xstrdup("hash");
+	const char *file = colon ? colon + 1 : map;
+	char *tmp = xasprintf("%s.new", file);
+	char *tmp_idx = xasprintf("%s%s", tmp, map_suffix(type));
+	char *idx = xasprintf("%s%s", file, map_suffix(type));
+	FILE *out = fopen(tmp, "w");
+	int rc = CTL_EX_ERROR;
+
+	if (out == NULL) {
+		msg_error("cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = build_table(c, out, level, protocols);
+	if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
+		msg_error("cannot write %s: %s", tmp, strerror(errno));
+		rc = CTL_EX_ERROR;
+	}
+	fclose(out);
+	if (rc == CTL_EX_OK && run_postmap(type, tmp) != 0)
+		rc = CTL_EX_ERROR;
+	if (rc == CTL_EX_OK && (rename(tmp_idx, idx) != 0 || rename(tmp, file) != 0)) {
+		msg_error("cannot put %s in place: %s", file, strerror(errno));
+		rc = CTL_EX_ERROR;
+	}
+	if (rc != CTL_EX_OK) {
+		unlink(tmp);
+		unlink(tmp_idx);
+	} else {
+		fprintf(c->out, "wrote %s:%s\n", type, file);
+	}
+out:
+	free(type);
+	free(tmp);
+	free(tmp_idx);
+	free(idx);
+	return rc;
+}
+
+int ctl_refresh_tls_policy(struct ctl *c)
+{
+	if (c->cfg->tls_policy_map == NULL)
+		return CTL_EX_OK;
+	if (write_map(c, c->cfg->tls_policy_map, DEFAULT_LEVEL, DEFAULT_PROTOCOLS) == CTL_EX_OK)
+		return CTL_EX_OK;
+	msg_error("the TLS policy table %s is now stale: run sikkermail-ctl export tls-policy "
+		  "--postmap when the problem is fixed",
+		  c->cfg->tls_policy_map);
+	return CTL_EX_ERROR;
 }
 
 static int collect(const struct list_entry *e, void *arg)
@@ -295,50 +413,50 @@ static void put_comment_text(FILE *out, const char *s)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
 }
 
-static void write_header(struct ctl *c, const struct export_state *st, const char *level,
+static void write_header(struct ctl *c, FILE *out, const struct export_state *st, const char *level,
 			 const char *protocols)
 {
 	static const enum list_kind kinds[] = { LIST_TUNNEL, LIST_PARTNERS };
 	char when[40];
 
 	format_time((long long)time(NULL), true, when, sizeof(when));
-	fprintf(c->out, "# Postfix smtp_tls_policy_maps table: mandatory TLS to the tunnel and"
+	fprintf(out, "# Postfix smtp_tls_policy_maps table: mandatory TLS to the tunnel and"
 			" partner\n# domains of sikkermail, so that these classes are enforced at"
 			" delivery too.\n");
-	fprintf(c->out, "# Generated by sikkermail-ctl export tls-policy on %s\n", when);
-	fputs("# from the database ", c->out);
-	put_comment_text(c->out, c->database);
-	fputs(":\n", c->out);
+	fprintf(out, "# Generated by sikkermail-ctl export tls-policy on %s\n", when);
+	fputs("# from the database ", out);
+	put_comment_text(out, c->database);
+	fputs(":\n", out);
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		const char *name = kinds[i] == LIST_TUNNEL ? "tunnel list" : "partner list";
 
 		if (st->n_groups[kinds[i]] == 0)
-			fprintf(c->out, "#   %s: empty\n", name);
+			fprintf(out, "#   %s: empty\n", name);
 		for (size_t j = 0; j < st->n_groups[kinds[i]]; j++) {
 			const struct import_group *g = &st->groups[kinds[i]][j];
 
 			format_time(g->imported_at, false, when, sizeof(when));
-			fprintf(c->out, "#   %s: %ld entr%s from ", name, g->count,
+			fprintf(out, "#   %s: %ld entr%s from ", name, g->count,
 				g->count == 1 ? "y" : "ies");
-			put_comment_text(c->out, g->source);
-			fprintf(c->out, ", imported %s\n", when);
+			put_comment_text(out, g->source);
+			fprintf(out, ", imported %s\n", when);
 		}
 	}
-	fprintf(c->out, "# Level %s%s%s. A \".domain\" entry covers the subdomains.\n", level,
+	fprintf(out, "# Level %s%s%s. A \".domain\" entry covers the subdomains.\n", level,
 		protocols[0] ? ", protocols " : "", protocols);
-	fprintf(c->out, "# Do not edit: export again after each import, then run postmap.\n");
+	fprintf(out, "# Do not edit: export again after each import, then run postmap.\n");
 }
 
-static void write_keys(struct ctl *c, const struct export_state *st, const char *level,
+static void write_keys(FILE *out, const struct export_state *st, const char *level,
 		       const char *protocols)
 {
 	for (size_t i = 0; i < st->n_keys; i++) {
 		const struct policy_key *k = &st->keys[i];
 
 		if (k->expired != NULL)
-			fprintf(c->out, "# %s: partner agreement expired %s (TLS still enforced)\n",
+			fprintf(out, "# %s: partner agreement expired %s (TLS still enforced)\n",
 				k->key, k->expired);
-		fprintf(c->out, "%-*s %s%s%s\n", KEY_WIDTH, k->key, level,
+		fprintf(out, "%-*s %s%s%s\n", KEY_WIDTH, k->key, level,
 			protocols[0] ? " protocols=" : "", protocols);
 	}
 }

@@ -120,6 +120,44 @@ is "$(postmap -c "$T/cf" -q xn--kbenhavn-54a.invalid "hash:$T/tls_policy")" \
 postmap -c "$T/cf" -q other.invalid "hash:$T/tls_policy" >/dev/null
 is "$?" 1 "postmap -q other.invalid: not found"
 
+# ------------------------------------------------------------ --postmap, TLSPolicyMap
+
+# The table made in place and indexed (postmap reads the test's main.cf),
+# then kept current by every tunnel or partner import.
+MAPDIR=$T/maps
+mkdir -p "$MAPDIR"
+give_to_test_user "$MAPDIR"
+CONF2=$T/map.conf
+printf 'Database %s\nInternalDomains kp.dk\nUserID %s\nTLSPolicyMap hash:%s/tls_policy\n' \
+	"$DB" "$TEST_USER" "$MAPDIR" >"$CONF2"
+capture env MAIL_CONFIG="$T/cf" "$CTL" -c "$CONF2" export tls-policy --postmap
+is "$RC" 0 "export --postmap (TLSPolicyMap): exit 0" || diag_file "$ERR"
+ok "... the table and its index are in place" test -s "$MAPDIR/tls_policy" -a -s "$MAPDIR/tls_policy.db"
+ok "... no temporary file left" test ! -e "$MAPDIR/tls_policy.new" -a ! -e "$MAPDIR/tls_policy.new.db"
+is "$(postmap -c "$T/cf" -q tunnel.invalid "hash:$MAPDIR/tls_policy")" "secure protocols=>=TLSv1.2" \
+	"... and answers for a tunnel domain"
+printf 'fresh.invalid,Ny Kommune\n' >"$T/tunnel2.txt"
+capture env MAIL_CONFIG="$T/cf" "$CTL" -c "$CONF2" import tunnel "$T/tunnel2.txt"
+is "$RC" 0 "an import with TLSPolicyMap set: exit 0" || diag_file "$ERR"
+is "$(postmap -c "$T/cf" -q fresh.invalid "hash:$MAPDIR/tls_policy")" "secure protocols=>=TLSv1.2" \
+	"... the table already has the new domain"
+postmap -c "$T/cf" -q exact.invalid "hash:$MAPDIR/tls_policy" >/dev/null
+is "$?" 1 "... and no longer one that left the list"
+# a table that cannot be written: the import stands, the table is said to be stale
+sed -i "s#^TLSPolicyMap .*#TLSPolicyMap hash:$T/no/such/dir/tls_policy#" "$CONF2"
+capture env MAIL_CONFIG="$T/cf" "$CTL" -c "$CONF2" import tunnel "$T/tunnel.txt"
+is "$RC" 1 "an import whose table cannot be written: exit 1"
+like "$(cat "$OUT")" "imported 4 tunnel entries" "... the list is imported all the same"
+like "$(cat "$ERR")" "is now stale" "... and the table is said to be stale"
+capture "$CTL" -c "$CONF2" export tls-policy --postmap --level bogus
+is "$RC" 64 "--postmap with a bad level: usage error"
+printf 'Database %s\nUserID %s\n' "$DB" "$TEST_USER" >"$T/nomap.conf"
+capture "$CTL" -c "$T/nomap.conf" export tls-policy --postmap
+is "$RC" 64 "--postmap without a table and without TLSPolicyMap: usage error"
+like "$(cat "$ERR")" "TLSPolicyMap" "... naming TLSPolicyMap"
+# back to the lists the rest of the test expects
+"$CTL" -c "$CONF" import tunnel "$T/tunnel.txt" >/dev/null 2>&1
+
 # ------------------------------------------------------------ empty lists
 
 printf '# none\n' >"$T/empty.txt"
