@@ -125,6 +125,7 @@ if running enforce; then
 	run_lua untrusted.lua AA0000
 	run_lua trusted.lua BB0000
 	run_lua routed.lua EE0000
+	run_lua sendmail.lua 5E0000
 
 	decision AA00000001 "spoofed flags" "trusted=no" "personal=no" \
 		"applied=deliver" "rcpt1=x@gmail.com" "class1=freemail" "action1=deliver"
