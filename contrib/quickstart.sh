@@ -28,7 +28,8 @@ esac
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmilter-dev libssl-dev libldap-dev libsqlite3-dev libidn2-dev libgmime-3.0-dev zlib1g-dev
 	openssl sqlite3 ca-certificates procps iproute2 passwd"
-TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev chromium"
+TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev chromium
+	debhelper dpkg-dev lintian systemd"
 
 say() { printf 'quickstart: %s\n' "$*"; }
 die() {
@@ -80,12 +81,16 @@ setup_runtime() {
 			--shell /usr/sbin/nologin sikkermail
 	fi
 	install -d -o sikkermail -g sikkermail -m 0750 /var/lib/sikkermail
-	install -d -o sikkermail -g sikkermail -m 0750 /run/sikkermail
+	# The socket directories belong to group postfix (set-gid, so the socket
+	# does too): Postfix's daemons keep only their primary group.
+	sockgroup=sikkermail
+	getent group postfix >/dev/null && sockgroup=postfix
+	install -d -o sikkermail -g "$sockgroup" -m 2750 /run/sikkermail
 	# where a chrooted smtpd finds the socket (Debian's default master.cf)
 	[ -d /var/spool/postfix ] &&
-		install -d -o sikkermail -g sikkermail -m 0750 /var/spool/postfix/sikkermail
-	# Postfix's smtpd reaches the socket through the sikkermail group (UMask 007).
-	getent passwd postfix >/dev/null && usermod -a -G sikkermail postfix || true
+		install -d -o sikkermail -g "$sockgroup" -m 2750 /var/spool/postfix/sikkermail
+	# re-injection through sendmail(1) without relying on its set-gid bit
+	getent group postdrop >/dev/null && usermod -a -G postdrop sikkermail || true
 }
 
 # chrooted - does this Postfix run smtpd chrooted (Debian's master.cf does)?

@@ -72,6 +72,7 @@ static int check_only(const char *socket);
 static void log_errors(const char *what, const struct strlist *errors);
 static int prepare_places(const struct config *cfg, const char *socket);
 static int become_user(const struct config *cfg, const char *socket_spec);
+static gid_t socket_dir_group(const char *path, gid_t fallback);
 static void block_signals(sigset_t *set);
 static void *reloader(void *arg);
 static void reload(void);
@@ -394,6 +395,22 @@ static void reload(void)
 	strlist_free(&errors);
 }
 
+/* socket_dir_group - the group of the directory holding path, or fallback. */
+static gid_t socket_dir_group(const char *path, gid_t fallback)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
+	gid_t gid = fallback;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (stat(dir, &st) == 0)
+			gid = st.st_gid;
+	}
+	free(dir);
+	return gid;
+}
+
 /*
  * become_user - as root: give a local socket to UserID, then become that
  * user with its groups, and refuse to go on as root. Not root: nothing to
@@ -415,8 +432,13 @@ static int become_user(const struct config *cfg, const char *socket_spec)
 		msg_error("UserID %s is root: refusing to run as root", cfg->userid);
 		return -1;
 	}
-	/* lchown: never follow a link that someone put in the socket's place */
-	if (path != NULL && lchown(path, pw->pw_uid, pw->pw_gid) != 0) {
+	/*
+	 * The socket belongs to UserID and to the group of its directory:
+	 * Postfix's daemons keep only their primary group (postfix), so a
+	 * directory of group postfix is how smtpd gets in. lchown: never
+	 * follow a link that someone put in the socket's place.
+	 */
+	if (path != NULL && lchown(path, pw->pw_uid, socket_dir_group(path, pw->pw_gid)) != 0) {
 		msg_error("chown %s: %s", path, strerror(errno));
 		return -1;
 	}
