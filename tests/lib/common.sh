@@ -262,9 +262,10 @@ stop_pids() {
 		kill -TERM "$pid" 2>/dev/null
 	done
 	# libmilter notices a stop only when its listener's poll times out:
-	# a few seconds idle, more on a loaded machine.
+	# a few seconds idle, more on a loaded machine, and a sanitizer build
+	# checks for leaks on the way out.
 	for pid in "$@"; do
-		stop_pid "$pid" 30
+		stop_pid "$pid" 60
 		STOP_STATUSES[$pid]=$STOP_STATUS
 	done
 }
