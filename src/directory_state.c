@@ -93,11 +93,14 @@ void directory_server_failed(struct directory *dir, size_t server, time_t now)
 	struct dir_conn *stale[DIR_POOL_IDLE];
 	size_t n_stale;
 	struct dir_server *s;
+	bool was_up;
+	long backoff;
 
 	if (server >= dir->n_servers)
 		return;
 	s = &dir->servers[server];
 	pthread_mutex_lock(&dir->lock);
+	was_up = s->backoff == 0;
 	s->backoff = s->backoff ? s->backoff * 2 : DIR_BACKOFF_MIN;
 	if (s->backoff > DIR_BACKOFF_MAX)
 		s->backoff = DIR_BACKOFF_MAX;
@@ -106,19 +109,28 @@ void directory_server_failed(struct directory *dir, size_t server, time_t now)
 	n_stale = s->n_idle;
 	memcpy(stale, s->idle, n_stale * sizeof(stale[0]));
 	s->n_idle = 0;
+	backoff = (long)s->backoff;
 	pthread_mutex_unlock(&dir->lock);
+	/* one line when a server goes down, one when it is back: not one per lookup */
+	if (was_up)
+		msg_warn("directory down uri=%s retry_in=%lds", s->uri, backoff);
 	for (size_t i = 0; i < n_stale; i++)
 		directory_conn_free(stale[i]);
 }
 
 void directory_server_ok(struct directory *dir, size_t server)
 {
+	bool was_down;
+
 	if (server >= dir->n_servers)
 		return;
 	pthread_mutex_lock(&dir->lock);
+	was_down = dir->servers[server].backoff != 0;
 	dir->servers[server].backoff = 0;
 	dir->servers[server].down_until = 0;
 	pthread_mutex_unlock(&dir->lock);
+	if (was_down)
+		msg_notice("directory up uri=%s", dir->servers[server].uri);
 }
 
 const char *directory_server_uri(const struct directory *dir, size_t server)

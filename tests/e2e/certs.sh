@@ -428,6 +428,9 @@ send down2 valid@example.dk
 encrypted "slapd down, stale cache entry for valid@" valid@example.dk down2
 like "$(grep -a 'using the cached answer for valid@example.dk' "$LOG")" . \
 	"slapd down, stale entry: the milter logs that it used the cached answer"
+# one line when the directory goes down, not one per lookup
+is "$(grep -a -c "directory down uri=${SLAPD_URI%/}/\? retry_in=[0-9]*s" "$LOG")" 1 \
+	"slapd down: one 'directory down' line for two lookups"
 
 # The cache survives a restart of the milter (the main one: a second start
 # while it runs would be refused).
