@@ -70,6 +70,7 @@ static void usage(FILE *out, int status) __attribute__((noreturn));
 static void parse_options(int argc, char **argv, struct options *o);
 static int check_only(const char *socket);
 static void log_errors(const char *what, const struct strlist *errors);
+static struct passwd *run_user(const struct config *cfg);
 static int prepare_places(const struct config *cfg, const char *socket);
 static int become_user(const struct config *cfg, const char *socket_spec);
 static gid_t socket_dir_group(const char *path, gid_t fallback);
@@ -270,6 +271,17 @@ fail:
 	return rc;
 }
 
+/* run_user - UserID's passwd entry, or NULL after saying it does not exist. */
+static struct passwd *run_user(const struct config *cfg)
+{
+	struct passwd *pw = cfg->userid ? getpwnam(cfg->userid) : NULL;
+
+	if (pw == NULL)
+		msg_error("UserID %s: no such user (create it, or set UserID)",
+			  cfg->userid ? cfg->userid : "(none)");
+	return pw;
+}
+
 /*
  * prepare_places - as root, the directories of the socket, the pid file
  * and the database are created for UserID when they are missing: /run is
@@ -283,11 +295,8 @@ static int prepare_places(const struct config *cfg, const char *socket)
 
 	if (geteuid() != 0)
 		return 0;
-	if (cfg->userid == NULL || (pw = getpwnam(cfg->userid)) == NULL) {
-		msg_error("UserID %s: no such user (create it, or set UserID)",
-			  cfg->userid ? cfg->userid : "(none)");
+	if ((pw = run_user(cfg)) == NULL)
 		return -1;
-	}
 	for (size_t i = 0; i < 3; i++)
 		if (paths[i] != NULL && daemon_make_dir(keys[i], paths[i], pw->pw_uid, pw->pw_gid) != 0)
 			return -1;
@@ -423,11 +432,8 @@ static int become_user(const struct config *cfg, const char *socket_spec)
 
 	if (geteuid() != 0)
 		return 0;
-	if (cfg->userid == NULL || (pw = getpwnam(cfg->userid)) == NULL) {
-		msg_error("UserID %s: no such user (create it, or set UserID)",
-			  cfg->userid ? cfg->userid : "(none)");
+	if ((pw = run_user(cfg)) == NULL)
 		return -1;
-	}
 	if (pw->pw_uid == 0) {
 		msg_error("UserID %s is root: refusing to run as root", cfg->userid);
 		return -1;
