@@ -95,7 +95,10 @@ setup_runtime() {
 
 # chrooted - does this Postfix run smtpd chrooted (Debian's master.cf does)?
 chrooted() {
-	[ "$(postconf -F smtp/inet/chroot 2>/dev/null | sed 's/.*= *//')" = y ]
+	c=$(postconf -F smtp/inet/chroot 2>/dev/null | sed 's/.*= *//')
+	# postconf needs a main.cf; a fresh "No configuration" install has only master.cf
+	[ -n "$c" ] || c=$(awk '$1 == "smtp" && $2 == "inet" { print $5 }' /etc/postfix/master.cf 2>/dev/null)
+	[ "$c" = y ]
 }
 
 # count_results LOG - add one test-suite.log's counts to the totals.
