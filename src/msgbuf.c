@@ -5,6 +5,7 @@
  * msgbuf_in_file, msgbuf_free (msgbuf.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,16 +40,17 @@ FILE *private_tmpfile(const char *tmpdir, char **err)
 {
 	const char *env = getenv("TMPDIR");
 	char *path;
-	mode_t old;
 	FILE *f;
 	int fd;
 
 	if (tmpdir == NULL)
 		tmpdir = env != NULL && env[0] == '/' ? env : "/tmp";
 	path = xasprintf("%s/sikkermail.XXXXXX", tmpdir);
-	old = umask(077);
-	fd = mkstemp(path);
-	umask(old);
+	/*
+	 * mkstemp creates the file 0600 whatever the umask: no umask() here,
+	 * which is process-wide and would race with the other threads.
+	 */
+	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0) {
 		*err = xasprintf("cannot create a temporary file in %s: %s", tmpdir,
 				 strerror(errno));
