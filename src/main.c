@@ -268,7 +268,14 @@ fail:
 	runtime_unref(rt);
 	strlist_free(&errors);
 	config_unref(cfg);
-	return rc;
+	/*
+	 * libmilter's threads (its signal thread, idle workers) are never
+	 * joined and may still run: the libraries' exit-time clean-ups
+	 * (OpenSSL, LDAP) must not run under them. What the daemon owns has
+	 * been released above; leave without the atexit handlers.
+	 */
+	fflush(NULL);
+	_exit(rc);
 }
 
 /* run_user - UserID's passwd entry, or NULL after saying it does not exist. */

@@ -48,6 +48,7 @@ static atomic_int active_callbacks;	/* callbacks running now */
 static pthread_t milter_thread;
 static pthread_t main_thread;
 static int milter_status;
+static atomic_bool stop_asked;	/* milter_stop was called: the main thread knows */
 
 static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa);
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv);
@@ -149,7 +150,8 @@ static void *run_milter(void *arg)
 {
 	(void)arg;
 	milter_status = smfi_main() == MI_SUCCESS ? 0 : -1;
-	pthread_kill(main_thread, SIGTERM);
+	if (!atomic_load(&stop_asked))	/* serving ended by itself: wake the main thread */
+		pthread_kill(main_thread, SIGTERM);
 	return NULL;
 }
 
@@ -167,6 +169,7 @@ int milter_start(void)
 
 void milter_stop(void)
 {
+	atomic_store(&stop_asked, true);
 	smfi_stop();
 }
 
