@@ -106,6 +106,97 @@ out:
 	return rc;
 }
 
+int mime_encrypted_payload(FILE *message, int (*sink)(void *ctx, const void *p, size_t n),
+			   void *ctx, const char **kind, char **err)
+{
+	GMimeStream *stream, *raw = NULL, *decoded = NULL;
+	GMimeMessage *parsed = NULL;
+	GMimeObject *top, *part = NULL;
+	GMimeDataWrapper *content;
+	char buf[16384];
+	gssize n;
+	off_t start;
+	int rc = -1;
+
+	mime_init();
+	*err = NULL;
+	*kind = NULL;
+	if (fflush(message) != 0 || (start = ftello(message)) < 0) {
+		*err = xasprintf("cannot read the message: not a seekable file: %s", strerror(errno));
+		return -1;
+	}
+	clearerr(message);
+	stream = g_mime_stream_file_new_with_bounds(message, start, -1);
+	g_mime_stream_file_set_owner(GMIME_STREAM_FILE(stream), FALSE);
+	if ((parsed = parse(stream, err)) == NULL)
+		goto out;
+	top = g_mime_message_get_mime_part(parsed);
+	if (top != NULL && GMIME_IS_PART(top) &&
+	    (g_mime_content_type_is_type(g_mime_object_get_content_type(top), "application",
+					 "pkcs7-mime") ||
+	     g_mime_content_type_is_type(g_mime_object_get_content_type(top), "application",
+					 "x-pkcs7-mime"))) {
+		part = top;
+		*kind = "cms";
+	} else if (top != NULL && GMIME_IS_MULTIPART(top) &&
+		   g_mime_content_type_is_type(g_mime_object_get_content_type(top), "multipart",
+					       "encrypted") &&
+		   g_mime_multipart_get_count(GMIME_MULTIPART(top)) == 2 &&
+		   GMIME_IS_PART(g_mime_multipart_get_part(GMIME_MULTIPART(top), 1))) {
+		part = g_mime_multipart_get_part(GMIME_MULTIPART(top), 1);
+		*kind = "pgp";
+	}
+	if (part == NULL) {
+		*err = xstrdup("no part that could carry the encryption");
+		goto out;
+	}
+	if ((content = g_mime_part_get_content(GMIME_PART(part))) == NULL) {
+		*err = xstrdup("the encrypted part is empty");
+		goto out;
+	}
+	if ((raw = g_mime_data_wrapper_get_stream(content)) == NULL) {
+		*err = xstrdup("the encrypted part is empty");
+		goto out;
+	}
+	decoded = g_mime_stream_filter_new(raw);
+	if (g_mime_part_get_content_encoding(GMIME_PART(part)) == GMIME_CONTENT_ENCODING_BASE64 ||
+	    g_mime_part_get_content_encoding(GMIME_PART(part)) ==
+		    GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+		GMimeFilter *filter =
+			g_mime_filter_basic_new(g_mime_part_get_content_encoding(GMIME_PART(part)), FALSE);
+
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(decoded), filter);
+		g_object_unref(filter);
+	}
+	if (g_mime_stream_reset(decoded) != 0) {
+		*err = xstrdup("cannot read the message: cannot seek to a part");
+		goto out;
+	}
+	/* a bounded stream answers -1 at its end: read errors show in ferror() */
+	while ((n = g_mime_stream_read(decoded, buf, sizeof(buf))) > 0)
+		if (sink(ctx, buf, (size_t)n) != 0) {
+			*err = xstrdup("the encrypted part could not be kept");
+			goto out;
+		}
+	if (ferror(message)) {
+		*err = xstrdup("cannot read the message: read error");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (decoded != NULL)
+		g_object_unref(decoded);
+	if (parsed != NULL)
+		g_object_unref(parsed);
+	g_object_unref(stream);
+	clearerr(message);
+	if (fseeko(message, start, SEEK_SET) != 0 && rc == 0) {
+		*err = xasprintf("cannot rewind the message: %s", strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
 /*
  * parse - the message on stream; NULL with *err if GMime finds no message
  * at all (nothing, or no header before the end).

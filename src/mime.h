@@ -50,4 +50,17 @@ void mime_init(void);
  */
 int mime_scan_cpr(FILE *message, struct cpr_result *out, char **err);
 
+/*
+ * mime_encrypted_payload - the part of a message that claims to carry its
+ * encryption, transfer-decoded, handed to sink in chunks: the whole body
+ * of an application/pkcs7-mime (or x-pkcs7-mime) message, or the second
+ * part of a multipart/encrypted one. *kind gets "cms" or "pgp". 0 when
+ * such a part was found and handed over; -1 with *err set otherwise (not
+ * labelled so, unparsable, or sink returned non-zero). Whether the bytes
+ * are really encrypted is for the caller to judge (smime.h). The FILE is
+ * left at the position it had.
+ */
+int mime_encrypted_payload(FILE *message, int (*sink)(void *ctx, const void *p, size_t n),
+			   void *ctx, const char **kind, char **err);
+
 #endif

@@ -34,6 +34,8 @@ static const char *qid_of(const struct decision *d);
 static void personal_flag_of(struct facts *f);
 static void scan_cpr(struct facts *f);
 static void progress(const struct mta_ops *ops, void *mta, time_t *last);
+static bool body_is_encrypted(struct facts *f);
+static int payload_sink(void *ctx, const void *p, size_t n);
 static void note_failure(struct decision *d, enum effect_failure fl, const char *why, bool log);
 static void fail(struct run *x, enum effect_failure fl, const char *why);
 static bool wants_copy(const struct decision *d);
@@ -116,6 +118,50 @@ static void scan_cpr(struct facts *f)
 	free(found);
 }
 
+static int payload_sink(void *ctx, const void *p, size_t n)
+{
+	char *err = NULL;
+	int rc = msgbuf_write(ctx, p, n, &err);
+
+	free(err);
+	return rc;
+}
+
+/*
+ * body_is_encrypted - labelled S/MIME or PGP encrypted, and the body shows
+ * it: a clear text under such a label is clear text (it would otherwise go
+ * to certificate recipients unencrypted). A body that was not kept cannot
+ * show it.
+ */
+static bool body_is_encrypted(struct facts *f)
+{
+	struct msgbuf *payload;
+	const char *kind = NULL, *why = NULL;
+	char *err = NULL;
+	FILE *in, *p;
+	bool yes = false;
+
+	if (f->content_type == NULL || !smime_is_encrypted(f->content_type))
+		return false;
+	if (f->body == NULL || f->body_error != NULL) {
+		msg_info("%s: labelled encrypted; the body was not kept to show it: taken as clear",
+			 qid_of(&f->d));
+		return false;
+	}
+	payload = msgbuf_new(MSGBUF_MEMORY_LIMIT, NULL);
+	if ((in = msgbuf_read(f->body, &err)) == NULL ||
+	    mime_encrypted_payload(in, payload_sink, payload, &kind, &err) != 0 ||
+	    (p = msgbuf_read(payload, &err)) == NULL)
+		why = err ? err : "?";
+	else
+		yes = smime_payload_encrypted(p, kind, &why);
+	if (!yes)
+		msg_info("%s: labelled encrypted but taken as clear: %s", qid_of(&f->d), why);
+	free(err);
+	msgbuf_free(payload);
+	return yes;
+}
+
 /* progress - at most once a second, so a long recipient list keeps the MTA waiting. */
 static void progress(const struct mta_ops *ops, void *mta, time_t *last)
 {
@@ -140,7 +186,7 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 	today_string(today);
 	store = facts_store(f);
 	d->store_failed = store == NULL;
-	d->already_encrypted = f->content_type != NULL && smime_is_encrypted(f->content_type);
+	d->already_encrypted = body_is_encrypted(f);
 	for (size_t i = 0; i < d->n_rcpts; i++) {
 		struct classification cl;
 		struct rcpt *r = &d->rcpts[i];

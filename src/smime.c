@@ -778,3 +778,32 @@ bool smime_marker_valid(const unsigned char *secret, size_t secret_len, const ch
 		return false;
 	return CRYPTO_memcmp(got, want, sizeof(want)) == 0;
 }
+
+bool smime_payload_encrypted(FILE *payload, const char *kind, const char **why)
+{
+	CMS_ContentInfo *cms;
+	BIO *in;
+	int nid;
+
+	rewind(payload);
+	if (kind != NULL && strcmp(kind, "pgp") == 0)
+		return smime_pgp_armour_encrypted(payload, why);
+	if ((in = BIO_new_fp(payload, BIO_NOCLOSE)) == NULL) {
+		*why = "out of memory";
+		return false;
+	}
+	cms = d2i_CMS_bio(in, NULL);
+	BIO_free(in);
+	ERR_clear_error();
+	if (cms == NULL) {
+		*why = "the body is not CMS";
+		return false;
+	}
+	nid = OBJ_obj2nid(CMS_get0_type(cms));
+	CMS_ContentInfo_free(cms);
+	if (nid == NID_pkcs7_enveloped || nid == NID_id_smime_ct_authEnvelopedData)
+		return true;
+	*why = nid == NID_pkcs7_signed ? "the body is CMS SignedData, not encrypted"
+				       : "the body is CMS but not EnvelopedData";
+	return false;
+}

@@ -105,6 +105,19 @@ bool smime_cipher_valid(const char *name);
 bool smime_is_encrypted(const char *content_type);
 
 /*
+ * smime_payload_encrypted - is the payload a label points at (see
+ * mime_encrypted_payload) really encrypted? For kind "cms": it parses as
+ * CMS ContentInfo whose content is EnvelopedData or AuthEnvelopedData
+ * (smime.c). For kind "pgp": an ASCII-armoured PGP MESSAGE whose first
+ * packet is an encrypted session key, public-key or symmetric (RFC 4880
+ * tags 1 and 3; smime_text.c). The FILE is read from its start. Anything
+ * else - a clear text under an encrypted label - is false, with *why set
+ * to a fixed phrase saying what was found.
+ */
+bool smime_payload_encrypted(FILE *payload, const char *kind, const char **why);
+bool smime_pgp_armour_encrypted(FILE *payload, const char **why);
+
+/*
  * smime_marker - the value of the header the milter puts in every message
  * it re-injects into the MTA, so that the copy is recognised when it comes
  * back and is not filtered twice: "T.HEX", T the time now in decimal

@@ -200,6 +200,54 @@ bool smime_is_encrypted(const char *content_type)
 	return false;
 }
 
+/*
+ * smime_pgp_armour_encrypted - "-----BEGIN PGP MESSAGE-----", armour
+ * headers up to an empty line, then base64 whose first octet is a packet
+ * header with tag 1 (public-key encrypted session key) or 3 (symmetric).
+ * Only the first lines are read: the rest is the encrypted data itself.
+ */
+bool smime_pgp_armour_encrypted(FILE *payload, const char **why)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char line[1024];
+	const char *p;
+	int state = 0, lines = 0, tag;
+	unsigned v0, v1;
+
+	*why = "the body is not an armoured PGP MESSAGE";
+	while (lines++ < 200 && fgets(line, sizeof(line), payload) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (state == 0) {
+			if (strcmp(line, "-----BEGIN PGP MESSAGE-----") == 0)
+				state = 1;
+			continue;
+		}
+		if (state == 1) {	/* armour headers end with an empty line */
+			if (line[strspn(line, " \t")] == '\0')
+				state = 2;
+			continue;
+		}
+		if (line[0] == '\0' || line[0] == '=' || line[0] == '-' || strlen(line) < 2)
+			return false;
+		if ((p = strchr(b64, line[0])) == NULL || line[0] == '\0')
+			return false;
+		v0 = (unsigned)(p - b64);
+		if ((p = strchr(b64, line[1])) == NULL || line[1] == '\0')
+			return false;
+		v1 = (unsigned)(p - b64);
+		v0 = (v0 << 2) | (v1 >> 4);	/* the first octet */
+		if (!(v0 & 0x80))
+			return false;
+		tag = (v0 & 0x40) ? (int)(v0 & 0x3f) : (int)((v0 >> 2) & 0x0f);
+		if (tag == 1 || tag == 3)
+			return true;
+		*why = "the PGP MESSAGE does not start with an encrypted session key";
+		return false;
+	}
+	return false;
+}
+
 /* ---------------------------------------------------------------- headers */
 
 int smime_write_headers(const struct smime_request *req, bool aead, FILE *out)

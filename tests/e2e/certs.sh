@@ -261,6 +261,15 @@ sleep 0.3
 is "$(slapd_searches "(mail=valid@example.dk)")" $((n + 1)) \
 	"second message to valid@: answered from the cache, no new search"
 
+# A label is not encryption: a clear text sent as application/pkcs7-mime
+# is encrypted like any other (the body does not parse as EnvelopedData).
+msg labelled valid@example.dk "X-KP-Personal: yes" "MIME-Version: 1.0" \
+	"Content-Type: application/pkcs7-mime; smime-type=enveloped-data"
+send labelled valid@example.dk
+encrypted "clear text labelled pkcs7-mime" valid@example.dk labelled
+like "$(grep -a "$QID" "$LOG" | grep 'labelled encrypted')" "taken as clear: the body is not CMS" \
+	"clear text labelled pkcs7-mime: the log says why it was taken as clear"
+
 # NegativeTTL: "no certificate" is cached too.
 n=$(slapd_searches "(mail=nocert@example.dk)")
 for i in 1 2; do

@@ -71,6 +71,7 @@ struct pcase {
 	bool recorded;
 	const char *reply_has;	/* a line the reply must have, or NULL */
 	const char *hold_has;	/* text the hold reason must have, or NULL */
+	const char *body;	/* the body, or "@file" made by make_files; NULL: a short text */
 };
 
 static void make_files(void);
@@ -98,79 +99,118 @@ static const struct mta_ops fake_ops = {
 static const struct pcase cases[] = {
 	/* The decision table, personal message, enforce mode. */
 	{ "internal", "", "bob@kp.dk", "", "", MTA_ACCEPT, ACTION_DELIVER, RULE_INTERNAL, 0, "",
-	  false, NULL, true, NULL, NULL },
+	  false, NULL, true, NULL, NULL, NULL },
 	{ "tunnel", "", "sag@kommune.dk", "", "", MTA_ACCEPT, ACTION_DELIVER, RULE_TUNNEL, 0, "",
-	  false, NULL, true, NULL, NULL },
+	  false, NULL, true, NULL, NULL, NULL },
 	{ "encrypted", "", ENC, "", "", MTA_DISCARD, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,",
-	  false, NULL, true, NULL, NULL },
+	  false, NULL, true, NULL, NULL, NULL },
 	{ "partner", "", "x@partner.dk", "", "", MTA_ACCEPT, ACTION_DELIVER, RULE_PARTNER, 0, "",
-	  false, NULL, true, NULL, NULL },
+	  false, NULL, true, NULL, NULL, NULL },
 	{ "partner, PersonalToPartner reject", "PersonalToPartner reject\n", "x@partner.dk", "", "",
-	  MTA_REJECT, ACTION_REJECT, RULE_PARTNER, 0, "", false, "550", true, NULL, NULL },
+	  MTA_REJECT, ACTION_REJECT, RULE_PARTNER, 0, "", false, "550", true, NULL, NULL, NULL },
 	{ "freemail", "", "x@gmail.com", "", "", MTA_REJECT, ACTION_REJECT, RULE_FREEMAIL, 0, "",
-	  false, "550", true, NULL, NULL },
+	  false, "550", true, NULL, NULL, NULL },
 	{ "freemail, hold", HOLD, "x@gmail.com", "", "", MTA_ACCEPT, ACTION_HOLD, RULE_FREEMAIL, 0,
-	  "", true, NULL, true, NULL, NULL },
+	  "", true, NULL, true, NULL, NULL, NULL },
 	{ "tls", "", "x@other.example", "", "", MTA_REJECT, ACTION_REJECT, RULE_TLS, 0, "", false,
-	  "550", true, NULL, NULL },
+	  "550", true, NULL, NULL, NULL },
 	{ "tls, hold", HOLD, "x@other.example", "", "", MTA_ACCEPT, ACTION_HOLD, RULE_TLS, 0, "",
-	  true, NULL, true, NULL, NULL },
+	  true, NULL, true, NULL, NULL, NULL },
 	{ "tls, accept", "PersonalToTLS accept\n", "x@other.example", "", "", MTA_ACCEPT,
-	  ACTION_DELIVER, RULE_TLS, 0, "", false, NULL, true, NULL, NULL },
+	  ACTION_DELIVER, RULE_TLS, 0, "", false, NULL, true, NULL, NULL, NULL },
 	{ "unknown", "", "x@nocert.example", "", "", MTA_TEMPFAIL, ACTION_TEMPFAIL, RULE_LOOKUP, 0,
-	  "", false, "451", true, NULL, NULL },
+	  "", false, "451", true, NULL, NULL, NULL },
 	{ "unknown, hold", HOLD, "x@nocert.example", "", "", MTA_ACCEPT, ACTION_HOLD, RULE_LOOKUP, 0,
-	  "", true, NULL, true, NULL, NULL },
+	  "", true, NULL, true, NULL, NULL, NULL },
 	{ "not personal", "", "x@gmail.com," ENC, "X-KP-Personal: no\n", "", MTA_ACCEPT,
-	  ACTION_DELIVER, RULE_NOT_PERSONAL, 0, "", false, NULL, true, NULL, NULL },
+	  ACTION_DELIVER, RULE_NOT_PERSONAL, 0, "", false, NULL, true, NULL, NULL, NULL },
 	{ "monitor", "Mode monitor\n", "x@gmail.com," ENC, "", "", MTA_ACCEPT, ACTION_DELIVER,
-	  RULE_FREEMAIL, 0, "", false, NULL, true, NULL, NULL },
+	  RULE_FREEMAIL, 0, "", false, NULL, true, NULL, NULL, NULL },
 	{ "internal + encrypted", "", "bob@kp.dk," ENC, "", "", MTA_ACCEPT, ACTION_ENCRYPT,
-	  RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL },
+	  RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL, NULL },
 	/* hold and encrypt in one message: the copy first, then the rest is held */
 	{ "freemail hold + encrypted", HOLD, "x@gmail.com," ENC, "", "", MTA_ACCEPT, ACTION_HOLD,
 	  RULE_FREEMAIL, 1, "<" ENC ">,", true, NULL, true, NULL,
-	  "personal data to x@gmail.com (freemail) held; 1 encrypted copy recipient not on it" },
+	  "personal data to x@gmail.com (freemail) held; 1 encrypted copy recipient not on it", NULL },
 	{ "freemail reject + encrypted", "", "x@gmail.com," ENC, "", "", MTA_REJECT, ACTION_REJECT,
-	  RULE_FREEMAIL, 0, "", false, "550", true, NULL, NULL },
+	  RULE_FREEMAIL, 0, "", false, "550", true, NULL, NULL, NULL },
 	{ "already encrypted", "", ENC,
-	  "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n", "", MTA_ACCEPT,
-	  ACTION_DELIVER, RULE_ALREADY_ENCRYPTED, 0, "", false, NULL, true, NULL, NULL },
+	  "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n"
+	  "Content-Transfer-Encoding: base64\n", "", MTA_ACCEPT,
+	  ACTION_DELIVER, RULE_ALREADY_ENCRYPTED, 0, "", false, NULL, true, NULL, NULL,
+	  "@enveloped.b64" },
+	{ "already encrypted, no smime-type", "", ENC,
+	  "Content-Type: application/x-pkcs7-mime\nContent-Transfer-Encoding: base64\n", "",
+	  MTA_ACCEPT, ACTION_DELIVER, RULE_ALREADY_ENCRYPTED, 0, "", false, NULL, true, NULL, NULL,
+	  "@enveloped.b64" },
+	/* a label is not encryption: the body decides */
+	{ "labelled pkcs7-mime, clear body", "", ENC,
+	  "Content-Type: application/pkcs7-mime\n", "", MTA_DISCARD, ACTION_ENCRYPT,
+	  RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL, NULL },
+	{ "labelled pkcs7-mime, base64 clear body", "", ENC,
+	  "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n"
+	  "Content-Transfer-Encoding: base64\n", "", MTA_DISCARD, ACTION_ENCRYPT,
+	  RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "SGVqIEJvYiwgaGVyIGVyIHNhZ2VuLgo=\n" },
+	{ "labelled pkcs7-mime, SignedData body", "", ENC,
+	  "Content-Type: application/pkcs7-mime\nContent-Transfer-Encoding: base64\n", "",
+	  MTA_DISCARD, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL,
+	  NULL, "@signed.b64" },
+	{ "PGP/MIME encrypted", "", ENC,
+	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
+	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_ACCEPT,
+	  ACTION_DELIVER, RULE_ALREADY_ENCRYPTED, 0, "", false, NULL, true, NULL, NULL,
+	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
+	  "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	  "hQEMA1234567890ABAf/aaaa\n=abcd\n-----END PGP MESSAGE-----\n--b--\n" },
+	{ "labelled PGP/MIME, clear body", "", ENC,
+	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
+	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_DISCARD,
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
+	  "Content-Type: application/octet-stream\n\nHej Bob, her er sagen.\n--b--\n" },
+	{ "labelled PGP/MIME, a literal-data packet", "", ENC,
+	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
+	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_DISCARD,
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
+	  "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	  "yxR0AAAAAABIZWogQm9iLCBzYWdlbi4K\n-----END PGP MESSAGE-----\n--b--\n" },
 	{ "unknown function mailbox", "", ENC, "X-KP-Secure-Mailbox: HR <hr@kp.dk>\n", "",
 	  MTA_REJECT, ACTION_REJECT, RULE_SECURE_MAILBOX, 0, "", false, "550", true,
 	  "Funktionspostkassen <hr@kp.dk> er ikke sat op til krypteret post\n"
-	  "The function mailbox <hr@kp.dk> is not configured for encrypted mail\n", NULL },
+	  "The function mailbox <hr@kp.dk> is not configured for encrypted mail\n", NULL, NULL },
 
 	/* Each effect failing. */
 	{ "encrypted, hand-off fails", "", ENC, "", "sendmail", MTA_TEMPFAIL, ACTION_TEMPFAIL,
 	  RULE_ENCRYPTION_FAILED, 0, "", false, "451", true,
-	  "The encrypted copy could not be made; try again later\n", NULL },
+	  "The encrypted copy could not be made; try again later\n", NULL, NULL },
 	{ "internal + encrypted, delrcpt fails", "", "bob@kp.dk," ENC, "", "delrcpt", MTA_TEMPFAIL,
-	  ACTION_TEMPFAIL, RULE_MTA_REFUSED, 1, "", false, "451", true, NULL, NULL },
+	  ACTION_TEMPFAIL, RULE_MTA_REFUSED, 1, "", false, "451", true, NULL, NULL, NULL },
 	{ "freemail hold + encrypted, quarantine fails", HOLD, "x@gmail.com," ENC, "", "quarantine",
-	  MTA_TEMPFAIL, ACTION_TEMPFAIL, RULE_MTA_REFUSED, 1, "<" ENC ">,", false, "451", true, NULL, NULL },
+	  MTA_TEMPFAIL, ACTION_TEMPFAIL, RULE_MTA_REFUSED, 1, "<" ENC ">,", false, "451", true, NULL, NULL, NULL },
 	{ "freemail hold, quarantine fails", HOLD, "x@gmail.com", "", "quarantine", MTA_TEMPFAIL,
-	  ACTION_TEMPFAIL, RULE_MTA_REFUSED, 0, "", false, "451", true, NULL, NULL },
+	  ACTION_TEMPFAIL, RULE_MTA_REFUSED, 0, "", false, "451", true, NULL, NULL, NULL },
 	{ "internal, header change fails", "", "bob@kp.dk", "", "header", MTA_TEMPFAIL,
-	  ACTION_TEMPFAIL, RULE_MTA_REFUSED, 0, "", false, "451", true, NULL, NULL },
+	  ACTION_TEMPFAIL, RULE_MTA_REFUSED, 0, "", false, "451", true, NULL, NULL, NULL },
 	{ "internal + encrypted, header change fails", "", "bob@kp.dk," ENC, "", "header",
-	  MTA_ACCEPT, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL },
+	  MTA_ACCEPT, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL, NULL },
 	{ "internal, record fails", "", "bob@kp.dk", "", "record", MTA_TEMPFAIL, ACTION_TEMPFAIL,
 	  RULE_NOT_RECORDED, 0, "", false, "451", false,
-	  "The decision could not be recorded; try again later\n", NULL },
+	  "The decision could not be recorded; try again later\n", NULL, NULL },
 	{ "internal + encrypted, record fails after the copy", "", "bob@kp.dk," ENC, "", "record",
-	  MTA_ACCEPT, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, false, NULL, NULL },
+	  MTA_ACCEPT, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, false, NULL, NULL, NULL },
 	{ "internal + encrypted, record fails, OnLookupFailure hold", HOLD, "bob@kp.dk," ENC, "",
 	  "record", MTA_ACCEPT, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL,
-	  false, NULL, NULL },
+	  false, NULL, NULL, NULL },
 	{ "encrypted only, record fails after the copy", "", ENC, "", "record", MTA_DISCARD,
-	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, false, NULL, NULL },
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, false, NULL, NULL, NULL },
 	{ "not personal, record fails", "", "x@gmail.com", "X-KP-Personal: no\n", "record",
-	  MTA_ACCEPT, ACTION_DELIVER, RULE_NOT_PERSONAL, 0, "", false, NULL, false, NULL, NULL },
+	  MTA_ACCEPT, ACTION_DELIVER, RULE_NOT_PERSONAL, 0, "", false, NULL, false, NULL, NULL, NULL },
 	{ "freemail hold, record fails", HOLD, "x@gmail.com", "", "record", MTA_ACCEPT, ACTION_HOLD,
-	  RULE_FREEMAIL, 0, "", true, NULL, false, NULL, NULL },
+	  RULE_FREEMAIL, 0, "", true, NULL, false, NULL, NULL, NULL },
 	{ "freemail, the reply cannot be set", "", "x@gmail.com", "", "reply", MTA_REJECT,
-	  ACTION_REJECT, RULE_FREEMAIL, 0, "", false, NULL, true, NULL, NULL },
+	  ACTION_REJECT, RULE_FREEMAIL, 0, "", false, NULL, true, NULL, NULL, NULL },
 };
 
 /*
@@ -207,6 +247,11 @@ static void make_files(void)
 			"%s.key",
 			addr, name, name, name, addr, name, name, name, name, name, name);
 	}
+	/* an EnvelopedData and a SignedData body, base64 as a mail client sends them */
+	if (rc == 0)
+		rc = sh("echo 'Hej Bob' | openssl cms -encrypt -aes-256-cbc -outform DER enc.pem | "
+			"base64 >enveloped.b64 && echo 'Hej Bob' | openssl cms -sign -nodetach "
+			"-signer enc.pem -inkey enc.key -outform DER | base64 >signed.b64");
 	if (rc == 0)
 		rc = sh("mkdir sent && printf '#!/bin/sh\\nif [ -e %s/sendmail-fails ]; then echo "
 			"\"postdrop: warning: internal MTA detail %%s\" >&2; exit 75; fi\\n"
@@ -513,7 +558,9 @@ static void run_case(const struct pcase *c, int n, bool exact)
 			       "%s%s",
 			       n, n, strstr(c->headers, "X-KP-Personal") ? "" : "X-KP-Personal: yes\n",
 			       c->headers);
-	const char *body = "Hej Bob,\nher er sagen.\n";
+	char *body = c->body == NULL ? xstrdup("Hej Bob,\nher er sagen.\n")
+		     : c->body[0] == '@' ? slurp(c->body + 1, NULL)
+					 : xstrdup(c->body);
 	char *logtext;
 	int copies_before = count_copies(), saved, fd;
 	enum mta_result r;
@@ -654,6 +701,7 @@ static void run_case(const struct pcase *c, int n, bool exact)
 	free(logtext);
 	free(logfile);
 	free(hdrs);
+	free(body);
 	free(rcpts);
 	free(qid);
 }
