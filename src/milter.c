@@ -42,7 +42,18 @@ struct conn_ctx {
 	struct sockaddr_storage sa;
 	bool have_sa;
 	struct facts *msg;	/* the message under way, from MAIL FROM */
+	bool macros_warned;	/* the MTA sends no MAIL FROM macros: said once */
 };
+
+/*
+ * The macros the filter asks for (smfi_setsymlist), so that an MTA whose
+ * own list was customised still sends what trust and the record need:
+ * {auth_authen} decides trust; {mail_addr} is sent by Postfix and Sendmail
+ * for every MAIL FROM, so its absence shows that the MTA sends none.
+ */
+#define ENVFROM_MACROS "{auth_authen} {auth_type} {mail_addr}"
+#define EOM_MACROS "i"
+
 
 static atomic_int active_callbacks;	/* callbacks running now */
 static pthread_t milter_thread;
@@ -50,6 +61,9 @@ static pthread_t main_thread;
 static int milter_status;
 static atomic_bool stop_asked;	/* milter_stop was called: the main thread knows */
 
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3);
 static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa);
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv);
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv);
@@ -83,6 +97,7 @@ static struct smfiDesc filter = {
 	.xxfi_eom = cb_eom,
 	.xxfi_abort = cb_abort,
 	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
 };
 
 static const struct mta_ops smfi_ops = {
@@ -216,6 +231,40 @@ static struct facts *current(SMFICTX *ctx)
 	return c != NULL ? c->msg : NULL;
 }
 
+/*
+ * cb_negotiate - the actions the filter needs, all protocol steps, and the
+ * macros it needs where the MTA lets it name them. An MTA that cannot do
+ * one of the actions is refused: the filter could not carry out a verdict.
+ */
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+			     unsigned long *pf2, unsigned long *pf3)
+{
+	const unsigned long need = filter.xxfi_flags;
+
+	(void)f1;
+	(void)f2;
+	(void)f3;
+	ENTER();
+	if ((f0 & need) != need) {
+		msg_error("the MTA does not offer the actions the filter needs (offered 0x%lx, "
+			  "needed 0x%lx): refusing the connection",
+			  f0, need);
+		return leave(SMFIS_REJECT);
+	}
+	*pf0 = need;
+	*pf1 = 0;	/* every protocol step, replies to each */
+	*pf2 = 0;
+	*pf3 = 0;
+	if (f0 & SMFIF_SETSYMLIST) {
+		*pf0 |= SMFIF_SETSYMLIST;
+		if (smfi_setsymlist(ctx, SMFIM_ENVFROM, ENVFROM_MACROS) != MI_SUCCESS ||
+		    smfi_setsymlist(ctx, SMFIM_EOM, EOM_MACROS) != MI_SUCCESS)
+			msg_warn("could not ask the MTA for the macros the filter needs");
+	}
+	return leave(SMFIS_CONTINUE);
+}
+
 static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct conn_ctx *c = xcalloc(1, sizeof(*c));
@@ -248,6 +297,16 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	facts_free(c->msg);
 	c->msg = facts_new(rt, c->client_addr, c->have_sa ? (struct sockaddr *)&c->sa : NULL,
 			   smfi_getsymval(ctx, "{auth_authen}"), argv[0]);
+	if (!c->macros_warned && smfi_getsymval(ctx, "{mail_addr}") == NULL) {
+		c->macros_warned = true;
+		msg_warn("client %s: the MTA sends no MAIL FROM macros ({auth_authen}, {mail_addr}): "
+			 "an authenticated submitter cannot be recognised%s",
+			 c->client_addr,
+			 rt->cfg->n_internal_networks == 0
+				 ? ", and InternalNetworks is empty: nobody is trusted, every "
+				   "X-KP-Personal flag is ignored"
+				 : "; only InternalNetworks are trusted");
+	}
 	runtime_unref(rt);
 	return leave(SMFIS_CONTINUE);
 }

@@ -244,6 +244,12 @@ stop_pid() {
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; then
+		# where it hangs, for whoever reads the log
+		if command -v gdb >/dev/null; then
+			diag "pid $pid did not stop within ${t}s; its threads:"
+			timeout 30 gdb -p "$pid" -batch -ex 'thread apply all bt' 2>&1 |
+				grep -E '^(Thread|#)' | head -80 | sed 's/^/#   /'
+		fi
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		STOP_STATUS=killed

@@ -126,6 +126,14 @@ if running enforce; then
 	run_lua trusted.lua BB0000
 	run_lua routed.lua EE0000
 	run_lua sendmail.lua 5E0000
+	before=$(grep -c 'sends no MAIL FROM macros' "$LOG")
+	run_lua macros.lua 3A0000
+	is "$(($(grep -c 'sends no MAIL FROM macros' "$LOG") - before))" 2 \
+		"no MAIL FROM macros: said once per connection (2 connections, 4 messages)"
+	like "$(grep 'sends no MAIL FROM macros' "$LOG" | tail -1)" \
+		'an authenticated submitter cannot be recognised; only InternalNetworks are trusted' \
+		"no MAIL FROM macros: the log line says what it means"
+	decision 3A00000001 "no macros" "trusted=no" "personal=no" "applied=deliver"
 
 	decision AA00000001 "spoofed flags" "trusted=no" "personal=no" \
 		"applied=deliver" "rcpt1=x@gmail.com" "class1=freemail" "action1=deliver"
