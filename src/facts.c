@@ -76,6 +76,16 @@ void facts_header(struct facts *f, const char *name, const char *value)
 {
 	const struct config *cfg = f->rt->cfg;
 
+	if (strlen(value) > FACTS_HEADER_FIELD_LIMIT || strlen(name) > FACTS_HEADER_FIELD_LIMIT) {
+		/* kept nowhere; a control header is still counted, to be removed */
+		f->headers_too_big = true;
+		f->n_flag_headers += header_name_eq(name, cfg->personal_header);
+		f->n_mailbox_headers += header_name_eq(name, cfg->mailbox_header);
+		f->n_tag_headers += header_name_eq(name, FACTS_TAG_HEADER);
+		f->n_marker_headers += header_name_eq(name, ENCRYPT_MARKER_HEADER);
+		return;
+	}
+
 	if (header_name_eq(name, cfg->personal_header)) {
 		f->n_flag_headers++;
 		personal_flag_add(&f->flag, value);
@@ -105,9 +115,20 @@ static void keep_header(struct facts *f, const char *name, const char *value)
 {
 	const struct config *cfg = f->rt->cfg;
 
+	size_t len;
+
+	if (!f->d.trusted || f->headers_too_big)
+		return;		/* an untrusted message is never scanned nor encrypted */
 	if (header_name_eq(name, cfg->mailbox_header) || header_name_eq(name, FACTS_TAG_HEADER) ||
 	    header_name_eq(name, ENCRYPT_MARKER_HEADER))
 		return;
+	len = strlen(name) + strlen(value) + 3;
+	if (f->headers.len + len > FACTS_HEADER_BLOCK_LIMIT) {
+		f->headers_too_big = true;
+		sb_free(&f->headers);
+		sb_init(&f->headers);
+		return;
+	}
 	sb_printf(&f->headers, "%s: %s\n", name, value);
 }
 
@@ -128,7 +149,7 @@ void facts_end_of_headers(struct facts *f)
 {
 	char *err = NULL;
 
-	if (f->n_marker_headers == 1)
+	if (f->n_marker_headers == 1 && f->marker != NULL)
 		f->reinjected = marker_accepted(f);
 	if (!body_needed(f))
 		return;

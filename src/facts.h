@@ -31,6 +31,16 @@
 
 #define FACTS_TAG_HEADER "X-Sikkermail"
 
+/*
+ * What is kept of the header block of a trusted submitter's message (the
+ * only one that may be scanned or encrypted), and of any one field the
+ * filter reads. Past either, the message is refused (FAIL_HEADER_LIMIT):
+ * an encrypted copy must carry the whole header. Postfix's own
+ * header_size_limit is 100 KB a field; Sendmail's MaxHeadersLength 32 KB.
+ */
+#define FACTS_HEADER_BLOCK_LIMIT (1024 * 1024)
+#define FACTS_HEADER_FIELD_LIMIT (64 * 1024)
+
 struct facts {
 	struct runtime *rt;	/* referenced from MAIL FROM to the end of the message */
 	struct decision d;	/* the envelope; classification and verdict come later */
@@ -41,6 +51,7 @@ struct facts {
 	int n_marker_headers;	/* copies of the re-injection marker */
 	bool reinjected;	/* carries a valid marker: our own copy, not filtered again */
 	struct strbuf headers;	/* the header block as received, for an encrypted copy */
+	bool headers_too_big;	/* past a FACTS_HEADER_*_LIMIT: the block is incomplete */
 	struct msgbuf *body;	/* headers and body, kept only when they will be read */
 	char *body_error;	/* why keeping the body failed */
 	char *subject;

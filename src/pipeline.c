@@ -470,6 +470,8 @@ enum mta_result pipeline_end_of_message(struct facts *f, const struct mta_ops *o
 		return MTA_ACCEPT;
 	}
 	pipeline_decide(f, ops, mta);
+	if (f->headers_too_big && f->d.trusted)
+		fail(&x, FAIL_HEADER_LIMIT, "the header is larger than the filter keeps");
 	step_encrypt(&x);
 	step_hold(&x);
 	step_reply(&x);

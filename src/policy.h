@@ -51,12 +51,13 @@
 #define RULE_ENCRYPTION_FAILED "encryption-failed"
 #define RULE_MTA_REFUSED "mta-refused"
 #define RULE_NOT_RECORDED "not-recorded"
+#define RULE_HEADER_LIMIT "header-limit"
 
 /*
  * What can go wrong while a verdict is carried out. policy_failure maps
  * each to the message's new action and rule: a function mailbox the sender
- * named that does not exist is refused (the sender must correct it); every
- * other failure is temporary.
+ * named that does not exist, and a header too large to keep, are refused
+ * (the sender must correct them); every other failure is temporary.
  */
 enum effect_failure {
 	FAIL_ENCRYPT_UNAVAILABLE,	/* the message was not kept, or no mailbox to sign with */
@@ -66,6 +67,7 @@ enum effect_failure {
 	FAIL_QUARANTINE,		/* the MTA refused to hold the message */
 	FAIL_HEADER,			/* the MTA refused a header change */
 	FAIL_RECORD,			/* the decision could not be recorded */
+	FAIL_HEADER_LIMIT,		/* the header block is larger than the filter keeps */
 	FAIL_COUNT
 };
 

@@ -281,6 +281,12 @@ static char *failure_line(enum language_set lang, enum effect_failure f, const c
 		return xstrdup(lang == LANG_DA
 				       ? "Den krypterede kopi kunne ikke laves; proev igen senere"
 				       : "The encrypted copy could not be made; try again later");
+	case FAIL_HEADER_LIMIT:
+		return xstrdup(lang == LANG_DA
+				       ? "Beskedens brevhoved er for stort (over 1 MB eller en linje over "
+					 "64 KB)"
+				       : "The message header is too large (over 1 MB, or a field over "
+					 "64 KB)");
 	case FAIL_RECORD:
 		return xstrdup(lang == LANG_DA
 				       ? "Beslutningen kunne ikke registreres; proev igen senere"
@@ -301,6 +307,10 @@ void reply_failure(const struct config *cfg, const struct decision *d, enum effe
 	memset(r, 0, sizeof(*r));
 	strcpy(r->rcode, reject ? "550" : "451");
 	strcpy(r->xcode, reject ? "5.7.1" : "4.3.0");
+	if (f == FAIL_HEADER_LIMIT) {
+		strcpy(r->rcode, "552");
+		strcpy(r->xcode, "5.3.4");
+	}
 	for (size_t l = 0; l < n_langs; l++)
 		add_line(r, failure_line(langs[l], f, mailbox));
 	add_line(r, ref_line(cfg, d));
