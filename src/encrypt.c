@@ -44,13 +44,14 @@ struct mailboxes {
 static const struct loaded_mailbox *choose_mailbox(const struct mailboxes *mbs, const char *choice,
 						   char **reason);
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
-			const char *message_id, const char *const *rcpts, size_t n, char **reason);
+			const char *message_id, const char *marker, char **reason);
 static int send_notice(const struct encrypt_job *job, const struct loaded_mailbox *lm,
 		       char **reason);
 static char *marker_binding(const char *message_id, const char *sender, const char *const *rcpts,
 			    size_t n);
 static char *issue_marker(const struct encrypt_job *job, const char *message_id,
-			  const char *sender, const char *const *rcpts, size_t n);
+			  const char *sender, const char *const *rcpts, size_t n, char **digest);
+static void forget_marker(const struct encrypt_job *job, char *digest);
 static int cmp_str(const void *a, const void *b);
 
 struct mailboxes *mailboxes_load(struct config *cfg, struct strlist *errors)
@@ -140,7 +141,7 @@ bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
 			   const char *message_id, const char *sender, const char *const *rcpts,
 			   size_t n, const char *value)
 {
-	char *bind, *mark = NULL;
+	char *bind, *mark = NULL, *digest;
 	bool mailbox = false, ok;
 	const char *p = value;
 
@@ -159,36 +160,58 @@ bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
 	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 		p++;
 	mark = xstrndup(p, strcspn(p, " \t\r\n"));
-	ok = store_marker_consume(store, mark, (long long)time(NULL)) == 1;
+	digest = smime_marker_digest(mark);
+	ok = digest != NULL && store_marker_consume(store, digest, (long long)time(NULL)) == 1;
 	free(mark);
+	free(digest);
 	return ok;
 }
 
 /*
  * issue_marker - the marker header line for a copy, recorded in the store
- * so that it admits that copy once; NULL when no marker is to be added
- * (Reinject smtp, no store, or it could not be recorded: the copy is then
- * filtered again, as an ordinary message).
+ * (its digest) so that it admits that copy once; NULL when no marker is to
+ * be added (Reinject smtp, no store, or it could not be recorded: the copy
+ * is then filtered again, as an ordinary message). *digest gets what was
+ * recorded, for forget_marker when the copy does not reach the MTA.
  */
 static char *issue_marker(const struct encrypt_job *job, const char *message_id,
-			  const char *sender, const char *const *rcpts, size_t n)
+			  const char *sender, const char *const *rcpts, size_t n, char **digest)
 {
 	char *bind, *m, *line = NULL;
 	long long now = (long long)time(NULL);
 
+	*digest = NULL;
 	if (job->store == NULL || job->mailboxes->secret == NULL ||
 	    strcmp(job->cfg->reinject, "sendmail") != 0)
 		return NULL;
 	bind = marker_binding(message_id, sender, rcpts, n);
 	m = smime_marker(job->mailboxes->secret, job->mailboxes->secret_len, bind, (time_t)now);
-	if (m != NULL && store_marker_issue(job->store, m, now + ENCRYPT_MARKER_MAX_AGE, now) == 0)
+	*digest = m != NULL ? smime_marker_digest(m) : NULL;
+	if (*digest != NULL &&
+	    store_marker_issue(job->store, *digest, now + ENCRYPT_MARKER_MAX_AGE, now) == 0) {
 		line = xasprintf("%s: %s", ENCRYPT_MARKER_HEADER, m);
-	else
+	} else {
 		msg_warn("re-injection marker not recorded (%s): the copy will be filtered again",
 			 store_errmsg(job->store));
+		free(*digest);
+		*digest = NULL;
+	}
 	free(m);
 	free(bind);
 	return line;
+}
+
+/*
+ * forget_marker - the copy a marker was issued for never reached the MTA:
+ * the marker must not stay valid for anything else.
+ */
+static void forget_marker(const struct encrypt_job *job, char *digest)
+{
+	/* expired or not: consuming "as of time 0" removes it */
+	if (digest != NULL && store_marker_consume(job->store, digest, 0) < 0)
+		msg_warn("unused re-injection marker not removed (%s); it expires within a day",
+			 store_errmsg(job->store));
+	free(digest);
 }
 
 /* encrypt_mailbox_named - see encrypt.h. */
@@ -248,7 +271,7 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 	const struct loaded_mailbox *lm;
 	const char **rcpts = xcalloc(d->n_rcpts + 1, sizeof(*rcpts));
 	size_t n = 0;
-	char *id = NULL, *err = NULL;
+	char *id = NULL, *err = NULL, *marker = NULL, *digest = NULL;
 	FILE *copy = NULL;
 	enum encrypt_status st = ENCRYPT_TEMPFAIL;
 
@@ -265,12 +288,17 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 		if (d->rcpts[i].action == ACTION_ENCRYPT)
 			rcpts[n++] = d->rcpts[i].addr.full;
 	id = smime_new_message_id(lm->mb->address);
-	if ((copy = build_copy(job, lm, id, rcpts, n, reason)) == NULL)
-		goto out;
-	if (reinject_message(job->cfg, lm->mb->address, rcpts, n, copy, &err) != 0) {
-		*reason = xasprintf("the encrypted copy could not be queued: %s", err ? err : "?");
+	marker = issue_marker(job, id, lm->mb->address, rcpts, n, &digest);
+	if ((copy = build_copy(job, lm, id, marker, reason)) == NULL) {
+		forget_marker(job, digest);
 		goto out;
 	}
+	if (reinject_message(job->cfg, lm->mb->address, rcpts, n, copy, &err) != 0) {
+		*reason = xasprintf("the encrypted copy could not be queued: %s", err ? err : "?");
+		forget_marker(job, digest);
+		goto out;
+	}
+	free(digest);
 	/* The copy is durable: from here on the message must not be tempfailed for the notice. */
 	st = ENCRYPT_QUEUED;
 	*copy_id = id;
@@ -281,6 +309,7 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 out:
 	if (copy != NULL)
 		fclose(copy);
+	free(marker);
 	free(err);
 	free(id);
 	free(rcpts);
@@ -289,12 +318,12 @@ out:
 
 /* build_copy - the signed and encrypted message in an unlinked temporary file, rewound. */
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
-			const char *message_id, const char *const *rcpts, size_t n, char **reason)
+			const char *message_id, const char *marker, char **reason)
 {
 	const struct decision *d = job->d;
 	struct smime_der *certs = xcalloc(d->n_rcpts + 1, sizeof(*certs));
 	const char **to = xcalloc(d->n_rcpts + 1, sizeof(*to));
-	char *marker = issue_marker(job, message_id, lm->mb->address, rcpts, n), *err = NULL;
+	char *err = NULL;
 	const char *extra[1] = { marker };
 	struct smime_request req = { 0 };
 	FILE *out = private_tmpfile(NULL, &err);
@@ -326,7 +355,6 @@ static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailb
 		out = NULL;
 	}
 	free(err);
-	free(marker);
 	free(certs);
 	free(to);
 	return out;
@@ -342,7 +370,8 @@ static int send_notice(const struct encrypt_job *job, const struct loaded_mailbo
 	const struct decision *d = job->d;
 	const char *mb = lm->mb->address;
 	const char *rcpt[1] = { mb };
-	char *id = smime_new_message_id(mb), *marker = issue_marker(job, id, mb, rcpt, 1), *subject;
+	char *id = smime_new_message_id(mb), *digest;
+	char *marker = issue_marker(job, id, mb, rcpt, 1, &digest), *subject;
 	struct strbuf sb;
 	char date[64];
 	time_t now = time(NULL);
@@ -378,6 +407,10 @@ static int send_notice(const struct encrypt_job *job, const struct loaded_mailbo
 		*reason = xasprintf("cannot write the notice: %s", strerror(errno));
 	else
 		rc = reinject_message(job->cfg, mb, rcpt, 1, f, reason);
+	if (rc != 0)
+		forget_marker(job, digest);
+	else
+		free(digest);
 	if (f != NULL)
 		fclose(f);
 	sb_free(&sb);

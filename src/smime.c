@@ -807,3 +807,19 @@ bool smime_payload_encrypted(FILE *payload, const char *kind, const char **why)
 				       : "the body is CMS but not EnvelopedData";
 	return false;
 }
+
+char *smime_marker_digest(const char *marker)
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	char *hex = xmalloc(2 * sizeof(md) + 1);
+
+	if (EVP_Digest(marker, strlen(marker), md, &len, EVP_sha256(), NULL) != 1 ||
+	    len != sizeof(md)) {
+		free(hex);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return hex;
+}

@@ -127,6 +127,13 @@ bool smime_pgp_armour_encrypted(FILE *payload, const char **why);
  * marker copied from another message from passing. Malloc'ed; NULL if
  * secret is empty or now is negative.
  */
+/*
+ * smime_marker_digest - what the database keeps of a marker: the SHA-256
+ * of its value, in hex (64 digits), malloc'ed. Whoever can read the
+ * database learns nothing they could put in a message.
+ */
+char *smime_marker_digest(const char *marker);
+
 char *smime_marker(const unsigned char *secret, size_t secret_len, const char *message_id,
 		   time_t now);
 

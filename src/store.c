@@ -120,7 +120,9 @@ static int insert_entry(struct store *s, const char *kname, const struct list_en
 struct store *store_open(const char *path, enum store_mode mode, char **err)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
-	int flags = mode == STORE_RO ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	/* never through a symbolic link: see create_file */
+	int flags = (mode == STORE_RO ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+		    SQLITE_OPEN_NOFOLLOW;
 	bool need_migrate = false;
 	struct stat st;
 
@@ -189,16 +191,30 @@ const char *store_errmsg(struct store *s)
  */
 static int create_file(struct store *s)
 {
+	struct stat st;
+	bool created = false;
 	int fd;
 
 	if (s->mode == STORE_RO)
-		fd = open(s->path, O_RDONLY | O_CLOEXEC);
+		fd = open(s->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	else
 		fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			  STORE_FILE_MODE);
+	created = fd >= 0 && s->mode == STORE_RW;
 	if (fd < 0 && s->mode == STORE_RW && errno == EEXIST)
-		fd = open(s->path, O_RDWR | O_CLOEXEC);
-	else if (fd >= 0 && s->mode == STORE_RW && fchmod(fd, STORE_FILE_MODE) < 0) {
+		fd = open(s->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP) {
+		/* whoever can replace the file by a link would have root write through it */
+		store_set_err(s, "database %s is a symbolic link; it is not followed: name the file "
+			      "itself in Database", s->path);
+		return -1;
+	}
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		store_set_err(s, "database %s is not a regular file", s->path);
+		close(fd);
+		return -1;
+	}
+	if (created && fchmod(fd, STORE_FILE_MODE) < 0) {
 		store_set_err(s, "cannot set the mode of database %s: %s", s->path,
 			      strerror(errno));
 		close(fd);

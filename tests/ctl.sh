@@ -291,6 +291,25 @@ run import tunnel "$tmp/empty.txt"
 is_rc 0 "import of an empty file"
 err_has "now empty" "warns that the list is now empty"
 
+# A symbolic link at the database path is never followed: whoever can
+# replace the file by a link must not get root's writes through it.
+ln -s "$tmp/sikkermail.db" "$tmp/link.db"
+: >"$tmp/victim"
+ln -s "$tmp/victim" "$tmp/link-new.db"
+for cmd in "list tunnel" "import tunnel $tmp/empty.txt"; do
+	# shellcheck disable=SC2086
+	"$CTL" -c "$conf" -d "$tmp/link.db" $cmd >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ "$rc" -ne 0 ]; ok $? "${cmd%% *} through a symlinked database refused (exit $rc)"
+	err_has "is a symbolic link; it is not followed" "${cmd%% *}: the error says why"
+done
+"$CTL" -c "$conf" -d "$tmp/link-new.db" import tunnel "$tmp/empty.txt" >"$tmp/out" 2>"$tmp/err"
+[ ! -s "$tmp/victim" ]; ok $? "a link to another file: nothing written through it"
+mkdir "$tmp/dir.db"
+"$CTL" -c "$conf" -d "$tmp/dir.db" list tunnel >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -ne 0 ]; ok $? "a directory at the database path refused (exit $rc)"
+
 "$CTL" -c "$conf" list partners >/dev/full 2>"$tmp/err"
 rc=$?
 is_rc 1 "a write error on stdout: exit 1"

@@ -21,6 +21,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <regex.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,8 @@ static void seed_database(void);
 static int count_copies(void);
 static char *audit_line_of(const char *log, const char *qid);
 static bool recorded(const char *qid, enum action *applied);
+static char *markers(void);
+static bool regex_all_lines(const char *text, const char *ere);
 static void run_case(const struct pcase *c, int n, bool exact);
 static void cross_product(void);
 static void header_limits(void);
@@ -458,6 +462,46 @@ static int find_decision(const struct decision *d, void *arg)
 	return 0;
 }
 
+/* regex_all_lines - every line of text (at least one) matches ere. */
+static bool regex_all_lines(const char *text, const char *ere)
+{
+	regex_t re;
+	char *copy = xstrdup(text), *save = NULL, *line;
+	bool all = true, any = false;
+
+	if (regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) != 0)
+		return free(copy), false;
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		any = true;
+		all &= regexec(&re, line, 0, NULL, 0) == 0;
+	}
+	regfree(&re);
+	free(copy);
+	return any && all;
+}
+
+/* markers - what the database keeps of the re-injection markers, one a line. */
+static char *markers(void)
+{
+	char *db = path("db");
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	struct strbuf sb;
+
+	sb_init(&sb);
+	sb_adds(&sb, "");
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h, "SELECT marker FROM reinject_marker ORDER BY marker", -1, &st,
+			       NULL) != SQLITE_OK)
+		sb_adds(&sb, "(cannot read the markers)");
+	while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		sb_printf(&sb, "%s\n", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	free(db);
+	return sb.s;
+}
+
 static bool recorded(const char *qid, enum action *applied)
 {
 	char *db = path("db"), *err = NULL;
@@ -564,6 +608,7 @@ static void run_case(const struct pcase *c, int n, bool exact)
 					 : xstrdup(c->body);
 	char *logtext;
 	int copies_before = count_copies(), saved, fd;
+	char *markers_before = exact ? markers() : NULL, *markers_after = NULL;
 	enum mta_result r;
 	enum action applied;
 	bool rec;
@@ -616,6 +661,17 @@ static void run_case(const struct pcase *c, int n, bool exact)
 	copies = count_copies() - copies_before;
 	rec = recorded(qid, &applied);
 	if (exact) {
+		markers_after = markers();
+		/* a failed hand-off leaves no marker behind; a stored one is a digest */
+		if (strcmp(c->inject, "sendmail") == 0)
+			is_str(markers_after, markers_before,
+			       "%s: no re-injection marker left after the failed hand-off", what);
+		if (c->copies > 0)
+			ok(strcmp(markers_after, markers_before) != 0 &&
+				   regex_all_lines(markers_after, "^[0-9a-f]{64}$"),
+			   "%s: the database keeps the markers' SHA-256, not the markers", what);
+		free(markers_after);
+		free(markers_before);
 		is_str(mta_result_name(r), mta_result_name(c->want), "%s: the MTA is told %s", what,
 		       mta_result_name(c->want));
 		is_str(action_name(f->d.applied), action_name(c->applied), "%s: applied=%s", what,
