@@ -9,7 +9,9 @@
  * the chain so that a rejection names the most specific reason; the chain
  * is then verified by OpenSSL at the caller's "now", with every
  * certificate of TrustedCAFile as a trust anchor (X509_V_FLAG_PARTIAL_CHAIN)
- * and, with CRLFile, X509_V_FLAG_CRL_CHECK for the certificate itself.
+ * and, with CRLFile, X509_V_FLAG_CRL_CHECK for the certificate itself; a
+ * CA of the chain must allow e-mail protection. A CRL that is missing,
+ * expired or not yet valid means "cannot judge now" (-1), not "invalid".
  * The OpenSSL error queue is cleared around every operation, so that a
  * reason never comes from an earlier one.
  */
@@ -316,6 +318,33 @@ static char *check_usage(X509 *x)
 }
 
 /*
+ * check_chain_eku - a CA of the verified chain that limits its
+ * extendedKeyUsage must allow e-mail protection (or any use): a CA for
+ * TLS servers only does not vouch for S/MIME certificates. (OpenSSL's
+ * S/MIME purpose would also demand keyEncipherment of the leaf, which an
+ * EC key does not have; the leaf's usages are checked by check_usage.)
+ */
+static int check_chain_eku(X509_STORE_CTX *ctx, char **reason)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+
+	for (int i = 1; chain != NULL && i < sk_X509_num(chain); i++) {
+		X509 *ca = sk_X509_value(chain, i);
+		uint32_t xku = X509_get_extended_key_usage(ca);	/* UINT32_MAX: no extension */
+
+		if (!(xku & (XKU_SMIME | XKU_ANYEKU))) {
+			char *who = name_text(X509_get_subject_name(ca));
+			*reason = xasprintf("chain does not verify: the extendedKeyUsage of CA %s "
+					    "does not include emailProtection",
+					    who);
+			free(who);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
  * check_chain - verify x up to a trust anchor at time now. 1 valid; 0 not,
  * with *reason; -1 on an internal failure.
  */
@@ -331,15 +360,26 @@ static int check_chain(const struct certcheck *cc, X509 *x, STACK_OF(X509) *untr
 	}
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
 	rc = X509_verify_cert(ctx);
-	if (rc == 1)
+	if (rc == 1) {
+		rc = check_chain_eku(ctx, reason);
 		goto out;
+	}
 	err = X509_STORE_CTX_get_error(ctx);
 	depth = X509_STORE_CTX_get_error_depth(ctx);
 	if (rc < 0 && err == X509_V_OK) {
 		*reason = openssl_reason("certificate verification failed internally");
 		goto out;
 	}
-	rc = 0;
+	/*
+	 * No current CRL for a certificate of the chain: whether it is revoked
+	 * cannot be judged now. That is a temporary failure, never "no
+	 * certificate" (which would be cached for NegativeTTL).
+	 */
+	rc = err == X509_V_ERR_UNABLE_TO_GET_CRL || err == X509_V_ERR_CRL_HAS_EXPIRED ||
+			     err == X509_V_ERR_CRL_NOT_YET_VALID ||
+			     err == X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER
+		     ? -1
+		     : 0;
 	if (depth > 0 && X509_STORE_CTX_get_current_cert(ctx) != NULL) {
 		char *who = name_text(X509_get_subject_name(X509_STORE_CTX_get_current_cert(ctx)));
 		*reason = xasprintf("chain does not verify: %s (at %s)",

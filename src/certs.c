@@ -60,6 +60,8 @@ static enum lookup shared_query(const struct certs *cs, struct store *store,
 				struct strlist *rejected, char **error);
 static void entry_copy(struct cert_cache_entry *dst, const struct cert_cache_entry *src);
 static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summary *out);
+static int still_valid(const struct certs *cs, const char *address,
+		       const struct cert_cache_entry *e, long long now, struct cert_summary *out);
 
 struct certs *certs_new(struct config *cfg, char **err)
 {
@@ -131,9 +133,17 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 		have = store_cert_get(store, address, &cached);
 	if (use_cache && have == LOOKUP_FOUND && cached.fresh_until > now &&
 	    (!cached.found || cached.not_after > now)) {
-		out->from_cache = true;
-		r = summarise(&cached, out);
-		goto out;
+		switch (still_valid(cs, address, &cached, now, out)) {
+		case 1:
+			out->from_cache = true;
+			r = summarise(&cached, out);
+			goto out;
+		case -1:
+			r = LOOKUP_RETRY;
+			goto out;
+		default:	/* no longer valid here and now: ask the directory again */
+			break;
+		}
 	}
 	r = shared_query(cs, store, address, &fetched, &out->rejected, &out->error);
 	if (r != LOOKUP_RETRY) {
@@ -142,16 +152,60 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 	}
 	if (have == LOOKUP_FOUND && cached.fetched_at + cfg->max_stale > now &&
 	    (!cached.found || cached.not_after > now)) {
-		msg_warn("certificate directory unavailable (%s); using the cached answer for %s "
-			 "fetched %lld s ago", out->error ? out->error : "?", address,
-			 now - cached.fetched_at);
-		out->from_cache = out->stale = true;
-		r = summarise(&cached, out);
+		char *down = out->error;
+
+		out->error = NULL;
+		switch (still_valid(cs, address, &cached, now, out)) {
+		case 1:
+			msg_warn("certificate directory unavailable (%s); using the cached answer for "
+				 "%s fetched %lld s ago", down ? down : "?", address,
+				 now - cached.fetched_at);
+			out->from_cache = out->stale = true;
+			r = summarise(&cached, out);
+			break;
+		case 0:	/* the certificate it cached is no longer valid: none is */
+			out->from_cache = out->stale = true;
+			out->fetched_at = cached.fetched_at;
+			r = LOOKUP_NOTFOUND;
+			break;
+		default:
+			break;
+		}
+		if (out->error == NULL)
+			out->error = down;
+		else
+			free(down);
 	}
 out:
 	cert_cache_entry_free(&cached);
 	cert_cache_entry_free(&fetched);
 	return r;
+}
+
+/*
+ * still_valid - a cached certificate is judged again at every use, against
+ * the trust store, CRLs and settings of now: a new CRL, a CA taken out of
+ * TrustedCAFile or AcceptSubjectEmail turned off count at once. A cached
+ * "none found" needs no judging. 1 usable; 0 not (the reason joins
+ * out->rejected); -1 cannot be judged now (out->error).
+ */
+static int still_valid(const struct certs *cs, const char *address,
+		       const struct cert_cache_entry *e, long long now, struct cert_summary *out)
+{
+	char *reason = NULL;
+	int rc;
+
+	if (!e->found)
+		return 1;
+	rc = certcheck_check_der(cs->check, address, e->der, e->der_len, (time_t)now, &reason);
+	if (rc == 0)
+		strlist_addf(&out->rejected, "%s (cached): %s", e->subject ? e->subject : "?",
+			     reason ? reason : "not valid");
+	else if (rc < 0)
+		out->error = xasprintf("the cached certificate cannot be judged now: %s",
+				       reason ? reason : "?");
+	free(reason);
+	return rc;
 }
 
 /* summarise - a cache entry as the caller's summary: FOUND or NOTFOUND. */

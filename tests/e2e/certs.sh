@@ -89,6 +89,11 @@ conf failover "LDAPURI ldap://127.0.0.1:$SILENT_PORT/ $SLAPD_URI" "Database $M/d
 # AcceptSubjectEmail.
 conf ctl "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem" "Database $M/db/ctl.db"
 conf nocrl "LDAPURI $SLAPD_URI" "Database $M/db/nocrl.db"
+# the same database as nocrl, now with the CRL, and with a directory that
+# is not there (its cache is all it has)
+conf crlnow "LDAPURI ldap://127.0.0.1:1" "Database $M/db/nocrl.db" "CRLFile $CERTS/crl.pem"
+conf subjectoff "LDAPURI ldap://127.0.0.1:1" "CRLFile $CERTS/crl.pem" "AcceptSubjectEmail no" \
+	"Database $M/db/subject.db"
 conf subject "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem" "AcceptSubjectEmail yes" \
 	"Database $M/db/subject.db"
 
@@ -234,6 +239,13 @@ ctl subject explain --personal subjonly@example.dk
 is "$(field "$OUT" class)" encrypted "AcceptSubjectEmail yes: subjonly@ is encrypted"
 ctl nocrl explain --personal revoked@example.dk
 is "$(field "$OUT" class)" encrypted "without CRLFile: revoked@ is encrypted (the CRL is what refuses it)"
+# A cached certificate is judged again at every use: a CRL added since it
+# was cached, or AcceptSubjectEmail turned off, counts at once - even with
+# the directory down, when the cache is all there is.
+ctl crlnow explain --personal revoked@example.dk
+isnt "$(field "$OUT" class)" encrypted "CRL added after caching: revoked@ no longer encrypted"
+ctl subjectoff explain --personal subjonly@example.dk
+isnt "$(field "$OUT" class)" encrypted "AcceptSubjectEmail off after caching: subjonly@ no longer encrypted"
 ctl ctl explain valid@example.dk
 is "$(field "$OUT" class)" tls "explain without --personal: no lookup, tls"
 
