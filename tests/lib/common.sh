@@ -245,10 +245,14 @@ stop_pid() {
 	done
 	if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; then
 		# where it hangs, for whoever reads the log
+		diag "pid $pid did not stop within ${t}s; its threads:"
+		ps -L -o lwp,stat,wchan:32,comm -p "$pid" 2>&1 | sed 's/^/#   /'
+		for f in /proc/"$pid"/task/*/stack; do
+			[ -r "$f" ] && { echo "# $f:"; head -8 "$f" | sed 's/^/#     /'; }
+		done 2>/dev/null
 		if command -v gdb >/dev/null; then
-			diag "pid $pid did not stop within ${t}s; its threads:"
 			timeout 30 gdb -p "$pid" -batch -ex 'thread apply all bt' 2>&1 |
-				grep -E '^(Thread|#)' | head -80 | sed 's/^/#   /'
+				grep -E '^(Thread|#|ptrace|warning: process)' | head -80 | sed 's/^/#   /'
 		fi
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
