@@ -145,6 +145,7 @@ static const struct key keys[] = {
 	DURATION("CertTTL", cert_ttl, "1d", MINUTE, 90 * DAY),
 	DURATION("NegativeTTL", negative_ttl, "1h", 0, 90 * DAY),
 	DURATION("MaxStale", max_stale, "7d", 0, 90 * DAY),
+	DURATION("DecisionTimeout", decision_timeout, "150s", 5, HOUR),
 	PATH("TrustedCAFile", trusted_ca_file, NULL),
 	PATH("CRLFile", crl_file, NULL),
 	BOOL("AcceptSubjectEmail", accept_subject_email, "no"),

@@ -92,6 +92,7 @@ struct config {
 	long cert_ttl;			/* seconds; default 1d */
 	long negative_ttl;		/* seconds; default 1h */
 	long max_stale;			/* seconds; default 7d */
+	long decision_timeout;		/* seconds for end of message; default 150 */
 	char *trusted_ca_file;
 	char *crl_file;
 	bool accept_subject_email;

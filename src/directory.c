@@ -698,6 +698,19 @@ static struct attempt try_server(struct directory *dir, size_t i, const char *fi
 	return a;
 }
 
+/* The end of the calling thread's time budget (mono_ms), 0 for none: see directory.h. */
+static __thread long long budget_end;
+
+void directory_budget_set(long long ms)
+{
+	budget_end = ms > 0 ? mono_ms() + ms : 0;
+}
+
+void directory_budget_clear(void)
+{
+	budget_end = 0;
+}
+
 enum lookup directory_lookup(struct directory *dir, const char *address, struct dir_result *out)
 {
 	size_t order[dir->n_servers + 1], healthy, n;
@@ -705,17 +718,25 @@ enum lookup directory_lookup(struct directory *dir, const char *address, struct 
 	char *filter = directory_filter_expand(dir->filter, address, strlen(address));
 	struct strbuf errors;
 	enum lookup rc = LOOKUP_RETRY;
+	time_t now = directory_clock();
 
 	memset(out, 0, sizeof(*out));
 	sb_init(&errors);
-	n = directory_order(dir, directory_clock(), order, &healthy);
-	for (size_t k = 0; k < n; k++) {
+	if (budget_end != 0 && budget_end < deadline)
+		deadline = budget_end;
+	n = directory_order(dir, now, order, &healthy);
+	/* a server in back-off is not tried: waiting for it would only spend the time */
+	for (size_t k = healthy; k < n; k++)
+		sb_printf(&errors, "%s%s: not tried, in back-off for %ld s more", errors.len ? "; " : "",
+			  dir->servers[order[k]].uri, directory_server_backoff(dir, order[k], now));
+	for (size_t k = 0; k < healthy; k++) {
 		const char *uri = dir->servers[order[k]].uri;
 		long long left = deadline - mono_ms();
 		/* A fair share of the time left for each healthy server still to come. */
-		size_t share = k < healthy ? healthy - k : n - k;
+		size_t share = healthy - k;
 		if (left <= 0) {
-			sb_printf(&errors, "%s%s: not tried, no time left", errors.len ? "; " : "", uri);
+			sb_printf(&errors, "%s%s: not tried, no time left%s", errors.len ? "; " : "", uri,
+				  deadline == budget_end ? " (the message's time budget is spent)" : "");
 			continue;
 		}
 		struct attempt a = try_server(dir, order[k], filter, mono_ms() + left / (long long)share, out);

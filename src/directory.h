@@ -86,6 +86,15 @@ enum lookup directory_lookup(struct directory *dir, const char *address, struct 
 void dir_result_free(struct dir_result *r);
 
 /*
+ * directory_budget_set - the calling thread's lookups from now on end
+ * within ms milliseconds in all (a message's end-of-message budget: see
+ * DecisionTimeout), whatever LDAPTimeout allows; directory_budget_clear
+ * lifts the limit. Per thread: each message is decided on one.
+ */
+void directory_budget_set(long long ms);
+void directory_budget_clear(void);
+
+/*
  * directory_filter_expand - the search filter for a value: every "%s" in
  * template replaced by value (len bytes, may contain NUL) escaped per
  * RFC 4515, "%%" by "%". xmalloc'd.
@@ -104,9 +113,9 @@ const char *directory_filter_check(const char *template);
  * sikkermail-ctl. Times are seconds on the monotonic clock
  * (directory_clock).
  *
- * directory_plan - the order in which a lookup at time now tries the
- * servers: healthy ones in LDAPURI order, then those in back-off, the one
- * whose back-off ends first first. Writes up to max indexes; returns how
+ * directory_plan - the order of the servers at time now: healthy ones in
+ * LDAPURI order (a lookup tries these), then those in back-off, the one
+ * whose back-off ends first first (a lookup skips these). Writes up to max indexes; returns how
  * many servers there are.
  */
 size_t directory_plan(struct directory *dir, time_t now, size_t *order, size_t max);

@@ -52,6 +52,7 @@ struct facts {
 	bool reinjected;	/* carries a valid marker: our own copy, not filtered again */
 	struct strbuf headers;	/* the header block as received, for an encrypted copy */
 	bool headers_too_big;	/* past a FACTS_HEADER_*_LIMIT: the block is incomplete */
+	bool over_budget;	/* DecisionTimeout spent while deciding */
 	struct msgbuf *body;	/* headers and body, kept only when they will be read */
 	char *body_error;	/* why keeping the body failed */
 	char *subject;

@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "classify.h"
+#include "directory.h"
 #include "encrypt.h"
 #include "log.h"
 #include "mime.h"
@@ -179,9 +180,11 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 	const struct config *cfg = f->rt->cfg;
 	struct store *store;
 	char today[11];
-	time_t last = time(NULL);
+	time_t last = time(NULL), start = last;
 
 	d->time = (long long)last;
+	/* the directory gives up when the budget does (DecisionTimeout) */
+	directory_budget_set(cfg->decision_timeout * 1000LL);
 	personal_flag_of(f);
 	today_string(today);
 	store = facts_store(f);
@@ -192,6 +195,13 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 		struct rcpt *r = &d->rcpts[i];
 
 		progress(ops, mta, &last);
+		if (time(NULL) - start >= cfg->decision_timeout) {
+			/* left unclassified: the whole message is tempfailed */
+			f->over_budget = true;
+			r->cls = CLASS_UNKNOWN;
+			r->evidence = xstrdup("not classified: the time budget was spent");
+			continue;
+		}
 		classify_address(cfg, f->rt->certs, store, &r->addr, d->personal, today, &cl);
 		r->cls = cl.cls;
 		r->evidence = cl.evidence;
@@ -201,6 +211,7 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 		cl.cert_der = NULL;
 		classification_free(&cl);
 	}
+	directory_budget_clear();
 	policy_decide(cfg, d);
 }
 
@@ -472,6 +483,10 @@ enum mta_result pipeline_end_of_message(struct facts *f, const struct mta_ops *o
 	pipeline_decide(f, ops, mta);
 	if (f->headers_too_big && f->d.trusted)
 		fail(&x, FAIL_HEADER_LIMIT, "the header is larger than the filter keeps");
+	else if (f->over_budget || time(NULL) - (time_t)f->d.time >= x.cfg->decision_timeout)
+		/* the MTA may give up soon: nothing is handed over after that */
+		fail(&x, FAIL_TIME_BUDGET, "DecisionTimeout was spent before the verdict was "
+					   "carried out");
 	step_encrypt(&x);
 	step_hold(&x);
 	step_reply(&x);

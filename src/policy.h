@@ -52,6 +52,7 @@
 #define RULE_MTA_REFUSED "mta-refused"
 #define RULE_NOT_RECORDED "not-recorded"
 #define RULE_HEADER_LIMIT "header-limit"
+#define RULE_TIME_BUDGET "time-budget"
 
 /*
  * What can go wrong while a verdict is carried out. policy_failure maps
@@ -68,6 +69,7 @@ enum effect_failure {
 	FAIL_HEADER,			/* the MTA refused a header change */
 	FAIL_RECORD,			/* the decision could not be recorded */
 	FAIL_HEADER_LIMIT,		/* the header block is larger than the filter keeps */
+	FAIL_TIME_BUDGET,		/* DecisionTimeout spent before the verdict was carried out */
 	FAIL_COUNT
 };
 

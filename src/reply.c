@@ -287,6 +287,10 @@ static char *failure_line(enum language_set lang, enum effect_failure f, const c
 					 "64 KB)"
 				       : "The message header is too large (over 1 MB, or a field over "
 					 "64 KB)");
+	case FAIL_TIME_BUDGET:
+		return xstrdup(lang == LANG_DA
+				       ? "Beskeden kunne ikke afgoeres i tide; proev igen senere"
+				       : "The message could not be decided in time; try again later");
 	case FAIL_RECORD:
 		return xstrdup(lang == LANG_DA
 				       ? "Beslutningen kunne ikke registreres; proev igen senere"

@@ -262,8 +262,19 @@ like "$OUT" "^retry ms=[0-9]+ error=$SLAPD_URI: Can't contact LDAP server" "slap
 ms=$(ms_of "$OUT")
 ok "slapd stopped: the answer comes at once ($ms ms)" test "${ms:-99999}" -lt 1000
 slapd_start "$SLAPD_PORT" || fail "slapd restarts"
+# A server in back-off is not tried, even the only one: the lookups
+# answer at once until its back-off (5 s the first time) ends.
 dq_ask valid@example.dk
-like "$OUT" "^found " "slapd back (and the server in back-off is the only one): found"
+like "$OUT" "^retry ms=[0-9]+ error=$SLAPD_URI: not tried, in back-off for [1-5] s more" \
+	"slapd back, its back-off not over: not tried"
+ms=$(ms_of "$OUT")
+ok "... the answer comes at once ($ms ms)" test "${ms:-99999}" -lt 100
+for _ in $(seq 1 14); do
+	sleep 0.5
+	dq_ask valid@example.dk
+	case $OUT in found*) break ;; esac
+done
+like "$OUT" "^found " "slapd back, its back-off over: found"
 slapd_stop
 slapd_start "$SLAPD_PORT" || fail "slapd restarts"
 dq_ask valid@example.dk

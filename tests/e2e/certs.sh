@@ -83,6 +83,11 @@ CONF_DEFAULTS=("HelpURL $HELPURL" "LDAPBase c=DK" "LDAPTimeout $LDAP_TIMEOUT"
 	"DefaultSecureMailbox sikker@kp.dk" "Reinject smtp:127.0.0.1:$REINJECT_PORT")
 conf main "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem"
 conf silent "LDAPURI ldap://127.0.0.1:$SILENT_PORT/" "Database $M/db/silent.db"
+# End-of-message time budget: a silent directory that LDAPTimeout alone
+# would wait 30 s for. "budget" gives up after 5 s; "late" after 10 s,
+# behind a Postfix listener that gives up after 3 s.
+conf budget "LDAPURI ldap://127.0.0.1:$SILENT_PORT/" "LDAPTimeout 30" "DecisionTimeout 5"
+conf late "LDAPURI ldap://127.0.0.1:$SILENT_PORT/" "LDAPTimeout 30" "DecisionTimeout 10"
 conf failover "LDAPURI ldap://127.0.0.1:$SILENT_PORT/ $SLAPD_URI" "Database $M/db/failover.db"
 # sikkermail-ctl's own views, each with its own cache so that they never
 # answer from another's: as the milter; without the CRL; with
@@ -101,9 +106,11 @@ printf '# tunnelmail\nkommune-tunnel.dk,Eksempel Kommune\n' >"$M/tunnel.txt"
 give_to_test_user "$M"
 ctl_import "$M/main.conf" tunnel "$M/tunnel.txt"
 
-milters_start main silent failover
+milters_start main silent failover budget late
 
 pf_listener silent "$M/silent.sock"
+pf_listener budget "$M/budget.sock"
+pf_listener late "$M/late.sock" milter_content_timeout=3s
 pf_listener failover "$M/failover.sock"
 must "private Postfix starts" pf_start "$M/main.sock"
 pass "slapd, 3 milters, Postfix (smtpd $PF_PORT, re-injection $REINJECT_PORT) and smtp-sink running"
@@ -152,15 +159,15 @@ encrypted() {
 	ok "$name: the original reached nobody in clear" test -z "$(sink_file "$tag")"
 }
 
-# tempfailed NAME TAG - 4xx to the message data, nothing queued or
-# delivered. Sets QID from the reply's "Ref".
+# tempfailed NAME TAG [WHY] - 4xx to the message data saying WHY (default:
+# the directory is unavailable), nothing queued or delivered. Sets QID
+# from the reply's "Ref".
 tempfailed() {
-	local name=$1 tag=$2 bad=0
+	local name=$1 tag=$2 why=${3:-certificate directory unavailable} bad=0
 	QID=
 	is "$SEND_QID" "" "$name: not queued" || bad=1
 	like "$SEND_REPLY" '^451[ -]4\.[0-9]+\.[0-9]+ ' "$name: 451 4.x.x" || bad=1
-	like "$SEND_REPLY" 'certificate directory unavailable' \
-		"$name: the reply says the certificate directory is unavailable" || bad=1
+	like "$SEND_REPLY" "$why" "$name: the reply says: $why" || bad=1
 	[[ $SEND_REPLY =~ Ref\ ([0-9A-Za-z]+) ]] && QID=${BASH_REMATCH[1]}
 	sleep 0.3
 	ok "$name: nothing delivered" test -z "$(sink_file "$tag")" || bad=1
@@ -433,6 +440,45 @@ decision "$QID" "silent directory" "class1=unknown" "applied=tempfail"
 unset SEND_PORT
 LOG=$M/main.log
 
+# ------------------------------------------------ the time budget
+
+# valid@ is cached; slow@ is not, and the directory is silent. The
+# message is tempfailed when DecisionTimeout is spent - not after
+# LDAPTimeout - and valid@'s encrypted copy is not sent: the MTA may have
+# given up on the message by then.
+LOG=$M/budget.log
+SEND_PORT=${PF_PORTS[budget]}
+msg budget valid@example.dk
+t0=$(date +%s.%N)
+send budget valid@example.dk,slow@example.dk
+t1=$(date +%s.%N)
+elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+diag "time budget: the answer came after $elapsed s (DecisionTimeout 5, LDAPTimeout 30)"
+tempfailed "time budget" budget "could not be decided in time"
+ok "time budget: 4xx before LDAPTimeout would have ended ($elapsed s)" \
+	awk -v e="$elapsed" 'BEGIN { exit !(e < 15) }'
+decision "$QID" "time budget" "applied=tempfail" "rule=time-budget" "class2=unknown"
+ok "time budget: no encrypted copy queued" test -z "$(copy_id "$QID")"
+
+# Postfix gives up after 3 s (milter_content_timeout); the filter's budget
+# runs out at 10 s. It logs its decision then and hands nothing over.
+LOG=$M/late.log
+SEND_PORT=${PF_PORTS[late]}
+msg late valid@example.dk
+sink_mark
+send late valid@example.dk,slow@example.dk
+is "$SEND_QID" "" "MTA timeout: not accepted"
+like "$SEND_REPLY" '^4[0-9][0-9][ -]4\.[0-9]+\.[0-9]+' "MTA timeout: Postfix tempfails it"
+late_line() { grep -a "message_id=<late\.$$@" "$LOG" | grep ' decision '; }
+has_late() { [ -n "$(late_line)" ]; }
+ok "MTA timeout: the filter logs its decision when its budget ends" wait_for 20 has_late
+like "$(late_line)" " applied=tempfail rule=time-budget " "MTA timeout: ... a tempfail, rule time-budget"
+unlike "$(cat "$LOG")" "encrypted copy .* queued" "MTA timeout: no encrypted copy handed over"
+sleep 1
+is "$(sink_new | wc -l)" 0 "MTA timeout: nothing reached the sink"
+unset SEND_PORT
+LOG=$M/main.log
+
 # ------------------------------------------------ slapd stopped
 
 slapd_stop
@@ -490,6 +536,6 @@ diag "cases took $((SECONDS - T0)) s in all"
 
 # ------------------------------------------------ shutdown
 
-e2e_stop main silent failover
+e2e_stop main silent failover budget late
 
 done_testing

@@ -6,9 +6,11 @@
 #                           config dir), PF_PORT (Postfix smtpd), SINK_PORT,
 #                           SINK_DIR (one file per received transaction),
 #                           PF_LOG (Postfix's maillog)
-#   pf_listener NAME SOCKET before pf_start: one more smtpd listener whose
+#   pf_listener NAME SOCKET [PARAM=VALUE...]
+#                           before pf_start: one more smtpd listener whose
 #                           messages go through the milter on SOCKET
-#                           instead; its port is PF_PORTS[NAME] (set now)
+#                           instead, with the main.cf PARAMs overridden for
+#                           it (-o); its port is PF_PORTS[NAME] (set now)
 #   pf_listener_nomilter NAME
 #                           before pf_start: one more smtpd listener that
 #                           runs no milters (where filtered mail comes back
@@ -41,7 +43,7 @@
 # loopback: Postfix listens on 127.0.0.1:PF_PORT, relays every domain to
 # [127.0.0.1]:SINK_PORT and does no DNS lookups.
 
-declare -A PF_PORTS PF_LISTENER_SOCKETS
+declare -A PF_PORTS PF_LISTENER_SOCKETS PF_LISTENER_OPTS
 PF_MAIN_CF=()
 
 # The port is picked at once, so that a daemon's configuration can name it
@@ -51,6 +53,7 @@ pf_listener() {
 	pick_port port || return 1
 	PF_PORTS[$1]=$port
 	PF_LISTENER_SOCKETS[$1]=$2
+	PF_LISTENER_OPTS[$1]="${*:3}"
 }
 
 pf_listener_nomilter() {
@@ -168,7 +171,7 @@ EOF
 }
 
 _pf_write_master_cf() {
-	local name sock
+	local name sock opt
 	# Debian's master.cf with smtpd on our port and no chroot (a chrooted
 	# smtpd would look for the milter socket inside the queue directory).
 	sed -E "s/^smtp( +)inet /127.0.0.1:$PF_PORT inet /" /etc/postfix/master.cf \
@@ -186,6 +189,9 @@ _pf_write_master_cf() {
 		else
 			printf '  -o smtpd_milters=\n  -o non_smtpd_milters=\n'
 		fi
+		for opt in ${PF_LISTENER_OPTS[$name]:-}; do
+			printf '  -o %s\n' "$opt"
+		done
 	done >>"$PF_DIR/master.cf"
 	postconf -c "$PF_DIR" -F '*/*/chroot = n'
 }

@@ -340,9 +340,12 @@ static void test_refused(void)
 	ok(directory_server_backoff(d, 0, directory_clock()) > 0 &&
 	   directory_server_backoff(d, 1, directory_clock()) > 0, "... and both servers in back-off");
 	dir_result_free(&r);
+	start = now_ms();
 	is_int(directory_lookup(d, "valid@example.dk", &r), LOOKUP_RETRY,
-	       "all in back-off: tried anyway, retry again");
-	ok(r.error && strstr(r.error, "Can't contact"), "... for the same reason, not \"not tried\"");
+	       "all in back-off: retry, neither server tried");
+	ok(r.error && strstr(r.error, "not tried, in back-off for") && !strstr(r.error, "Can't contact"),
+	   "... saying so: %s", r.error ? r.error : "NULL");
+	ok(now_ms() - start < 100, "... at once (%lld ms)", now_ms() - start);
 	dir_result_free(&r);
 	dir_result_free(&r);
 	ok(1, "dir_result_free twice is harmless");
