@@ -150,6 +150,8 @@ static const struct key keys[] = {
 	PATH("CRLFile", crl_file, NULL),
 	BOOL("AcceptSubjectEmail", accept_subject_email, "no"),
 	CUSTOM("SecureMailbox", NULL, config_set_mailbox, config_dump_mailboxes, KEY_REPEAT),
+	CUSTOM("SecureMailboxUsers", NULL, config_set_mailbox_users, config_dump_mailbox_users,
+	       KEY_REPEAT),
 	{ .name = "DefaultSecureMailbox", .set = config_set_default_mailbox,
 	  .dump = config_dump_str, .off = OFF(default_secure_mailbox) },
 	STR("SecureSubject", secure_subject, "Sikker besked / Secure message", config_check_text,
@@ -343,6 +345,27 @@ char *config_where_mailbox(const struct config *c, const struct secure_mailbox *
 	if (m->line > 0)
 		return xasprintf("%s:%u: SecureMailbox %s: ", c->path, m->line, m->address);
 	return xasprintf("%s: SecureMailbox %s: ", c->path, m->address);
+}
+
+bool config_mailbox_allows(const struct config *c, const char *mailbox, const char *sender)
+{
+	const char *at = sender != NULL ? strrchr(sender, '@') : NULL;
+	bool listed = false;
+
+	for (size_t i = 0; i < c->n_mailbox_users; i++) {
+		const struct mailbox_users *u = &c->mailbox_users[i];
+
+		if (strcmp(u->mailbox, mailbox) != 0)	/* both normalised, as config_find_mailbox */
+			continue;
+		listed = true;
+		for (size_t k = 0; k < u->n_entries && sender != NULL; k++) {
+			const char *e = u->entries[k];
+
+			if (e[0] == '@' ? at != NULL && strcmp(at, e) == 0 : strcmp(sender, e) == 0)
+				return true;
+		}
+	}
+	return !listed;
 }
 
 const struct secure_mailbox *config_find_mailbox(const struct config *c, const char *address)
@@ -550,6 +573,10 @@ static void check_file(struct parser *p, struct config *c)
 	    config_find_mailbox(c, c->default_secure_mailbox) == NULL)
 		perr_at(p, "DefaultSecureMailbox", "%s is not a configured SecureMailbox",
 			c->default_secure_mailbox);
+	for (size_t i = 0; i < c->n_mailbox_users && !failed(p, "SecureMailbox"); i++)
+		if (config_find_mailbox(c, c->mailbox_users[i].mailbox) == NULL)
+			perr_at(p, "SecureMailboxUsers", "%s is not a configured SecureMailbox",
+				c->mailbox_users[i].mailbox);
 	if (c->n_ldap_uri > 0 && c->ldap_base == NULL && !failed(p, "LDAPBase"))
 		perr_at(p, "LDAPURI", "LDAPBase must be set too");
 	if (c->ldap_bind_dn != NULL && c->ldap_bind_password_file == NULL &&
@@ -718,6 +745,13 @@ static void config_free(struct config *c)
 		free(c->mailboxes[i].certfile);
 	}
 	free(c->mailboxes);
+	for (size_t i = 0; i < c->n_mailbox_users; i++) {
+		free(c->mailbox_users[i].mailbox);
+		for (size_t k = 0; k < c->mailbox_users[i].n_entries; k++)
+			free(c->mailbox_users[i].entries[k]);
+		free(c->mailbox_users[i].entries);
+	}
+	free(c->mailbox_users);
 	free(c->key_lines);
 	free(c->internal_networks);
 	free(c->default_secure_mailbox);

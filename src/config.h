@@ -36,6 +36,14 @@ struct secure_mailbox {
 	unsigned line;		/* where it was configured (0: built in), for messages */
 };
 
+/* SecureMailboxUsers MAILBOX ENTRY, ...: who may send from a function mailbox. */
+struct mailbox_users {
+	char *mailbox;		/* normalised local@domain */
+	char **entries;		/* "local@domain" (one sender) or "@domain" (its senders) */
+	size_t n_entries;
+	unsigned line;
+};
+
 enum language_set {
 	LANG_DA = 1,
 	LANG_EN = 2
@@ -101,6 +109,8 @@ struct config {
 	struct secure_mailbox *mailboxes;	/* SecureMailbox ADDRESS KEYFILE CERTFILE (repeatable) */
 	size_t n_mailboxes;
 	char *default_secure_mailbox;
+	struct mailbox_users *mailbox_users;	/* SecureMailboxUsers (repeatable) */
+	size_t n_mailbox_users;
 	char *secure_subject;		/* default "Sikker besked / Secure message" */
 	char *cipher;			/* aes-256-cbc | aes-256-gcm */
 	char *reinject;			/* "sendmail" or "smtp:HOST:PORT" */
@@ -160,6 +170,13 @@ const char *config_socket_path(const char *spec);
 
 /* config_where_mailbox - the same for one SecureMailbox line. Free it. */
 char *config_where_mailbox(const struct config *c, const struct secure_mailbox *m);
+
+/*
+ * config_mailbox_allows - may sender (normalised) have a message encrypted
+ * from mailbox? Yes when no SecureMailboxUsers line names the mailbox;
+ * otherwise only a sender listed, or of a domain listed.
+ */
+bool config_mailbox_allows(const struct config *c, const char *mailbox, const char *sender);
 
 /* config_find_mailbox - the SecureMailbox with this address, or NULL. */
 const struct secure_mailbox *config_find_mailbox(const struct config *c, const char *address);

@@ -256,6 +256,61 @@ bool config_set_mailbox(struct parser *p, struct config *c, const struct key *k,
 	return true;
 }
 
+/*
+ * config_set_mailbox_users - "MAILBOX ENTRY[, ENTRY...]": an entry is a
+ * sender address or a domain ("kp.dk" or "@kp.dk", a whole top-level
+ * domain refused). Checked against SecureMailbox once the file is read.
+ */
+bool config_set_mailbox_users(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	struct mailbox_users u = { 0 };
+	char *rest = v + strcspn(v, " \t"), *save = NULL;
+	bool good = true;
+
+	(void)k;
+	if (*rest != '\0')
+		*rest++ = '\0';
+	if ((u.mailbox = mailbox_address(p, v)) == NULL)
+		return false;
+	for (char *e = strtok_r(rest, ", \t", &save); e; e = strtok_r(NULL, ", \t", &save)) {
+		const char *why = NULL;
+		char *norm;
+
+		if (strchr(e + 1, '@') != NULL || (e[0] != '@' && strchr(e, '@') != NULL)) {
+			norm = mailbox_address(p, e);
+		} else {
+			char *d = domain_entry_normalise(e[0] == '@' ? e + 1 : e, &why);
+
+			norm = d && d[0] != '.' ? xasprintf("@%s", d) : NULL;
+			if (norm == NULL)
+				config_perr(p, "bad entry \"%.*s%s\": %s", QV(e),
+					    why ? why : "expected a sender address or a domain");
+			free(d);
+		}
+		if (norm == NULL) {
+			good = false;
+			continue;
+		}
+		u.entries = xrealloc(u.entries, (u.n_entries + 1) * sizeof(*u.entries));
+		u.entries[u.n_entries++] = norm;
+	}
+	if (good && u.n_entries == 0) {
+		config_perr(p, "expected MAILBOX SENDER-OR-DOMAIN[, ...]");
+		good = false;
+	}
+	if (!good) {
+		for (size_t i = 0; i < u.n_entries; i++)
+			free(u.entries[i]);
+		free(u.entries);
+		free(u.mailbox);
+		return false;
+	}
+	u.line = config_parser_line(p);
+	c->mailbox_users = xrealloc(c->mailbox_users, (c->n_mailbox_users + 1) * sizeof(u));
+	c->mailbox_users[c->n_mailbox_users++] = u;
+	return true;
+}
+
 /* config_set_default_mailbox - stored now; check_file sees that it is configured. */
 bool config_set_default_mailbox(struct parser *p, struct config *c, const struct key *k, char *v)
 {
@@ -549,6 +604,19 @@ void config_dump_mailboxes(struct strbuf *out, const struct config *c, const str
 	for (size_t i = 0; i < c->n_mailboxes; i++)
 		sb_printf(out, "%-20s %s %s %s\n", k->name, c->mailboxes[i].address,
 			  c->mailboxes[i].keyfile, c->mailboxes[i].certfile);
+}
+
+void config_dump_mailbox_users(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	if (c->n_mailbox_users == 0)
+		sb_printf(out, "# %s (not set)\n",
+			  k->name);
+	for (size_t i = 0; i < c->n_mailbox_users; i++) {
+		sb_printf(out, "%-20s %s", k->name, c->mailbox_users[i].mailbox);
+		for (size_t e = 0; e < c->mailbox_users[i].n_entries; e++)
+			sb_printf(out, "%s%s", e ? ", " : " ", c->mailbox_users[i].entries[e]);
+		sb_adds(out, "\n");
+	}
 }
 
 void config_dump_facility(struct strbuf *out, const struct config *c, const struct key *k)

@@ -284,6 +284,13 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 		st = ENCRYPT_REJECT;
 		goto out;
 	}
+	if (!config_mailbox_allows(job->cfg, lm->mb->address, d->sender)) {
+		*reason = xasprintf("%s may not send from function mailbox <%s> "
+				    "(SecureMailboxUsers)",
+				    d->sender && d->sender[0] ? d->sender : "<>", lm->mb->address);
+		st = ENCRYPT_FORBIDDEN;
+		goto out;
+	}
 	for (size_t i = 0; i < d->n_rcpts; i++)
 		if (d->rcpts[i].action == ACTION_ENCRYPT)
 			rcpts[n++] = d->rcpts[i].addr.full;

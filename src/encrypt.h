@@ -74,6 +74,7 @@ char *encrypt_mailbox_named(const char *choice);
 enum encrypt_status {
 	ENCRYPT_QUEUED,		/* the copy is durable in the MTA */
 	ENCRYPT_REJECT,		/* the sender asked for a mailbox that is not configured */
+	ENCRYPT_FORBIDDEN,	/* the mailbox is not the sender's to use (SecureMailboxUsers) */
 	ENCRYPT_TEMPFAIL	/* anything else: try again later */
 };
 

@@ -236,7 +236,9 @@ static void note_failure(struct decision *d, enum effect_failure fl, const char 
 static void fail(struct run *x, enum effect_failure fl, const char *why)
 {
 	struct reply r;
-	char *mailbox = x->f->mailbox_choice ? encrypt_mailbox_named(x->f->mailbox_choice) : NULL;
+	const char *dflt = x->cfg->default_secure_mailbox;
+	char *mailbox = x->f->mailbox_choice ? encrypt_mailbox_named(x->f->mailbox_choice)
+					     : dflt ? xstrdup(dflt) : NULL;
 
 	note_failure(x->d, fl, why, true);
 	policy_failure(fl, x->d);
@@ -302,7 +304,9 @@ static void step_encrypt(struct run *x)
 	st = encrypt_and_queue(&job, &reason, &copy_id);
 	progress(x->ops, x->mta, &last);
 	if (st != ENCRYPT_QUEUED) {
-		fail(x, st == ENCRYPT_REJECT ? FAIL_MAILBOX_UNKNOWN : FAIL_ENCRYPT,
+		fail(x, st == ENCRYPT_REJECT	   ? FAIL_MAILBOX_UNKNOWN
+			: st == ENCRYPT_FORBIDDEN ? FAIL_MAILBOX_FORBIDDEN
+						  : FAIL_ENCRYPT,
 		     reason ? reason : "encryption failed");
 		goto out;
 	}

@@ -63,6 +63,7 @@
 enum effect_failure {
 	FAIL_ENCRYPT_UNAVAILABLE,	/* the message was not kept, or no mailbox to sign with */
 	FAIL_MAILBOX_UNKNOWN,		/* MailboxHeader names a mailbox that is not configured */
+	FAIL_MAILBOX_FORBIDDEN,		/* the mailbox is not the sender's (SecureMailboxUsers) */
 	FAIL_ENCRYPT,			/* the copy could not be made or handed to the MTA */
 	FAIL_DELRCPT,			/* the MTA refused to take a recipient off the original */
 	FAIL_QUARANTINE,		/* the MTA refused to hold the message */

@@ -276,6 +276,13 @@ static char *failure_line(enum language_set lang, enum effect_failure f, const c
 					   mb);
 		free(mb);
 		return line;
+	case FAIL_MAILBOX_FORBIDDEN:
+		mb = cut(mailbox ? mailbox : "?", REPLY_ADDR_MAX);
+		line = lang == LANG_DA
+			       ? xasprintf("Du maa ikke sende fra funktionspostkassen <%s>", mb)
+			       : xasprintf("You may not send from the function mailbox <%s>", mb);
+		free(mb);
+		return line;
 	case FAIL_ENCRYPT_UNAVAILABLE:
 	case FAIL_ENCRYPT:
 		return xstrdup(lang == LANG_DA
@@ -306,7 +313,7 @@ void reply_failure(const struct config *cfg, const struct decision *d, enum effe
 {
 	enum language_set langs[2];
 	size_t n_langs = lang_order(cfg, langs);
-	bool reject = f == FAIL_MAILBOX_UNKNOWN;
+	bool reject = f == FAIL_MAILBOX_UNKNOWN || f == FAIL_MAILBOX_FORBIDDEN;
 
 	memset(r, 0, sizeof(*r));
 	strcpy(r->rcode, reject ? "550" : "451");

@@ -222,6 +222,9 @@ static const struct {
 	{ "CRLFile /etc/sikkermail/oces.crl", "CRLFile", "/etc/sikkermail/oces.crl" },
 	{ "AcceptSubjectEmail yes", "AcceptSubjectEmail", "yes" },
 	{ "SecureMailbox Sikker@KP.DK /k.pem /c.pem", "SecureMailbox", "Sikker@kp.dk /k.pem /c.pem" },
+	{ MAILBOX "\nSecureMailboxUsers a@KP.dk hr@kp.dk, @Personale.KP.dk  Jens@kp.dk",
+	  "SecureMailboxUsers", "a@kp.dk hr@kp.dk, @personale.kp.dk, Jens@kp.dk" },
+	{ MAILBOX "\nSecureMailboxUsers a@kp.dk kp.dk", "SecureMailboxUsers", "a@kp.dk @kp.dk" },
 	{ "SecureMailbox a@kp.dk /k /c\nDefaultSecureMailbox <a@KP.dk>", "DefaultSecureMailbox",
 	  "a@kp.dk" },
 	{ "SecureSubject Sikker besked # 1", "SecureSubject", "Sikker besked # 1" },
@@ -437,6 +440,14 @@ static const struct {
 	{ "SecureMailbox sikker@kp.dk k.pem /c.pem", NAME ":1: SecureMailbox: \"k.pem\" is not an absolute path", 0 },
 	{ "SecureMailbox sikker@KP.dk /k /c\nSecureMailbox sikker@kp.dk /k2 /c2",
 	  NAME ":2: SecureMailbox: sikker@kp.dk is already a SecureMailbox", 0 },
+	{ MAILBOX "\nSecureMailboxUsers b@kp.dk hr@kp.dk",
+	  NAME ":2: SecureMailboxUsers: b@kp.dk is not a configured SecureMailbox", 0 },
+	{ MAILBOX "\nSecureMailboxUsers a@kp.dk",
+	  NAME ":2: SecureMailboxUsers: expected MAILBOX SENDER-OR-DOMAIN[, ...]", 0 },
+	{ MAILBOX "\nSecureMailboxUsers a@kp.dk dk",
+	  NAME ":2: SecureMailboxUsers: bad entry \"dk\": is a whole", 1 },
+	{ MAILBOX "\nSecureMailboxUsers a@kp.dk x@@kp.dk",
+	  NAME ":2: SecureMailboxUsers: bad address \"x@@kp.dk\"", 1 },
 	{ "SecureMailbox a@kp.dk /k /c\nDefaultSecureMailbox b@kp.dk\nMode monitor",
 	  NAME ":2: DefaultSecureMailbox: b@kp.dk is not a configured SecureMailbox", 0 },
 	{ "DefaultSecureMailbox b@kp.dk", NAME ":1: DefaultSecureMailbox: b@kp.dk is not a configured SecureMailbox", 0 },
@@ -705,6 +716,27 @@ static void test_mailboxes(void)
 	ok(config_find_mailbox(c, "sikker@kp.dk.evil.com") == NULL, "mailboxes: no suffix match");
 	ok(config_find_mailbox(c, "nobody@kp.dk") == NULL, "mailboxes: unknown is NULL");
 	ok(config_find_mailbox(c, NULL) == NULL, "mailboxes: NULL is NULL");
+	ok(config_mailbox_allows(c, "hr@kp.dk", "anyone@example.org"),
+	   "mailbox users: without SecureMailboxUsers anyone may use a mailbox");
+	config_unref(c);
+
+	c = parse_text(MAILBOX "\nSecureMailbox hr@kp.dk /k2 /c2\nDefaultSecureMailbox a@kp.dk\n"
+		       "SecureMailboxUsers hr@kp.dk jens@kp.dk, @hr.kp.dk\n"
+		       "SecureMailboxUsers hr@kp.dk mette@kp.dk\n", NULL);
+	if (!ok(c != NULL, "mailbox users: parsed"))
+		return;
+	ok(config_mailbox_allows(c, "hr@kp.dk", "jens@kp.dk"), "mailbox users: a listed sender");
+	ok(config_mailbox_allows(c, "hr@kp.dk", "mette@kp.dk"), "mailbox users: lines add up");
+	ok(config_mailbox_allows(c, "hr@kp.dk", "anna@hr.kp.dk"), "mailbox users: a listed domain");
+	ok(!config_mailbox_allows(c, "hr@kp.dk", "anna@kp.dk"), "mailbox users: anyone else may not");
+	ok(!config_mailbox_allows(c, "hr@kp.dk", "Jens@kp.dk"),
+	   "mailbox users: the local part is exact, as for mailboxes");
+	ok(!config_mailbox_allows(c, "hr@kp.dk", "x@evil.hr.kp.dk"), "mailbox users: no subdomains");
+	ok(!config_mailbox_allows(c, "hr@kp.dk", "jens@kp.dk.evil.com"), "mailbox users: no suffix match");
+	ok(!config_mailbox_allows(c, "hr@kp.dk", ""), "mailbox users: not the null sender");
+	ok(!config_mailbox_allows(c, "hr@kp.dk", NULL), "mailbox users: not an unknown sender");
+	ok(config_mailbox_allows(c, "a@kp.dk", "anna@kp.dk"), "mailbox users: other mailboxes stay open");
+	round_trip("SecureMailboxUsers", c);
 	config_unref(c);
 }
 

@@ -181,6 +181,21 @@ static const struct pcase cases[] = {
 	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
 	  "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
 	  "yxR0AAAAAABIZWogQm9iLCBzYWdlbi4K\n-----END PGP MESSAGE-----\n--b--\n" },
+	/* SecureMailboxUsers: the sender (alice@kp.dk) is listed, by address or domain, or not */
+	{ "mailbox users: sender listed", "SecureMailboxUsers " MAILBOX " bo@kp.dk, alice@kp.dk\n",
+	  ENC, "", "", MTA_DISCARD, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL,
+	  true, NULL, NULL, NULL },
+	{ "mailbox users: domain listed", "SecureMailboxUsers " MAILBOX " @kp.dk\n", ENC, "", "",
+	  MTA_DISCARD, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL,
+	  NULL, NULL },
+	{ "mailbox users: sender not listed", "SecureMailboxUsers " MAILBOX " bo@kp.dk, @hr.kp.dk\n",
+	  ENC, "", "", MTA_REJECT, ACTION_REJECT, RULE_SECURE_MAILBOX, 0, "", false, "550", true,
+	  "Du maa ikke sende fra funktionspostkassen <" MAILBOX ">\n"
+	  "You may not send from the function mailbox <" MAILBOX ">\n", NULL, NULL },
+	{ "mailbox users: named mailbox, sender not listed",
+	  "SecureMailboxUsers " MAILBOX " bo@kp.dk\n", ENC,
+	  "X-KP-Secure-Mailbox: Sikker <" MAILBOX ">\n", "", MTA_REJECT, ACTION_REJECT,
+	  RULE_SECURE_MAILBOX, 0, "", false, "550", true, NULL, NULL, NULL },
 	{ "unknown function mailbox", "", ENC, "X-KP-Secure-Mailbox: HR <hr@kp.dk>\n", "",
 	  MTA_REJECT, ACTION_REJECT, RULE_SECURE_MAILBOX, 0, "", false, "550", true,
 	  "Funktionspostkassen <hr@kp.dk> er ikke sat op til krypteret post\n"
