@@ -46,6 +46,8 @@ static const char usage_text[] =
 	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS] [--postmap [TYPE:FILE]]\n"
 	"                                        a Postfix smtp_tls_policy_maps table\n"
 	"  reload                                the running filter reads its configuration again\n"
+	"  check-mta [--config-dir DIR]          ways Postfix sends mail to recipients the filter\n"
+	"                                        never judged (aliases, BCC, milters after it)\n"
 	"Run as root, it reads the files it is given, then works as the filter's UserID.\n"
 	"see sikkermail-ctl(8)";
 
@@ -150,6 +152,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "report", ctl_report },
 		{ "export", ctl_export },
 		{ "reload", ctl_reload },
+		{ "check-mta", ctl_check_mta },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -60,6 +60,8 @@ int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * stale. ctl_export.c
  */
 int ctl_refresh_tls_policy(struct ctl *c);
+/* ctl_check_mta - how Postfix can rewrite recipients after the filter. ctl_mta.c */
+int ctl_check_mta(struct ctl *c, int argc, char **argv);
 /* ctl_reload - signal the running filter (PidFile) to reload. ctl_admin.c */
 int ctl_reload(struct ctl *c, int argc, char **argv);
 /* ctl_become_user - as root, become UserID (0), or say why not (-1). ctl_admin.c */
