@@ -9,8 +9,8 @@
  * the chain so that a rejection names the most specific reason; the chain
  * is then verified by OpenSSL at the caller's "now", with every
  * certificate of TrustedCAFile as a trust anchor (X509_V_FLAG_PARTIAL_CHAIN)
- * and, with CRLFile, X509_V_FLAG_CRL_CHECK for the certificate itself; a
- * CA of the chain must allow e-mail protection. A CRL that is missing,
+ * and, with CRLFile, every certificate of the chain but the anchor checked
+ * against its issuer's CRL; a CA of the chain must allow e-mail protection. A CRL that is missing,
  * expired or not yet valid means "cannot judge now" (-1), not "invalid".
  * The OpenSSL error queue is cleared around every operation, so that a
  * reason never comes from an earlier one.
@@ -41,6 +41,7 @@
 struct certcheck {
 	X509_STORE *store;
 	bool accept_subject_email;
+	bool crl;		/* CRLFile is set: revocation is checked */
 };
 
 /* One certificate found in the directory's answer. */
@@ -73,6 +74,8 @@ static int check_chain(const struct certcheck *cc, X509 *x, STACK_OF(X509) *untr
 		       time_t now, char **reason);
 static int check_one(const struct certcheck *cc, const char *address, X509 *x,
 		     STACK_OF(X509) *untrusted, time_t now, char **reason);
+static int verify_to_anchor(const struct certcheck *cc, X509 *x, STACK_OF(X509) *untrusted,
+			    time_t now, char **reason, STACK_OF(X509) **chain);
 static int describe(X509 *x, struct cert_choice *out);
 static int judge_all(struct certcheck *cc, const char *address, struct cert_set *set,
 		     time_t now, struct cert_choice *out, X509 **best);
@@ -351,6 +354,38 @@ static int check_chain_eku(X509_STORE_CTX *ctx, char **reason)
 static int check_chain(const struct certcheck *cc, X509 *x, STACK_OF(X509) *untrusted,
 		       time_t now, char **reason)
 {
+	STACK_OF(X509) *chain = NULL;
+	int rc = verify_to_anchor(cc, x, untrusted, now, reason, &chain);
+
+	/*
+	 * X509_V_FLAG_CRL_CHECK covers the certificate itself. The CAs between
+	 * it and the trust anchor are checked against their issuers' CRLs one
+	 * by one (X509_V_FLAG_CRL_CHECK_ALL would also demand one for the
+	 * anchor, which a partial chain cannot give).
+	 */
+	for (int i = 1; rc == 1 && cc->crl && i < sk_X509_num(chain) - 1; i++) {
+		char *why = NULL, *who;
+
+		rc = verify_to_anchor(cc, sk_X509_value(chain, i), untrusted, now, &why, NULL);
+		if (rc != 1) {
+			who = name_text(X509_get_subject_name(sk_X509_value(chain, i)));
+			*reason = xasprintf("CA %s: %s", who, why ? why : "?");
+			free(who);
+		}
+		free(why);
+	}
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
+/*
+ * verify_to_anchor - X509_verify_cert of x at now, then the CA
+ * extendedKeyUsage rule; *chain (when asked for) gets the verified chain.
+ * 1 valid; 0 not; -1 cannot be judged now (no current CRL) or internal.
+ */
+static int verify_to_anchor(const struct certcheck *cc, X509 *x, STACK_OF(X509) *untrusted,
+			    time_t now, char **reason, STACK_OF(X509) **chain)
+{
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int rc = -1, err, depth;
 
@@ -362,6 +397,8 @@ static int check_chain(const struct certcheck *cc, X509 *x, STACK_OF(X509) *untr
 	rc = X509_verify_cert(ctx);
 	if (rc == 1) {
 		rc = check_chain_eku(ctx, reason);
+		if (chain != NULL)
+			*chain = X509_STORE_CTX_get1_chain(ctx);
 		goto out;
 	}
 	err = X509_STORE_CTX_get_error(ctx);
@@ -748,6 +785,7 @@ struct certcheck *certcheck_new(const struct config *cfg, char **err)
 			goto fail;
 		warn_stale_crls(cc->store, cfg->crl_file);
 		flags |= X509_V_FLAG_CRL_CHECK;
+		cc->crl = true;
 	}
 	X509_STORE_set_flags(cc->store, flags);
 	ERR_clear_error();

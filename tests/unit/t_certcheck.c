@@ -29,10 +29,10 @@ static char dir[] = "/tmp/t_certcheck.XXXXXX";
 static time_t now;
 
 enum trust { T_BOTH, T_ROOT, T_INTER };
-enum crl { C_NONE, C_ALL, C_INTER };
+enum crl { C_NONE, C_ALL, C_INTER, C_INTER2 };
 
 static const char *const trust_files[] = { "trust.pem", "trust-root.pem", "trust-inter.pem" };
-static const char *const crl_files[] = { NULL, "crl.pem", "crl-inter.pem" };
+static const char *const crl_files[] = { NULL, "crl.pem", "crl-inter.pem", "ca/inter2/crl.pem" };
 
 struct row {
 	const char *file;	/* NAME.der, or NAME.p7b for a bundle */
@@ -97,6 +97,10 @@ static const struct row rows[] = {
 	/* no CRL of the issuer: cannot be judged now (-1, a temporary failure) */
 	{ "bundle.p7b", "bundle@example.dk", T_BOTH, C_INTER, false, 0, -1,
 	  "unable to get certificate CRL" },
+	/* the leaf's issuer has its CRL, but that issuer's own issuer (root) has none */
+	{ "bundle.p7b", "bundle@example.dk", T_BOTH, C_INTER2, false, 0, -1,
+	  "CA CN=Test Other Issuing CA,O=Sikkermail Test,C=DK: chain does not verify: unable to get "
+	  "certificate CRL" },
 	{ "bundle.der", "bundle@example.dk", T_BOTH, C_NONE, false, 0, 0,
 	  "unable to get local issuer certificate" },
 	{ "ca/inter/ca.der", "valid@example.dk", T_BOTH, C_NONE, false, 0, 0,
