@@ -262,11 +262,17 @@ static void walk_object(struct walk *w, GMimeObject *object, int depth)
 		n = g_mime_multipart_get_count(GMIME_MULTIPART(object));
 		for (i = 0; i < n && w->err == NULL; i++)
 			walk_object(w, g_mime_multipart_get_part(GMIME_MULTIPART(object), i), depth + 1);
+	} else if (GMIME_IS_MESSAGE_PARTIAL(object) ||
+		   g_mime_content_type_is_type(g_mime_object_get_content_type(object), "message",
+					       "partial")) {
+		/* one fragment of a message split up: what it holds is only known whole */
+		w->err = xstrdup("the message is a fragment (message/partial): it cannot be "
+				 "scanned whole");
 	} else if (GMIME_IS_PART(object) &&
 		   g_mime_content_type_is_type(g_mime_object_get_content_type(object), "text", "*")) {
 		scan_text_part(w, GMIME_PART(object));
 	}
-	/* anything else (image, audio, video, application, message/partial) is not text */
+	/* anything else (image, audio, video, application) is not text */
 }
 
 /* scan_text_part - decode one text part in chunks into the scanner. */

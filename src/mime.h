@@ -45,7 +45,8 @@ void mime_init(void);
  * mime_scan_cpr - scan the message from the current position of the FILE
  * to its end; *out gets the counts (cpr.h). 0 on success; -1 with *err
  * set (a new string) when the message cannot be read or parsed at all (no
- * header), or nests deeper than MIME_MAX_DEPTH: the caller decides what an
+ * header), nests deeper than MIME_MAX_DEPTH, or is (or holds) a fragment of
+ * a split message (message/partial): the caller decides what an
  * unscannable message means. The FILE is left at the position it had.
  */
 int mime_scan_cpr(FILE *message, struct cpr_result *out, char **err);
