@@ -196,16 +196,16 @@ if running encrypt; then
 	wait_for 5 test -f "$DB"
 	as_test_user sqlite3 "$DB" "INSERT OR REPLACE INTO cert_cache (address, found, der, subject,
 		issuer, fingerprint, source, not_before, not_after, fetched_at, fresh_until) VALUES
-		('enc@example.dk', 1, readfile('$ENC_DIR/pki/mixedcase.der'), 'CN=enc', 'CN=Test',
+		('valid@example.dk', 1, readfile('$ENC_DIR/pki/valid.der'), 'CN=valid', 'CN=Test',
 		'00', 'ldap://127.0.0.1:1', 0, 4102444800, strftime('%s', 'now'),
 		strftime('%s', 'now') + 3600)" >/dev/null
 	run_lua encrypt.lua E10000
 	copies=$(grep -l -s 'application/pkcs7-mime' "$ENC_DIR"/sent/m.* | wc -l)
 	is "$copies" 2 "encrypt: two encrypted copies handed to the stand-in sendmail"
-	is "$(grep -c -- '-f sikker@kp.dk -- enc@example.dk$' "$ENC_DIR/sent/args")" 2 \
+	is "$(grep -c -- '-f sikker@kp.dk -- valid@example.dk$' "$ENC_DIR/sent/args")" 2 \
 		"encrypt: each from the function mailbox, to the certificate recipient only"
 	decision E100000001 "internal + encrypted" "action=encrypt" "applied=encrypt" \
-		"rcpt2=enc@example.dk" "class2=encrypted" "action2=encrypt" "copy=<[^ ]+>"
+		"rcpt2=valid@example.dk" "class2=encrypted" "action2=encrypt" "copy=<[^ ]+>"
 	decision E100000002 "encrypted only" "applied=encrypt"
 	decision E100000003 "unknown mailbox" "applied=reject" "rule=SecureMailbox"
 fi
