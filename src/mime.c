@@ -31,6 +31,9 @@ struct walk {
 static void init_once(void);
 static void glib_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data);
 static GMimeMessage *parse(GMimeStream *stream, char **err);
+static GMimeMessage *message_open(FILE *message, off_t *start, GMimeStream **stream, char **err);
+static int message_close(FILE *message, off_t start, GMimeStream *stream, GMimeMessage *parsed,
+			 int rc, char **err);
 static void walk_message(struct walk *w, GMimeMessage *message, int depth);
 static void walk_object(struct walk *w, GMimeObject *object, int depth);
 static void scan_text_part(struct walk *w, GMimePart *part);
@@ -67,22 +70,14 @@ int mime_scan_cpr(FILE *message, struct cpr_result *out, char **err)
 	struct walk w;
 	GMimeStream *stream = NULL;
 	GMimeMessage *parsed = NULL;
-	off_t start;
+	off_t start = 0;
 	int rc = -1;
 
 	mime_init();
 	cpr_result_init(out);
 	memset(&w, 0, sizeof(w));
 	cpr_scanner_init(&w.scanner);
-	*err = NULL;
-	if (fflush(message) != 0 || (start = ftello(message)) < 0) {
-		*err = xasprintf("cannot read the message: not a seekable file: %s", strerror(errno));
-		return -1;
-	}
-	clearerr(message);
-	stream = g_mime_stream_file_new_with_bounds(message, start, -1);
-	g_mime_stream_file_set_owner(GMIME_STREAM_FILE(stream), FALSE);
-	if ((parsed = parse(stream, err)) == NULL)
+	if ((parsed = message_open(message, &start, &stream, err)) == NULL)
 		goto out;
 	walk_message(&w, parsed, 0);
 	if (w.err == NULL && ferror(message))
@@ -95,40 +90,24 @@ int mime_scan_cpr(FILE *message, struct cpr_result *out, char **err)
 	rc = 0;
 out:
 	cpr_scanner_finish(&w.scanner);
-	if (parsed != NULL)
-		g_object_unref(parsed);
-	g_object_unref(stream);
-	clearerr(message);
-	if (fseeko(message, start, SEEK_SET) != 0 && rc == 0) {
-		*err = xasprintf("cannot rewind the message: %s", strerror(errno));
-		rc = -1;
-	}
-	return rc;
+	return message_close(message, start, stream, parsed, rc, err);
 }
 
 int mime_encrypted_payload(FILE *message, int (*sink)(void *ctx, const void *p, size_t n),
 			   void *ctx, const char **kind, char **err)
 {
-	GMimeStream *stream, *raw = NULL, *decoded = NULL;
+	GMimeStream *stream = NULL, *raw = NULL, *decoded = NULL;
 	GMimeMessage *parsed = NULL;
 	GMimeObject *top, *part = NULL;
 	GMimeDataWrapper *content;
 	char buf[16384];
 	gssize n;
-	off_t start;
+	off_t start = 0;
 	int rc = -1;
 
 	mime_init();
-	*err = NULL;
 	*kind = NULL;
-	if (fflush(message) != 0 || (start = ftello(message)) < 0) {
-		*err = xasprintf("cannot read the message: not a seekable file: %s", strerror(errno));
-		return -1;
-	}
-	clearerr(message);
-	stream = g_mime_stream_file_new_with_bounds(message, start, -1);
-	g_mime_stream_file_set_owner(GMIME_STREAM_FILE(stream), FALSE);
-	if ((parsed = parse(stream, err)) == NULL)
+	if ((parsed = message_open(message, &start, &stream, err)) == NULL)
 		goto out;
 	top = g_mime_message_get_mime_part(parsed);
 	if (top != NULL && GMIME_IS_PART(top) &&
@@ -186,6 +165,34 @@ int mime_encrypted_payload(FILE *message, int (*sink)(void *ctx, const void *p, 
 out:
 	if (decoded != NULL)
 		g_object_unref(decoded);
+	return message_close(message, start, stream, parsed, rc, err);
+}
+
+/*
+ * message_open - the message from the FILE's position on (*start), parsed
+ * over a GMime stream that does not own the FILE (*stream, NULL when the
+ * FILE cannot be used); NULL with *err when there is no message.
+ */
+static GMimeMessage *message_open(FILE *message, off_t *start, GMimeStream **stream, char **err)
+{
+	*err = NULL;
+	*stream = NULL;
+	if (fflush(message) != 0 || (*start = ftello(message)) < 0) {
+		*err = xasprintf("cannot read the message: not a seekable file: %s", strerror(errno));
+		return NULL;
+	}
+	clearerr(message);
+	*stream = g_mime_stream_file_new_with_bounds(message, *start, -1);
+	g_mime_stream_file_set_owner(GMIME_STREAM_FILE(*stream), FALSE);
+	return parse(*stream, err);
+}
+
+/* message_close - release what message_open made and put the FILE back; rc, or -1. */
+static int message_close(FILE *message, off_t start, GMimeStream *stream, GMimeMessage *parsed,
+			 int rc, char **err)
+{
+	if (stream == NULL)
+		return -1;	/* message_open failed before it had a position */
 	if (parsed != NULL)
 		g_object_unref(parsed);
 	g_object_unref(stream);

@@ -22,7 +22,9 @@
 #             alive PID, milter_conf FILE LINE... (write a daemon's
 #             configuration), milter_start CONF SOCKETPATH LOG [ARGS...] (sets
 #             MILTER_PID), milter_stop, miltertest_run SOCKET SCRIPT QIDPREFIX
-#             [NAME=VALUE...] (the NAMEs become the script's globals)
+#             [NAME=VALUE...] (the NAMEs become the script's globals),
+#             miltertest_tap LABEL SOCKET SCRIPT QIDPREFIX [NAME=VALUE...]
+#             (the same, its checks as TAP lines)
 #   helpers:  wait_for SECONDS CMD..., pick_port VAR, free_port,
 #             port_in_use PORT, file_owner PATH, proc_user PID,
 #             give_to_test_user PATH..., as_test_user CMD...,
@@ -473,6 +475,32 @@ miltertest_run() {
 	done
 	miltertest -D "socket=unix:$sock" -D "libdir=$dir" -D "helpurl=$HELPURL" \
 		-D "qid_prefix=$prefix" -D "script=$dir/$script" "${defs[@]}" -s "$dir/run.lua" 2>&1
+}
+
+# miltertest_tap LABEL SOCKET SCRIPT QIDPREFIX [NAME=VALUE...] - run a
+# script whose checks print "ok - X" / "not ok - X": each becomes a TAP
+# line "LABEL: X" (LABEL empty: just "X"), then one saying whether the
+# script ran to its end.
+miltertest_tap() {
+	local label=${1:+$1: } out rc line finished=
+	shift
+	out=$(miltertest_run "$@")
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) pass "$label${line#ok - }" ;;
+		"not ok - "*) fail "$label${line#not ok - }" ;;
+		done) finished=1 ;;
+		"# "*) echo "$line" ;;
+		"") ;;
+		*) diag "$label$line" ;;
+		esac
+	done <<<"$out"
+	if [ -n "$finished" ] && [ "$rc" -eq 0 ]; then
+		pass "${label}$2 ran to its end"
+	else
+		fail "${label}$2 ran to its end (miltertest exit $rc)"
+	fi
 }
 
 # sql DB QUERY - one query through the sqlite3 CLI.

@@ -29,25 +29,7 @@ kib() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$PID/status"; }
 
 # run_lua PREFIX NAME=VALUE... - hostile.lua; each of its checks becomes a TAP line.
 run_lua() {
-	local prefix=$1 out rc line finished=
-	shift
-	out=$(miltertest_run "$SOCK" hostile.lua "$prefix" "$@")
-	rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) pass "${line#ok - }" ;;
-		"not ok - "*) fail "${line#not ok - }" ;;
-		done) finished=1 ;;
-		"# "*) echo "$line" ;;
-		"") ;;
-		*) diag "$line" ;;
-		esac
-	done <<<"$out"
-	if [ -n "$finished" ] && [ "$rc" -eq 0 ]; then
-		pass "hostile.lua ($*): ran to its end"
-	else
-		fail "hostile.lua ($*): ran to its end (miltertest exit $rc)"
-	fi
+	miltertest_tap "" "$SOCK" hostile.lua "$@"
 }
 
 start_hwm=$(kib VmHWM)

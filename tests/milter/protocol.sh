@@ -51,25 +51,9 @@ running() { [ -n "${D_PID[$1]:-}" ]; }
 # run_lua SCRIPT QID_PREFIX [NAME=VALUE...] - run one script against the
 # daemon in use, with the NAMEs as its globals.
 run_lua() {
-	local script=$1 prefix=$2 name=${1%.lua} out rc line finished=
-	shift 2
-	out=$(miltertest_run "$SOCK" "$script" "$prefix" "$@")
-	rc=$?
-	while IFS= read -r line; do
-		case $line in
-		"ok - "*) pass "$name: ${line#ok - }" ;;
-		"not ok - "*) fail "$name: ${line#not ok - }" ;;
-		done) finished=1 ;;
-		"# "*) echo "$line" ;;
-		"") ;;
-		*) diag "$name: $line" ;;
-		esac
-	done <<<"$out"
-	if [ -n "$finished" ] && [ "$rc" -eq 0 ]; then
-		pass "$name: script ran to its end"
-	else
-		fail "$name: script ran to its end (miltertest exit $rc)"
-	fi
+	local script=$1
+	shift
+	miltertest_tap "${script%.lua}" "$SOCK" "$script" "$@"
 }
 
 # db_rcpts QID - "rcpt|class|action" for each recorded recipient of QID.
