@@ -183,36 +183,46 @@ const char *store_errmsg(struct store *s)
 
 /*
  * create_file - make sure the file exists with mode 0640 whatever the
- * umask (read-write), or say clearly that it is missing (read-only).
+ * umask (STORE_RW), or say clearly that it is missing or unusable.
  * SQLite would create it with 0644 less the umask, and would report a
  * missing or unreadable file only as "unable to open database file".
+ *
+ * An existing file is checked with access(), never opened here: closing
+ * any descriptor of a file drops every POSIX lock the process holds on it,
+ * and SQLite's connections to the file in this process hold theirs the
+ * whole time (the shared lock that tells another process closing its own
+ * connection not to checkpoint and delete the WAL and shared-memory files
+ * under them).
  */
 static int create_file(struct store *s)
 {
-	int fd;
+	int fd = -1;
 
-	if (s->mode == STORE_RO)
-		fd = open(s->path, O_RDONLY | O_CLOEXEC);
-	else
+	if (s->mode == STORE_RW) {
 		fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			  STORE_FILE_MODE);
-	if (fd < 0 && s->mode == STORE_RW && errno == EEXIST)
-		fd = open(s->path, O_RDWR | O_CLOEXEC);
-	else if (fd >= 0 && s->mode == STORE_RW && fchmod(fd, STORE_FILE_MODE) < 0) {
-		store_set_err(s, "cannot set the mode of database %s: %s", s->path,
-			      strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (fd < 0) {
-		if (errno == ENOENT)
-			store_set_err(s, "database %s does not exist", s->path);
-		else
+		if (fd >= 0) {
+			if (fchmod(fd, STORE_FILE_MODE) < 0) {
+				store_set_err(s, "cannot set the mode of database %s: %s", s->path,
+					      strerror(errno));
+				close(fd);
+				return -1;
+			}
+			close(fd);	/* new: nobody holds a lock on it yet */
+			return 0;
+		}
+		if (errno != EEXIST) {
 			store_set_err(s, "cannot open database %s: %s", s->path, strerror(errno));
-		return -1;
+			return -1;
+		}
 	}
-	close(fd);
-	return 0;
+	if (access(s->path, s->mode == STORE_RO ? R_OK : R_OK | W_OK) == 0)
+		return 0;
+	if (errno == ENOENT)
+		store_set_err(s, "database %s does not exist", s->path);
+	else
+		store_set_err(s, "cannot open database %s: %s", s->path, strerror(errno));
+	return -1;
 }
 
 /* schema_state - what the file holds: our mark, schema version, number of schema objects. */
