@@ -259,7 +259,7 @@ static int schema_check(struct store *s, bool *need_migrate)
 		return -1;
 	*need_migrate = false;
 	if (app_id == 0 && objects == 0 && version == 0) {
-		if (s->mode == STORE_RO) {
+		if (s->mode != STORE_RW) {
 			store_set_err(s, "%s is an empty database, not (yet) a sikkermail database",
 				      s->path);
 			return -1;

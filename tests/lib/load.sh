@@ -149,8 +149,9 @@ load_tally() {
 		O_CLEAR[$n]=0
 		O_COPY[$n]=0
 		[ -n "${clear_tags[L$n]:-}" ] && O_CLEAR[$n]=1
-		copy=${copy_ids[$qid]:-}
-		[ -n "$qid" ] && [ -n "$copy" ] && [ -n "${arrived_ids[$copy]:-}" ] && O_COPY[$n]=1
+		copy=
+		[ -n "$qid" ] && copy=${copy_ids[$qid]:-}
+		[ -n "$copy" ] && [ -n "${arrived_ids[$copy]:-}" ] && O_COPY[$n]=1
 		case ${O_REPLY[$n]} in
 		accepted) T_ACCEPTED=$((T_ACCEPTED + 1)) ;;
 		tempfailed) T_TEMPFAILED=$((T_TEMPFAILED + 1)) ;;
