@@ -164,8 +164,8 @@ ok "blackhole: a silent listener holds slapd's port" wait_for 5 test -s "$TEST_T
 diag "after $(load_answered) answered: slapd blackholed (port $SLAPD_PORT accepts and never answers)"
 t0=$SECONDS
 probe "blackholed: uncached address" "blackholed$RANDOM@example.dk" tempfail
-ok "blackholed: the answer came within LDAPTimeout + 3 s ($((SECONDS - t0)) s)" \
-	test $((SECONDS - t0)) -le $((LDAP_TIMEOUT + 3))
+ok "blackholed: the answer came in seconds, not at a milter timeout ($((SECONDS - t0)) s)" \
+	test $((SECONDS - t0)) -le $((4 * LDAP_TIMEOUT + 5))
 probe "blackholed: valid@ from the stale cache" valid@example.dk encrypt
 
 load_wait $((TOTAL * 4 / 6))
