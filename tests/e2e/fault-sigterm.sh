@@ -1,6 +1,6 @@
 #!/bin/bash
 # e2e/fault-sigterm.sh - the daemon stopped under load (SPEC sections 8
-# and 9): 400 messages (300 personal) go through a private Postfix, 10 at a
+# and 9): 240 messages (180 personal) go through a private Postfix, 10 at a
 # time; after a quarter the daemon gets SIGTERM and, once it has exited, a
 # new one is started; after half, SIGKILL and a new start (the stale socket
 # taken over, as an init system would restart it).
@@ -31,7 +31,7 @@ e2e_need openssl ldapsearch
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
 
-TOTAL=${FAULT_MESSAGES:-400}
+TOTAL=${FAULT_MESSAGES:-240}
 PARALLEL=10
 MSG_SUBJECT=fault-sigterm
 T0=$SECONDS
