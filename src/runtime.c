@@ -301,7 +301,11 @@ struct store *runtime_store_get(struct runtime *rt)
 		return s;
 	store_close(s);
 	s = NULL;
-	if ((s = store_open(rt->cfg->database, STORE_RW, &err)) == NULL) {
+	/*
+	 * Made at start-up: a database that is gone now is an outage until
+	 * it is restored, not a new, empty one without the lists.
+	 */
+	if ((s = store_open(rt->cfg->database, STORE_RW_EXISTING, &err)) == NULL) {
 		if (!atomic_exchange(&database_down, true))
 			msg_error("database %s unavailable: %s; personal mail waits (OnLookupFailure) "
 				  "until it is back",

@@ -185,50 +185,61 @@ const char *store_errmsg(struct store *s)
 
 /*
  * create_file - make sure the file exists with mode 0640 whatever the
- * umask (read-write), or say clearly that it is missing (read-only).
+ * umask (STORE_RW), or say clearly that it is missing or unusable.
  * SQLite would create it with 0644 less the umask, and would report a
  * missing or unreadable file only as "unable to open database file".
+ *
+ * An existing file is checked with access(), never opened here: closing
+ * any descriptor of a file drops every POSIX lock the process holds on it,
+ * and SQLite's connections to the file in this process hold theirs the
+ * whole time (the shared lock that tells another process closing its own
+ * connection not to checkpoint and delete the WAL and shared-memory files
+ * under them).
  */
 static int create_file(struct store *s)
 {
 	struct stat st;
-	bool created = false;
-	int fd;
+	int fd = -1;
 
-	if (s->mode == STORE_RO)
-		fd = open(s->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	else
+	if (s->mode == STORE_RW) {
 		fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			  STORE_FILE_MODE);
-	created = fd >= 0 && s->mode == STORE_RW;
-	if (fd < 0 && s->mode == STORE_RW && errno == EEXIST)
-		fd = open(s->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ELOOP) {
-		/* whoever can replace the file by a link would have root write through it */
+		if (fd >= 0) {
+			if (fchmod(fd, STORE_FILE_MODE) < 0) {
+				store_set_err(s, "cannot set the mode of database %s: %s", s->path,
+					      strerror(errno));
+				close(fd);
+				return -1;
+			}
+			close(fd);	/* new: nobody holds a lock on it yet */
+			return 0;
+		}
+		if (errno != EEXIST) {
+			store_set_err(s, "cannot open database %s: %s", s->path, strerror(errno));
+			return -1;
+		}
+	}
+	/*
+	 * Never through a symbolic link (whoever can replace the file by one
+	 * would have root's writes go where it points), and only a regular
+	 * file; SQLite opens it with SQLITE_OPEN_NOFOLLOW as well.
+	 */
+	if (lstat(s->path, &st) == 0 && S_ISLNK(st.st_mode)) {
 		store_set_err(s, "database %s is a symbolic link; it is not followed: name the file "
 			      "itself in Database", s->path);
 		return -1;
 	}
-	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+	if (lstat(s->path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		store_set_err(s, "database %s is not a regular file", s->path);
-		close(fd);
 		return -1;
 	}
-	if (created && fchmod(fd, STORE_FILE_MODE) < 0) {
-		store_set_err(s, "cannot set the mode of database %s: %s", s->path,
-			      strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (fd < 0) {
-		if (errno == ENOENT)
-			store_set_err(s, "database %s does not exist", s->path);
-		else
-			store_set_err(s, "cannot open database %s: %s", s->path, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	return 0;
+	if (access(s->path, s->mode == STORE_RO ? R_OK : R_OK | W_OK) == 0)
+		return 0;
+	if (errno == ENOENT)
+		store_set_err(s, "database %s does not exist", s->path);
+	else
+		store_set_err(s, "cannot open database %s: %s", s->path, strerror(errno));
+	return -1;
 }
 
 /* schema_state - what the file holds: our mark, schema version, number of schema objects. */
@@ -265,7 +276,7 @@ static int schema_check(struct store *s, bool *need_migrate)
 		return -1;
 	*need_migrate = false;
 	if (app_id == 0 && objects == 0 && version == 0) {
-		if (s->mode == STORE_RO) {
+		if (s->mode != STORE_RW) {
 			store_set_err(s, "%s is an empty database, not (yet) a sikkermail database",
 				      s->path);
 			return -1;

@@ -22,7 +22,8 @@ struct store;
 
 enum store_mode {
 	STORE_RW,	/* read-write; create the database (and the built-in freemail list) if missing */
-	STORE_RO	/* read-only; the database must exist */
+	STORE_RO,	/* read-only; the database must exist */
+	STORE_RW_EXISTING	/* read-write; the database must exist and be ours */
 };
 
 /* store_open - open or create. NULL on failure, with *err set (free it). */

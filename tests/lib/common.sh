@@ -237,15 +237,10 @@ stop_pid() {
 	fi
 	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < t * 10; i++)); do
-		# A child that exited is a zombie until waited for: kill -0
-		# still succeeds, so look at its state.
-		if ! kill -0 "$pid" 2>/dev/null ||
-		   [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
-			break
-		fi
+		alive "$pid" || break
 		sleep 0.1
 	done
-	if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; then
+	if alive "$pid"; then
 		# where it hangs, for whoever reads the log
 		diag "pid $pid did not stop within ${t}s; its threads:"
 		ps -L -o lwp,stat,wchan:32,comm -p "$pid" 2>&1 | sed 's/^/#   /'
@@ -368,7 +363,14 @@ free_port() {
 
 file_owner() { stat -c %U "$1" 2>/dev/null; }
 proc_user() { ps -o user= -p "$1" 2>/dev/null | tr -d ' '; }
-alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+# alive PID - running, not a zombie. A child that exited is a zombie until
+# waited for (kill -0 still succeeds), and bash may reap it at any moment:
+# ps then says nothing, which is "gone" too, never "running".
+alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
 
 # give_to_test_user PATH... - let the daemon user write there (as root).
 give_to_test_user() {

@@ -314,6 +314,17 @@ static void test_ro_errors(void)
 	ok(store_open(p, STORE_RO, &err) == NULL, "read-only open of an empty file fails");
 	ok(err && strstr(err, "not (yet) a sikkermail database") != NULL, "... clearly: %s", err ? err : "NULL");
 	free(err);
+	err = NULL;
+	/* the running daemon's reopen: a file gone or emptied is an outage */
+	ok(store_open(p, STORE_RW_EXISTING, &err) == NULL, "STORE_RW_EXISTING: an empty file is refused");
+	free(err);
+	err = NULL;
+	free(p);
+	p = xasprintf("%s/missing.db", dir);
+	ok(store_open(p, STORE_RW_EXISTING, &err) == NULL, "STORE_RW_EXISTING: a missing file is refused");
+	ok(err && strstr(err, "does not exist") != NULL, "... saying it does not exist: %s", err ? err : "NULL");
+	ok(access(p, F_OK) != 0, "... and is not created");
+	free(err);
 	free(p);
 }
 
