@@ -20,7 +20,8 @@
 # and leaked = 0 (leaked: a personal message to anyone but bob@kp.dk that
 # arrived in clear); probes during each outage (uncached: 4xx that names
 # the directory; cached: encrypted) and after it (uncached: refused, the
-# directory answered: recovery without a restart); one "directory down"
+# directory answered, once the server's back-off is over: recovery without
+# a restart); one "directory down"
 # and one "directory up" line per outage; the daemon never restarted.
 
 . "$(dirname "$0")/../lib/common.sh"
@@ -113,6 +114,21 @@ probe() {
 	esac
 }
 
+# lookups_resume SECONDS - a server in back-off is not tried until its
+# back-off (5 s, doubling to 60 s while it keeps failing) is over: send
+# personal messages to fresh addresses until one is looked up again.
+lookups_resume() {
+	local end=$((SECONDS + $1)) tag
+	while [ $SECONDS -lt $end ]; do
+		tag=resume$RANDOM
+		msg "$tag" "$tag@example.dk"
+		send "$tag" "$tag@example.dk"
+		[[ $SEND_REPLY =~ ^550 ]] && return 0
+		sleep 2
+	done
+	return 1
+}
+
 # ------------------------------------------------------------ warm the cache
 
 probe "directory up, valid@ (first look-up)" valid@example.dk encrypt
@@ -150,6 +166,9 @@ probe "slapd stopped: nocert@ from the stale cache" nocert@example.dk reject
 load_wait $((TOTAL * 2 / 6))
 must "slapd starts again on the same port" slapd_start "$SLAPD_PORT"
 diag "after $(load_answered) answered: slapd running again"
+t0=$SECONDS
+ok "slapd restarted: lookups resume when the back-off is over" lookups_resume 75
+diag "slapd restarted: lookups resumed after $((SECONDS - t0)) s"
 probe "slapd restarted: an uncached address is looked up" "restarted$RANDOM@example.dk" reject
 ok "slapd restarted: the recovery is logged" \
 	wait_for 5 sh -c "[ \$(grep -a -c 'directory up uri=' '$LOG') -gt $ups ]"
@@ -172,6 +191,7 @@ load_wait $((TOTAL * 4 / 6))
 stop_pid "$silent_pid" 5
 must "slapd starts again after the blackhole" slapd_start "$SLAPD_PORT"
 diag "after $(load_answered) answered: slapd back"
+ok "after the blackhole: lookups resume when the back-off is over" lookups_resume 75
 
 load_finish
 diag "all $TOTAL answered after $((SECONDS - T0)) s"
