@@ -6,10 +6,13 @@
  * Invariants: an address that normalises is short enough, has a non-empty
  * local part and domain, and normalises again to itself; a normalised
  * domain is its own normal form; a domain matches itself as a list entry.
+ * The raw bytes, put into the LDAP search filter (directory.c) as the
+ * address is, cannot change the filter's structure (RFC 4515 escapes).
  */
 #include <stdbool.h>
 
 #include "address.h"
+#include "directory.h"
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -39,6 +42,24 @@ static void check_domain(const char *s)
 	}
 }
 
+/* check_filter - "(mail=VALUE)" where VALUE has no bare '(', ')', '*', NUL or lone backslash. */
+static void check_filter(const uint8_t *data, size_t size)
+{
+	char *f = directory_filter_expand("(mail=%s)", (const char *)data, size);
+	size_t n = strlen(f);
+
+	FUZZ_ASSERT(n >= 7 && strncmp(f, "(mail=", 6) == 0 && f[n - 1] == ')');
+	for (size_t i = 6; i < n - 1; i++) {
+		FUZZ_ASSERT(f[i] != '(' && f[i] != ')' && f[i] != '*');
+		if (f[i] == '\\') {
+			FUZZ_ASSERT(i + 2 < n - 1 && strchr("0123456789abcdefABCDEF", f[i + 1]) &&
+				    strchr("0123456789abcdefABCDEF", f[i + 2]));
+			i += 2;
+		}
+	}
+	free(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct address a, b;
@@ -61,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(st == ADDR_NULL || why != NULL);
 	}
 
+	check_filter(data, size);
 	s = fuzz_string(data, size);
 	check_domain(s);
 	free(s);

@@ -13,6 +13,8 @@
 NAMES="address personal config lists cpr mime marker audit certs"
 SECONDS_EACH=${SIKKERMAIL_FUZZ_SECONDS:-5}
 ENGINE=${FUZZ_ENGINE:-replay}
+LABEL=$ENGINE
+[ "$ENGINE" = libfuzzer ] && LABEL=libFuzzer
 FOUND=$top_builddir/fuzz-out/found
 
 for name in $NAMES; do
@@ -28,9 +30,9 @@ export FUZZ_ENGINE=$ENGINE top_srcdir
 for name in $NAMES; do
 	log=$TEST_TMP/replay-$name.log
 	if sh "$top_srcdir/fuzz/run.sh" replay "$name" >"$log" 2>&1; then
-		pass "$name ($ENGINE): the corpus and the regression inputs run clean"
+		pass "$name ($LABEL): the corpus and the regression inputs run clean"
 	else
-		fail "$name ($ENGINE): the corpus and the regression inputs run clean"
+		fail "$name ($LABEL): the corpus and the regression inputs run clean"
 		diag_file "$log" 30
 	fi
 done
