@@ -4,7 +4,10 @@
  * parameters, source routes, quoted local parts, IDN domains.
  *
  * Invariants: an address that normalises is short enough, has a non-empty
- * local part and domain, and normalises again to itself; a normalised
+ * local part and domain, and normalises again to itself; its local part,
+ * once the MTA un-quotes it, holds nothing it could route on ('@', '%',
+ * '!', ':', ',' ...); its domain is lower-case ASCII without a trailing
+ * dot (or an address literal); a normalised
  * domain is its own normal form; a domain matches itself as a list entry.
  * The raw bytes, put into the LDAP search filter (directory.c) as the
  * address is, cannot change the filter's structure (RFC 4515 escapes).
@@ -14,6 +17,28 @@
 #include "address.h"
 #include "directory.h"
 #include "fuzz.h"
+
+/* check_routable - what the MTA will see of an accepted address. */
+static void check_routable(const struct address *a)
+{
+	const char *l = a->local, *d = a->domain;
+	size_t n = strlen(l);
+
+	FUZZ_ASSERT(n <= ADDRESS_LOCAL_MAX);
+	for (size_t i = l[0] == '"'; i < n - (l[0] == '"'); i++) {
+		if (l[0] == '"' && l[i] == '\\')
+			i++;	/* a quoted pair: the next byte is what the MTA sees */
+		FUZZ_ASSERT(strchr("@%!:,;<>()[]", l[i]) == NULL || l[i] == '\0');
+	}
+	if (d[0] == '[') {
+		FUZZ_ASSERT(d[strlen(d) - 1] == ']');
+		return;
+	}
+	FUZZ_ASSERT(d[strlen(d) - 1] != '.' && d[0] != '.');
+	for (; *d != '\0'; d++)
+		FUZZ_ASSERT((*d >= 'a' && *d <= 'z') || (*d >= '0' && *d <= '9') || *d == '-' ||
+			    *d == '.');
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -73,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(*a.local != '\0' && *a.domain != '\0');
 		FUZZ_ASSERT(strlen(a.full) <= ADDRESS_MAX);
 		FUZZ_ASSERT(strlen(a.full) == strlen(a.local) + 1 + strlen(a.domain));
+		check_routable(&a);
 		/* what we deliver to must be stable: normalising it again changes nothing */
 		FUZZ_ASSERT(address_normalise(a.full, strlen(a.full), &b, &why) == ADDR_OK);
 		FUZZ_ASSERT(strcmp(a.full, b.full) == 0);
