@@ -29,7 +29,7 @@ export FUZZ_ENGINE=$ENGINE top_srcdir
 
 for name in $NAMES; do
 	log=$TEST_TMP/replay-$name.log
-	if sh "$top_srcdir/fuzz/run.sh" replay "$name" >"$log" 2>&1; then
+	if FUZZ_OUT=$TEST_TMP/out sh "$top_srcdir/fuzz/run.sh" replay "$name" >"$log" 2>&1; then
 		pass "$name ($LABEL): the corpus and the regression inputs run clean"
 	else
 		fail "$name ($LABEL): the corpus and the regression inputs run clean"
