@@ -82,6 +82,22 @@ seed cpr dates '\x00 0101585124 2902001126 3104901238 0101364128 0101374128'
 
 # --- mime: the MIME test messages
 for f in tests/data/mime/*.eml; do cp "$f" $C/mime/; done
+# one level deeper than MIME_MAX_DEPTH, as nested multiparts and as messages
+python3 - "$C/mime" <<'PY'
+import sys
+d = 101
+mp = "From: a@b\nSubject: deep\nMIME-Version: 1.0\n"
+for i in range(d):
+    mp += f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n'
+mp += "Content-Type: text/plain\n\nCPR 010190-1238\n"
+for i in reversed(range(d)):
+    mp += f"--b{i}--\n"
+msg = "From: a@b\nSubject: deep\nMIME-Version: 1.0\n"
+msg += "Content-Type: message/rfc822\n\nFrom: c@d\nSubject: x\n" * d
+msg += "Content-Type: text/plain\n\nCPR 010190-1238\n"
+open(sys.argv[1] + "/deep-multipart-101.eml", "w").write(mp)
+open(sys.argv[1] + "/deep-rfc822-101.eml", "w").write(msg)
+PY
 
 # --- marker: a real one (for another secret), and near misses
 seed marker real '1796200000.4f2d1f9a0c7ab2b54e7ad7d4c1a0bb8d1f0e7c9b6a5d4c3b2a19080706050403'
