@@ -59,13 +59,15 @@ seed personal many '1\0true\0ja\00\0false\0nej'
 
 # --- config: the example file, and small ones touching each kind of value
 cp contrib/sikkermail.conf $C/config/example.conf
-sed -n 's/^#\([A-Z][A-Za-z]*\t\)/\1/p' contrib/sikkermail.conf | grep -v '^Socket.*inet\|Reinject.*smtp\|^SecureMailbox.*hr@' >$C/config/uncommented.conf
+sed -n 's/^#\([A-Z][A-Za-z]*\t\)/\1/p' contrib/sikkermail.conf | grep -v '^Socket.*\(inet\|postfix\)\|Reinject.*smtp\|^SecureMailbox.*hr@' >$C/config/uncommented.conf
 seed config minimal 'InternalDomains kp.dk\n'
 seed config networks 'InternalNetworks 10.0.0.0/8, 2001:db8::/32, 192.0.2.1\nMode monitor # comment\n'
 seed config durations 'CertTTL 2w\nNegativeTTL 90m\nMaxStale 30\nLDAPTimeout 120\n'
 seed config quoted 'SecureSubject "Sikker \\"besked\\""\nHelpURL https://intra.kp.dk/a?b=c\n'
 seed config errors 'Nonsense 1\nMode maybe\nUMask 999\nInternalDomains dk\n'
-seed config mailboxes 'SecureMailbox a@kp.dk /k1 /c1\nSecureMailbox b@kp.dk /k2 /c2\nDefaultSecureMailbox b@kp.dk\nLDAPURI ldap://x\n'
+seed config reinject 'Reinject smtp:127.0.0.1:10026\nTLSPolicyMap hash:/etc/postfix/tls_policy\n'
+seed config reinject6 'Reinject smtp:[::1]:25\nSocket inet6:8891@[::1]\nTLSPolicyMap lmdb:/x\n'
+seed config mailboxes 'SecureMailbox a@kp.dk /k1 /c1\nSecureMailbox b@kp.dk /k2 /c2\nDefaultSecureMailbox b@kp.dk\nLDAPURI ldap://x\nLDAPBase c=DK\nTrustedCAFile /ca.pem\n'
 
 # --- lists: the test lists
 cp tests/data/lists/*.txt $C/lists/
