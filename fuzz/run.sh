@@ -9,6 +9,7 @@
 #   run.sh merge [NAME...]          add what $FUZZ_OUT/NAME/corpus holds that
 #                                   raises coverage to fuzz/corpus/NAME
 #   run.sh replay [NAME...]         every corpus and regression input, once
+#   run.sh list                     the names of the targets
 #
 # No NAME: every target. Environment: FUZZ_ENGINE (libfuzzer or replay, as
 # configure found), FUZZ_OUT (default fuzz-out), FUZZ_FLAGS (more libFuzzer
@@ -20,6 +21,7 @@ set -u
 : "${FUZZ_OUT:=fuzz-out}"
 : "${FUZZ_ENGINE:=replay}"
 : "${FUZZ_FLAGS:=}"
+# A new target: here, in fuzz/local.mk, doc/FUZZING, and a corpus.
 ALL="address personal config lists cpr mime marker audit certs"
 
 # options_of NAME - libFuzzer options for a target.
@@ -41,6 +43,10 @@ die() { echo "run.sh: $*" >&2; exit 2; }
 mode=$1
 shift
 case $mode in
+list)
+	echo "$ALL"
+	exit 0
+	;;
 fuzz)
 	[ $# -ge 1 ] || die "fuzz: how many seconds?"
 	seconds=$1

@@ -10,7 +10,7 @@
 
 . "$(dirname "$0")/lib/common.sh"
 
-NAMES="address personal config lists cpr mime marker audit certs"
+NAMES=$(sh "$top_srcdir/fuzz/run.sh" list)
 SECONDS_EACH=${SIKKERMAIL_FUZZ_SECONDS:-5}
 ENGINE=${FUZZ_ENGINE:-replay}
 LABEL=$ENGINE
