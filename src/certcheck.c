@@ -571,8 +571,12 @@ static int judge_all(struct certcheck *cc, const char *address, struct cert_set 
 			continue;
 		rc = check_one(cc, address, x, set->pool, now, &reason);
 		if (rc < 0) {
-			out->error = reason;
-			return -1;
+			/* this one cannot be judged now; another may still be valid */
+			if (out->error == NULL)
+				out->error = reason;
+			else
+				free(reason);
+			continue;
 		}
 		if (rc == 0) {
 			subject = name_text(X509_get_subject_name(x));
@@ -587,7 +591,12 @@ static int judge_all(struct certcheck *cc, const char *address, struct cert_set 
 			best_end = end;
 		}
 	}
-	return 0;
+	if (*best != NULL) {
+		free(out->error);
+		out->error = NULL;
+		return 0;
+	}
+	return out->error != NULL ? -1 : 0;
 }
 
 int certcheck_choose(struct certcheck *cc, const char *address, const struct dir_result *found,

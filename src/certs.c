@@ -163,10 +163,14 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 			out->from_cache = out->stale = true;
 			r = summarise(&cached, out);
 			break;
-		case 0:	/* the certificate it cached is no longer valid: none is */
-			out->from_cache = out->stale = true;
-			out->fetched_at = cached.fetched_at;
-			r = LOOKUP_NOTFOUND;
+		case 0:
+			/*
+			 * Not valid as cached (revoked since, or it needed
+			 * intermediates the cache does not keep): with the
+			 * directory down nothing better can be known now.
+			 */
+			out->error = xasprintf("the cached certificate for %s is not valid now, and the "
+					       "directory cannot be asked", address);
 			break;
 		default:
 			break;

@@ -361,7 +361,9 @@ bool config_mailbox_allows(const struct config *c, const char *mailbox, const ch
 		for (size_t k = 0; k < u->n_entries && sender != NULL; k++) {
 			const char *e = u->entries[k];
 
-			if (e[0] == '@' ? at != NULL && strcmp(at, e) == 0 : strcmp(sender, e) == 0)
+			/* senders' local parts vary in case in practice; domains are lower-case */
+			if (e[0] == '@' ? at != NULL && strcmp(at, e) == 0
+					: ascii_strcasecmp(sender, e) == 0)
 				return true;
 		}
 	}

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,7 +124,9 @@ static int check(struct check *k)
 			ro = postconf_value(k, "receive_override_options", svc);
 			if (ro == NULL)	/* not overridden: main.cf's */
 				ro = postconf_value(k, "receive_override_options", NULL);
-			if (!check_milter_list(k, svc, milters ? milters : main_milters,
+			if (ro != NULL && has_word(ro, "no_milters"))
+				check_unfiltered(k, svc, name);	/* its milters are switched off */
+			else if (!check_milter_list(k, svc, milters ? milters : main_milters,
 					       ro == NULL || !has_word(ro, "no_address_mappings"),
 					       &seen, &maps_after))
 				check_unfiltered(k, svc, name);
@@ -146,6 +149,13 @@ static int check(struct check *k)
 				       &maps_after))
 			check_unfiltered(k, "pickup/unix", "pickup");
 		free(ro);
+	}
+	free(v);
+	if ((v = postconf_value(k, "milter_default_action", NULL)) != NULL &&
+	    strcmp(v, "accept") == 0) {
+		k->found++;
+		fprintf(c->out, "FOUND milter_default_action = accept: while the filter is down or "
+				"slow, mail goes out unchecked (set tempfail)\n");
 	}
 	free(v);
 	if (k->failed)
@@ -252,7 +262,7 @@ static char *postconf_value(struct check *k, const char *name, const char *servi
 		argv[n++] = k->config_dir;
 	}
 	if (service != NULL) {
-		argv[n++] = "-P";
+		argv[n++] = "-Px";	/* $name in an -o value expanded */
 		argv[n++] = param = xasprintf("%s/%s", service, name);
 	} else if (name[0] == '-') {
 		argv[n++] = name;
@@ -325,13 +335,26 @@ static bool check_milter_list(struct check *k, const char *where, const char *li
 			      bool *seen, bool *any_maps_after)
 {
 	char *copy = xstrdup(list ? list : ""), *save = NULL, *m;
-	bool ours = false, after = false;
+	bool ours = false, after = false, in_brace = false;
 
 	for (m = strtok_r(copy, ", \t", &save); m; m = strtok_r(NULL, ", \t", &save)) {
-		/* "{ inet:host:port, option=value ... }" counts as its first word */
-		if (m[0] == '{')
+		/* "{ inet:host:port, option = value ... }": its first word is the milter */
+		bool opening = m[0] == '{';
+
+		if (opening)
 			m++;
-		if (m[0] == '\0' || strchr(m, '=') != NULL || m[0] == '}')
+		if (in_brace && !opening) {
+			in_brace = strchr(m, '}') == NULL;
+			continue;
+		}
+		in_brace = opening && strchr(m, '}') == NULL;
+		if (m[0] == '\0' && opening) {
+			m = strtok_r(NULL, ", \t", &save);	/* "{ unix:..." */
+			if (m == NULL)
+				break;
+			in_brace = strchr(m, '}') == NULL;
+		}
+		if (m[0] == '\0' || m[0] == '}')
 			continue;
 		if (is_ours(k, m))
 			ours = true;
@@ -431,7 +454,7 @@ static void check_table(struct check *k, const char *param, const char *table, b
 
 	if (strcmp(type, "static") == 0) {
 		check_entry(k, where, "(every recipient)", colon + 1, local_keys);
-	} else if (strcmp(type, "inline") == 0) {
+	} else if (strcmp(type, "inline") == 0 && colon[1] == '{') {
 		char *body = xstrdup(colon + 2), *e, *s2 = NULL;
 
 		body[strcspn(body, "}")] = '\0';
@@ -487,12 +510,16 @@ static void check_table(struct check *k, const char *param, const char *table, b
 			fprintf(k->c->out, "UNCHECKED %s: cannot be read (postmap -s failed); check "
 					   "it by hand\n", where);
 		}
-		/* "key<TAB or spaces>value", # comments and continuation lines in a source */
+		/* "key<TAB or spaces>value"; in a source, # comments, and a line
+		 * that starts with whitespace continues the one before */
+		for (char *p = out; p != NULL && *p != '\0'; p++)
+			if (p[0] == '\n' && (p[1] == ' ' || p[1] == '\t'))
+				p[0] = ' ';
 		for (line = strtok_r(out ? out : (char *)"", "\n", &save); out && line;
 		     line = strtok_r(NULL, "\n", &save)) {
 			char *key = line + strspn(line, " \t"), *val;
 
-			if (*key == '#' || *key == '\0' || line[0] == ' ' || line[0] == '\t')
+			if (*key == '#' || *key == '\0')
 				continue;
 			val = key + strcspn(key, " \t:");
 			if (*val == '\0')
@@ -519,6 +546,7 @@ static void check_entry(struct check *k, const char *where, const char *key, con
 
 	(void)local_keys;
 	for (v = strtok_r(copy, ", \t", &save); v; v = strtok_r(NULL, ", \t", &save)) {
+		v += v[0] == '"';	/* "|command args" in quotes */
 		if (v[0] == '|' || v[0] == '/' || strncmp(v, ":include:", 9) == 0) {
 			k->unchecked++;
 			fprintf(k->c->out, "UNCHECKED %s: %s -> %s: delivered to a command or file; "
@@ -573,9 +601,25 @@ static void check_forward_files(struct check *k)
 	setpwent();
 	while ((pw = getpwent()) != NULL) {
 		char *path = xasprintf("%s/.forward", pw->pw_dir), line[4096];
-		FILE *f = pw->pw_dir[0] == '/' ? fopen(path, "r") : NULL;
+		FILE *f = NULL;
+		struct stat st;
+		int fd, lines = 0;
 
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		/* as local(8): a regular file of its owner, never a link or a FIFO */
+		if (pw->pw_dir[0] == '/' && lstat(path, &st) == 0) {
+			fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_uid == pw->pw_uid && (f = fdopen(fd, "r")) != NULL)
+				fd = -1;
+			if (fd >= 0)
+				close(fd);
+			if (f == NULL) {
+				k->unchecked++;
+				fprintf(k->c->out, "UNCHECKED %s: cannot be read here, or not a file of "
+						   "its owner; check it by hand\n", path);
+			}
+		}
+		while (f != NULL && lines++ < 1000 && fgets(line, sizeof(line), f) != NULL) {
 			line[strcspn(line, "\n")] = '\0';
 			if (line[strspn(line, " \t")] == '#')
 				continue;

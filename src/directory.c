@@ -747,9 +747,16 @@ enum lookup directory_lookup(struct directory *dir, const char *address, struct 
 			free(a.why);
 			break;
 		}
+		if (deadline == budget_end && mono_ms() >= deadline) {
+			/* this message's time ran out, not the server's: no back-off for others */
+			sb_printf(&errors, "%s%s: %s (the message's time budget is spent)",
+				  errors.len ? "; " : "", uri, a.why ? a.why : "failed");
+			free(a.why);
+			continue;
+		}
 		directory_server_failed(dir, order[k], directory_clock());
-		msg_warn("LDAP %s: %s; skipped for %ld s while another server answers", uri,
-			 a.why ? a.why : "failed", directory_server_backoff(dir, order[k], directory_clock()));
+		msg_warn("LDAP %s: %s; not tried again for %ld s", uri, a.why ? a.why : "failed",
+			 directory_server_backoff(dir, order[k], directory_clock()));
 		sb_printf(&errors, "%s%s: %s", errors.len ? "; " : "", uri, a.why ? a.why : "failed");
 		free(a.why);
 	}

@@ -9,6 +9,7 @@
 #include "facts.h"
 #include "log.h"
 #include "reply.h"
+#include "smime.h"
 
 static bool is_bare_postmaster(const char *raw);
 static void keep_header(struct facts *f, const char *name, const char *value);
@@ -101,8 +102,9 @@ void facts_header(struct facts *f, const char *name, const char *value)
 		f->d.message_id = reply_sanitise(value);
 	} else if (header_name_eq(name, "Subject") && f->subject == NULL) {
 		f->subject = xstrdup(value);
-	} else if (header_name_eq(name, "Content-Type") && f->content_type == NULL) {
-		f->content_type = xstrdup(value);
+	} else if (header_name_eq(name, "Content-Type")) {
+		if (f->n_content_types++ == 0)
+			f->content_type = xstrdup(value);
 	}
 	keep_header(f, name, value);
 }
@@ -141,7 +143,9 @@ static bool body_needed(const struct facts *f)
 {
 	if (f->reinjected || !f->d.trusted)
 		return false;
+	/* a label that says encrypted is only believed once the body shows it */
 	return f->rt->cfg->detect_cpr != CPR_OFF ||
+	       (f->content_type != NULL && smime_is_encrypted(f->content_type)) ||
 	       (mailboxes_available(f->rt->mailboxes) && (f->flag.n_yes > 0 || f->flag.n_other > 0));
 }
 

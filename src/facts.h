@@ -56,7 +56,8 @@ struct facts {
 	struct msgbuf *body;	/* headers and body, kept only when they will be read */
 	char *body_error;	/* why keeping the body failed */
 	char *subject;
-	char *content_type;
+	char *content_type;	/* the first Content-Type */
+	int n_content_types;
 	char *mailbox_choice;	/* MailboxHeader's value */
 	char *marker;		/* the marker header's value */
 	struct store *store;	/* from the runtime's pool, taken once per message */

@@ -31,6 +31,9 @@ struct walk {
 static void init_once(void);
 static void glib_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data);
 static GMimeMessage *parse(GMimeStream *stream, char **err);
+static bool blank(const char *s);
+static bool pgp_mime_frame_only(GMimeMultipart *mp);
+static bool strict_encoding(GMimePart *part, GMimeStream *raw);
 static GMimeMessage *message_open(FILE *message, off_t *start, GMimeStream **stream, char **err);
 static int message_close(FILE *message, off_t start, GMimeStream *stream, GMimeMessage *parsed,
 			 int rc, char **err);
@@ -120,8 +123,7 @@ int mime_encrypted_payload(FILE *message, int (*sink)(void *ctx, const void *p, 
 	} else if (top != NULL && GMIME_IS_MULTIPART(top) &&
 		   g_mime_content_type_is_type(g_mime_object_get_content_type(top), "multipart",
 					       "encrypted") &&
-		   g_mime_multipart_get_count(GMIME_MULTIPART(top)) == 2 &&
-		   GMIME_IS_PART(g_mime_multipart_get_part(GMIME_MULTIPART(top), 1))) {
+		   pgp_mime_frame_only(GMIME_MULTIPART(top))) {
 		part = g_mime_multipart_get_part(GMIME_MULTIPART(top), 1);
 		*kind = "pgp";
 	}
@@ -135,6 +137,11 @@ int mime_encrypted_payload(FILE *message, int (*sink)(void *ctx, const void *p, 
 	}
 	if ((raw = g_mime_data_wrapper_get_stream(content)) == NULL) {
 		*err = xstrdup("the encrypted part is empty");
+		goto out;
+	}
+	if (!strict_encoding(GMIME_PART(part), raw)) {
+		/* a lenient decoder would skip clear text mixed into the base64 */
+		*err = xstrdup("the encrypted part holds more than its encoding allows");
 		goto out;
 	}
 	decoded = g_mime_stream_filter_new(raw);
@@ -166,6 +173,73 @@ out:
 	if (decoded != NULL)
 		g_object_unref(decoded);
 	return message_close(message, start, stream, parsed, rc, err);
+}
+
+/* blank - only whitespace (or nothing). */
+static bool blank(const char *s)
+{
+	return s == NULL || s[strspn(s, " \t\r\n")] == '\0';
+}
+
+/*
+ * pgp_mime_frame_only - RFC 3156's frame and nothing more: no text before
+ * the first boundary or after the last, two parts, the first
+ * application/pgp-encrypted saying only "Version: 1", the second a leaf.
+ */
+static bool pgp_mime_frame_only(GMimeMultipart *mp)
+{
+	GMimeObject *control;
+	GMimeDataWrapper *content;
+	GMimeStream *raw;
+	char buf[256];
+	gssize n, got = 0;
+
+	if (g_mime_multipart_get_count(mp) != 2 || !blank(g_mime_multipart_get_prologue(mp)) ||
+	    !blank(g_mime_multipart_get_epilogue(mp)) ||
+	    !GMIME_IS_PART(g_mime_multipart_get_part(mp, 1)))
+		return false;
+	control = g_mime_multipart_get_part(mp, 0);
+	if (!GMIME_IS_PART(control) ||
+	    !g_mime_content_type_is_type(g_mime_object_get_content_type(control), "application",
+					 "pgp-encrypted") ||
+	    (content = g_mime_part_get_content(GMIME_PART(control))) == NULL ||
+	    (raw = g_mime_data_wrapper_get_stream(content)) == NULL || g_mime_stream_reset(raw) != 0)
+		return false;
+	while (got < (gssize)sizeof(buf) - 1 &&
+	       (n = g_mime_stream_read(raw, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	if (got == (gssize)sizeof(buf) - 1)
+		return false;	/* far more than "Version: 1" */
+	{
+		const char *p = buf + strspn(buf, " \t\r\n");
+
+		return strncmp(p, "Version: 1", 10) == 0 && blank(p + 10);
+	}
+}
+
+/*
+ * strict_encoding - the raw content of a part holds only what its
+ * transfer encoding allows: base64 letters, "=" and whitespace for base64;
+ * anything for 7bit, 8bit and binary. Quoted-printable and others: no.
+ */
+static bool strict_encoding(GMimePart *part, GMimeStream *raw)
+{
+	GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
+	char buf[16384];
+	gssize n;
+
+	if (enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT ||
+	    enc == GMIME_CONTENT_ENCODING_8BIT || enc == GMIME_CONTENT_ENCODING_BINARY)
+		return true;
+	if (enc != GMIME_CONTENT_ENCODING_BASE64 || g_mime_stream_reset(raw) != 0)
+		return false;
+	while ((n = g_mime_stream_read(raw, buf, sizeof(buf))) > 0)
+		for (gssize i = 0; i < n; i++)
+			if (buf[i] == '\0' ||
+			    (!g_ascii_isalnum(buf[i]) && strchr("+/= \t\r\n", buf[i]) == NULL))
+				return false;
+	return true;
 }
 
 /*

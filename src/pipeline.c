@@ -144,6 +144,12 @@ static bool body_is_encrypted(struct facts *f)
 
 	if (f->content_type == NULL || !smime_is_encrypted(f->content_type))
 		return false;
+	if (f->n_content_types > 1) {
+		/* a reader may take another of them: the label proves nothing */
+		msg_info("%s: labelled encrypted, but with %d Content-Type fields: taken as clear",
+			 qid_of(&f->d), f->n_content_types);
+		return false;
+	}
 	if (f->body == NULL || f->body_error != NULL) {
 		msg_info("%s: labelled encrypted; the body was not kept to show it: taken as clear",
 			 qid_of(&f->d));
@@ -485,9 +491,12 @@ enum mta_result pipeline_end_of_message(struct facts *f, const struct mta_ops *o
 		return MTA_ACCEPT;
 	}
 	pipeline_decide(f, ops, mta);
-	if (f->headers_too_big && f->d.trusted)
+	/* only an encrypted copy needs the whole header */
+	if (f->headers_too_big && wants_copy(&f->d))
 		fail(&x, FAIL_HEADER_LIMIT, "the header is larger than the filter keeps");
-	else if (f->over_budget || time(NULL) - (time_t)f->d.time >= x.cfg->decision_timeout)
+	/* enforced verdicts only: monitor mode, or a message that is not personal, goes on */
+	else if (f->d.mode == MODE_ENFORCE && f->d.personal &&
+		 (f->over_budget || time(NULL) - (time_t)f->d.time >= x.cfg->decision_timeout))
 		/* the MTA may give up soon: nothing is handed over after that */
 		fail(&x, FAIL_TIME_BUDGET, "DecisionTimeout was spent before the verdict was "
 					   "carried out");

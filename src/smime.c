@@ -799,6 +799,12 @@ bool smime_payload_encrypted(FILE *payload, const char *kind, const char **why)
 		*why = "the body is not CMS";
 		return false;
 	}
+	/* one CMS object and nothing after it: clear text behind it would go out as it is */
+	if (fgetc(payload) != EOF) {
+		CMS_ContentInfo_free(cms);
+		*why = "the body holds more than one CMS object";
+		return false;
+	}
 	nid = OBJ_obj2nid(CMS_get0_type(cms));
 	CMS_ContentInfo_free(cms);
 	if (nid == NID_pkcs7_enveloped || nid == NID_id_smime_ct_authEnvelopedData)

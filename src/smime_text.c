@@ -200,52 +200,171 @@ bool smime_is_encrypted(const char *content_type)
 	return false;
 }
 
+/* pgp_length - one packet's body length at *pos (after its tag octet); -1 if cut short. */
+static long long pgp_length(const unsigned char *p, size_t n, size_t *pos, bool new_format,
+			    int old_type, bool *partial)
+{
+	size_t i = *pos;
+	long long len;
+
+	*partial = false;
+	if (!new_format) {
+		static const int octets[4] = { 1, 2, 4, 0 };
+		int k = octets[old_type];
+
+		if (k == 0)	/* indeterminate: to the end */
+			return (long long)(n - i);
+		if (i + (size_t)k > n)
+			return -1;
+		for (len = 0; k > 0; k--)
+			len = (len << 8) | p[i++];
+		*pos = i;
+		return len;
+	}
+	if (i >= n)
+		return -1;
+	if (p[i] < 192) {
+		len = p[i];
+		i += 1;
+	} else if (p[i] < 224) {
+		if (i + 2 > n)
+			return -1;
+		len = ((long long)(p[i] - 192) << 8) + p[i + 1] + 192;
+		i += 2;
+	} else if (p[i] == 255) {
+		if (i + 5 > n)
+			return -1;
+		len = ((long long)p[i + 1] << 24) | (p[i + 2] << 16) | (p[i + 3] << 8) | p[i + 4];
+		i += 5;
+	} else {
+		len = 1LL << (p[i] & 0x1f);
+		*partial = true;
+		i += 1;
+	}
+	*pos = i;
+	return len;
+}
+
 /*
- * smime_pgp_armour_encrypted - "-----BEGIN PGP MESSAGE-----", armour
- * headers up to an empty line, then base64 whose first octet is a packet
- * header with tag 1 (public-key encrypted session key) or 3 (symmetric).
- * Only the first lines are read: the rest is the encrypted data itself.
+ * pgp_packets_encrypted - the decoded packets are one or more encrypted
+ * session keys (RFC 4880 tags 1, 3) and then one encrypted data packet
+ * (tags 9, 18, 20) that ends exactly where the data ends.
+ */
+static bool pgp_packets_encrypted(const unsigned char *p, size_t n, const char **why)
+{
+	size_t pos = 0;
+	int keys = 0;
+
+	while (pos < n) {
+		bool new_format, partial;
+		int tag, old_type = 0;
+		long long len;
+
+		if (!(p[pos] & 0x80))
+			break;
+		new_format = (p[pos] & 0x40) != 0;
+		tag = new_format ? (p[pos] & 0x3f) : ((p[pos] >> 2) & 0x0f);
+		old_type = p[pos] & 0x03;
+		pos++;
+		do {
+			len = pgp_length(p, n, &pos, new_format, old_type, &partial);
+			if (len < 0 || (unsigned long long)len > n - pos) {
+				*why = "the PGP MESSAGE is cut short";
+				return false;
+			}
+			pos += (size_t)len;
+		} while (partial);
+		if (tag == 1 || tag == 3) {
+			keys++;
+			continue;
+		}
+		if ((tag == 9 || tag == 18 || tag == 20) && keys > 0 && pos == n)
+			return true;
+		break;
+	}
+	*why = keys == 0 ? "the PGP MESSAGE does not start with an encrypted session key"
+			 : "the PGP MESSAGE holds more than encrypted data";
+	return false;
+}
+
+/*
+ * smime_pgp_armour_encrypted - the part is nothing but one armoured PGP
+ * MESSAGE (whitespace around it allowed): "-----BEGIN PGP MESSAGE-----",
+ * armour headers up to an empty line, base64, an optional "=" checksum
+ * line, "-----END PGP MESSAGE-----"; and its packets are encrypted
+ * session keys followed by encrypted data, nothing else.
  */
 bool smime_pgp_armour_encrypted(FILE *payload, const char **why)
 {
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char line[1024];
-	const char *p;
-	int state = 0, lines = 0, tag;
-	unsigned v0, v1;
+	struct strbuf data;
+	char line[4096];
+	int state = 0;	/* 0 before, 1 headers, 2 data, 3 checksum seen, 4 after END */
+	unsigned acc = 0;
+	int bits = 0;
+	bool ok = false;
 
 	*why = "the body is not an armoured PGP MESSAGE";
-	while (lines++ < 200 && fgets(line, sizeof(line), payload) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (state == 0) {
-			if (strcmp(line, "-----BEGIN PGP MESSAGE-----") == 0)
-				state = 1;
+	sb_init(&data);
+	while (fgets(line, sizeof(line), payload) != NULL) {
+		size_t len = strcspn(line, "\r\n");
+		bool blank = line[strspn(line, " \t\r\n")] == '\0';
+
+		if (line[len] == '\0' && !feof(payload))
+			goto out;	/* a line longer than armour has */
+		line[len] = '\0';
+		switch (state) {
+		case 0:
+			if (blank)
+				continue;
+			if (strcmp(line, "-----BEGIN PGP MESSAGE-----") != 0)
+				goto out;
+			state = 1;
 			continue;
-		}
-		if (state == 1) {	/* armour headers end with an empty line */
-			if (line[strspn(line, " \t")] == '\0')
+		case 1:
+			if (blank)
 				state = 2;
 			continue;
+		case 2:
+		case 3:
+			if (strcmp(line, "-----END PGP MESSAGE-----") == 0) {
+				state = 4;
+				continue;
+			}
+			if (state == 3 || blank)
+				goto out;
+			if (line[0] == '=') {
+				state = 3;
+				continue;
+			}
+			for (const char *c = line; *c != '\0'; c++) {
+				const char *v = strchr(b64, *c);
+
+				if (*c == '=')
+					break;
+				if (v == NULL)
+					goto out;
+				acc = (acc << 6) | (unsigned)(v - b64);
+				bits += 6;
+				if (bits >= 8) {
+					bits -= 8;
+					sb_addc(&data, (int)((acc >> bits) & 0xff));
+				}
+			}
+			continue;
+		default:
+			if (!blank)
+				goto out;	/* something after the armour */
+			continue;
 		}
-		if (line[0] == '\0' || line[0] == '=' || line[0] == '-' || strlen(line) < 2)
-			return false;
-		if ((p = strchr(b64, line[0])) == NULL || line[0] == '\0')
-			return false;
-		v0 = (unsigned)(p - b64);
-		if ((p = strchr(b64, line[1])) == NULL || line[1] == '\0')
-			return false;
-		v1 = (unsigned)(p - b64);
-		v0 = (v0 << 2) | (v1 >> 4);	/* the first octet */
-		if (!(v0 & 0x80))
-			return false;
-		tag = (v0 & 0x40) ? (int)(v0 & 0x3f) : (int)((v0 >> 2) & 0x0f);
-		if (tag == 1 || tag == 3)
-			return true;
-		*why = "the PGP MESSAGE does not start with an encrypted session key";
-		return false;
 	}
-	return false;
+	if (state != 4)
+		goto out;
+	ok = pgp_packets_encrypted((const unsigned char *)(data.s ? data.s : ""), data.len, why);
+out:
+	sb_free(&data);
+	return ok;
 }
 
 /* ---------------------------------------------------------------- headers */

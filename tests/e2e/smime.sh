@@ -412,7 +412,8 @@ LOG=$M/main.log
 
 # Bodies that are what their labels say (the filter looks): CMS
 # EnvelopedData made by openssl for valid@, and a PGP/MIME message whose
-# armoured data starts with a public-key session key packet (tag 1).
+# armoured data is a public-key session key packet (tag 1) followed by
+# encrypted data (tag 18), nothing else.
 for kind in smime pgp; do
 	if [ $kind = smime ]; then
 		ct=("Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m"
@@ -424,7 +425,8 @@ for kind in smime pgp; do
 			"MIME-Version: 1.0")
 		b64=$(printf '%s\n' "--XX" "Content-Type: application/pgp-encrypted" "" "Version: 1" "" \
 			"--XX" "Content-Type: application/octet-stream" "" "-----BEGIN PGP MESSAGE-----" "" \
-			"hQEMA$(head -c 600 /dev/urandom | base64 -w 0 | cut -c 1-400)" \
+			"$( (printf '\204\003\001\002\003\322\377\000\000\001\220'; head -c 400 /dev/urandom) |
+				base64 -w 76)" \
 			"-----END PGP MESSAGE-----" "--XX--")
 	fi
 	pf_message "$TEST_TMP/pre$kind.eml" pre$kind "From: Alice <alice@kp.dk>" "To: <valid@example.dk>" \

@@ -167,7 +167,45 @@ static const struct pcase cases[] = {
 	  ACTION_DELIVER, RULE_ALREADY_ENCRYPTED, 0, "", false, NULL, true, NULL, NULL,
 	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
 	  "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
-	  "hQEMA1234567890ABAf/aaaa\n=abcd\n-----END PGP MESSAGE-----\n--b--\n" },
+	  "hAMBAgPSBQGqu8zd\n=abcd\n-----END PGP MESSAGE-----\n--b--\n" },
+	/* encrypted data with clear text beside it is not encrypted */
+	{ "PGP/MIME, clear text before the first boundary", "", ENC,
+	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
+	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_DISCARD,
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "Personale: Jens Jensen\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
+	  "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	  "hAMBAgPSBQGqu8zd\n-----END PGP MESSAGE-----\n--b--\n" },
+	{ "PGP/MIME, clear text before the armour", "", ENC,
+	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
+	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_DISCARD,
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
+	  "Content-Type: application/octet-stream\n\nJens Jensen\n-----BEGIN PGP MESSAGE-----\n\n"
+	  "hAMBAgPSBQGqu8zd\n-----END PGP MESSAGE-----\n--b--\n" },
+	{ "PGP/MIME, clear packet data after the encrypted data", "", ENC,
+	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
+	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_DISCARD,
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
+	  "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	  "hAMBAgPSBQGqu8zdQ1BSIDAxMDE5MC0xMjM0\n-----END PGP MESSAGE-----\n--b--\n" },
+	{ "PGP/MIME, clear text after the armour", "", ENC,
+	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
+	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_DISCARD,
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\n"
+	  "Content-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
+	  "hAMBAgPSBQGqu8zd\n-----END PGP MESSAGE-----\nJens Jensen\n--b--\n" },
+	{ "S/MIME, clear text after the EnvelopedData", "", ENC,
+	  "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n"
+	  "Content-Transfer-Encoding: base64\n", "", MTA_DISCARD, ACTION_ENCRYPT,
+	  RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL, "@enveloped-tail.b64" },
+	{ "S/MIME, two Content-Type fields", "", ENC,
+	  "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n"
+	  "Content-Transfer-Encoding: base64\nContent-Type: text/plain\n", "", MTA_DISCARD,
+	  ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  "@enveloped.b64" },
 	{ "labelled PGP/MIME, clear body", "", ENC,
 	  "MIME-Version: 1.0\nContent-Type: multipart/encrypted; "
 	  "protocol=\"application/pgp-encrypted\"; boundary=b\n", "", MTA_DISCARD,
@@ -270,7 +308,8 @@ static void make_files(void)
 	/* an EnvelopedData and a SignedData body, base64 as a mail client sends them */
 	if (rc == 0)
 		rc = sh("echo 'Hej Bob' | openssl cms -encrypt -aes-256-cbc -outform DER enc.pem | "
-			"base64 >enveloped.b64 && echo 'Hej Bob' | openssl cms -sign -nodetach "
+			"base64 >enveloped.b64 && (cat enveloped.b64; echo; echo 'CPR 010190-1234') "
+			">enveloped-tail.b64 && echo 'Hej Bob' | openssl cms -sign -nodetach "
 			"-signer enc.pem -inkey enc.key -outform DER | base64 >signed.b64");
 	if (rc == 0)
 		rc = sh("mkdir sent && printf '#!/bin/sh\\nif [ -e %s/sendmail-fails ]; then echo "
