@@ -49,18 +49,7 @@ LDAP_TIMEOUT=3
 MSG_SUBJECT=certs
 
 T0=$SECONDS
-must "mkcerts.sh makes the test PKI" make_pki
-
-if ! mailbox_cert sikker sikker@kp.dk; then
-	fail "function mailbox certificate made"
-	diag_file "$MB/openssl.log"
-	done_testing
-fi
-
-if ! slapd_setup "$CERTS" || ! slapd_start; then
-	fail "private slapd starts"
-	done_testing
-fi
+directory_start
 pass "slapd answers on $SLAPD_URI"
 
 # The silent listener: accepts connections, never says a word.

@@ -51,16 +51,7 @@ LDAP_TIMEOUT=2
 MSG_SUBJECT=fault-directory
 T0=$SECONDS
 
-must "mkcerts.sh makes the test PKI" make_pki
-if ! mailbox_cert sikker sikker@kp.dk; then
-	fail "function mailbox certificate made"
-	diag_file "$MB/openssl.log"
-	done_testing
-fi
-if ! slapd_setup "$CERTS" || ! slapd_start; then
-	fail "private slapd starts"
-	done_testing
-fi
+directory_start
 
 pf_listener_nomilter reinject
 CONF_DEFAULTS=("LDAPURI $SLAPD_URI" "LDAPBase c=DK" "LDAPTimeout $LDAP_TIMEOUT"

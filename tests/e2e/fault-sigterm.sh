@@ -36,16 +36,7 @@ PARALLEL=10
 MSG_SUBJECT=fault-sigterm
 T0=$SECONDS
 
-must "mkcerts.sh makes the test PKI" make_pki
-if ! mailbox_cert sikker sikker@kp.dk; then
-	fail "function mailbox certificate made"
-	diag_file "$MB/openssl.log"
-	done_testing
-fi
-if ! slapd_setup "$CERTS" || ! slapd_start; then
-	fail "private slapd starts"
-	done_testing
-fi
+directory_start
 
 pf_listener_nomilter reinject
 conf main "LDAPURI $SLAPD_URI" "LDAPBase c=DK" "LDAPTimeout 5" \

@@ -13,7 +13,7 @@
 #   set-up:   e2e_need CMD... (root, the daemon, what postfix.sh needs, and
 #             each CMD; else skip_all), conf NAME [LINE...] (write
 #             $M/NAME.conf), ctl_import CONF KIND FILE, milters_start NAME...,
-#             make_pki, mailbox_cert NAME ADDRESS
+#             make_pki, mailbox_cert NAME ADDRESS, directory_start
 #   messages: msg TAG RCPT [HEADER...] (write $TEST_TMP/TAG.eml), send TAG
 #             RCPTS [SWAKS OPTIONS] (send it; see pf_send), accepted NAME
 #             (a test: Postfix queued it; sets QID)
@@ -82,6 +82,23 @@ make_pki() {
 	bash "$top_srcdir/tests/lib/mkcerts.sh" "$CERTS" 2>"$TEST_TMP/mkcerts.err" && return 0
 	diag_file "$TEST_TMP/mkcerts.err"
 	return 1
+}
+
+# directory_start - the test PKI (make_pki), the function mailbox
+# sikker@kp.dk (mailbox_cert) and a private slapd serving the PKI's
+# certificates (slapd.sh: source it first); each must work, else the
+# script ends here.
+directory_start() {
+	must "mkcerts.sh makes the test PKI" make_pki
+	if ! mailbox_cert sikker sikker@kp.dk; then
+		fail "function mailbox certificate made"
+		diag_file "$MB/openssl.log"
+		done_testing
+	fi
+	if ! slapd_setup "$CERTS" || ! slapd_start; then
+		fail "private slapd starts"
+		done_testing
+	fi
 }
 
 # mailbox_cert NAME ADDRESS - a function mailbox's key $MB/NAME.key (mode
