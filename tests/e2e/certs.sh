@@ -33,16 +33,7 @@ need "$CTL" "sikkermail-ctl not built ($CTL)"
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
 
-# The silent directory: the test helper if the build made it, else built here.
-SILENT=${SILENTLISTEN:-$top_builddir/tests/unit/silentlisten}
-if [ ! -x "$SILENT" ]; then
-	SILENT=$TEST_TMP/silentlisten
-	if ! "${CC:-cc}" -o "$SILENT" "$top_srcdir/tests/unit/silentlisten.c" \
-		>"$TEST_TMP/cc.log" 2>&1; then
-		diag_file "$TEST_TMP/cc.log"
-		skip_all "cannot build tests/unit/silentlisten.c (no C compiler?)"
-	fi
-fi
+silent_listener_find
 
 HELPURL=https://kp.dk/sikkermail
 LDAP_TIMEOUT=3

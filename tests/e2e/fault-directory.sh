@@ -34,15 +34,7 @@ e2e_need openssl ldapsearch
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
 
-SILENT=${SILENTLISTEN:-$top_builddir/tests/unit/silentlisten}
-if [ ! -x "$SILENT" ]; then
-	SILENT=$TEST_TMP/silentlisten
-	if ! "${CC:-cc}" -o "$SILENT" "$top_srcdir/tests/unit/silentlisten.c" \
-		>"$TEST_TMP/cc.log" 2>&1; then
-		diag_file "$TEST_TMP/cc.log"
-		skip_all "cannot build tests/unit/silentlisten.c (no C compiler?)"
-	fi
-fi
+silent_listener_find
 
 PERSONAL=${FAULT_PERSONAL:-300}
 TOTAL=$((PERSONAL * 5 / 4))

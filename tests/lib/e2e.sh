@@ -13,7 +13,8 @@
 #   set-up:   e2e_need CMD... (root, the daemon, what postfix.sh needs, and
 #             each CMD; else skip_all), conf NAME [LINE...] (write
 #             $M/NAME.conf), ctl_import CONF KIND FILE, milters_start NAME...,
-#             make_pki, mailbox_cert NAME ADDRESS, directory_start
+#             make_pki, mailbox_cert NAME ADDRESS, directory_start,
+#             silent_listener_find (sets SILENT)
 #   messages: msg TAG RCPT [HEADER...] (write $TEST_TMP/TAG.eml), send TAG
 #             RCPTS [SWAKS OPTIONS] (send it; see pf_send), accepted NAME
 #             (a test: Postfix queued it; sets QID)
@@ -82,6 +83,20 @@ make_pki() {
 	bash "$top_srcdir/tests/lib/mkcerts.sh" "$CERTS" 2>"$TEST_TMP/mkcerts.err" && return 0
 	diag_file "$TEST_TMP/mkcerts.err"
 	return 1
+}
+
+# silent_listener_find - SILENT: the listener that accepts connections and
+# never answers (tests/unit/silentlisten), as the build made it, else
+# built here; skip_all when neither works.
+silent_listener_find() {
+	SILENT=${SILENTLISTEN:-$top_builddir/tests/unit/silentlisten}
+	[ -x "$SILENT" ] && return 0
+	SILENT=$TEST_TMP/silentlisten
+	if ! "${CC:-cc}" -o "$SILENT" "$top_srcdir/tests/unit/silentlisten.c" \
+		>"$TEST_TMP/cc.log" 2>&1; then
+		diag_file "$TEST_TMP/cc.log"
+		skip_all "cannot build tests/unit/silentlisten.c (no C compiler?)"
+	fi
 }
 
 # directory_start - the test PKI (make_pki), the function mailbox
