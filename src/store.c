@@ -14,6 +14,12 @@
  * milter opens one per SMTP connection). The connection is opened in the
  * library's default threading mode; nothing here relies on SQLite's own
  * mutexes. Processes share the file through WAL mode and a busy timeout.
+ * Within one process, every write goes through store_write_begin and
+ * store_write_end, which hold one process-wide mutex: the threads of the
+ * milter queue on it and are woken the moment the writer before them
+ * commits, instead of polling SQLite's write lock in the busy handler's
+ * millisecond sleeps. Only another process (sikkermail-ctl importing a
+ * list) still meets the busy timeout.
  *
  * Schema: PRAGMA application_id marks the file as ours and PRAGMA
  * user_version holds the schema version. store_migrations[v] takes a
@@ -27,6 +33,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +49,9 @@
 #define STORE_APPLICATION_ID 0x536b6d6c	/* "Skml" */
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_FILE_MODE 0640
+
+/* One writer at a time in this process: see the header comment. */
+static pthread_mutex_t store_writer = PTHREAD_MUTEX_INITIALIZER;
 
 /* Schema steps: store_migrations[v] upgrades version v to v + 1. */
 static const char *const store_migrations[] = {
@@ -100,6 +110,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CERT_PUT] = "INSERT OR REPLACE INTO cert_cache (address, found, der, subject, issuer,"
 			" fingerprint, source, not_before, not_after, fetched_at, fresh_until)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_MARKER_EXPIRE] = "DELETE FROM reinject_marker WHERE ?1 IS NULL AND expires < ?2",
+	[ST_MARKER_PUT] = "INSERT OR REPLACE INTO reinject_marker (marker, expires) VALUES (?1, ?2)",
+	[ST_MARKER_TAKE] = "DELETE FROM reinject_marker WHERE marker = ?1 AND expires >= ?2",
 };
 
 static int create_file(struct store *s);
@@ -329,7 +342,7 @@ static int migrate(struct store *s)
 	int app_id, version, objects;
 	char *sql;
 
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+	if (store_write_begin(s) < 0)
 		return -1;
 	if (schema_state(s, &app_id, &version, &objects) < 0)
 		goto fail;
@@ -349,12 +362,9 @@ static int migrate(struct store *s)
 		goto fail;
 	}
 	free(sql);
-	if (store_exec(s, "COMMIT") < 0)
-		goto fail;
-	return 0;
+	return store_write_end(s, 0);
 fail:
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
+	return store_write_end(s, -1);
 }
 
 static int load_builtin_freemail(struct store *s)
@@ -401,6 +411,26 @@ int store_exec(struct store *s, const char *sql)
 	store_set_err(s, "database %s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
 	sqlite3_free(msg);
 	return -1;
+}
+
+int store_write_begin(struct store *s)
+{
+	pthread_mutex_lock(&store_writer);
+	if (store_exec(s, "BEGIN IMMEDIATE") == 0)
+		return 0;
+	pthread_mutex_unlock(&store_writer);
+	return -1;
+}
+
+int store_write_end(struct store *s, int rc)
+{
+	if (rc == 0 && store_exec(s, "COMMIT") < 0)
+		rc = -1;
+	/* a failed COMMIT leaves the transaction open; ROLLBACK ends it either way */
+	if (rc != 0 && sqlite3_get_autocommit(s->db) == 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&store_writer);
+	return rc;
 }
 
 sqlite3_stmt *store_stmt_get(struct store *s, enum stmt_id id)
@@ -500,12 +530,8 @@ static void entry_from_row(sqlite3_stmt *st, struct list_entry *e)
 int store_list_replace(struct store *s, enum list_kind kind, const struct list_entries *entries,
 		       char **err)
 {
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+	if (store_write_begin(s) < 0 || store_write_end(s, replace_locked(s, kind, entries)) < 0)
 		goto fail;
-	if (replace_locked(s, kind, entries) < 0 || store_exec(s, "COMMIT") < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		goto fail;
-	}
 	return 0;
 fail:
 	*err = xstrdup(s->errmsg);
@@ -651,7 +677,7 @@ int store_cert_put(struct store *s, const char *address, const struct cert_cache
 	sqlite3_stmt *st = store_stmt_get(s, ST_CERT_PUT);
 	int rc;
 
-	if (st == NULL)
+	if (st == NULL || store_write_begin(s) < 0)
 		return -1;
 	store_bind_text(st, 1, address);
 	sqlite3_bind_int(st, 2, e->found ? 1 : 0);
@@ -668,12 +694,10 @@ int store_cert_put(struct store *s, const char *address, const struct cert_cache
 	sqlite3_bind_int64(st, 10, e->fetched_at);
 	sqlite3_bind_int64(st, 11, e->fresh_until);
 	rc = sqlite3_step(st);
-	store_stmt_done(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE)
 		store_set_db_err(s, "cannot write the certificate cache");
-		return -1;
-	}
-	return 0;
+	store_stmt_done(st);
+	return store_write_end(s, rc == SQLITE_DONE ? 0 : -1);
 }
 
 int store_cert_purge(struct store *s, const char *address, long *removed)
@@ -690,14 +714,17 @@ int store_cert_purge(struct store *s, const char *address, long *removed)
 	}
 	if (address != NULL)
 		sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_set_db_err(s, "cannot purge the certificate cache");
+	if (store_write_begin(s) < 0) {
+		sqlite3_finalize(st);
 		return -1;
 	}
-	*removed = (long)sqlite3_changes(s->db);
-	return 0;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		store_set_db_err(s, "cannot purge the certificate cache");
+	else
+		*removed = (long)sqlite3_changes(s->db);
+	return store_write_end(s, rc == SQLITE_DONE ? 0 : -1);
 }
 
 int store_cert_stats(struct store *s, long long now, struct cert_cache_stats *out)
@@ -749,7 +776,7 @@ int store_secret(struct store *s, const char *name, unsigned char *buf, size_t l
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+	if (store_write_begin(s) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(s->db, "SELECT value FROM secret WHERE name = ?1", -1, &st,
 			       NULL) != SQLITE_OK)
@@ -782,28 +809,24 @@ db_error:
 	store_set_db_err(s, "cannot read or write the secret");
 out:
 	sqlite3_finalize(st);
-	if (store_exec(s, rc == 0 ? "COMMIT" : "ROLLBACK") < 0)
-		rc = -1;
-	return rc;
+	return store_write_end(s, rc);
 }
 
 /* --------------------------------------------------- re-injection markers */
 
-/* marker_exec - run one statement on a marker; changed rows, or -1. */
-static int marker_exec(struct store *s, const char *sql, const char *marker, long long t)
+/* marker_exec - run one cached marker statement, inside the caller's write; changed rows, or -1. */
+static int marker_exec(struct store *s, enum stmt_id id, const char *marker, long long t)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = store_stmt_get(s, id);
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		store_set_db_err(s, "re-injection marker");
+	if (st == NULL)
 		return -1;
-	}
 	if (marker != NULL)
 		sqlite3_bind_text(st, 1, marker, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, t);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	store_stmt_done(st);
 	if (rc != SQLITE_DONE) {
 		store_set_db_err(s, "re-injection marker");
 		return -1;
@@ -813,15 +836,21 @@ static int marker_exec(struct store *s, const char *sql, const char *marker, lon
 
 int store_marker_issue(struct store *s, const char *marker, long long expires, long long now)
 {
-	if (marker_exec(s, "DELETE FROM reinject_marker WHERE ?1 IS NULL AND expires < ?2", NULL,
-			now) < 0)
+	int rc;
+
+	if (store_write_begin(s) < 0)
 		return -1;
-	return marker_exec(s, "INSERT OR REPLACE INTO reinject_marker (marker, expires)"
-			      " VALUES (?1, ?2)", marker, expires) < 0 ? -1 : 0;
+	rc = marker_exec(s, ST_MARKER_EXPIRE, NULL, now) < 0 ||
+	     marker_exec(s, ST_MARKER_PUT, marker, expires) < 0 ? -1 : 0;
+	return store_write_end(s, rc);
 }
 
 int store_marker_consume(struct store *s, const char *marker, long long now)
 {
-	return marker_exec(s, "DELETE FROM reinject_marker WHERE marker = ?1 AND expires >= ?2",
-			   marker, now);
+	int n;
+
+	if (store_write_begin(s) < 0)
+		return -1;
+	n = marker_exec(s, ST_MARKER_TAKE, marker, now);
+	return store_write_end(s, n < 0 ? -1 : 0) < 0 ? -1 : n;
 }

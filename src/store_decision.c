@@ -36,13 +36,9 @@ static int psrc_parse(const char *t);
 
 int store_record_decision(struct store *s, const struct decision *d)
 {
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+	if (store_write_begin(s) < 0)
 		return -1;
-	if (insert_decision(s, d) < 0 || store_exec(s, "COMMIT") < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	return store_write_end(s, insert_decision(s, d));
 }
 
 /* insert_decision - the message row, then one row per recipient. */

@@ -35,6 +35,9 @@ enum stmt_id {
 	ST_RCPTS,
 	ST_CERT_GET,
 	ST_CERT_PUT,
+	ST_MARKER_EXPIRE,
+	ST_MARKER_PUT,
+	ST_MARKER_TAKE,
 	ST_COUNT
 };
 
@@ -55,6 +58,14 @@ void store_set_err(struct store *s, const char *fmt, ...) __attribute__((format(
 void store_set_db_err(struct store *s, const char *what);
 /* store_exec - run SQL without results. 0, or -1 with the error set. */
 int store_exec(struct store *s, const char *sql);
+/*
+ * store_write_begin - take the process's writer mutex and begin an
+ * immediate transaction; 0, or -1 (error set, mutex not held).
+ * store_write_end - commit when rc is 0, else roll back; release the
+ * mutex; rc, or -1 when the commit failed.
+ */
+int store_write_begin(struct store *s);
+int store_write_end(struct store *s, int rc);
 /* store_stmt_get - the statement, prepared on first use; NULL with the error set. */
 struct sqlite3_stmt *store_stmt_get(struct store *s, enum stmt_id id);
 /* store_stmt_done - reset a statement and clear its bindings, for its next use. */

@@ -3,10 +3,14 @@
  * file: creation and the built-in freemail list, list matching (exact,
  * subdomain, lookalikes), atomic replacement, decisions written and read
  * back, read-only opens of missing and foreign files, two handles on one
- * file, and data surviving a reopen.
+ * file, data surviving a reopen, and threads writing at once without
+ * sleeping on SQLite's write lock.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +456,117 @@ static void test_retry(void)
 	free(p);
 }
 
+/*
+ * The busy handler waits for SQLite's write lock in the VFS's xSleep: a
+ * VFS that counts those calls tells whether a writer slept. It wraps the
+ * default one and becomes the default for the handles opened after it.
+ */
+static sqlite3_vfs counting_vfs;
+static sqlite3_vfs *real_vfs;
+static atomic_int sleeps;
+
+static int counting_sleep(sqlite3_vfs *vfs, int us)
+{
+	(void)vfs;
+	atomic_fetch_add(&sleeps, 1);
+	return real_vfs->xSleep(real_vfs, us);
+}
+
+#define WRITERS 8
+#define WRITES_EACH 100
+
+static pthread_barrier_t all_open;
+
+struct writer {
+	int n;
+	int failed;
+	char err[300];
+};
+
+/* one connection per thread, as the milter's pool hands them out */
+static void *write_many(void *arg)
+{
+	struct writer *w = arg;
+	char *err = NULL;
+	struct store *s = store_open(db_path, STORE_RW, &err);
+
+	pthread_barrier_wait(&all_open);	/* then all write at once */
+	if (s == NULL) {
+		snprintf(w->err, sizeof(w->err), "%s", err ? err : "cannot open");
+		w->failed = WRITES_EACH;
+		free(err);
+		return NULL;
+	}
+	for (int i = 0; i < WRITES_EACH; i++) {
+		struct decision d;
+		char qid[32], marker[64];
+
+		snprintf(qid, sizeof(qid), "W%dN%d", w->n, i);
+		snprintf(marker, sizeof(marker), "marker-%d-%d", w->n, i);
+		make_decision(&d, 5000 + i, qid, i % 2 == 0);
+		if (store_record_decision(s, &d) != 0 ||
+		    store_marker_issue(s, marker, 9000, 5000) != 0 ||
+		    store_marker_consume(s, marker, 5000) != 1) {
+			if (w->failed++ == 0)
+				snprintf(w->err, sizeof(w->err), "%s", store_errmsg(s));
+		}
+		decision_free(&d);
+	}
+	store_close(s);
+	return NULL;
+}
+
+static int count_decision(const struct decision *d, void *arg)
+{
+	(void)d;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_concurrent_writers(void)
+{
+	pthread_t t[WRITERS];
+	struct writer w[WRITERS];
+	struct store *s;
+	char *err = NULL;
+	int failed = 0, n = 0;
+
+	real_vfs = sqlite3_vfs_find(NULL);
+	counting_vfs = *real_vfs;
+	counting_vfs.zName = "t_store-counting";
+	counting_vfs.xSleep = counting_sleep;
+	if (sqlite3_vfs_register(&counting_vfs, 1) != SQLITE_OK) {
+		ok(0, "register the counting VFS");
+		return;
+	}
+	pthread_barrier_init(&all_open, NULL, WRITERS);
+	for (int i = 0; i < WRITERS; i++) {
+		w[i] = (struct writer){ .n = i };
+		if (pthread_create(&t[i], NULL, write_many, &w[i]) != 0) {
+			perror("pthread_create");
+			exit(1);
+		}
+	}
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(t[i], NULL);
+		failed += w[i].failed;
+		if (w[i].failed)
+			diag("writer %d: %d failed: %s", i, w[i].failed, w[i].err);
+	}
+	is_int(failed, 0, "%d threads, %d decisions and markers each: every write succeeds",
+	       WRITERS, WRITES_EACH);
+	pthread_barrier_destroy(&all_open);
+	is_int(atomic_load(&sleeps), 0,
+	       "writers of one process wait for each other, not in SQLite's busy sleeps");
+	s = store_open(db_path, STORE_RO, &err);
+	ok(s != NULL && store_decisions_each(s, 5000, 5000 + WRITES_EACH, count_decision, &n) == 0,
+	   "the decisions read back");
+	is_int(n, WRITERS * WRITES_EACH, "every decision of every thread is recorded");
+	store_close(s);
+	free(err);
+	sqlite3_vfs_unregister(&counting_vfs);
+}
+
 static void cleanup(void)
 {
 	static const char *const names[] = {
@@ -488,6 +603,7 @@ int main(void)
 	test_two_handles();
 	test_reopen();
 	test_retry();
+	test_concurrent_writers();
 	cleanup();
 	free(db_path);
 	return done_testing();
