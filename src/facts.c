@@ -186,6 +186,11 @@ void facts_body(struct facts *f, const void *chunk, size_t len)
 		msgbuf_write(f->body, chunk, len, &f->body_error);
 }
 
+bool facts_wants_body(const struct facts *f)
+{
+	return f->body != NULL;
+}
+
 void facts_set_queue_id(struct facts *f, const char *qid)
 {
 	if (qid != NULL && qid[0] != '\0' && f->d.queue_id == NULL)

@@ -85,6 +85,8 @@ void facts_header(struct facts *f, const char *name, const char *value);
 void facts_end_of_headers(struct facts *f);
 
 void facts_body(struct facts *f, const void *chunk, size_t len);
+/* facts_wants_body - will the body be read (decided at end of headers)? */
+bool facts_wants_body(const struct facts *f);
 void facts_set_queue_id(struct facts *f, const char *qid);
 
 /*

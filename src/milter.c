@@ -43,7 +43,19 @@ struct conn_ctx {
 	bool have_sa;
 	struct facts *msg;	/* the message under way, from MAIL FROM */
 	bool macros_warned;	/* the MTA sends no MAIL FROM macros: said once */
+	bool body_noreply;	/* body chunks are not answered (SMFIP_NR_BODY) */
+	bool body_skip;		/* the rest of an unread body may be skipped (SMFIP_SKIP) */
 };
+
+/*
+ * The protocol steps the filter leaves out or does not answer. It has no
+ * HELO, DATA or unknown-command callback; connect, header and end of
+ * header always continue (a message that lost its facts is tempfailed at
+ * end of message), so the MTA need not wait for their replies. libmilter
+ * answers for an MTA that cannot do without a reply.
+ */
+#define STEPS_LEFT_OUT (SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOUNKNOWN)
+#define STEPS_UNANSWERED (SMFIP_NR_CONN | SMFIP_NR_HDR | SMFIP_NR_EOH)
 
 /*
  * The macros the filter asks for (smfi_setsymlist), so that an MTA whose
@@ -232,17 +244,27 @@ static struct facts *current(SMFICTX *ctx)
 }
 
 /*
- * cb_negotiate - the actions the filter needs, all protocol steps, and the
- * macros it needs where the MTA lets it name them. An MTA that cannot do
- * one of the actions is refused: the filter could not carry out a verdict.
+ * cb_negotiate - the actions the filter needs, the protocol steps it uses,
+ * and the macros it needs where the MTA lets it name them. An MTA that
+ * cannot do one of the actions is refused: the filter could not carry out
+ * a verdict.
+ *
+ * The body: when the configuration scans for CPR numbers (the default)
+ * every trusted submitter's body is read, so its chunks go unanswered
+ * (SMFIP_NR_BODY) and the MTA streams them; otherwise most bodies are not
+ * read at all, and the first chunk of one is answered SMFIS_SKIP where the
+ * MTA understands it. The connection's state is made here, since this
+ * choice is per connection; libmilter calls cb_close for it in any case.
  */
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
 	const unsigned long need = filter.xxfi_flags;
+	struct conn_ctx *c;
+	struct runtime *rt;
+	bool scans;
 
-	(void)f1;
 	(void)f2;
 	(void)f3;
 	ENTER();
@@ -252,8 +274,16 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 			  f0, need);
 		return leave(SMFIS_REJECT);
 	}
+	rt = runtime_current();
+	scans = rt == NULL || rt->cfg->detect_cpr != CPR_OFF;
+	runtime_unref(rt);
+	c = xcalloc(1, sizeof(*c));
+	c->body_noreply = scans && (f1 & SMFIP_NR_BODY) != 0;
+	c->body_skip = !c->body_noreply && (f1 & SMFIP_SKIP) != 0;
+	smfi_setpriv(ctx, c);
 	*pf0 = need;
-	*pf1 = 0;	/* every protocol step, replies to each */
+	*pf1 = (f1 & (STEPS_LEFT_OUT | STEPS_UNANSWERED)) | (c->body_noreply ? SMFIP_NR_BODY : 0) |
+	       (c->body_skip ? SMFIP_SKIP : 0);
 	*pf2 = 0;
 	*pf3 = 0;
 	if (f0 & SMFIF_SETSYMLIST) {
@@ -267,10 +297,14 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 
 static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-	struct conn_ctx *c = xcalloc(1, sizeof(*c));
+	struct conn_ctx *c = smfi_getpriv(ctx);
 	char buf[INET6_ADDRSTRLEN] = "unknown";
 
 	ENTER();
+	if (c == NULL) {	/* made in cb_negotiate; this is for safety only */
+		c = xcalloc(1, sizeof(*c));
+		smfi_setpriv(ctx, c);
+	}
 	if (sa != NULL && sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, buf, sizeof(buf));
 		memcpy(&c->sa, sa, sizeof(struct sockaddr_in));
@@ -280,10 +314,10 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 		memcpy(&c->sa, sa, sizeof(struct sockaddr_in6));
 		c->have_sa = true;
 	}
+	free(c->client_addr);
 	c->client_addr = xstrdup(buf);
-	smfi_setpriv(ctx, c);
 	msg_debug("connect from %s [%s]", host ? host : "unknown", buf);
-	return leave(SMFIS_CONTINUE);
+	return leave(SMFIS_NOREPLY);
 }
 
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
@@ -333,10 +367,9 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 	struct facts *f = current(ctx);
 
 	ENTER();
-	if (f == NULL)
-		return leave(SMFIS_TEMPFAIL);
-	facts_header(f, name, value);
-	return leave(SMFIS_CONTINUE);
+	if (f != NULL)	/* else end of message tempfails */
+		facts_header(f, name, value);
+	return leave(SMFIS_NOREPLY);
 }
 
 static sfsistat cb_eoh(SMFICTX *ctx)
@@ -344,20 +377,24 @@ static sfsistat cb_eoh(SMFICTX *ctx)
 	struct facts *f = current(ctx);
 
 	ENTER();
-	if (f == NULL)
-		return leave(SMFIS_TEMPFAIL);
-	facts_end_of_headers(f);
-	return leave(SMFIS_CONTINUE);
+	if (f != NULL)	/* else end of message tempfails */
+		facts_end_of_headers(f);
+	return leave(SMFIS_NOREPLY);
 }
 
+/* cb_body - kept if it will be read; else, where the MTA can, the rest is skipped. */
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-	struct facts *f = current(ctx);
+	struct conn_ctx *c = smfi_getpriv(ctx);
+	struct facts *f = c != NULL ? c->msg : NULL;
 
 	ENTER();
-	if (f == NULL)
-		return leave(SMFIS_TEMPFAIL);
-	facts_body(f, chunk, len);
+	if (f != NULL)	/* else end of message tempfails */
+		facts_body(f, chunk, len);
+	if (c != NULL && c->body_noreply)
+		return leave(SMFIS_NOREPLY);
+	if (c != NULL && c->body_skip && (f == NULL || !facts_wants_body(f)))
+		return leave(SMFIS_SKIP);
 	return leave(SMFIS_CONTINUE);
 }
 

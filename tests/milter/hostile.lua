@@ -186,7 +186,12 @@ for _, stage in ipairs(mode ~= "loops" and stages or {}) do
 			mt.macro(conn, SMFIC_CONNECT, "j", "mx.sikkermail.test")
 			assert(mt.conninfo(conn, "client.sikkermail.test", "127.0.0.1") == nil)
 		end)
-		step("helo", function() assert(mt.helo(conn, "client") == nil) end)
+		step("helo", function()
+			-- the filter has no HELO callback and negotiates the step away
+			if not mt.test_option(conn, SMFIP_NOHELO) then
+				assert(mt.helo(conn, "client") == nil)
+			end
+		end)
 		step("mail", function()
 			mt.macro(conn, SMFIC_MAIL, "i", q(), "{auth_authen}", "alice",
 				 "{mail_addr}", "alice@kp.dk")

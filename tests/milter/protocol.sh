@@ -75,9 +75,10 @@ record() {
 
 # enforce: 127.0.0.1 is not internal, so only {auth_authen} makes the
 # client trusted. hold, monitor: the default InternalNetworks (127.0.0.1
-# is trusted). broken: its database is broken once it runs.
+# is trusted; hold does not scan for CPR numbers). broken: its database
+# is broken once it runs.
 daemon enforce "InternalNetworks 192.0.2.0/24"
-daemon hold "PersonalToFreemail hold"
+daemon hold "PersonalToFreemail hold" "DetectCPR off"
 daemon monitor "Mode monitor"
 daemon broken
 daemon cprmon "DetectCPR monitor"
@@ -138,6 +139,8 @@ fi
 use hold
 if running hold; then
 	run_lua hold.lua CC0000
+	run_lua steps.lua C50000 scanning=no
+	decision C500000001 "body skipped" "personal=no" "applied=deliver"
 	decision CC00000001 "hold" "trusted=yes" "personal=yes" "action=hold" "applied=hold" \
 		"class1=freemail" "action1=hold"
 	decision CC00000002 "reject beats hold" "applied=reject"
@@ -157,6 +160,7 @@ fi
 use cprmon
 if running cprmon; then
 	run_lua cpr.lua C10000 mode=monitor
+	run_lua steps.lua C60000 scanning=yes
 	decision C100000001 "cpr, monitor" "personal=no" "cpr=1" "applied=deliver" "class1=freemail"
 fi
 use cprenf
