@@ -34,6 +34,7 @@ struct classify_ctx {
 	const struct config *cfg;
 	const struct certs *certs;
 	struct store *store;
+	const struct list_snapshot *lists;
 	const struct address *addr;
 	bool need_cert;
 	const char *today;
@@ -114,7 +115,9 @@ static enum lookup lookup_list(struct classify_ctx *c, enum list_kind kind, stru
 	enum lookup r = LOOKUP_RETRY;
 
 	memset(e, 0, sizeof(*e));
-	if (c->store != NULL)
+	if (c->lists != NULL)
+		r = list_snapshot_match(c->lists, kind, c->addr->domain, e);
+	else if (c->store != NULL)
 		r = store_list_match(c->store, kind, c->addr->domain, e);
 	if (r == LOOKUP_RETRY)
 		set_class(c, CLASS_UNKNOWN, xasprintf("%s unavailable", list_label[kind]));
@@ -240,8 +243,8 @@ static enum step step_tls(struct classify_ctx *c)
 }
 
 void classify_address(const struct config *cfg, const struct certs *certs, struct store *store,
-		      const struct address *addr, bool need_cert, const char *today,
-		      struct classification *out)
+		      const struct list_snapshot *lists, const struct address *addr,
+		      bool need_cert, const char *today, struct classification *out)
 {
 	static const classify_step tunnel_first[] = {
 		step_internal, step_tunnel, step_encrypted, step_partner, step_freemail, step_tls,
@@ -250,7 +253,7 @@ void classify_address(const struct config *cfg, const struct certs *certs, struc
 		step_internal, step_encrypted, step_tunnel, step_partner, step_freemail, step_tls,
 	};
 	const classify_step *steps = cfg->prefer_encryption ? encryption_first : tunnel_first;
-	struct classify_ctx c = { cfg, certs, store, addr, need_cert, today, NULL, out };
+	struct classify_ctx c = { cfg, certs, store, lists, addr, need_cert, today, NULL, out };
 	char today_buf[11];
 	enum step s = STEP_NEXT;
 

@@ -17,6 +17,7 @@
 #include "certs.h"
 #include "config.h"
 #include "sikkermail.h"
+#include "listcache.h"
 #include "store.h"
 
 struct classification {
@@ -27,14 +28,15 @@ struct classification {
 };
 
 /*
- * classify_address - classify one normalised address. store may be NULL
- * only if the caller wants list lookups to count as temporary failures;
- * certs NULL means nobody has a certificate. today is "YYYY-MM-DD"
- * (partner agreement expiry).
+ * classify_address - classify one normalised address. The lists are read
+ * from the snapshot lists when there is one (listcache.h), else from
+ * store; with neither, list lookups count as temporary failures. store is
+ * also the certificate cache. certs NULL means nobody has a certificate.
+ * today is "YYYY-MM-DD" (partner agreement expiry).
  */
 void classify_address(const struct config *cfg, const struct certs *certs, struct store *store,
-		      const struct address *addr, bool need_cert, const char *today,
-		      struct classification *out);
+		      const struct list_snapshot *lists, const struct address *addr,
+		      bool need_cert, const char *today, struct classification *out);
 
 void classification_free(struct classification *c);
 

@@ -390,7 +390,7 @@ static int explain_one(struct ctl *c, struct store *s, const char *raw, bool per
 	}
 	if (strcmp(a.full, raw) != 0)
 		fprintf(c->out, "  normalised: %s\n", a.full);
-	classify_address(c->cfg, c->certs, s, &a, personal, today, &cl);
+	classify_address(c->cfg, c->certs, s, NULL, &a, personal, today, &cl);
 	fprintf(c->out, "  class: %s\n", rclass_name(cl.cls));
 	fprintf(c->out, "  evidence: %s\n", cl.evidence ? cl.evidence : "-");
 	rc = explain_cert(c, s, &a, personal, cl.cls);

@@ -185,6 +185,7 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 	struct decision *d = &f->d;
 	const struct config *cfg = f->rt->cfg;
 	struct store *store;
+	struct list_snapshot *lists = NULL;
 	char today[11];
 	time_t last = time(NULL), start = last;
 
@@ -195,6 +196,9 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 	today_string(today);
 	store = facts_store(f);
 	d->store_failed = store == NULL;
+	/* the lists in memory, asked once whether they changed; else each lookup asks the database */
+	if (store != NULL && d->n_rcpts > 0)
+		lists = list_cache_get(f->rt->lists, store);
 	d->already_encrypted = body_is_encrypted(f);
 	for (size_t i = 0; i < d->n_rcpts; i++) {
 		struct classification cl;
@@ -208,7 +212,7 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 			r->evidence = xstrdup("not classified: the time budget was spent");
 			continue;
 		}
-		classify_address(cfg, f->rt->certs, store, &r->addr, d->personal, today, &cl);
+		classify_address(cfg, f->rt->certs, store, lists, &r->addr, d->personal, today, &cl);
 		r->cls = cl.cls;
 		r->evidence = cl.evidence;
 		r->cert_der = cl.cert_der;
@@ -217,6 +221,7 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 		cl.cert_der = NULL;
 		classification_free(&cl);
 	}
+	list_snapshot_unref(lists);
 	directory_budget_clear();
 	policy_decide(cfg, d);
 }

@@ -74,6 +74,7 @@ struct runtime *runtime_load(struct config *cfg, struct strlist *errors)
 	rt->cfg = config_ref(cfg);
 	rt->stores = xcalloc(1, sizeof(*rt->stores));
 	pthread_mutex_init(&rt->stores->lock, NULL);
+	rt->lists = list_cache_new();
 	if ((rt->certs = certs_new(cfg, &err)) == NULL) {
 		add_located(&errs, cfg, err ? err : "certificates cannot be set up");
 		free(err);
@@ -254,6 +255,7 @@ void runtime_unref(struct runtime *rt)
 
 static void runtime_free(struct runtime *rt)
 {
+	list_cache_free(rt->lists);
 	if (rt->stores != NULL) {
 		for (size_t i = 0; i < rt->stores->n_idle; i++)
 			store_close(rt->stores->idle[i]);

@@ -26,6 +26,7 @@
 #include "certs.h"
 #include "config.h"
 #include "encrypt.h"
+#include "listcache.h"
 #include "store.h"
 #include "util.h"
 
@@ -38,6 +39,7 @@ struct runtime {
 	struct certs *certs;
 	struct mailboxes *mailboxes;
 	struct storepool *stores;	/* handles on cfg->database, reused across messages */
+	struct list_cache *lists;	/* the database's lists in memory */
 };
 
 /*

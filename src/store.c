@@ -110,6 +110,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CERT_PUT] = "INSERT OR REPLACE INTO cert_cache (address, found, der, subject, issuer,"
 			" fingerprint, source, not_before, not_after, fetched_at, fresh_until)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_LIST_GENERATION] = "SELECT id, imported_at, count FROM list_import ORDER BY id DESC LIMIT 1",
 	[ST_MARKER_EXPIRE] = "DELETE FROM reinject_marker WHERE ?1 IS NULL AND expires < ?2",
 	[ST_MARKER_PUT] = "INSERT OR REPLACE INTO reinject_marker (marker, expires) VALUES (?1, ?2)",
 	[ST_MARKER_TAKE] = "DELETE FROM reinject_marker WHERE marker = ?1 AND expires >= ?2",
@@ -626,6 +627,68 @@ int store_list_each(struct store *s, enum list_kind kind,
 	}
 	store_stmt_done(st);
 	return ret;
+}
+
+/*
+ * store_list_generation - every import adds a row to list_import, so the
+ * newest row identifies the lists' contents; the file's inode is mixed
+ * in, for a database restored under the same name.
+ */
+int store_list_generation(struct store *s, long long *gen)
+{
+	sqlite3_stmt *st = store_stmt_get(s, ST_LIST_GENERATION);
+	unsigned long long g = (unsigned long long)s->ino * 0x9E3779B97F4A7C15ull;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		g ^= (unsigned long long)sqlite3_column_int64(st, 0) << 40;
+		g ^= (unsigned long long)sqlite3_column_int64(st, 1);
+		g ^= (unsigned long long)sqlite3_column_int64(st, 2) << 20;
+	}
+	store_stmt_done(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_set_db_err(s, "cannot read the list generation");
+		return -1;
+	}
+	*gen = (long long)(g & 0x7fffffffffffffffull);
+	return 0;
+}
+
+struct lists_load {
+	enum list_kind kind;
+	int (*fn)(enum list_kind kind, const struct list_entry *e, void *arg);
+	void *arg;
+};
+
+static int load_one(const struct list_entry *e, void *arg)
+{
+	struct lists_load *l = arg;
+
+	return l->fn(l->kind, e, l->arg);
+}
+
+int store_lists_load(struct store *s, long long *gen,
+		     int (*fn)(enum list_kind kind, const struct list_entry *e, void *arg), void *arg)
+{
+	struct lists_load l = { .fn = fn, .arg = arg };
+	int rc;
+
+	/* one read transaction: the generation and the lists it names */
+	if (store_exec(s, "BEGIN") < 0)
+		return -1;
+	rc = store_list_generation(s, gen);
+	for (int k = 0; rc == 0 && k < LIST_COUNT; k++) {
+		l.kind = (enum list_kind)k;
+		rc = store_list_each(s, l.kind, load_one, &l);
+	}
+	if (store_exec(s, "COMMIT") < 0)
+		rc = -1;
+	if (sqlite3_get_autocommit(s->db) == 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 /* ------------------------------------------------------ certificate cache */

@@ -57,6 +57,17 @@ int store_list_replace(struct store *s, enum list_kind kind, const struct list_e
 int store_list_each(struct store *s, enum list_kind kind,
 		    int (*fn)(const struct list_entry *e, void *arg), void *arg);
 
+/*
+ * store_list_generation - a number that changes whenever a list is
+ * imported (or the database is replaced); 0 or -1.
+ * store_lists_load - every entry of every list, and the generation they
+ * belong to, in one read transaction; fn's entry lives only during the
+ * call, and a non-zero return stops the walk. 0 or -1.
+ */
+int store_list_generation(struct store *s, long long *gen);
+int store_lists_load(struct store *s, long long *gen,
+		     int (*fn)(enum list_kind kind, const struct list_entry *e, void *arg), void *arg);
+
 /* store_record_decision - record one message decision (and its recipients). 0 or -1. */
 int store_record_decision(struct store *s, const struct decision *d);
 

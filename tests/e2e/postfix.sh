@@ -132,6 +132,23 @@ send partner kontakt@partner-firma.dk
 delivered "partner" partner "personal=yes (header); action=deliver"
 decision "$QID" "partner" "applied=deliver" "class1=partner"
 
+# A list imported while the daemon runs decides the very next message
+# (the daemon keeps the lists in memory and notices the import).
+printf 'ny-tunnel.dk,Ny Region\n' >"$M/tunnel2.txt"
+give_to_test_user "$M/tunnel2.txt"
+ctl_import "$M/enforce.conf" tunnel "$M/tunnel2.txt"
+msg newtunnel sag@ny-tunnel.dk
+send newtunnel sag@ny-tunnel.dk
+delivered "newly imported tunnel domain" newtunnel "personal=yes (header); action=deliver"
+decision "$QID" "newly imported tunnel domain" "applied=deliver" "class1=tunnel"
+msg oldtunnel sag@kommune-tunnel.dk
+send oldtunnel sag@kommune-tunnel.dk
+rejected "tunnel domain gone from the new list" oldtunnel sag@kommune-tunnel.dk tls
+ctl_import "$M/enforce.conf" tunnel "$M/tunnel.txt"
+msg backtunnel sag@kommune-tunnel.dk
+send backtunnel sag@kommune-tunnel.dk
+delivered "tunnel domain imported again" backtunnel "personal=yes (header); action=deliver"
+
 msg expired kontakt@udloebet-firma.dk
 send expired kontakt@udloebet-firma.dk
 rejected "expired partner" expired kontakt@udloebet-firma.dk tls

@@ -343,7 +343,7 @@ static enum rclass classify_one(const struct config *cfg, struct store *st, cons
 	struct address a = { .local = (char *)"u", .domain = (char *)domain, .full = NULL };
 	struct classification c;
 
-	classify_address(cfg, NULL, st, &a, need_cert, today, &c);
+	classify_address(cfg, NULL, st, NULL, &a, need_cert, today, &c);
 	*evidence = c.evidence;
 	return c.cls;
 }
@@ -388,7 +388,7 @@ static void test_classify_no_store(void)
 	       "internal still first with PreferEncryption (today computed)");
 	free(ev);
 
-	classify_address(&cfg, NULL, NULL, &none, true, NULL, &c);
+	classify_address(&cfg, NULL, NULL, NULL, &none, true, NULL, &c);
 	is_int(c.cls, CLASS_UNKNOWN, "address without a domain: unknown");
 	classification_free(&c);
 	ok(c.evidence == NULL, "classification_free clears");
@@ -397,10 +397,10 @@ static void test_classify_no_store(void)
 		struct address pm = { (char *)"Postmaster", (char *)"", (char *)"Postmaster" };
 		struct address other = { (char *)"root", (char *)"", (char *)"root" };
 
-		classify_address(&cfg, NULL, NULL, &pm, true, NULL, &c);
+		classify_address(&cfg, NULL, NULL, NULL, &pm, true, NULL, &c);
 		is_int(c.cls, CLASS_INTERNAL, "<postmaster> without a domain: internal (RFC 5321)");
 		classification_free(&c);
-		classify_address(&cfg, NULL, NULL, &other, true, NULL, &c);
+		classify_address(&cfg, NULL, NULL, NULL, &other, true, NULL, &c);
 		is_int(c.cls, CLASS_UNKNOWN, "any other address without a domain: unknown");
 		classification_free(&c);
 	}

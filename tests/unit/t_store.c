@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listcache.h"
 #include "lists.h"
 #include "store.h"
 #include "tap.h"
@@ -162,6 +163,97 @@ static void test_match(struct store *s)
 	is_str(got, ".b.example.org,.dk-tunnel.example,.example.org,kp-tunnel.dk,kp.dk,.kp.dk,region.dk",
 	       "store_list_each ordered by domain (a leading dot sorts with its name)");
 	free(got);
+}
+
+/* same_entry - do two lookups agree, entry and evidence alike? */
+static bool same_entry(enum lookup ra, const struct list_entry *a, enum lookup rb,
+		       const struct list_entry *b)
+{
+#define SAME_STR(x, y) ((x) == NULL ? (y) == NULL : (y) != NULL && strcmp((x), (y)) == 0)
+	if (ra != rb)
+		return false;
+	if (ra != LOOKUP_FOUND)
+		return true;
+	return SAME_STR(a->domain, b->domain) && SAME_STR(a->organisation, b->organisation) &&
+	       SAME_STR(a->dpa_expires, b->dpa_expires) && SAME_STR(a->source, b->source) &&
+	       a->imported_at == b->imported_at && a->line == b->line;
+#undef SAME_STR
+}
+
+/* The lists in memory answer as the database does, and follow its imports. */
+static void test_list_cache(struct store *s)
+{
+	static const char *const more[] = {
+		"gmail.com", "GMAIL.COM", "mail.gmail.com", "hotmail.com", "p.example", "a.p.example",
+		"sub.partner.example", "partner.example", "new.dk", "x.new.dk", ".", "a..b", "dk.",
+	};
+	struct list_entries p = parse_list(LIST_PARTNERS, "partners.txt",
+					   "p.example,P A/S,2099-12-31\n.partner.example,Q ApS,\n");
+	struct list_entries t2 = parse_list(LIST_TUNNEL, "tunnel2.txt", "new.dk,New\n");
+	struct list_cache *cache = list_cache_new();
+	struct list_snapshot *snap, *again, *newer;
+	struct store *other;
+	struct list_entry a, b;
+	char *err = NULL;
+	int differ = 0, n = 0;
+
+	ok(store_list_replace(s, LIST_PARTNERS, &p, &err) == 0, "import a partner list");
+	snap = list_cache_get(cache, s);
+	ok(snap != NULL, "a snapshot of the lists");
+	if (snap == NULL) {
+		diag("%s", store_errmsg(s));
+		return;
+	}
+	is_int((int)list_snapshot_count(snap, LIST_TUNNEL), 7, "snapshot: the 7 tunnel entries");
+	is_int((int)list_snapshot_count(snap, LIST_PARTNERS), 2, "snapshot: the 2 partners");
+	for (int k = 0; k < LIST_COUNT; k++) {
+		for (size_t i = 0; i < sizeof(tunnel_cases) / sizeof(tunnel_cases[0]) +
+					   sizeof(more) / sizeof(more[0]);
+		     i++) {
+			const char *d = i < sizeof(tunnel_cases) / sizeof(tunnel_cases[0])
+						? tunnel_cases[i].domain
+						: more[i - sizeof(tunnel_cases) / sizeof(tunnel_cases[0])];
+			enum lookup ra = store_list_match(s, (enum list_kind)k, d, &a);
+			enum lookup rb = list_snapshot_match(snap, (enum list_kind)k, d, &b);
+
+			n++;
+			if (!same_entry(ra, &a, rb, &b) && differ++ < 5)
+				diag("%s \"%s\": database %s, snapshot %s", list_kind_name(k), d,
+				     ra == LOOKUP_FOUND ? a.domain : "-", rb == LOOKUP_FOUND ? b.domain : "-");
+			list_entry_free(&a);
+			list_entry_free(&b);
+		}
+	}
+	is_int(differ, 0, "the snapshot answers %d lookups in 3 lists as the database does", n);
+	again = list_cache_get(cache, s);
+	ok(again == snap, "nothing imported: the same snapshot again");
+	list_snapshot_unref(again);
+
+	other = store_open(db_path, STORE_RW, &err);
+	ok(other != NULL && store_list_replace(other, LIST_TUNNEL, &t2, &err) == 0,
+	   "another handle imports a new tunnel list");
+	store_close(other);
+	newer = list_cache_get(cache, s);
+	ok(newer != NULL && newer != snap, "after the import: a new snapshot");
+	ok(newer != NULL && list_snapshot_match(newer, LIST_TUNNEL, "new.dk", &b) == LOOKUP_FOUND &&
+		   strcmp(b.organisation, "New") == 0,
+	   "the new snapshot has the new list");
+	list_entry_free(&b);
+	ok(newer != NULL && list_snapshot_match(newer, LIST_TUNNEL, "region.dk", &b) == LOOKUP_NOTFOUND,
+	   "... and not the old one");
+	ok(list_snapshot_match(snap, LIST_TUNNEL, "region.dk", &b) == LOOKUP_FOUND,
+	   "a message holding the old snapshot finishes with it");
+	list_entry_free(&b);
+	list_snapshot_unref(snap);
+	list_snapshot_unref(newer);
+	list_cache_free(cache);
+	/* put the tunnel list back for the tests after this one */
+	list_entries_free(&t2);
+	t2 = parse_list(LIST_TUNNEL, "tunnel.txt", tunnel_text);
+	ok(store_list_replace(s, LIST_TUNNEL, &t2, &err) == 0, "the tunnel list restored");
+	list_entries_free(&t2);
+	list_entries_free(&p);
+	free(err);
 }
 
 /* A failed import (a duplicate key half way) leaves the old list as it was. */
@@ -595,6 +687,7 @@ int main(void)
 	db_path = xasprintf("%s/test.db", dir);
 	test_create(&s);
 	test_match(s);
+	test_list_cache(s);
 	test_atomic(s);
 	test_decisions(s);
 	store_close(s);
