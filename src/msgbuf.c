@@ -19,6 +19,7 @@ struct msgbuf {
 	char *tmpdir;
 	struct strbuf mem;	/* while size <= limit */
 	FILE *file;		/* after the spill; also the reading stream */
+	FILE *mem_reader;	/* a read-only stream on mem, from msgbuf_read */
 	size_t size;
 	int failed;
 };
@@ -87,6 +88,10 @@ int msgbuf_write(struct msgbuf *b, const void *p, size_t n, char **err)
 		*err = xstrdup("message buffer failed earlier");
 		return -1;
 	}
+	if (b->mem_reader != NULL) {	/* mem may move: the reader ends here */
+		fclose(b->mem_reader);
+		b->mem_reader = NULL;
+	}
 	if (b->file == NULL && b->size + n > b->limit && spill(b, err) != 0)
 		goto fail;
 	if (b->file == NULL) {
@@ -109,8 +114,18 @@ FILE *msgbuf_read(struct msgbuf *b, char **err)
 		*err = xstrdup("message buffer failed earlier");
 		return NULL;
 	}
+	if (b->file == NULL && b->mem_reader == NULL && b->mem.len > 0)
+		/* in memory it stays: a stream on the bytes, no file (NULL: spill below) */
+		b->mem_reader = fmemopen(b->mem.s, b->mem.len, "r");
+	if (b->mem_reader != NULL) {
+		clearerr(b->mem_reader);
+		if (fseek(b->mem_reader, 0, SEEK_SET) != 0) {
+			*err = xasprintf("cannot rewind the message in memory: %s", strerror(errno));
+			return NULL;
+		}
+		return b->mem_reader;
+	}
 	if (b->file == NULL && spill(b, err) != 0) {
-		/* reading goes through a FILE either way; a small message spills now */
 		b->failed = 1;
 		return NULL;
 	}
@@ -137,6 +152,8 @@ void msgbuf_free(struct msgbuf *b)
 		return;
 	if (b->file != NULL)
 		fclose(b->file);
+	if (b->mem_reader != NULL)
+		fclose(b->mem_reader);
 	sb_free(&b->mem);
 	free(b->tmpdir);
 	free(b);

@@ -21,7 +21,12 @@ struct msgbuf;
 struct msgbuf *msgbuf_new(size_t limit, const char *tmpdir);
 /* msgbuf_write - append; 0, or -1 with *err set (disk full, ...): the buffer is then unusable. */
 int msgbuf_write(struct msgbuf *b, const void *p, size_t n, char **err);
-/* msgbuf_read - a stream positioned at the start of the bytes; owned by b. NULL with *err. */
+/*
+ * msgbuf_read - a stream positioned at the start of the bytes, owned by b
+ * and valid until the next msgbuf_write or msgbuf_free: read-only on the
+ * memory while the bytes fit there, else the temporary file. NULL with
+ * *err.
+ */
 FILE *msgbuf_read(struct msgbuf *b, char **err);
 size_t msgbuf_size(const struct msgbuf *b);
 int msgbuf_in_file(const struct msgbuf *b);	/* 1 if it spilled to a file */
