@@ -5,19 +5,25 @@
  * Exports reinject_message, reinject_message_timeout, reinject_check
  * (reinject.h).
  *
- * The sendmail command runs in its own process group with a clean signal
- * mask and SIGPIPE at its default, and only fds 0-2 open: the message on
- * stdin (a socket pair, so that MSG_NOSIGNAL spares us a SIGPIPE when it
- * stops reading), stdout and stderr on one pipe that we read while we
- * write (so that neither side can block the other). An exec failure comes
- * back through a close-on-exec pipe, so "cannot execute" is told apart
- * from a sendmail that exits 127.
+ * The sendmail command is started with posix_spawn, not fork: glibc
+ * starts it with clone(CLONE_VM|CLONE_VFORK), so a hand-off does not copy
+ * the page tables of a big multi-threaded daemon (nor undo the copy at
+ * exec), and an exec failure comes back as posix_spawn's return value, so
+ * "cannot execute" is told apart from a sendmail that exits 127. The
+ * command runs in its own process group (a timeout kills all of it) with
+ * a clean signal mask and every signal at its default (SIGPIPE is
+ * ignored here; glibc's own internal signals are left as its posix_spawn
+ * leaves them), and only fds 0-2 open: the message on stdin (a socket
+ * pair, so that MSG_NOSIGNAL spares us a SIGPIPE when it stops reading),
+ * stdout and stderr on one pipe that we read while we write (so that
+ * neither side can block the other).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,17 +61,16 @@ static int sendmail_message(const char *path, const char *sender, const char *co
 			    size_t n, FILE *message, long long deadline, char **err);
 static char **sendmail_argv(const char *path, const char *sender, const char *const *rcpts,
 			    size_t n);
-static pid_t spawn(const char *path, char **argv, int in_fd, int out_fd, int exec_fd);
-static void child_exec(const char *path, char **argv, int in_fd, int out_fd, int exec_fd,
-		       int maxfd) __attribute__((noreturn));
+static int spawn(const char *path, char **argv, int in_fd, int out_fd, pid_t *pid);
+static int above_stdio(int *fd);
 static int run_child(struct child *c, long long deadline);
 static void pump_once(struct child *c, int wait_ms);
 static void feed(struct child *c);
 static void drain(struct child *c);
 static void close_fd(int *fd);
 static void close_pair(int fd[2]);
-static void report_child(const struct child *c, const char *path, int exec_errno,
-			 bool timed_out, int timeout, char **err);
+static void report_child(const struct child *c, const char *path, bool timed_out, int timeout,
+			 char **err);
 
 int reinject_message(const struct config *cfg, const char *sender, const char *const *rcpts,
 		     size_t n, FILE *message, char **err)
@@ -180,41 +185,37 @@ int reinject_left_ms(long long deadline)
 static int sendmail_message(const char *path, const char *sender, const char *const *rcpts,
 			    size_t n, FILE *message, long long deadline, char **err)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, ex[2] = { -1, -1 };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	char **argv = sendmail_argv(path, sender, rcpts, n);
 	struct child *c = xcalloc(1, sizeof(*c));	/* 64 KB: not on a thread's stack */
-	int exec_errno = 0, timeout = (reinject_left_ms(deadline) + 999) / 1000, ret = -1;
+	int e, timeout = (reinject_left_ms(deadline) + 999) / 1000, ret = -1;
 	bool timed_out;
 
 	c->in_fd = c->out_fd = -1;
 	c->msg = message;
 	sb_init(&c->text);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
-	    pipe2(out, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0) {
+	    pipe2(out, O_CLOEXEC) < 0 || above_stdio(&in[0]) < 0 || above_stdio(&out[1]) < 0) {
 		*err = xasprintf("cannot run %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if ((c->pid = spawn(path, argv, in[0], out[1], ex[1])) < 0) {
-		*err = xasprintf("cannot run %s: fork: %s", path, strerror(errno));
+	if ((e = spawn(path, argv, in[0], out[1], &c->pid)) != 0) {
+		*err = xasprintf("cannot execute %s: %s", path, strerror(e));
 		goto out;
 	}
 	close_fd(&in[0]);
 	close_fd(&out[1]);
-	close_fd(&ex[1]);
 	c->in_fd = in[1];
 	c->out_fd = out[0];
 	in[1] = out[0] = -1;
 	timed_out = run_child(c, deadline) < 0;
-	if (read(ex[0], &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
-		exec_errno = 0;
-	ret = !timed_out && !exec_errno && !c->short_write && !c->msg_failed &&
-	      WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0 ? 0 : -1;
+	ret = !timed_out && !c->short_write && !c->msg_failed && WIFEXITED(c->status) &&
+	      WEXITSTATUS(c->status) == 0 ? 0 : -1;
 	if (ret < 0)
-		report_child(c, path, exec_errno, timed_out, timeout, err);
+		report_child(c, path, timed_out, timeout, err);
 out:
 	close_pair(in);
 	close_pair(out);
-	close_pair(ex);
 	close_fd(&c->in_fd);
 	close_fd(&c->out_fd);
 	sb_free(&c->text);
@@ -240,54 +241,57 @@ static char **sendmail_argv(const char *path, const char *sender, const char *co
 	return argv;
 }
 
-static pid_t spawn(const char *path, char **argv, int in_fd, int out_fd, int exec_fd)
+/*
+ * spawn - start path with in_fd as its stdin and out_fd as its stdout and
+ * stderr, nothing else open, in its own process group, no signal blocked
+ * or ignored. 0 with *pid set, or an errno value: that of the exec when
+ * the program cannot be run, or of the step before it that failed (glibc
+ * waits for the exec, and reaps a child that did not get that far). Both
+ * fds are above 2, so that no dup2 onto 0-2 overwrites the other.
+ */
+static int spawn(const char *path, char **argv, int in_fd, int out_fd, pid_t *pid)
 {
-	long open_max = sysconf(_SC_OPEN_MAX);	/* before fork: not async-signal-safe */
-	int maxfd = open_max < 0 || open_max > 65536 ? 65536 : (int)open_max;
-	pid_t pid = fork();
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int e;
 
-	if (pid == 0)
-		child_exec(path, argv, in_fd, out_fd, exec_fd, maxfd);
-	return pid;
+	sigemptyset(&none);
+	sigfillset(&all);	/* glibc leaves out its internal signals */
+	if ((e = posix_spawnattr_init(&attr)) != 0)
+		return e;
+	if ((e = posix_spawn_file_actions_init(&fa)) != 0) {
+		posix_spawnattr_destroy(&attr);
+		return e;
+	}
+	if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+						    POSIX_SPAWN_SETSIGDEF)) == 0 &&
+	    (e = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
+	    (e = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+	    (e = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
+	    (e = posix_spawn_file_actions_adddup2(&fa, in_fd, 0)) == 0 &&
+	    (e = posix_spawn_file_actions_adddup2(&fa, out_fd, 1)) == 0 &&
+	    (e = posix_spawn_file_actions_adddup2(&fa, out_fd, 2)) == 0 &&
+	    /* Nothing of the daemon's (database, sockets) may leak into the MTA. */
+	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0)
+		e = posix_spawn(pid, path, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return e;
 }
 
-/*
- * child_exec - in the child of a (possibly multi-threaded) process: only
- * async-signal-safe calls. The fds are first moved above 2, so that none
- * of them is overwritten by the dup2 onto 0-2 if the daemon runs with
- * those closed.
- */
-static void child_exec(const char *path, char **argv, int in_fd, int out_fd, int exec_fd,
-		       int maxfd)
+/* above_stdio - move *fd above 2 (the daemon may run with 0-2 closed). */
+static int above_stdio(int *fd)
 {
-	struct sigaction sa;
-	sigset_t none;
-	int e, fd;
+	int moved;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setpgid(0, 0);
-	in_fd = fcntl(in_fd, F_DUPFD_CLOEXEC, 3);
-	out_fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 3);
-	exec_fd = fcntl(exec_fd, F_DUPFD_CLOEXEC, 3);
-	if (in_fd < 0 || out_fd < 0 || exec_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 ||
-	    dup2(out_fd, 2) < 0)
-		goto fail;
-	/* Nothing of the daemon's (database, sockets) may leak into the MTA. */
-	if (close_range(3, (unsigned)exec_fd - 1, 0) < 0 ||
-	    close_range((unsigned)exec_fd + 1, ~0U, 0) < 0)
-		for (fd = 3; fd < maxfd; fd++)
-			if (fd != exec_fd)
-				close(fd);
-	execv(path, argv);
-fail:
-	e = errno;
-	if (write(exec_fd, &e, sizeof(e)) < 0)
-		_exit(126);
-	_exit(127);
+	if (*fd > 2)
+		return 0;
+	if ((moved = fcntl(*fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -1;
+	close(*fd);
+	*fd = moved;
+	return 0;
 }
 
 /*
@@ -410,16 +414,14 @@ static void close_pair(int fd[2])
 }
 
 /* report_child - why the hand-off failed, with what the command said. */
-static void report_child(const struct child *c, const char *path, int exec_errno,
-			 bool timed_out, int timeout, char **err)
+static void report_child(const struct child *c, const char *path, bool timed_out, int timeout,
+			 char **err)
 {
 	struct strbuf sb;
 	char *said = reinject_one_line(c->text.s);
 
 	sb_init(&sb);
-	if (exec_errno != 0)
-		sb_printf(&sb, "cannot execute %s: %s", path, strerror(exec_errno));
-	else if (timed_out)
+	if (timed_out)
 		sb_printf(&sb, "%s did not finish within %d seconds; killed", path, timeout);
 	else if (c->msg_failed)
 		sb_printf(&sb, "cannot read the message for %s", path);

@@ -4,7 +4,7 @@
  *
  * Two ways, chosen by the Reinject setting:
  *
- *   sendmail        run SendmailPath -i -f SENDER -- RCPT... (fork/execv,
+ *   sendmail        run SendmailPath -i -f SENDER -- RCPT... (posix_spawn,
  *                   no shell, the daemon's environment passed on, so that
  *                   MAIL_CONFIG selects a Postfix instance), the message on
  *                   its standard input. Durable when it exits 0; otherwise

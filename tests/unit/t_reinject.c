@@ -4,13 +4,18 @@
  * Sendmail mode runs fake sendmail scripts written into a private
  * temporary directory: they record their arguments, standard input and
  * environment, or fail in the ways a real one does (exit 75 with a
- * complaint, hang, stop reading, die of a signal). SMTP mode talks to a
+ * complaint, hang, stop reading, die of a signal, cannot be executed).
+ * Where a shell would hide what the command was started with (signal
+ * mask, ignored signals, open fds, process group), this program itself
+ * is the command. SMTP mode talks to a
  * small SMTP listener forked from this process on 127.0.0.1 that records
  * the transaction and answers as each case needs.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -122,19 +127,53 @@ static bool has_fd(const char *listing, int fd)
 
 /*
  * fake_sendmail - this program, run as the sendmail command with
- * T_REINJECT_FAKE=FILE: records its signal mask and ignored signals
- * (a shell would reset them before a script could look), eats stdin.
+ * T_REINJECT_FAKE=PREFIX: records in PREFIX-SENDER its signal mask and
+ * ignored signals (a shell would reset them before a script could look),
+ * its open fds and whether it leads its own process group; eats stdin.
+ * A recipient "fail@..." makes it say its sender on stderr and exit 3.
  */
-static int fake_sendmail(const char *record)
+static int fake_sendmail(const char *prefix, int argc, char **argv)
 {
+	const char *sender = argc > 3 ? argv[3] : "none";
+	char *record = xasprintf("%s-%s", prefix, sender);
 	FILE *st = fopen("/proc/self/status", "r"), *rec = fopen(record, "w");
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
 	char line[256];
+	bool fds[1024] = { false }, beyond = false;
 
 	while (st && rec && fgets(line, sizeof(line), st))
 		if (strncmp(line, "SigBlk:", 7) == 0 || strncmp(line, "SigIgn:", 7) == 0)
 			fputs(line, rec);
+	if (st)
+		fclose(st);
+	while (d && (e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) || (rec && fd == fileno(rec)))
+			continue;
+		if (fd >= 0 && fd < 1024)
+			fds[fd] = true;
+		else
+			beyond = true;
+	}
+	if (d)
+		closedir(d);
+	if (rec) {
+		fputs("Fds:", rec);
+		for (int fd = 0; fd < 1024; fd++)
+			if (fds[fd])
+				fprintf(rec, " %d", fd);
+		fprintf(rec, "%s\nPgrp: %s\n", beyond ? " 1024+" : "",
+			getpgrp() == getpid() ? "own" : "inherited");
+	}
+	free(record);
 	while (fgets(line, sizeof(line), stdin))
 		;
+	if (argc > 5 && strncmp(argv[5], "fail@", 5) == 0) {
+		fprintf(stderr, "refused for %s\n", sender);
+		return 3;
+	}
 	return rec && fclose(rec) == 0 ? 0 : 1;
 }
 
@@ -146,23 +185,51 @@ static unsigned long long sigmask_of(const char *record, const char *which)
 	return p ? strtoull(p + strlen(which), NULL, 16) : ~0ULL;
 }
 
+/* self - this program's path, to run as the fake sendmail. */
+static const char *self(void)
+{
+	static char exe[4096];
+	ssize_t n;
+
+	if (exe[0] == '\0' && (n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0)
+		exe[n] = '\0';
+	return exe;
+}
+
 static void test_signals(void)
 {
 	const char *rcpts[] = { "alice@example.test" };
-	char self[4096], *rec = path("signals"), *err = NULL, *got;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *prefix = path("signals"), *err = NULL, *got;
+	int high = dup2(0, 1000);	/* not close-on-exec, far above any fd of ours */
+	unsigned long long libc_own = 0;
 
-	self[n > 0 ? n : 0] = '\0';
-	setenv("T_REINJECT_FAKE", rec, 1);
-	is_int(inject("sendmail", self, "s@kp.test", rcpts, 1, "x\n", 2, 10, &err), 0,
+	signal(SIGHUP, SIG_IGN);	/* as under nohup */
+	signal(SIGUSR2, SIG_IGN);
+	setenv("T_REINJECT_FAKE", prefix, 1);
+	is_int(inject("sendmail", self(), "s@kp.test", rcpts, 1, "x\n", 2, 10, &err), 0,
 	       "signals: the fake sendmail runs");
 	unsetenv("T_REINJECT_FAKE");
-	got = slurp("signals", NULL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
+	got = slurp("signals-s@kp.test", NULL);
 	is_int((long long)sigmask_of(got, "SigBlk:"), 0,
 	       "signals: the command starts with no signal blocked (SIGTERM is blocked here)");
 	is_int((long long)(sigmask_of(got, "SigIgn:") & (1ULL << (SIGPIPE - 1))), 0,
 	       "signals: SIGPIPE is not ignored in the command (it is here)");
-	free(got), free(rec), free(err);
+	/*
+	 * Except the C library's own (32 up to SIGRTMIN), which glibc's
+	 * posix_spawn leaves ignored and which a program's C library sets up
+	 * for itself when it uses them.
+	 */
+	for (int sig = 32; sig < SIGRTMIN; sig++)
+		libc_own |= 1ULL << (sig - 1);
+	is_int((long long)(sigmask_of(got, "SigIgn:") & ~libc_own), 0,
+	       "signals: no signal is ignored in the command (SIGHUP, SIGUSR2 are here)");
+	ok(got && strstr(got, "\nFds: 0 1 2\n"), "fds: the command has exactly fds 0-2 open "
+	   "(not %d) [%s]", high, got ? got : "no record");
+	ok(got && strstr(got, "\nPgrp: own\n"), "the command leads its own process group");
+	close(high);
+	free(got), free(prefix), free(err);
 }
 
 static void test_sendmail_ok(void)
@@ -246,6 +313,7 @@ static void test_sendmail_failures(void)
 {
 	const char *rcpts[] = { "alice@example.test" };
 	char *sm, *err = NULL;
+	FILE *f;
 	double t0;
 	int rc;
 
@@ -294,12 +362,184 @@ static void test_sendmail_failures(void)
 	   "sendmail: a program that cannot run (%s)", err ? err : "none");
 	free(sm);
 
+	/* 127 is also what a shell says for "command not found": ours must not guess. */
+	sm = script("sendmail-127", "cat >/dev/null\necho 'sendmail: says 127' >&2\nexit 127");
+	rc = inject("sendmail", sm, "s@kp.test", rcpts, 1, "x\n", 2, 10, &err);
+	ok(rc == -1 && err && strstr(err, "exited with status 127: sendmail: says 127") &&
+	   !strstr(err, "cannot execute"), "sendmail: a command that exits 127 ran (%s)",
+	   err ? err : "none");
+	free(sm);
+
+	sm = script("sendmail-badinterp", "exit 0");
+	f = fopen(sm, "w");
+	fputs("#!/nonexistent/interpreter\nexit 0\n", f);
+	fclose(f);
+	rc = inject("sendmail", sm, "s@kp.test", rcpts, 1, "x\n", 2, 10, &err);
+	ok(rc == -1 && err && strstr(err, "cannot execute") && strstr(err, "No such file"),
+	   "sendmail: a script whose interpreter is missing cannot execute (%s)",
+	   err ? err : "none");
+	free(sm);
+
+	rc = inject("sendmail", dir, "s@kp.test", rcpts, 1, "x\n", 2, 10, &err);
+	ok(rc == -1 && err && strstr(err, "cannot execute") && strstr(err, "Permission denied"),
+	   "sendmail: a directory cannot execute (%s)", err ? err : "none");
+
 	rc = inject("sendmail", "/bin/true", "s@kp.test", rcpts, 0, "x\n", 2, 10, &err);
 	ok(rc == -1 && err && strstr(err, "no recipients"), "no recipients is an error");
 	rc = inject("sendmail", "/bin/true", "s@kp.test\nRCPT TO:<x@y>", rcpts, 1, "x\n", 2, 10,
 		    &err);
 	ok(rc == -1 && err, "a line break in the sender is refused");
 	free(err);
+}
+
+/* process_gone - has pid exited (gone, or a zombie nobody reaped yet)? */
+static bool process_gone(pid_t pid)
+{
+	char *p = xasprintf("/proc/%ld/stat", (long)pid), buf[512], *paren;
+	FILE *f = fopen(p, "r");
+	bool gone = f == NULL;
+
+	if (f != NULL && fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')) != NULL)
+		gone = paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+	if (f != NULL)
+		fclose(f);
+	free(p);
+	return gone;
+}
+
+/* A timeout kills what the command started too: its whole process group. */
+static void test_timeout_kills_group(void)
+{
+	const char *rcpts[] = { "alice@example.test" };
+	char *body = xasprintf("sleep 30 &\necho $! >%s/bgpid\nexec sleep 30", dir);
+	char *sm = script("sendmail-group", body), *err = NULL, *got;
+	long bg;
+	int i, rc;
+
+	rc = inject("sendmail", sm, "s@kp.test", rcpts, 1, "x\n", 2, 1, &err);
+	got = slurp("bgpid", NULL);
+	bg = got ? atol(got) : 0;
+	for (i = 0; i < 40 && bg > 0 && !process_gone((pid_t)bg); i++)
+		usleep(50000);
+	ok(rc == -1 && err && strstr(err, "did not finish") && bg > 0 && process_gone((pid_t)bg),
+	   "sendmail: the timeout kills the command's background child %ld too (%s)", bg,
+	   err ? err : "none");
+	if (bg > 0 && !process_gone((pid_t)bg))
+		kill((pid_t)bg, SIGKILL);
+	free(got), free(sm), free(body), free(err);
+}
+
+/*
+ * With fds 0-2 closed in the daemon, our socket pair and pipe take them:
+ * the command must still get the message on 0 and its words heard from 2.
+ * In a child of ours, where closing them does not silence the test.
+ */
+static void test_stdio_closed(void)
+{
+	const char *rcpts[] = { "alice@example.test" };
+	char *body = xasprintf("cat >%s/stdio-in\necho 'heard on stderr' >&2\nexit 3", dir);
+	char *sm = script("sendmail-stdio", body), *got;
+	struct config cfg;
+	FILE *f = message_file(message, strlen(message));
+	int st = -1;
+	pid_t pid;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.reinject = (char *)"sendmail";
+	cfg.sendmail_path = sm;
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		char *err = NULL;
+		int rc;
+
+		close(0), close(1), close(2);
+		rc = reinject_message_timeout(&cfg, "s@kp.test", rcpts, 1, f, 10, &err);
+		_exit(rc == -1 && err && strstr(err, "status 3: heard on stderr") ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	fclose(f);
+	is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0,
+	       "stdio closed: the command's stderr still comes back as the explanation");
+	got = slurp("stdio-in", NULL);
+	is_str(got, message, "stdio closed: the message still arrives on the command's stdin");
+	free(got), free(sm), free(body);
+}
+
+/* One thread's hand-offs: even ones succeed, odd ones fail with their sender in stderr. */
+struct handoffs {
+	int thread;
+	int bad;	/* wrong results */
+	char why[512];
+};
+
+#define THREADS 4
+#define PER_THREAD 4
+
+static void *handoff_thread(void *arg)
+{
+	struct handoffs *h = arg;
+	struct config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.reinject = (char *)"sendmail";
+	cfg.sendmail_path = (char *)self();
+	for (int i = 0; i < PER_THREAD; i++) {
+		char *sender = xasprintf("t%d-%d@kp.test", h->thread, i), *err = NULL;
+		const char *rcpts[] = { i % 2 ? "fail@example.test" : "alice@example.test" };
+		char *want = xasprintf("status 3: refused for %s", sender);
+		FILE *f = message_file(message, strlen(message));
+		int rc = reinject_message_timeout(&cfg, sender, rcpts, 1, f, 20, &err);
+
+		if (i % 2 ? rc != -1 || !err || !strstr(err, want) : rc != 0) {
+			h->bad++;
+			snprintf(h->why, sizeof(h->why), "%s: rc %d, %s", sender, rc,
+				 err ? err : "no error");
+		}
+		fclose(f);
+		free(want), free(err), free(sender);
+	}
+	return NULL;
+}
+
+/*
+ * Hand-offs from several threads at once, as the daemon's do: each gets
+ * its own command's verdict and words, and no command gets another's fds.
+ */
+static void test_threads(void)
+{
+	struct handoffs h[THREADS];
+	pthread_t t[THREADS];
+	char *prefix = path("thread"), *got, *name;
+	int bad = 0, leaks = 0, i, j;
+
+	setenv("T_REINJECT_FAKE", prefix, 1);
+	for (i = 0; i < THREADS; i++) {
+		memset(&h[i], 0, sizeof(h[i]));
+		h[i].thread = i;
+		pthread_create(&t[i], NULL, handoff_thread, &h[i]);
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		if (h[i].bad) {
+			bad += h[i].bad;
+			diag("%s", h[i].why);
+		}
+	}
+	unsetenv("T_REINJECT_FAKE");
+	for (i = 0; i < THREADS; i++)
+		for (j = 0; j < PER_THREAD; j++) {
+			name = xasprintf("thread-t%d-%d@kp.test", i, j);
+			got = slurp(name, NULL);
+			if (!got || !strstr(got, "\nFds: 0 1 2\n") || !strstr(got, "\nPgrp: own\n")) {
+				leaks++;
+				diag("%s: %s", name, got ? got : "no record");
+			}
+			free(got), free(name);
+		}
+	is_int(bad, 0, "threads: %d concurrent hand-offs each get their own verdict and words",
+	       THREADS * PER_THREAD);
+	is_int(leaks, 0, "threads: each command has exactly fds 0-2, in its own process group");
+	free(prefix);
 }
 
 /* ---------------------------------------------------------------- SMTP */
@@ -557,14 +797,14 @@ static void test_check(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
 	sigset_t term;
 	char *cmd;
 
 	if (getenv("T_REINJECT_FAKE") != NULL)
-		return fake_sendmail(getenv("T_REINJECT_FAKE"));
+		return fake_sendmail(getenv("T_REINJECT_FAKE"), argc, argv);
 	signal(SIGPIPE, SIG_IGN);	/* as libmilter does; the command must get it back */
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
@@ -578,6 +818,9 @@ int main(void)
 	test_signals();
 	test_sendmail_big();
 	test_sendmail_failures();
+	test_timeout_kills_group();
+	test_stdio_closed();
+	test_threads();
 	test_smtp_ok();
 	test_smtp_failures();
 	test_check();
