@@ -110,6 +110,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CERT_PUT] = "INSERT OR REPLACE INTO cert_cache (address, found, der, subject, issuer,"
 			" fingerprint, source, not_before, not_after, fetched_at, fresh_until)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
 	[ST_LIST_GENERATION] = "SELECT id, imported_at, count FROM list_import ORDER BY id DESC LIMIT 1",
 	[ST_MARKER_EXPIRE] = "DELETE FROM reinject_marker WHERE ?1 IS NULL AND expires < ?2",
 	[ST_MARKER_PUT] = "INSERT OR REPLACE INTO reinject_marker (marker, expires) VALUES (?1, ?2)",
@@ -414,10 +416,29 @@ int store_exec(struct store *s, const char *sql)
 	return -1;
 }
 
+/* step_once - run a cached statement without results; 0, or -1 with the error set. */
+static int step_once(struct store *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = store_stmt_get(s, id);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		store_set_db_err(s, stmt_sql[id]);
+	store_stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * store_write_begin and store_write_end: the transaction statements are
+ * cached like the others (sqlite3_exec would parse them for every write).
+ */
 int store_write_begin(struct store *s)
 {
 	pthread_mutex_lock(&store_writer);
-	if (store_exec(s, "BEGIN IMMEDIATE") == 0)
+	if (step_once(s, ST_BEGIN_WRITE) == 0)
 		return 0;
 	pthread_mutex_unlock(&store_writer);
 	return -1;
@@ -425,7 +446,7 @@ int store_write_begin(struct store *s)
 
 int store_write_end(struct store *s, int rc)
 {
-	if (rc == 0 && store_exec(s, "COMMIT") < 0)
+	if (rc == 0 && step_once(s, ST_COMMIT) < 0)
 		rc = -1;
 	/* a failed COMMIT leaves the transaction open; ROLLBACK ends it either way */
 	if (rc != 0 && sqlite3_get_autocommit(s->db) == 0)
