@@ -6,7 +6,7 @@
 # built, and "make bench-programs" run in the build directory):
 #   make bench [BENCH_ARGS="..."]          (in the build directory), or
 #   [top_builddir=BUILD] bash bench/run.sh [-w LIST] [-q] [-n N] [-r ROUNDS]
-#       [-s SESSIONS] [-0]
+#       [-s SESSIONS] [-0] [-i]
 #   -w LIST     workloads, comma-separated (default micro,W1,W2,W3,W4,W5,W6)
 #   -q          quick: a fifth of the messages, one round (to iterate)
 #   -n N        messages per slice for W1-W4 (default W1/W2 500, W3 150,
@@ -90,7 +90,7 @@ NOFILTER=
 INTERACTIVE=
 
 usage() {
-	sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '5,20p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -485,7 +485,7 @@ FAILED=
 
 # throughput WL N - the rounds of a W1-W4 workload.
 throughput() {
-	local n=$2 r f secs sum_n sum_s rate ratio
+	local n=$2 r f rate ratio
 	local -a order=(null sm) slices
 	local -A rates s_n s_s
 	WL=$1
