@@ -34,7 +34,8 @@ struct list_snapshot {
 };
 
 struct list_cache {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;		/* current */
+	pthread_mutex_t loading;	/* one thread loads; the others wait for its snapshot */
 	struct list_snapshot *current;	/* NULL until the first get */
 };
 
@@ -55,6 +56,7 @@ struct list_cache *list_cache_new(void)
 	struct list_cache *c = xcalloc(1, sizeof(*c));
 
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->loading, NULL);
 	return c;
 }
 
@@ -64,34 +66,49 @@ void list_cache_free(struct list_cache *c)
 		return;
 	list_snapshot_unref(c->current);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->loading);
 	free(c);
 }
 
-struct list_snapshot *list_cache_get(struct list_cache *c, struct store *s)
+/* current_if - a reference to the current snapshot if it is of generation gen. */
+static struct list_snapshot *current_if(struct list_cache *c, long long gen)
 {
-	struct list_snapshot *snap = NULL, *old = NULL;
-	long long gen;
+	struct list_snapshot *snap = NULL;
 
-	if (store_list_generation(s, &gen) != 0)
-		return NULL;
 	pthread_mutex_lock(&c->lock);
 	if (c->current != NULL && c->current->generation == gen) {
 		snap = c->current;
 		atomic_fetch_add(&snap->refs, 1);
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (snap != NULL)
-		return snap;
-	/* Loaded outside the lock: a thread that still finds the old one may use it meanwhile. */
-	if ((snap = snapshot_load(s)) == NULL)
+	return snap;
+}
+
+struct list_snapshot *list_cache_get(struct list_cache *c, struct store *s)
+{
+	struct list_snapshot *snap, *old;
+	long long gen;
+
+	if (store_list_generation(s, &gen) != 0)
 		return NULL;
-	/* the newest load wins (a restored database may go back) */
-	pthread_mutex_lock(&c->lock);
-	old = c->current;
-	c->current = snap;
-	atomic_fetch_add(&snap->refs, 1);	/* the cache's own reference */
-	pthread_mutex_unlock(&c->lock);
-	list_snapshot_unref(old);
+	if ((snap = current_if(c, gen)) != NULL)
+		return snap;
+	/*
+	 * One load at a time: the threads that find the lists changed at
+	 * once would otherwise each build a copy of them. Those that waited
+	 * take the snapshot the first one made.
+	 */
+	pthread_mutex_lock(&c->loading);
+	if ((snap = current_if(c, gen)) == NULL && (snap = snapshot_load(s)) != NULL) {
+		/* the newest load wins (a restored database may go back) */
+		pthread_mutex_lock(&c->lock);
+		old = c->current;
+		c->current = snap;
+		atomic_fetch_add(&snap->refs, 1);	/* the cache's own reference */
+		pthread_mutex_unlock(&c->lock);
+		list_snapshot_unref(old);
+	}
+	pthread_mutex_unlock(&c->loading);
 	return snap;
 }
 

@@ -180,6 +180,56 @@ static bool same_entry(enum lookup ra, const struct list_entry *a, enum lookup r
 #undef SAME_STR
 }
 
+#define GETTERS 8
+
+struct getter {
+	struct list_cache *cache;
+	pthread_barrier_t *start;
+	struct list_snapshot *got;
+};
+
+static void *get_snapshot(void *arg)
+{
+	struct getter *g = arg;
+	char *err = NULL;
+	struct store *s = store_open(db_path, STORE_RO, &err);
+
+	free(err);
+	pthread_barrier_wait(g->start);
+	g->got = s != NULL ? list_cache_get(g->cache, s) : NULL;
+	store_close(s);
+	return NULL;
+}
+
+/* Threads that find the lists changed at the same moment share one new snapshot. */
+static void test_list_cache_herd(void)
+{
+	struct list_cache *cache = list_cache_new();
+	pthread_barrier_t start;
+	pthread_t t[GETTERS];
+	struct getter g[GETTERS];
+	int same = 0;
+
+	pthread_barrier_init(&start, NULL, GETTERS);
+	for (int i = 0; i < GETTERS; i++) {
+		g[i] = (struct getter){ cache, &start, NULL };
+		if (pthread_create(&t[i], NULL, get_snapshot, &g[i]) != 0) {
+			perror("pthread_create");
+			exit(1);
+		}
+	}
+	for (int i = 0; i < GETTERS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < GETTERS; i++)
+		same += g[i].got != NULL && g[i].got == g[0].got;
+	is_int(same, GETTERS, "%d threads asking a cold cache at once get one snapshot, built once",
+	       GETTERS);
+	for (int i = 0; i < GETTERS; i++)
+		list_snapshot_unref(g[i].got);
+	pthread_barrier_destroy(&start);
+	list_cache_free(cache);
+}
+
 /* The lists in memory answer as the database does, and follow its imports. */
 static void test_list_cache(struct store *s)
 {
@@ -567,7 +617,7 @@ static int counting_sleep(sqlite3_vfs *vfs, int us)
 #define WRITERS 8
 #define WRITES_EACH 100
 
-static pthread_barrier_t all_open;
+static pthread_barrier_t all_open, counting;
 
 struct writer {
 	int n;
@@ -582,7 +632,9 @@ static void *write_many(void *arg)
 	char *err = NULL;
 	struct store *s = store_open(db_path, STORE_RW, &err);
 
-	pthread_barrier_wait(&all_open);	/* then all write at once */
+	/* opening may wait (WAL recovery); what is counted is the writing */
+	pthread_barrier_wait(&all_open);
+	pthread_barrier_wait(&counting);	/* then all write at once */
 	if (s == NULL) {
 		snprintf(w->err, sizeof(w->err), "%s", err ? err : "cannot open");
 		w->failed = WRITES_EACH;
@@ -631,7 +683,8 @@ static void test_concurrent_writers(void)
 		ok(0, "register the counting VFS");
 		return;
 	}
-	pthread_barrier_init(&all_open, NULL, WRITERS);
+	pthread_barrier_init(&all_open, NULL, WRITERS + 1);
+	pthread_barrier_init(&counting, NULL, WRITERS + 1);
 	for (int i = 0; i < WRITERS; i++) {
 		w[i] = (struct writer){ .n = i };
 		if (pthread_create(&t[i], NULL, write_many, &w[i]) != 0) {
@@ -639,6 +692,9 @@ static void test_concurrent_writers(void)
 			exit(1);
 		}
 	}
+	pthread_barrier_wait(&all_open);
+	atomic_store(&sleeps, 0);
+	pthread_barrier_wait(&counting);
 	for (int i = 0; i < WRITERS; i++) {
 		pthread_join(t[i], NULL);
 		failed += w[i].failed;
@@ -648,6 +704,7 @@ static void test_concurrent_writers(void)
 	is_int(failed, 0, "%d threads, %d decisions and markers each: every write succeeds",
 	       WRITERS, WRITES_EACH);
 	pthread_barrier_destroy(&all_open);
+	pthread_barrier_destroy(&counting);
 	is_int(atomic_load(&sleeps), 0,
 	       "writers of one process wait for each other, not in SQLite's busy sleeps");
 	s = store_open(db_path, STORE_RO, &err);
@@ -688,6 +745,7 @@ int main(void)
 	test_create(&s);
 	test_match(s);
 	test_list_cache(s);
+	test_list_cache_herd();
 	test_atomic(s);
 	test_decisions(s);
 	store_close(s);
