@@ -6,11 +6,14 @@
  * whether it is HTML; the rest is the text. Invariants (cpr.h): any
  * chunking gives the same result as one call; the counts are consistent;
  * a sample never shows more than the date part of a number; a scanner
- * holds no digits once the text is finished.
+ * holds no digits once the text is finished. And the result is the one
+ * the scanner gave before its fast path (cpr_reference.c), whole and in
+ * the same chunks.
  */
 #include <stdbool.h>
 
 #include "cpr.h"
+#include "cpr_reference.h"
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -30,6 +33,19 @@ static void scan(const char *text, size_t len, size_t chunk, bool html, struct c
 	cpr_scanner_finish(&s);
 	for (size_t i = 0; i < sizeof(s.digits); i++)
 		FUZZ_ASSERT(s.digits[i] == 0);
+	*out = s.result;
+}
+
+/* reference - the same through the scanner before its fast path. */
+static void reference(const char *text, size_t len, size_t chunk, bool html, struct cpr_result *out)
+{
+	struct cpr_reference s;
+
+	cpr_reference_init(&s);
+	cpr_reference_set_html(&s, html);
+	for (size_t off = 0; off < len; off += chunk)
+		cpr_reference_scan(&s, text + off, len - off < chunk ? len - off : chunk);
+	cpr_reference_finish(&s);
 	*out = s.result;
 }
 
@@ -54,7 +70,7 @@ static void check_result(const struct cpr_result *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cpr_result whole, chunked, sum;
+	struct cpr_result whole, chunked, sum, ref;
 	const char *text = (const char *)data + 1;
 	size_t len, chunk;
 	bool html;
@@ -69,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	scan(text, len, chunk, html, &chunked);
 	check_result(&whole);
 	FUZZ_ASSERT(memcmp(&whole, &chunked, sizeof(whole)) == 0);
+	reference(text, len, chunk, html, &ref);
+	FUZZ_ASSERT(memcmp(&whole, &ref, sizeof(whole)) == 0);
 	if (!html) {
 		struct cpr_result str;
 

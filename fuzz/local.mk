@@ -56,7 +56,7 @@ fuzz_fuzz_lists_SOURCES = fuzz/fuzz_lists.c fuzz/fuzz.h $(FUZZ_DRIVER)
 fuzz_fuzz_lists_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_fuzz_lists_LDADD = $(FUZZ_LDADD)
 
-fuzz_fuzz_cpr_SOURCES = fuzz/fuzz_cpr.c fuzz/fuzz.h $(FUZZ_DRIVER)
+fuzz_fuzz_cpr_SOURCES = fuzz/fuzz_cpr.c fuzz/fuzz.h fuzz/cpr_reference.h fuzz/cpr_reference.c $(FUZZ_DRIVER)
 fuzz_fuzz_cpr_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_fuzz_cpr_LDADD = $(FUZZ_LDADD)
 

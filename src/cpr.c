@@ -1,7 +1,8 @@
 /*
  * cpr.c - the streaming CPR-number scanner (pure: no I/O, no logging).
  *
- * Exports what cpr.h declares. The bytes are decoded as UTF-8 one at a
+ * Exports what cpr.h declares but the results and the number checks
+ * (cpr_result.c). The bytes are decoded as UTF-8 one at a
  * time (a sequence may straddle two chunks); in HTML a tag is folded into
  * one space; each code point then goes through one step: the number-token
  * state machine first, then the context that the next token will need (the
@@ -15,9 +16,25 @@
  * point before it (at its start) and the one or two after it (at its
  * end), so nothing needs to look further back or ahead than the state
  * carries, and the chunking of the input cannot change the outcome.
+ *
+ * Speed: most of a message is text outside any number token, and there
+ * a character can only move the context. scan_plain does what step()
+ * would do for such characters (ASCII, and the two-byte Latin-1 letters
+ * of Danish) with little more than two table lookups each: a table gives
+ * each byte's class, and the keywords are matched by an automaton (one
+ * lookup per character, instead of comparing the tail of the text with
+ * every keyword). Distances are kept as positions, so a character need
+ * not count anything; what only the last few characters and the current
+ * word's start tell (the two code points before, the word's first four,
+ * '?', "://", '&') is worked out once, at the end of the stretch, from
+ * its bytes. Likewise scan_digits reads the digits of a number token and
+ * the joiners between them. Inside an HTML tag nothing is read but the
+ * '>' that ends it. Where a token starts or ends, other non-ASCII text
+ * and '<' take the general path, one code point at a time. The tables
+ * are built once per process, from the same predicates and word lists
+ * the general path uses.
  */
-#include <stdarg.h>
-#include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "cpr.h"
@@ -30,6 +47,7 @@ enum run_state {
 
 #define REPLACEMENT 0xFFFDu
 #define SATURATE 0x7fffffffu
+#define NEVER ((uint64_t)0 - SATURATE)	/* a keyword position: none yet, as if long ago */
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const keywords[] = { "cpr", "personnr", "personnummer" };
@@ -38,18 +56,72 @@ static const char *const negatives[] = {
 	"tlf", "telefon", "phone", "mobil", "fax", "isbn"
 };
 
+/*
+ * Classes of the bytes (byte_class; an ASCII byte is that character) and
+ * of the code points (cp_class).
+ */
+enum {
+	CL_CODE = 0x1F,		/* an ASCII letter's code, 1..26 whatever its case; else 0 */
+	CL_DIGIT = 1 << 5,	/* is_digit */
+	CL_LETTER = 1 << 6,	/* is_letter */
+	CL_DELIM = 1 << 7,	/* is_word_delimiter */
+	CL_MARK = 1 << 8,	/* '?', '/', '&': word_push looks closer */
+	CL_LEFT = 1 << 9,	/* attaches a number after it (left_attached) */
+	CL_RIGHT = 1 << 10,	/* attaches a number before it (right_attached) */
+	CL_TAG = 1 << 11,	/* '<': in HTML, a tag starts */
+	CL_UTF8 = 1 << 12,	/* not ASCII: part of a UTF-8 sequence, or broken */
+	CL_JOINER = 1 << 13,	/* is_joiner */
+	CL_DASH = 1 << 14	/* is_dash */
+};
+
+#define letter_code(c) ((unsigned)(c) & CL_CODE)
+
+/*
+ * A move of the keyword automaton: the next state, times KW_CODES so that
+ * the move after it is kw_move[(move & KW_STATE) | code], and what the
+ * text now ends with. Every keyword letter is one state at most, plus the
+ * start state 0.
+ */
+#define KW_STATES 128
+#define KW_CODES 32		/* code 0 (not a letter) always leads back to state 0 */
+#define KW_STATE 0x0FE0u	/* (KW_STATES - 1) * KW_CODES */
+#define KW_POSITIVE 0x1000u	/* a keyword */
+#define KW_NEGATIVE 0x2000u	/* a negative keyword */
+
+static uint16_t byte_class[256];
+static uint16_t kw_move[KW_STATES * KW_CODES];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void tables_build(void);
+static unsigned kw_add(const char *const *words, size_t n, uint16_t flag, unsigned states,
+		       uint16_t *out);
+static void kw_complete(uint16_t *out);
+static void plain_end(struct cpr_scanner *s, const unsigned char *start, const unsigned char *end,
+		      uint64_t extra);
+static void word_rescan(struct cpr_scanner *s, const unsigned char *p, const unsigned char *end,
+			uint64_t idx, uint32_t prev, uint32_t prev2);
+static const unsigned char *scan_digits(struct cpr_scanner *s, const unsigned char *p,
+					const unsigned char *end);
+static uint32_t last_cp(const unsigned char **end);
+static void decode(struct cpr_scanner *s, unsigned char b);
+static const unsigned char *skip_tag(struct cpr_scanner *s, const unsigned char *p,
+				     const unsigned char *end);
+static const unsigned char *scan_plain(struct cpr_scanner *s, const unsigned char *p,
+				       const unsigned char *end);
 static void feed(struct cpr_scanner *s, uint32_t c);
 static void step(struct cpr_scanner *s, uint32_t c);
 static void run_start(struct cpr_scanner *s, uint32_t c, bool after_prefix);
 static void run_digit(struct cpr_scanner *s, uint32_t c);
-static void run_end(struct cpr_scanner *s, uint32_t after1, uint32_t after2);
+static void run_end(struct cpr_scanner *s, uint32_t after1, unsigned cl1, unsigned cl2);
 static void record(struct cpr_scanner *s, bool mod11);
+static unsigned since(const struct cpr_scanner *s, uint64_t at);
 static bool left_attached(const struct cpr_scanner *s);
-static bool right_attached(uint32_t after1, uint32_t after2);
-static void update_context(struct cpr_scanner *s, uint32_t c);
-static void keyword_push(struct cpr_scanner *s, char folded);
-static bool tail_matches(const struct cpr_scanner *s, const char *const *words, size_t n);
-static void word_push(struct cpr_scanner *s, uint32_t c);
+static bool right_attached(unsigned cl1, unsigned cl2);
+static void update_context(struct cpr_scanner *s, uint32_t c, unsigned cl);
+static void keyword_push(struct cpr_scanner *s, unsigned cl);
+static void word_push(struct cpr_scanner *s, uint32_t c, unsigned cl);
+static unsigned cp_class(uint32_t c);
+static void word_mark(struct cpr_scanner *s, uint32_t c, uint32_t prev, uint32_t prev2);
 static bool is_digit(uint32_t c);
 static bool is_dash(uint32_t c);
 static bool is_joiner(uint32_t c);
@@ -57,20 +129,99 @@ static bool is_letter(uint32_t c);
 static bool is_word_delimiter(uint32_t c);
 static char fold(uint32_t c);
 static void wipe(void *p, size_t n);
-static bool leap(int year);
-static void appendf(char *buf, size_t n, size_t *used, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
-void cpr_result_init(struct cpr_result *r)
+/* tables_build - the ASCII classes and the keyword automaton, once per process. */
+static void tables_build(void)
 {
-	memset(r, 0, sizeof(*r));
+	uint16_t out[KW_STATES] = { 0 };
+	unsigned states;
+
+	for (uint32_t c = 0; c < 128; c++) {
+		uint16_t cl = 0;
+
+		cl |= is_digit(c) ? CL_DIGIT : 0;
+		cl |= is_letter(c) ? CL_LETTER | letter_code(c) : 0;
+		cl |= c <= ' ' || c == 0x7F || strchr("<>\"'()[]{}", (int)c) != NULL ? CL_DELIM : 0;
+		cl |= c == '?' || c == '/' || c == '&' ? CL_MARK : 0;
+		cl |= c > 0 && strchr("_@/\\%+#?&", (int)c) != NULL ? CL_LEFT : 0;
+		cl |= c > 0 && strchr("_@/\\%", (int)c) != NULL ? CL_RIGHT : 0;
+		cl |= c == '<' ? CL_TAG : 0;
+		cl |= is_joiner(c) ? CL_JOINER : 0;
+		cl |= is_dash(c) ? CL_DASH : 0;
+		byte_class[c] = cl;
+	}
+	for (uint32_t b = 128; b < 256; b++)
+		byte_class[b] = CL_UTF8;
+
+	states = kw_add(keywords, N_ELEMENTS(keywords), KW_POSITIVE, 1, out);
+	kw_add(negatives, N_ELEMENTS(negatives), KW_NEGATIVE, states, out);
+	kw_complete(out);
+}
+
+/*
+ * kw_add - the words into the automaton's trie (lower-case ASCII letters
+ * only; the letter code is c & 0x1F, which folds the case); returns the
+ * number of states used. A state is kept as its number times KW_CODES.
+ */
+static unsigned kw_add(const char *const *words, size_t n, uint16_t flag, unsigned states,
+		       uint16_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned st = 0;
+
+		for (const char *w = words[i]; *w != '\0'; w++) {
+			unsigned code = letter_code(*w);
+
+			if (kw_move[st | code] == 0)
+				kw_move[st | code] = (uint16_t)(states++ * KW_CODES);
+			st = kw_move[st | code];
+		}
+		out[st / KW_CODES] |= flag;
+	}
+	return states;
+}
+
+/*
+ * kw_complete - turn the trie into an automaton (Aho-Corasick): after a
+ * letter, the state is the longest tail of the letters read that starts a
+ * word, and the move into it says which kinds of word the text now ends
+ * with (out: what each state's own word is). A character that is not an
+ * ASCII letter (code 0) takes it back to state 0.
+ */
+static void kw_complete(uint16_t *out)
+{
+	unsigned fail[KW_STATES] = { 0 }, queue[KW_STATES];
+	unsigned head = 0, tail = 0;
+
+	for (unsigned code = 1; code < KW_CODES; code++)
+		if (kw_move[code] != 0)
+			queue[tail++] = kw_move[code];
+	while (head < tail) {
+		unsigned u = queue[head++], f = fail[u / KW_CODES];
+
+		out[u / KW_CODES] |= out[f / KW_CODES];
+		for (unsigned code = 1; code < KW_CODES; code++) {
+			unsigned v = kw_move[u | code];
+
+			if (v != 0) {
+				fail[v / KW_CODES] = kw_move[f | code];
+				queue[tail++] = v;
+			} else {
+				kw_move[u | code] = kw_move[f | code];
+			}
+		}
+	}
+	for (unsigned i = 0; i < KW_STATES * KW_CODES; i++)
+		if (i % KW_CODES != 0)
+			kw_move[i] |= out[kw_move[i] / KW_CODES];
 }
 
 void cpr_scanner_init(struct cpr_scanner *s)
 {
+	pthread_once(&tables_once, tables_build);
 	memset(s, 0, sizeof(*s));
-	s->since_kw = SATURATE;
-	s->since_neg = SATURATE;
+	s->kw_at = NEVER;
+	s->neg_at = NEVER;
 	s->run_state = RUN_NONE;
 	cpr_result_init(&s->result);
 }
@@ -84,35 +235,246 @@ void cpr_scan(struct cpr_scanner *s, const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
 
-	for (; p < end; p++) {
-		unsigned char b = *p;
-
-		if (s->need > 0) {
-			if ((b & 0xC0) == 0x80) {
-				s->cp = (s->cp << 6) | (b & 0x3Fu);
-				if (--s->need == 0)
-					feed(s, s->cp);
+	while (p < end) {
+		if (s->html && s->in_tag) {
+			p = skip_tag(s, p, end);
+			if (p == end)
+				break;
+		} else {
+			p = s->run_state == RUN_DIGITS ? scan_digits(s, p, end) : scan_plain(s, p, end);
+			if (p == end)
+				break;
+			if (*p < 0x80 && s->need == 0 && !(s->html && *p == '<')) {
+				step(s, *p++);	/* what decode() and feed() come to */
 				continue;
 			}
-			/* a sequence cut short: one neutral character, then b afresh */
-			s->need = 0;
-			feed(s, REPLACEMENT);
 		}
-		if (b < 0x80) {
-			feed(s, b);
-		} else if (b >= 0xC2 && b <= 0xDF) {
-			s->cp = b & 0x1Fu;
-			s->need = 1;
-		} else if (b >= 0xE0 && b <= 0xEF) {
-			s->cp = b & 0x0Fu;
-			s->need = 2;
-		} else if (b >= 0xF0 && b <= 0xF4) {
-			s->cp = b & 0x07u;
-			s->need = 3;
-		} else {
-			feed(s, REPLACEMENT);
+		decode(s, *p++);
+	}
+}
+
+/* decode - one byte of UTF-8: a code point is fed when it is complete. */
+static void decode(struct cpr_scanner *s, unsigned char b)
+{
+	if (s->need > 0) {
+		if ((b & 0xC0) == 0x80) {
+			s->cp = (s->cp << 6) | (b & 0x3Fu);
+			if (--s->need == 0)
+				feed(s, s->cp);
+			return;
+		}
+		/* a sequence cut short: one neutral character, then b afresh */
+		s->need = 0;
+		feed(s, REPLACEMENT);
+	}
+	if (b < 0x80) {
+		feed(s, b);
+	} else if (b >= 0xC2 && b <= 0xDF) {
+		s->cp = b & 0x1Fu;
+		s->need = 1;
+	} else if (b >= 0xE0 && b <= 0xEF) {
+		s->cp = b & 0x0Fu;
+		s->need = 2;
+	} else if (b >= 0xF0 && b <= 0xF4) {
+		s->cp = b & 0x07u;
+		s->need = 3;
+	} else {
+		feed(s, REPLACEMENT);
+	}
+}
+
+/*
+ * skip_tag - inside an HTML tag every code point is dropped but '>': pass
+ * over the ASCII bytes before it. A byte of a UTF-8 sequence goes through
+ * the decoder (an overlong sequence can spell '>'), as does any byte
+ * while a sequence is pending.
+ */
+static const unsigned char *skip_tag(struct cpr_scanner *s, const unsigned char *p,
+				     const unsigned char *end)
+{
+	if (s->need > 0)
+		return p;
+	while (p < end && *p < 0x80 && *p != '>')
+		p++;
+	return p;
+}
+
+/*
+ * scan_plain - the characters from p that are ASCII (not digits, not the
+ * '<' of an HTML tag) or two-byte Latin-1 (U+00C0..U+00FF: æ, ø, å and
+ * their kin), read outside a number token with no UTF-8 sequence pending:
+ * for each, what step() would do. Returns where it stopped (p itself
+ * when the state or the byte needs the general path).
+ */
+static const unsigned char *scan_plain(struct cpr_scanner *s, const unsigned char *p,
+				       const unsigned char *end)
+{
+	const unsigned char *start = p;
+	unsigned stop = CL_DIGIT | CL_UTF8 | (s->html ? CL_TAG : 0), kw = s->kw_state;
+	uint64_t extra = 0;	/* bytes that were not a code point of their own */
+
+	if (s->need > 0 || s->run_state != RUN_NONE)
+		return p;
+	while (p < end) {
+		unsigned cl = byte_class[*p];
+
+		if (cl & stop) {
+			if (*p != 0xC3 || end - p < 2 || (p[1] & 0xC0) != 0x80)
+				break;
+			p += 2;		/* U+00C0..U+00FF: no class, no keyword letter */
+			extra++;
+			kw = 0;
+			continue;
+		}
+		p++;
+		kw = kw_move[(kw & KW_STATE) | (cl & CL_CODE)];
+		if (kw & (KW_POSITIVE | KW_NEGATIVE)) {
+			uint64_t at = s->cps + (uint64_t)(p - start) - extra;
+
+			if (kw & KW_POSITIVE)
+				s->kw_at = at;
+			if (kw & KW_NEGATIVE)
+				s->neg_at = at;
 		}
 	}
+	if (p > start) {
+		s->kw_state = kw & KW_STATE;
+		plain_end(s, start, p, extra);
+	}
+	return p;
+}
+
+/*
+ * plain_end - the rest of what step() would have done for the stretch
+ * start..end that scan_plain read (extra: its bytes that were not a code
+ * point of their own): the code points counted, the two last ones, and
+ * the current word's start, head and marks.
+ */
+static void plain_end(struct cpr_scanner *s, const unsigned char *start, const unsigned char *end,
+		      uint64_t extra)
+{
+	const unsigned char *q = end, *word;
+	uint64_t base = s->cps;
+	uint32_t prev = s->prev, prev2 = s->prev2;
+
+	s->cps += (uint64_t)(end - start) - extra;
+	s->phone_prefix = false;
+	s->prev = last_cp(&q);
+	s->prev2 = q > start ? last_cp(&q) : prev;
+	for (word = end; word > start && !(byte_class[word[-1]] & CL_DELIM); word--)
+		continue;
+	if (word > start) {
+		/* a new word started here: nothing of the old one carries over */
+		uint64_t n = (uint64_t)(end - word);
+
+		for (q = word; q < end; q++)
+			n -= (*q & 0xC0) == 0x80;
+		s->word_at = s->cps - n;
+		s->word_url = false;
+		s->word_amp = false;
+		word_rescan(s, word, end, 0, 0, 0);
+	} else {
+		word_rescan(s, start, end, base - s->word_at, prev, prev2);
+	}
+}
+
+/*
+ * last_cp - the code point that ends at *end, as scan_plain read it
+ * (ASCII, or a two-byte sequence); *end moves back over it.
+ */
+static uint32_t last_cp(const unsigned char **end)
+{
+	const unsigned char *e = *end;
+
+	if (e[-1] < 0x80) {
+		*end = e - 1;
+		return e[-1];
+	}
+	*end = e - 2;
+	return 0xC0u | (e[-1] & 0x3Fu);
+}
+
+/*
+ * word_rescan - what word_push would have made of the current word's
+ * characters p..end that scan_plain read (no delimiter among them): idx
+ * is the first one's place in the word, prev and prev2 the two code
+ * points before it (0 at a word start, where they cannot complete "://").
+ */
+static void word_rescan(struct cpr_scanner *s, const unsigned char *p, const unsigned char *end,
+			uint64_t idx, uint32_t prev, uint32_t prev2)
+{
+	for (; p < end; idx++) {
+		uint32_t c;
+
+		if (*p < 0x80) {
+			c = *p++;
+		} else {
+			c = 0xC0u | (p[1] & 0x3Fu);	/* the two-byte sequences scan_plain takes */
+			p += 2;
+		}
+		if (idx < sizeof(s->word_head)) {
+			s->word_head[idx] = fold(c);
+			if (idx + 1 == sizeof(s->word_head) && memcmp(s->word_head, "www.", 4) == 0)
+				s->word_url = true;
+		}
+		if (c < 0x80 && (byte_class[c] & CL_MARK))
+			word_mark(s, c, prev, prev2);
+		prev2 = prev;
+		prev = c;
+	}
+}
+
+/*
+ * scan_digits - inside a number token, with no UTF-8 sequence pending:
+ * the ASCII digits from p, and each ASCII joiner that a digit follows,
+ * as step() would read them. None of them is a word delimiter, a
+ * keyword letter, or a mark (a '/' here comes after a digit, never
+ * after "/"). Returns where it stopped: the token's end, or a byte the
+ * general path must see.
+ */
+static const unsigned char *scan_digits(struct cpr_scanner *s, const unsigned char *p,
+					const unsigned char *end)
+{
+	const unsigned char *start = p;
+	unsigned n = s->ndigits;
+	bool spoiled = s->spoiled;
+	uint64_t idx;
+
+	if (s->need > 0)
+		return p;
+	while (p < end) {
+		if (!(byte_class[*p] & CL_DIGIT)) {
+			if (!(byte_class[*p] & CL_JOINER) || end - p < 2 ||
+			    !(byte_class[p[1]] & CL_DIGIT))
+				break;
+			/* a joiner between two digits; only the dash after the sixth belongs to a CPR number */
+			if (*p == '-' && n == 6 && !s->dash_seen)
+				s->dash_seen = true;
+			else
+				spoiled = true;
+			s->joiner = *p++;
+		}
+		/* run_digit */
+		if (n < sizeof(s->digits))
+			s->digits[n] = (char)*p;
+		else
+			spoiled = true;
+		n += n < SATURATE;
+		p++;
+	}
+	if (p == start)
+		return p;
+	s->ndigits = n;
+	s->spoiled = spoiled;
+	idx = s->cps - s->word_at;
+	for (const unsigned char *q = start; q < p && idx < sizeof(s->word_head); q++, idx++)
+		s->word_head[idx] = byte_class[*q] & CL_DIGIT ? '\x01' : (char)*q;	/* fold */
+	s->cps += (uint64_t)(p - start);
+	s->phone_prefix = false;
+	s->kw_state = 0;
+	s->prev2 = p - start >= 2 ? p[-2] : s->prev;
+	s->prev = p[-1];
+	return p;
 }
 
 void cpr_scanner_finish(struct cpr_scanner *s)
@@ -122,9 +484,9 @@ void cpr_scanner_finish(struct cpr_scanner *s)
 	if (s->need > 0)
 		feed(s, REPLACEMENT);
 	if (s->run_state == RUN_DIGITS)
-		run_end(s, 0, 0);
+		run_end(s, 0, 0, 0);
 	else if (s->run_state == RUN_JOINER)
-		run_end(s, s->joiner, 0);
+		run_end(s, s->joiner, cp_class(s->joiner), 0);
 	keep = s->result;
 	wipe(s, sizeof(*s));
 	cpr_scanner_init(s);
@@ -161,22 +523,23 @@ static void feed(struct cpr_scanner *s, uint32_t c)
 /* step - one code point through the token state machine, then into the context. */
 static void step(struct cpr_scanner *s, uint32_t c)
 {
+	unsigned cl = cp_class(c);
 	bool after_prefix = s->phone_prefix;
 
 	s->phone_prefix = false;	/* it holds for the one code point after "+45 " */
 	if (s->run_state == RUN_DIGITS) {
-		if (is_digit(c)) {
+		if (cl & CL_DIGIT) {
 			run_digit(s, c);
 			goto context;
 		}
-		if (is_joiner(c)) {
+		if (cl & CL_JOINER) {
 			s->run_state = RUN_JOINER;
 			s->joiner = c;
 			goto context;
 		}
-		run_end(s, c, 0);
+		run_end(s, c, cl, 0);
 	} else if (s->run_state == RUN_JOINER) {
-		if (is_digit(c)) {
+		if (cl & CL_DIGIT) {
 			/* the token goes on; only the dash after the sixth digit belongs to a CPR number */
 			if (is_dash(s->joiner) && s->ndigits == 6 && !s->dash_seen)
 				s->dash_seen = true;
@@ -186,12 +549,12 @@ static void step(struct cpr_scanner *s, uint32_t c)
 			run_digit(s, c);
 			goto context;
 		}
-		run_end(s, s->joiner, c);
+		run_end(s, s->joiner, cp_class(s->joiner), cl);
 	}
-	if (is_digit(c))
+	if (cl & CL_DIGIT)
 		run_start(s, c, after_prefix);
 context:
-	update_context(s, c);
+	update_context(s, c, cl);
 }
 
 /*
@@ -200,14 +563,15 @@ context:
  */
 static void run_start(struct cpr_scanner *s, uint32_t c, bool after_prefix)
 {
-	bool labelled = s->since_neg <= CPR_NEGATIVE_WINDOW && s->since_neg < s->since_kw;
+	unsigned since_kw = since(s, s->kw_at), since_neg = since(s, s->neg_at);
+	bool labelled = since_neg <= CPR_NEGATIVE_WINDOW && since_neg < since_kw;
 
 	s->run_state = RUN_DIGITS;
 	s->ndigits = 0;
 	s->dash_seen = false;
 	s->after_plus = s->prev == '+';
 	s->spoiled = left_attached(s) || s->word_url || labelled || after_prefix;
-	s->keyword = s->since_kw <= CPR_KEYWORD_WINDOW;
+	s->keyword = since_kw <= CPR_KEYWORD_WINDOW;
 	run_digit(s, c);
 }
 
@@ -223,16 +587,17 @@ static void run_digit(struct cpr_scanner *s, uint32_t c)
 
 /*
  * run_end - the token ended: after1 is the code point right after its
- * last digit (0 at the end of the text), after2 the one after that when
- * after1 is a joiner. Decide, record, wipe.
+ * last digit (0 at the end of the text), cl1 its class, cl2 the class of
+ * the one after that when after1 is a joiner. Decide, record, wipe.
  */
-static void run_end(struct cpr_scanner *s, uint32_t after1, uint32_t after2)
+static void run_end(struct cpr_scanner *s, uint32_t after1, unsigned cl1, unsigned cl2)
 {
-	if (!s->spoiled && s->ndigits == 10 && !right_attached(after1, after2) &&
+	if (!s->spoiled && s->ndigits == 10 && !right_attached(cl1, cl2) &&
 	    cpr_birth_year(s->digits) > 0)
 		record(s, cpr_mod11_ok(s->digits));
 	s->phone_prefix = s->after_plus && s->ndigits <= 4 && (after1 == ' ' || after1 == 0xA0);
-	wipe(s->digits, sizeof(s->digits));
+	/* only the first ndigits were written since the last wipe */
+	wipe(s->digits, s->ndigits < sizeof(s->digits) ? s->ndigits : sizeof(s->digits));
 	s->ndigits = 0;
 	s->run_state = RUN_NONE;
 }
@@ -261,6 +626,14 @@ static void record(struct cpr_scanner *s, bool mod11)
 	}
 }
 
+/* since - code points read after position at (a keyword's end, a word's start), saturating. */
+static unsigned since(const struct cpr_scanner *s, uint64_t at)
+{
+	uint64_t n = s->cps - at;	/* from NEVER: SATURATE at least */
+
+	return n < SATURATE ? (unsigned)n : SATURATE;
+}
+
 /*
  * left_attached - what stands right before a new token makes it part of
  * something else: a word, an address, a path, a phone or order number, a
@@ -269,83 +642,95 @@ static void record(struct cpr_scanner *s, bool mod11)
 static bool left_attached(const struct cpr_scanner *s)
 {
 	uint32_t c = s->prev;
+	unsigned cl = cp_class(c);
 
-	if (is_letter(c) || (c > 0 && c < 0x80 && strchr("_@/\\%+#?&", (int)c) != NULL))
+	if (cl & (CL_LETTER | CL_LEFT))
 		return true;
 	if (c == '=' && s->word_amp)
 		return true;	/* a query string: "a=1&b=..." */
 	/* a letter, then a dash: a code, unless the keyword ended in this word */
-	return is_dash(c) && is_letter(s->prev2) && s->since_kw >= s->word_len;
+	return (cl & CL_DASH) && (cp_class(s->prev2) & CL_LETTER) &&
+	       since(s, s->kw_at) >= since(s, s->word_at);
 }
 
-/* right_attached - the same after the token; a joiner there is not followed by a digit. */
-static bool right_attached(uint32_t after1, uint32_t after2)
+/*
+ * right_attached - the same after the token, from the classes of the code
+ * point after it and, when that is a joiner, the next (no digit).
+ */
+static bool right_attached(unsigned cl1, unsigned cl2)
 {
-	if (is_letter(after1) || (after1 > 0 && after1 < 0x80 && strchr("_@/\\%", (int)after1) != NULL))
+	if (cl1 & (CL_LETTER | CL_RIGHT))
 		return true;
-	return is_dash(after1) && is_letter(after2);
+	return (cl1 & CL_DASH) && (cl2 & CL_LETTER);
 }
 
-/* update_context - what the next token start needs to know about c. */
-static void update_context(struct cpr_scanner *s, uint32_t c)
+/* update_context - what the next token start needs to know about c (of class cl). */
+static void update_context(struct cpr_scanner *s, uint32_t c, unsigned cl)
 {
-	word_push(s, c);
-	keyword_push(s, fold(c));
+	s->cps++;
+	word_push(s, c, cl);
+	keyword_push(s, cl);
 	s->prev2 = s->prev;
 	s->prev = c;
 }
 
-static void keyword_push(struct cpr_scanner *s, char folded)
+/* keyword_push - into the keyword automaton; every keyword is ASCII letters (cl's code). */
+static void keyword_push(struct cpr_scanner *s, unsigned cl)
 {
-	size_t n = sizeof(s->kw_tail);
+	unsigned kw = kw_move[s->kw_state | (cl & CL_CODE)];
 
-	memmove(s->kw_tail, s->kw_tail + 1, n - 1);
-	s->kw_tail[n - 1] = folded;
-	if (s->since_kw < SATURATE)
-		s->since_kw++;
-	if (s->since_neg < SATURATE)
-		s->since_neg++;
-	if (folded < 'a' || folded > 'z')
-		return;		/* every keyword ends in a letter */
-	if (tail_matches(s, keywords, N_ELEMENTS(keywords)))
-		s->since_kw = 0;
-	if (tail_matches(s, negatives, N_ELEMENTS(negatives)))
-		s->since_neg = 0;
-}
-
-/* tail_matches - the text read so far ends with one of the words. */
-static bool tail_matches(const struct cpr_scanner *s, const char *const *words, size_t n)
-{
-	size_t i, tail = sizeof(s->kw_tail);
-
-	for (i = 0; i < n; i++) {
-		size_t k = strlen(words[i]);
-
-		if (memcmp(s->kw_tail + tail - k, words[i], k) == 0)
-			return true;
-	}
-	return false;
+	s->kw_state = kw & KW_STATE;
+	if (kw & KW_POSITIVE)
+		s->kw_at = s->cps;
+	if (kw & KW_NEGATIVE)
+		s->neg_at = s->cps;
 }
 
 /* word_push - track the current white-space word, to know whether it is a URL. */
-static void word_push(struct cpr_scanner *s, uint32_t c)
+static void word_push(struct cpr_scanner *s, uint32_t c, unsigned cl)
 {
-	if (is_word_delimiter(c)) {
-		s->word_len = 0;
+	uint64_t len;
+
+	if (cl & CL_DELIM) {
+		s->word_at = s->cps;
 		s->word_url = false;
 		s->word_amp = false;
 		return;
 	}
-	if (s->word_len < sizeof(s->word_head))
-		s->word_head[s->word_len] = fold(c);
-	if (s->word_len < SATURATE)
-		s->word_len++;
-	if (s->word_len == sizeof(s->word_head) && memcmp(s->word_head, "www.", 4) == 0)
-		s->word_url = true;
-	if (c == '?' || (c == '/' && s->prev == '/' && s->prev2 == ':'))
+	len = s->cps - 1 - s->word_at;	/* before c */
+	if (len < sizeof(s->word_head)) {
+		s->word_head[len] = fold(c);
+		if (len + 1 == sizeof(s->word_head) && memcmp(s->word_head, "www.", 4) == 0)
+			s->word_url = true;
+	}
+	if (cl & CL_MARK)
+		word_mark(s, c, s->prev, s->prev2);
+}
+
+/* word_mark - '?' or "://" makes the word a URL; '&' a query string. */
+static void word_mark(struct cpr_scanner *s, uint32_t c, uint32_t prev, uint32_t prev2)
+{
+	if (c == '?' || (c == '/' && prev == '/' && prev2 == ':'))
 		s->word_url = true;
 	if (c == '&')
 		s->word_amp = true;
+}
+
+/*
+ * cp_class - the class of a code point: the table's for ASCII; a letter,
+ * a dash (and so a joiner) or a word delimiter beyond (no digits, marks or
+ * keyword letters there).
+ */
+static unsigned cp_class(uint32_t c)
+{
+	unsigned cl = 0;
+
+	if (c < 0x80)
+		return byte_class[c];
+	cl |= is_letter(c) ? CL_LETTER : 0;
+	cl |= is_dash(c) ? CL_DASH | CL_JOINER : 0;
+	cl |= is_word_delimiter(c) ? CL_DELIM : 0;
+	return cl;
 }
 
 static bool is_digit(uint32_t c)
@@ -374,16 +759,15 @@ static bool is_letter(uint32_t c)
 	return (c >= 0x370 && c <= 0x52F) || (c >= 0x1E00 && c <= 0x1EFF);
 }
 
+/* is_word_delimiter - beyond ASCII: the spaces (tables_build has ASCII's) */
 static bool is_word_delimiter(uint32_t c)
 {
-	if (c <= ' ' || c == 0x7F || c == 0xA0 || (c >= 0x2000 && c <= 0x200B) || c == 0x3000)
-		return true;
-	return c < 0x80 && strchr("<>\"'()[]{}", (int)c) != NULL;
+	return c == 0xA0 || (c >= 0x2000 && c <= 0x200B) || c == 0x3000;
 }
 
 /*
  * fold - lower-case ASCII; anything else becomes a byte no keyword
- * contains. Digits too: the keyword tail must not keep a copy of a number.
+ * contains. Digits too: the word's head must not keep a copy of a number.
  */
 static char fold(uint32_t c)
 {
@@ -392,126 +776,12 @@ static char fold(uint32_t c)
 	return c > 0 && c < 0x80 && !is_digit(c) ? (char)c : '\x01';
 }
 
-/* wipe - clear memory in a way the compiler cannot drop as a dead store. */
+/*
+ * wipe - clear memory in a way the compiler cannot drop as a dead store:
+ * the empty asm tells it the cleared bytes are read.
+ */
 static void wipe(void *p, size_t n)
 {
-	volatile unsigned char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
-}
-
-void cpr_mask(const char *digits10, char out[CPR_MASKED_LEN + 1])
-{
-	int i;
-
-	for (i = 0; i < 6; i++)
-		out[i] = digits10[i] >= '0' && digits10[i] <= '9' ? digits10[i] : '*';
-	memcpy(out + 6, "-****", 6);
-}
-
-static bool leap(int year)
-{
-	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-int cpr_birth_year(const char *d)
-{
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int i, day, month, yy, seventh, year;
-
-	for (i = 0; i < 10; i++)
-		if (d[i] < '0' || d[i] > '9')
-			return -1;
-	day = (d[0] - '0') * 10 + (d[1] - '0');
-	month = (d[2] - '0') * 10 + (d[3] - '0');
-	yy = (d[4] - '0') * 10 + (d[5] - '0');
-	seventh = d[6] - '0';
-	if (seventh <= 3)
-		year = 1900 + yy;
-	else if (seventh == 4 || seventh == 9)
-		year = yy <= 36 ? 2000 + yy : 1900 + yy;
-	else
-		year = yy <= 57 ? 2000 + yy : 1800 + yy;
-	if (month < 1 || month > 12 || day < 1)
-		return -1;
-	if (day > mdays[month - 1] + (month == 2 && leap(year)))
-		return -1;
-	return year;
-}
-
-bool cpr_mod11_ok(const char *d)
-{
-	static const int weight[10] = { 4, 3, 2, 7, 6, 5, 4, 3, 2, 1 };
-	int i, sum = 0;
-
-	for (i = 0; i < 10; i++) {
-		if (d[i] < '0' || d[i] > '9')
-			return false;
-		sum += (d[i] - '0') * weight[i];
-	}
-	return sum % 11 == 0;
-}
-
-const char *cpr_level_name(enum cpr_level level)
-{
-	switch (level) {
-	case CPR_WEAK:
-		return "weak";
-	case CPR_MEDIUM:
-		return "medium";
-	case CPR_STRONG:
-		return "strong";
-	case CPR_NONE:
-		break;
-	}
-	return "none";
-}
-
-void cpr_result_add(struct cpr_result *into, const struct cpr_result *from)
-{
-	unsigned i;
-
-	into->hits += from->hits;
-	into->hits_mod11 += from->hits_mod11;
-	into->hits_keyword += from->hits_keyword;
-	into->hits_strong += from->hits_strong;
-	if (from->level > into->level)
-		into->level = from->level;
-	for (i = 0; i < from->n_samples && into->n_samples < CPR_SAMPLES; i++)
-		into->samples[into->n_samples++] = from->samples[i];
-}
-
-void cpr_result_format(const struct cpr_result *r, char *buf, size_t n)
-{
-	size_t used = 0;
-	unsigned i;
-
-	if (n == 0)
-		return;
-	buf[0] = '\0';
-	appendf(buf, n, &used, "%u", r->hits);
-	if (r->hits == 0)
-		return;
-	appendf(buf, n, &used, " (%s; %u mod11, %u keyword, %u strong:", cpr_level_name(r->level),
-		r->hits_mod11, r->hits_keyword, r->hits_strong);
-	for (i = 0; i < r->n_samples; i++)
-		appendf(buf, n, &used, " %s", r->samples[i].masked);
-	appendf(buf, n, &used, "%s)", r->hits > r->n_samples ? " ..." : "");
-}
-
-/* appendf - snprintf at *used, truncating at the end of the buffer. */
-static void appendf(char *buf, size_t n, size_t *used, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (*used + 1 >= n)
-		return;
-	va_start(ap, fmt);
-	k = vsnprintf(buf + *used, n - *used, fmt, ap);
-	va_end(ap);
-	if (k < 0)
-		return;
-	*used = (size_t)k < n - *used ? *used + (size_t)k : n - 1;
+	memset(p, 0, n);
+	__asm__ __volatile__("" : : "r"(p) : "memory");
 }

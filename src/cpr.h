@@ -1,6 +1,6 @@
 /*
  * cpr.h - find Danish CPR numbers in UTF-8 text (pure: no I/O, no
- * logging, no library).
+ * logging, no outside library).
  *
  * A streaming scanner: feed the text in chunks of any size with cpr_scan
  * (a number split across two chunks is still found), end each text with
@@ -112,11 +112,12 @@ struct cpr_scanner {
 	uint32_t cp;		/* UTF-8 sequence being assembled */
 	unsigned need;		/* continuation bytes still expected */
 	uint32_t prev, prev2;	/* the two code points before this one; 0 at a text start */
-	unsigned since_kw;	/* code points since a keyword ended (saturating) */
-	unsigned since_neg;	/* the same for a negative keyword */
-	char kw_tail[12];	/* the last code points, folded to lower-case ASCII */
-	unsigned word_len;	/* code points in the current word (saturating) */
-	char word_head[4];	/* its first four, folded */
+	uint64_t cps;		/* code points read in this text */
+	uint64_t kw_at;		/* cps where the last keyword ended (none: far before the start) */
+	uint64_t neg_at;	/* the same for a negative keyword */
+	unsigned kw_state;	/* the keyword automaton's state: which keywords the text may be in */
+	uint64_t word_at;	/* cps where the current word started */
+	char word_head[4];	/* its first four code points, folded */
 	bool word_url;		/* the current word looks like a URL */
 	bool word_amp;		/* it contains '&' */
 	int run_state;		/* outside a digit run, in one, or after a joiner */

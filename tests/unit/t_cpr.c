@@ -149,6 +149,172 @@ static const struct {
 	{ "", 0, 0, 0, NULL, CPR_NONE },
 };
 
+/*
+ * what the fast paths (scan_plain, scan_digits, skip_tag) read must give
+ * what one code point at a time gives, wherever a chunk ends: URL words
+ * and their heads, marks, keywords inside words and next to negatives,
+ * two-byte and longer UTF-8 (Latin-1 letters, hyphens, spaces, broken
+ * and overlong sequences), joiners, and HTML tags with non-ASCII inside
+ */
+static const struct {
+	const char *text;
+	bool html;
+	unsigned hits, mod11, keyword;
+} paths[] = {
+	{ "www.kp.dk 0101901238", false, 1, 1, 0 },
+	{ "www.0101901238", false, 0, 0, 0 },
+	{ "wWw.x 0101901238 www.x0101901238", false, 1, 1, 0 },
+	{ "a=1&b=0101901238 a=0101901238", false, 1, 1, 0 },
+	{ "https://x.dk/0101901238 https:/ 0101901238", false, 1, 1, 0 },
+	{ "se x.dk?0101901238 x? 0101901238", false, 1, 1, 0 },
+	{ "CPR-0101901238 INV-0101901238 xcpr-0101901238", false, 2, 2, 2 },
+	{ "cprnummer 0101901238", false, 1, 1, 1 },
+	{ "Kontonr. 0101901238, CPR 0202801234", false, 1, 1, 1 },
+	{ "konto cpr 0101901238 cpr konto 0202801234", false, 1, 1, 1 },
+	{ "personnummerkonto 0101901238", false, 0, 0, 0 },
+	{ "telefon: 0101901238; tlf 0202801234", false, 0, 0, 0 },
+	{ "\xc3\x86" "0101901238 \xc3\x97" "0101901238 \xc3\xb8 0202801234", false, 2, 2, 0 },
+	{ "K\xc3\xb8" "benhavn, CPR: 010190-1238 og \xc3\xa6\xc3\xb8\xc3\xa5 020280-1234.", false, 2, 2, 2 },
+	{ "+45 0101901238 +4 0101901238 +45  0101901238", false, 1, 1, 0 },
+	{ "12.0101901238 0101901238.5 0101901238-5 0101901238-x 0101901238-", false, 1, 1, 0 },
+	{ "0101901238/ 0101901238\xe2\x80\x91" "abc 0101901238\xe2\x80\x91" "1", false, 0, 0, 0 },
+	{ "CPR \xe2\x80\x8b" "0101901238 \xc2\xa0" "0202801234", false, 2, 2, 2 },
+	{ "C\xc3" "PR 0101901238 \xc3\xc3\xa6 0202801234 \xff" "0101901238", false, 3, 3, 0 },
+	{ "cpr \xe0\x80\xb0" "101901238 \xe0\x80\xbc" "0101901238", false, 2, 2, 2 },
+	{ "Personnummer:\n\t010190-1238\r\nKUNDENUMMER 0202801234", false, 1, 1, 1 },
+	{ "faktura/order 0101901238 ordre-0202801234", false, 0, 0, 0 },
+	{ "isbn 0101901238 fax0202801234 fax 0101054128", false, 0, 0, 0 },
+	{ "cp\xc3\xa6r 0101901238 c\xc3\xa6pr 0202801234", false, 2, 2, 0 },
+	{ "kont\xc3\xb8o 0101901238, kon\xc3\xa5to 0202801234", false, 2, 2, 0 },
+	{ "mobil www.a0101901238 \"0202801234\" (0101054128) [0101605124]", false, 3, 3, 0 },
+	{ "<p title=\"0101901238\">cpr</p><b>0202801234</b>", true, 1, 1, 1 },
+	{ "<a x=\xe0\x80\xbe 0101901238 >", true, 1, 1, 0 },
+	{ "<a x=\"\xc3\xa6\">0101901238<br/>cpr<i \xe2\x80\x91>0202801234", true, 2, 2, 1 },
+	{ "<td>010190</td><td>1238</td>0101901238<", true, 1, 1, 0 },
+	{ "cpr<span>&nbsp;</span>0101901238 <x \xc3>0202801234", true, 2, 2, 2 },
+	{ "<a href=\"https://x.dk\">www</a>.0101901238", true, 1, 1, 0 },
+};
+
+/* filler between the texts of paths[]: no digits, further than any keyword window */
+#define FILLER "\n\u00c6bler og p\u00e6rer fra \u00d8resund, s\u00e5dan er det bare med den sag her.\n"
+
+static void scan_chunks(const char *t, size_t len, bool html, size_t chunk, struct cpr_result *out)
+{
+	struct cpr_scanner s;
+
+	cpr_scanner_init(&s);
+	cpr_scanner_set_html(&s, html);
+	for (size_t off = 0; off < len; off += chunk)
+		cpr_scan(&s, t + off, len - off < chunk ? len - off : chunk);
+	cpr_scanner_finish(&s);
+	*out = s.result;
+}
+
+/* scan_split - t in two chunks at at, or three (at, at + 1) to put a boundary on each side of a byte */
+static void scan_split(const char *t, size_t len, bool html, size_t at, bool three,
+		       struct cpr_result *out)
+{
+	struct cpr_scanner s;
+	size_t mid = three && at < len ? at + 1 : at;
+
+	cpr_scanner_init(&s);
+	cpr_scanner_set_html(&s, html);
+	cpr_scan(&s, t, at);
+	cpr_scan(&s, t + at, mid - at);
+	cpr_scan(&s, t + mid, len - mid);
+	cpr_scanner_finish(&s);
+	*out = s.result;
+}
+
+static void test_paths(void)
+{
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const char *t = paths[i].text;
+		size_t len = strlen(t);
+		struct cpr_result whole, r;
+		unsigned bad = 0;
+
+		scan_chunks(t, len, paths[i].html, len ? len : 1, &whole);
+		ok(whole.hits == paths[i].hits && whole.hits_mod11 == paths[i].mod11 &&
+		   whole.hits_keyword == paths[i].keyword,
+		   "paths %zu: %u hits (%u mod11, %u keyword), want %u (%u, %u)", i, whole.hits,
+		   whole.hits_mod11, whole.hits_keyword, paths[i].hits, paths[i].mod11,
+		   paths[i].keyword);
+		for (size_t at = 0; at <= len; at++)
+			for (int three = 0; three < 2; three++) {
+				scan_split(t, len, paths[i].html, at, three, &r);
+				bad += memcmp(&r, &whole, sizeof(r)) != 0;
+			}
+		for (size_t chunk = 1; chunk <= 5; chunk++) {
+			scan_chunks(t, len, paths[i].html, chunk, &r);
+			bad += memcmp(&r, &whole, sizeof(r)) != 0;
+		}
+		ok(bad == 0, "paths %zu: the same result in any chunks", i);
+	}
+}
+
+/*
+ * test_paths_long - all of paths[] in one text (plain, then HTML), with
+ * filler between so that the fast paths run long: the hits add up, in any
+ * chunks
+ */
+static void test_paths_long(void)
+{
+	for (int html = 0; html < 2; html++) {
+		static char text[8192];
+		size_t len = 0;
+		unsigned want = 0, bad = 0;
+		struct cpr_result whole, r;
+
+		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+			if (paths[i].html != (html == 1))
+				continue;
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s%s", FILLER,
+						paths[i].text, FILLER);
+			want += paths[i].hits;
+		}
+		scan_chunks(text, len, html, len, &whole);
+		is_int(whole.hits, want, "paths, long %s text: the hits add up", html ? "HTML" : "plain");
+		for (size_t at = 0; at <= len; at++) {
+			scan_split(text, len, html, at, false, &r);
+			bad += memcmp(&r, &whole, sizeof(r)) != 0;
+		}
+		for (size_t chunk = 1; chunk <= 64; chunk++) {
+			scan_chunks(text, len, html, chunk, &r);
+			bad += memcmp(&r, &whole, sizeof(r)) != 0;
+		}
+		ok(bad == 0, "paths, long %s text (%zu bytes): the same result in any chunks",
+		   html ? "HTML" : "plain", len);
+	}
+}
+
+/* the keyword window across the fast path's chunk ends: ASCII and two-byte letters in the gap */
+static void test_keyword_window_chunks(void)
+{
+	static const char *const fill[] = { "x", " ", "\u00e6" };
+	char buf[400];
+	struct cpr_result r;
+
+	for (size_t f = 0; f < sizeof(fill) / sizeof(fill[0]); f++)
+		for (int gap = CPR_KEYWORD_WINDOW - 2; gap <= CPR_KEYWORD_WINDOW + 1; gap++) {
+			size_t len;
+			unsigned bad = 0;
+
+			strcpy(buf, "CPR ");
+			for (int i = 0; i < gap - 1; i++)
+				strcat(buf, fill[f]);
+			strcat(buf, " 0101901238");
+			len = strlen(buf);
+			for (size_t at = 0; at <= len; at++) {
+				scan_split(buf, len, false, at, at % 2 == 1, &r);
+				/* the keyword's end, a space, the gap, a space: gap + 1 code points */
+				bad += r.hits != 1 || r.hits_keyword != (gap + 1 <= CPR_KEYWORD_WINDOW);
+			}
+			ok(bad == 0, "keyword %d code points before, filled with \"%s\", in two or three chunks",
+			   gap, fill[f]);
+		}
+}
+
 static void check_result(const struct cpr_result *r, size_t i, const char *how)
 {
 	is_int(r->hits, cases[i].hits, "case %zu %s: hits", i, how);
@@ -344,6 +510,9 @@ int main(void)
 	test_mod11();
 	test_cases();
 	test_chunking();
+	test_paths();
+	test_paths_long();
+	test_keyword_window_chunks();
 	test_texts();
 	test_keyword_window();
 	test_html();
