@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -42,6 +43,7 @@
 /* The parent's side of a running sendmail command. */
 struct child {
 	pid_t pid;
+	int pid_fd;		/* readable when it exits (pidfd_open); -1 if the kernel has none */
 	int in_fd;		/* its stdin; -1 once closed */
 	int out_fd;		/* its stdout+stderr; -1 at EOF */
 	FILE *msg;
@@ -191,7 +193,7 @@ static int sendmail_message(const char *path, const char *sender, const char *co
 	int e, timeout = (reinject_left_ms(deadline) + 999) / 1000, ret = -1;
 	bool timed_out;
 
-	c->in_fd = c->out_fd = -1;
+	c->in_fd = c->out_fd = c->pid_fd = -1;
 	c->msg = message;
 	sb_init(&c->text);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
@@ -205,6 +207,7 @@ static int sendmail_message(const char *path, const char *sender, const char *co
 	}
 	close_fd(&in[0]);
 	close_fd(&out[1]);
+	c->pid_fd = (int)pidfd_open(c->pid, 0);	/* else its exit is polled for */
 	c->in_fd = in[1];
 	c->out_fd = out[0];
 	in[1] = out[0] = -1;
@@ -218,6 +221,7 @@ out:
 	close_pair(out);
 	close_fd(&c->in_fd);
 	close_fd(&c->out_fd);
+	close_fd(&c->pid_fd);
 	sb_free(&c->text);
 	free(c);
 	free(argv);
@@ -312,8 +316,11 @@ static int run_child(struct child *c, long long deadline)
 				;
 			return -1;
 		}
-		/* Poll briefly: the command may exit while a child of it keeps the pipe. */
-		pump_once(c, left < 50 ? left : 50);
+		/*
+		 * The command may exit while a child of it keeps the pipe open:
+		 * its pidfd says when it exits; without one, poll briefly.
+		 */
+		pump_once(c, c->pid_fd >= 0 ? left : left < 50 ? left : 50);
 		if (waitpid(c->pid, &c->status, WNOHANG) == c->pid)
 			c->exited = true;
 	}
@@ -325,7 +332,7 @@ static int run_child(struct child *c, long long deadline)
 
 static void pump_once(struct child *c, int wait_ms)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	nfds_t n = 0;
 	int i_in = -1, i_out = -1;
 
@@ -337,6 +344,8 @@ static void pump_once(struct child *c, int wait_ms)
 		pfd[n] = (struct pollfd){ .fd = c->out_fd, .events = POLLIN };
 		i_out = (int)n++;
 	}
+	if (c->pid_fd >= 0)	/* wakes the poll when it exits; waitpid follows */
+		pfd[n++] = (struct pollfd){ .fd = c->pid_fd, .events = POLLIN };
 	if (poll(pfd, n, wait_ms) <= 0)
 		return;
 	if (i_in >= 0 && pfd[i_in].revents != 0)
