@@ -7,7 +7,8 @@
 #   make bench [BENCH_ARGS="..."]          (in the build directory), or
 #   [top_builddir=BUILD] bash bench/run.sh [-w LIST] [-q] [-n N] [-r ROUNDS]
 #       [-s SESSIONS] [-0] [-i]
-#   -w LIST     workloads, comma-separated (default micro,W1,W2,W3,W4,W5,W6)
+#   -w LIST     workloads, comma-separated (default micro,W1,W2,W3,W3s,W4,
+#               W5,W6)
 #   -q          quick: a fifth of the messages, one round (to iterate)
 #   -n N        messages per slice for W1-W4 (default W1/W2 500, W3 150,
 #               W4 100)
@@ -48,6 +49,9 @@
 #   W3  personal 100 KB, to valid@example.dk, whose certificate is cached
 #       (looked up before the first slice): signed and encrypted, the copy
 #       and the notice handed to sendmail(1)
+#   W3s W3 with Reinject smtp:127.0.0.1:PORT, the copy and the notice
+#       submitted over SMTP to a listener without milters (the
+#       ADMIN-GUIDE's re-injection listener) instead of sendmail(1)
 #   W4  personal 4 KB to ten certificate recipients; the certificate cache
 #       is purged (sikkermail-ctl cache purge) before every sikkermail
 #       slice, so each slice starts cold; slapd's log gives the directory
@@ -81,7 +85,7 @@
 # Exit status: 0 when every run completed and was verified (a target that
 # is missed is reported, not an error), 1 otherwise, 2 for bad usage.
 
-WORKLOAD_LIST=micro,W1,W2,W3,W4,W5,W6
+WORKLOAD_LIST=micro,W1,W2,W3,W3s,W4,W5,W6
 QUICK=
 ROUNDS=3
 SESSIONS=20
@@ -136,8 +140,8 @@ declare -A WANT
 IFS=, read -r -a _wl <<<"$WORKLOAD_LIST"
 for w in "${_wl[@]}"; do
 	case $w in
-	micro | W[1-6]) WANT[$w]=1 ;;
-	*) die "unknown workload '$w' (micro, W1 ... W6)" ;;
+	micro | W[1-6] | W3s) WANT[$w]=1 ;;
+	*) die "unknown workload '$w' (micro, W1 ... W6, W3s)" ;;
 	esac
 done
 want() { [ -n "${WANT[$1]:-}" ]; }
@@ -387,6 +391,8 @@ setup() {
 
 	pf_listener null "$M/null.sock"
 	pf_listener sm "$M/sm.sock"
+	# W3s: the re-injection listener, no milter, delivering (not holding)
+	want W3s && pf_listener reinject "" "smtpd_data_restrictions="
 	pf_main_cf "smtpd_data_restrictions=check_client_access static:HOLD" \
 		"non_smtpd_milters=unix:$M/sm.sock" "default_process_limit=300" \
 		"message_size_limit=104857600" "in_flow_delay=0s"
@@ -402,7 +408,7 @@ setup() {
 	PF_PORTS[none]=$PF_PORT
 	# sendmail(1) as the daemon's user, inside its namespace, must reach
 	# the instance: what W3 relies on
-	if want W3 || want W4 || want W5; then
+	if want W3 || want W3s || want W4 || want W5; then
 		printf 'Subject: bench set-up\n\nset-up\n' |
 			nsenter -t "$SM_PID" -m runuser -u "$TEST_USER" -- \
 				/usr/sbin/sendmail -i -f alice@kp.dk -- sikker@kp.dk >"$W/sendmail.log" 2>&1 ||
@@ -460,7 +466,7 @@ slice() {
 	got=$(tail -c +$((off + 1)) "$M/sm.log" | grep -a -E '(^|: )decision time=' |
 		grep -c -E ' action=(reject|tempfail|hold) ')
 	[ "$got" -eq 0 ] || { say "$WL: $got messages refused, tempfailed or held"; return 1; }
-	if [ "$WL" = W3 ] || [ "$WL" = W4 ]; then
+	if [ "$WL" = W3 ] || [ "$WL" = W3s ] || [ "$WL" = W4 ]; then
 		got=$(copies_since "$M/sm.log" "$off")
 		smime=$(sink_smime)
 		if [ "$got" -lt "$n" ] || [ "$smime" -lt "$n" ]; then
@@ -539,6 +545,7 @@ describe() {
 	W1) echo "non-personal 4 KB, trusted, internal + tls" ;;
 	W2) echo "personal 4 KB, internal + tunnel + partner, 10k/1k lists" ;;
 	W3) echo "personal 100 KB, 1 certificate rcpt, sign+encrypt, sendmail" ;;
+	W3s) echo "the same, Reinject smtp: to a listener without milters" ;;
 	W4) echo "personal 4 KB, 10 certificate rcpts, cold cache each slice" ;;
 	W5) echo "20 MB messages among small ones" ;;
 	W6) echo "200 SMTP sessions held open" ;;
@@ -699,7 +706,7 @@ if want micro; then
 	fi
 fi
 
-if want W1 || want W2 || want W3 || want W4 || want W5 || want W6; then
+if want W1 || want W2 || want W3 || want W3s || want W4 || want W5 || want W6; then
 	setup
 fi
 
@@ -718,8 +725,8 @@ if [ -n "$INTERACTIVE" ]; then
 	done
 fi
 
-declare -A NDEF=([W1]=500 [W2]=500 [W3]=150 [W4]=100)
-for WL in W1 W2 W3 W4; do
+declare -A NDEF=([W1]=500 [W2]=500 [W3]=150 [W3s]=150 [W4]=100)
+for WL in W1 W2 W3 W3s W4; do
 	want "$WL" || continue
 	n=${N_OPT:-${NDEF[$WL]}}
 	[ -n "$QUICK" ] && [ -z "$N_OPT" ] && n=$((n / 5))
@@ -735,6 +742,11 @@ for WL in W1 W2 W3 W4; do
 		MSG=$W/w3.eml RCPTS=valid@example.dk
 		EXPECT=(personal=yes action=encrypt class1=encrypted action1=encrypt)
 		ctl cert valid@example.dk >/dev/null || FAILED=1 ;;
+	W3s)
+		MSG=$W/w3.eml RCPTS=valid@example.dk
+		EXPECT=(personal=yes action=encrypt class1=encrypted action1=encrypt)
+		conf sm "Reinject smtp:127.0.0.1:${PF_PORTS[reinject]}"
+		ctl cert valid@example.dk >/dev/null || FAILED=1 ;;
 	W4)
 		MSG=$W/w4.eml RCPTS=$W4_RCPTS
 		EXPECT=(personal=yes action=encrypt rcpts=10)
@@ -743,6 +755,10 @@ for WL in W1 W2 W3 W4; do
 		done ;;
 	esac
 	throughput "$WL" "$n"
+	if [ "$WL" = W3s ]; then	# back to the default hand-off
+		conf sm
+		sm_restart || FAILED=1
+	fi
 done
 want W5 && w5
 want W6 && w6
@@ -752,7 +768,7 @@ want W6 && w6
 target() {
 	case $1 in
 	W1 | W2) echo ">= 0.90" ;;
-	W3) echo ">= 0.60" ;;
+	W3 | W3s) echo ">= 0.60" ;;
 	W4) echo ">= 0.30" ;;
 	W5) echo "growth < 16 MiB" ;;
 	W6) echo "VmHWM < 64 MiB" ;;
@@ -763,7 +779,7 @@ met() {			# met WL - "met", "NOT met" or "-"
 	local v lim
 	case $1 in
 	W1 | W2) v=${RES_RATIO[$1]:-} lim=0.90 ;;
-	W3) v=${RES_RATIO[$1]:-} lim=0.60 ;;
+	W3 | W3s) v=${RES_RATIO[$1]:-} lim=0.60 ;;
 	W4) v=${RES_RATIO[$1]:-} lim=0.30 ;;
 	W5) v=${RES_W5_GROWTH:-}
 		[ -n "$v" ] || { echo -; return; }
@@ -780,7 +796,7 @@ echo
 echo "# Results: msg/s are medians over the rounds; ratio = sikkermail / do-nothing milter (same round)"
 printf '%-3s %-58s %8s %8s %9s %6s %-10s %-16s %-8s %9s  %s\n' "" workload "none/s" "null/s" \
 	"sikker/s" ratio range target "" "VmHWM MiB" checks
-for WL in W1 W2 W3 W4 W5 W6; do
+for WL in W1 W2 W3 W3s W4 W5 W6; do
 	want "$WL" || continue
 	if [ "$WL" = W5 ] || [ "$WL" = W6 ]; then
 		printf '%-3s %-58s %8s %8s %9s %6s %-10s %-16s %-8s %9s  %s\n' "$WL" "$(describe "$WL")" - - - - - \
