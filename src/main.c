@@ -47,6 +47,7 @@
 #include "log.h"
 #include "milter.h"
 #include "mime.h"
+#include "reinject.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
 		msg_warn("stop: %d decision(s) still under way after %d s", left, DRAIN_SECONDS);
 		_exit(0);
 	}
+	reinject_close_idle();	/* kept SMTP connections say QUIT */
 	msg_info("stop version=%s", PACKAGE_VERSION);
 	rc = 0;
 	runtime_publish(NULL);

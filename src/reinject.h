@@ -50,4 +50,10 @@ int reinject_message_timeout(const struct config *cfg, const char *sender,
  */
 int reinject_check(const char *spec, char **err);
 
+/*
+ * reinject_close_idle - QUIT and close the SMTP connections kept open
+ * between messages (Reinject smtp:), e.g. at shutdown.
+ */
+void reinject_close_idle(void);
+
 #endif

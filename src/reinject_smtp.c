@@ -1,8 +1,19 @@
 /*
  * reinject_smtp.c - the SMTP side of Reinject smtp:HOST:PORT: one message
- * over one connection, no pipelining, every step under one deadline.
+ * per transaction, no pipelining, every step under one deadline.
  *
- * Exports reinject_smtp (reinject_int.h).
+ * Exports reinject_smtp (reinject_int.h) and reinject_close_idle
+ * (reinject.h).
+ *
+ * Connections are kept open between messages: after a message is queued
+ * the connection goes back to a small pool instead of QUIT, and the next
+ * hand-off to the same target takes it, says RSET, and goes on with MAIL
+ * FROM, sparing the connection, the greeting and EHLO (and the server its
+ * per-connection work). A kept connection is used only while it is young
+ * (IDLE_MAX_MS, well inside Postfix's smtpd_timeout); one the server has
+ * closed or that does not answer RSET with 2xx is dropped, and the
+ * hand-off starts again on a new connection, so a stale connection never
+ * fails a message.
  *
  * The listener is meant to be an MTA port that runs no milters (Postfix:
  * a second smtpd in master.cf with -o smtpd_milters=). Any reply outside
@@ -14,6 +25,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -22,11 +34,26 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "reinject.h"
 #include "reinject_int.h"
 #include "util.h"
 
 #define LINES_MAX 100		/* lines in one reply */
 #define QUIT_WAIT_MS 2000	/* after the message is safe, QUIT may not hold us long */
+#define IDLE_MAX 8		/* connections kept open, over all targets */
+#define IDLE_MAX_MS 20000	/* and for this long at most */
+
+/* A connection kept open after its last message. */
+struct idle {
+	char *name;		/* the target, "smtp:HOST:PORT" */
+	int fd;
+	bool eightbit;
+	long long since;	/* reinject_now_ms() when it was kept */
+};
+
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct idle idle[IDLE_MAX];
+static size_t n_idle;
 
 struct smtp {
 	const char *name;	/* "smtp:HOST:PORT", for messages */
@@ -55,6 +82,9 @@ static int flush_out(struct smtp *s);
 static int send_data(struct smtp *s, FILE *msg);
 static void helo_name(char *buf, size_t size);
 static void quit(struct smtp *s);
+static int idle_take(const char *name, bool *eightbit);
+static bool idle_keep(const char *name, int fd, bool eightbit);
+static int session_start(struct smtp *s, const struct reinject_target *t);
 
 static void fail(struct smtp *s, const char *fmt, ...)
 {
@@ -76,7 +106,7 @@ int reinject_smtp(const struct reinject_target *t, const char *sender,
 		  char **err)
 {
 	struct smtp *s = xcalloc(1, sizeof(*s));	/* 70 KB: not on a thread's stack */
-	char helo[256], *what;
+	char *what;
 	size_t i;
 	int code, ret = -1;
 
@@ -84,12 +114,7 @@ int reinject_smtp(const struct reinject_target *t, const char *sender,
 	s->deadline = deadline;
 	s->name = xasprintf(strchr(t->host, ':') ? "smtp:[%s]:%s" : "smtp:%s:%s", t->host, t->port);
 	sb_init(&s->reply);
-	if (smtp_connect(s, t) < 0 || expect(s, "the connection", 2, read_reply(s)) < 0)
-		goto out;
-	helo_name(helo, sizeof(helo));
-	if ((code = command(s, "EHLO %s", helo)) >= 500)
-		code = command(s, "HELO %s", helo);
-	if (expect(s, "EHLO", 2, code) < 0 ||
+	if (session_start(s, t) < 0 ||
 	    expect(s, "MAIL FROM", 2, command(s, "MAIL FROM:<%s>%s", sender,
 					      s->eightbit ? " BODY=8BITMIME" : "")) < 0)
 		goto out;
@@ -105,7 +130,12 @@ int reinject_smtp(const struct reinject_target *t, const char *sender,
 		goto out;
 	ret = 0;	/* queued: nothing below may change that */
 out:
-	quit(s);
+	/* a sane session, with nothing unread, is kept for the next message */
+	if (ret == 0 && !s->broken && s->fd >= 0 && s->roff == s->rlen &&
+	    idle_keep(s->name, s->fd, s->eightbit))
+		s->fd = -1;
+	else
+		quit(s);
 	if (ret < 0)
 		*err = s->err ? s->err : xasprintf("%s: failed", s->name);
 	else
@@ -116,6 +146,97 @@ out:
 	free((char *)s->name);
 	free(s);
 	return ret;
+}
+
+/*
+ * session_start - a session ready for MAIL FROM: a kept connection that
+ * answers RSET, else a new one with its greeting and EHLO (or HELO).
+ */
+static int session_start(struct smtp *s, const struct reinject_target *t)
+{
+	char helo[256];
+	bool eightbit;
+	int code;
+
+	while ((s->fd = idle_take(s->name, &eightbit)) >= 0) {
+		s->eightbit = eightbit;
+		if (expect(s, "RSET", 2, command(s, "RSET")) == 0)
+			return 0;
+		/* gone stale: forget it and what it said, and try the next */
+		close(s->fd);
+		s->fd = -1;
+		free(s->err);
+		s->err = NULL;
+		s->broken = false;
+		s->rlen = s->roff = s->wlen = 0;
+		s->eightbit = false;
+	}
+	if (smtp_connect(s, t) < 0 || expect(s, "the connection", 2, read_reply(s)) < 0)
+		return -1;
+	helo_name(helo, sizeof(helo));
+	if ((code = command(s, "EHLO %s", helo)) >= 500)
+		code = command(s, "HELO %s", helo);
+	return expect(s, "EHLO", 2, code);
+}
+
+/* idle_take - a kept connection to name, the youngest; -1 if none. Too old ones are closed. */
+static int idle_take(const char *name, bool *eightbit)
+{
+	long long now = reinject_now_ms();
+	int fd = -1;
+
+	pthread_mutex_lock(&idle_lock);
+	for (size_t i = n_idle; i-- > 0;) {
+		bool old = now - idle[i].since > IDLE_MAX_MS;
+
+		if (!old && (fd >= 0 || strcmp(idle[i].name, name) != 0))
+			continue;
+		if (old)
+			close(idle[i].fd);
+		else {
+			fd = idle[i].fd;
+			*eightbit = idle[i].eightbit;
+		}
+		free(idle[i].name);
+		idle[i] = idle[--n_idle];
+	}
+	pthread_mutex_unlock(&idle_lock);
+	return fd;
+}
+
+/* idle_keep - keep fd for the next message to name; false when the pool is full. */
+static bool idle_keep(const char *name, int fd, bool eightbit)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&idle_lock);
+	if (n_idle < IDLE_MAX) {
+		idle[n_idle++] = (struct idle){ xstrdup(name), fd, eightbit, reinject_now_ms() };
+		kept = true;
+	}
+	pthread_mutex_unlock(&idle_lock);
+	return kept;
+}
+
+void reinject_close_idle(void)
+{
+	pthread_mutex_lock(&idle_lock);
+	while (n_idle > 0) {
+		struct smtp *s = xcalloc(1, sizeof(*s));
+
+		n_idle--;
+		s->name = idle[n_idle].name;
+		s->fd = idle[n_idle].fd;
+		s->deadline = reinject_now_ms() + QUIT_WAIT_MS;
+		sb_init(&s->reply);
+		quit(s);
+		close(s->fd);
+		free(s->err);
+		sb_free(&s->reply);
+		free((char *)s->name);
+		free(s);
+	}
+	pthread_mutex_unlock(&idle_lock);
 }
 
 /* quit - say goodbye when the session is still sane, without waiting long. */

@@ -551,7 +551,8 @@ enum srv_mode {
 	SRV_SILENT,		/* accepts, never speaks */
 	SRV_NO_EHLO,		/* 502 to EHLO */
 	SRV_554_GREETING,	/* multi-line 554 greeting */
-	SRV_HANG_QUIT		/* takes the message, never answers QUIT */
+	SRV_HANG_QUIT,		/* takes the message, never answers QUIT */
+	SRV_DROP_IDLE		/* closes the connection after the first message, then serves a new one */
 };
 
 static void say(FILE *out, const char *text)
@@ -576,7 +577,7 @@ static void serve_data(FILE *in, FILE *rec)
 static void serve(int ls, enum srv_mode mode, const char *record)
 {
 	int c = accept(ls, NULL, NULL);
-	FILE *in = fdopen(c, "r"), *out = fdopen(dup(c), "w"), *rec = fopen(record, "w");
+	FILE *in = fdopen(c, "r"), *out = fdopen(dup(c), "w"), *rec = fopen(record, "a");
 	char line[8192];
 
 	alarm(30);
@@ -614,6 +615,16 @@ static void serve(int ls, enum srv_mode mode, const char *record)
 			serve_data(in, rec);
 			say(out, mode == SRV_451_DATA ? "451 4.3.0 Error: queue file write error"
 						      : "250 2.0.0 Ok: queued as 4F2A1C3B2D");
+			if (mode == SRV_DROP_IDLE) {	/* as an idle timeout would */
+				fclose(in);
+				fclose(out);
+				fputs("(closed)\r\n", rec);
+				fclose(rec);
+				serve(ls, SRV_OK, record);
+				return;
+			}
+		} else if (strcmp(line, "RSET\r\n") == 0) {
+			say(out, "250 2.0.0 Ok");
 		} else if (strcmp(line, "QUIT\r\n") == 0) {
 			if (mode == SRV_HANG_QUIT)
 				sleep(20);
@@ -667,6 +678,7 @@ static int smtp_case(enum srv_mode mode, const char *record, const char *sender,
 
 	target = xasprintf("smtp:127.0.0.1:%d", port);
 	rc = inject(target, NULL, sender, rcpts, n, text, strlen(text), timeout, err);
+	reinject_close_idle();	/* the kept connection says QUIT now */
 	if (mode == SRV_SILENT || mode == SRV_HANG_QUIT)
 		stop(pid);
 	else
@@ -703,6 +715,54 @@ static void test_smtp_ok(void)
 			 "DATA\r\na\r\nb\r\n.\r\nQUIT\r\n", host, host);
 	is_str(got, want, "smtp: null sender, no BODY=8BITMIME without EHLO, CRLF kept as it is");
 	free(got), free(want), free(err);
+}
+
+/*
+ * Kept connections: a second message to the same target goes over the
+ * first one's connection after RSET (the fake server accepts only one);
+ * one the server has closed meanwhile is replaced without a failure.
+ */
+static void test_smtp_kept(void)
+{
+	const char *rcpts[] = { "alice@example.test" };
+	char *err = NULL, *got, *want, *target, host[256];
+	int port;
+	pid_t pid;
+
+	gethostname(host, sizeof(host));
+	pid = fake_smtp(SRV_OK, "smtp-kept", &port);
+	target = xasprintf("smtp:127.0.0.1:%d", port);
+	is_int(inject(target, NULL, "s@kp.test", rcpts, 1, "a\r\n", 3, 10, &err), 0,
+	       "smtp kept: first message queued");
+	is_int(inject(target, NULL, "t@kp.test", rcpts, 1, "b\r\n", 3, 10, &err), 0,
+	       "smtp kept: second message queued over the same connection");
+	reinject_close_idle();
+	waitpid(pid, NULL, 0);
+	got = slurp("smtp-kept", NULL);
+	want = xasprintf("EHLO %s\r\nMAIL FROM:<s@kp.test> BODY=8BITMIME\r\n"
+			 "RCPT TO:<alice@example.test>\r\nDATA\r\na\r\n.\r\n"
+			 "RSET\r\nMAIL FROM:<t@kp.test> BODY=8BITMIME\r\n"
+			 "RCPT TO:<alice@example.test>\r\nDATA\r\nb\r\n.\r\nQUIT\r\n", host);
+	is_str(got, want, "smtp kept: one connection, RSET between the messages, QUIT at the end");
+	free(got), free(want), free(target);
+
+	pid = fake_smtp(SRV_DROP_IDLE, "smtp-stale", &port);
+	target = xasprintf("smtp:127.0.0.1:%d", port);
+	is_int(inject(target, NULL, "s@kp.test", rcpts, 1, "a\r\n", 3, 10, &err), 0,
+	       "smtp stale: first message queued");
+	is_int(inject(target, NULL, "t@kp.test", rcpts, 1, "b\r\n", 3, 10, &err), 0,
+	       "smtp stale: the server closed the kept connection: a new one, no failure");
+	if (err)
+		diag("%s", err);
+	reinject_close_idle();
+	waitpid(pid, NULL, 0);
+	got = slurp("smtp-stale", NULL);
+	want = xasprintf("EHLO %s\r\nMAIL FROM:<s@kp.test> BODY=8BITMIME\r\n"
+			 "RCPT TO:<alice@example.test>\r\nDATA\r\na\r\n.\r\n(closed)\r\n"
+			 "EHLO %s\r\nMAIL FROM:<t@kp.test> BODY=8BITMIME\r\n"
+			 "RCPT TO:<alice@example.test>\r\nDATA\r\nb\r\n.\r\nQUIT\r\n", host, host);
+	is_str(got, want, "smtp stale: the second message on a new session");
+	free(got), free(want), free(target), free(err);
 }
 
 static void test_smtp_failures(void)
@@ -822,6 +882,7 @@ int main(int argc, char **argv)
 	test_stdio_closed();
 	test_threads();
 	test_smtp_ok();
+	test_smtp_kept();
 	test_smtp_failures();
 	test_check();
 	cmd = xasprintf("rm -rf '%s'", dir);
