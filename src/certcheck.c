@@ -42,6 +42,7 @@ struct certcheck {
 	X509_STORE *store;
 	bool accept_subject_email;
 	bool crl;		/* CRLFile is set: revocation is checked */
+	time_t changes_at;	/* the first expiry in the store (a CA, a CRL's next update); 0: none */
 };
 
 /* One certificate found in the directory's answer. */
@@ -772,6 +773,31 @@ static void warn_stale_crls(X509_STORE *store, const char *file)
 	}
 }
 
+/* store_changes_at - the earliest CA expiry or CRL next update in store; 0 if none. */
+static time_t store_changes_at(X509_STORE *store)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+	time_t first = 0;
+
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
+		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(o);
+		X509 *x = X509_OBJECT_get0_X509(o);
+		const ASN1_TIME *t = crl != NULL ? X509_CRL_get0_nextUpdate(crl)
+				     : x != NULL ? X509_get0_notAfter(x) : NULL;
+		time_t when = t != NULL ? asn1_to_time(t) : 0;
+
+		if (when != 0 && (first == 0 || when < first))
+			first = when;
+	}
+	return first;
+}
+
+time_t certcheck_changes_at(const struct certcheck *cc)
+{
+	return cc->changes_at;
+}
+
 struct certcheck *certcheck_new(const struct config *cfg, char **err)
 {
 	struct certcheck *cc;
@@ -797,6 +823,7 @@ struct certcheck *certcheck_new(const struct config *cfg, char **err)
 		cc->crl = true;
 	}
 	X509_STORE_set_flags(cc->store, flags);
+	cc->changes_at = store_changes_at(cc->store);
 	ERR_clear_error();
 	return cc;
 fail:

@@ -82,6 +82,13 @@ int certcheck_check_der(struct certcheck *cc, const char *address, const unsigne
 			size_t len, time_t now, char **reason);
 
 /*
+ * certcheck_changes_at - from when on a judgement may differ only because
+ * time passed in the trust store (the first CA expiry or CRL next
+ * update); 0 if nothing in it expires.
+ */
+time_t certcheck_changes_at(const struct certcheck *cc);
+
+/*
  * certcheck_parse_one - describe a DER certificate (for display): fills
  * der, subject, issuer, fingerprint and the validity period, judging
  * nothing. 1 on success; 0 if it does not parse (*err xmalloc'd).

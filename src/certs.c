@@ -12,12 +12,22 @@
  * twice LDAPTimeout and answer LOOKUP_RETRY, so a stuck leader cannot hold
  * a message longer than that.
  *
+ * A cached certificate is judged again at each use (still_valid). What
+ * that judgement depends on, the trust store, the CRLs and the settings,
+ * is fixed for the life of one struct certs (a reload makes a new one);
+ * what is left is time. So a "valid" judgement is remembered for the
+ * address and those exact certificate bytes until the certificate or
+ * anything in the trust store expires (a CRL's next update included),
+ * and at most VERDICT_MAX_AGE: OpenSSL's parse and chain check cost a
+ * half millisecond, which every message to a certificate recipient paid.
+ *
  * Exports: certs_new, certs_free, certs_lookup, certs_lookup_now,
  * cert_summary_free, certs_directory_queries (certs.h).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,11 +49,28 @@ struct inflight {
 	char *error;
 };
 
+#define VERDICTS 256		/* remembered "valid" judgements, by hash */
+#define VERDICT_MAX_AGE 60	/* seconds */
+
+/* One remembered "valid" judgement. */
+struct verdict {
+	char *address;
+	unsigned char *der;
+	size_t der_len;
+	long long until;	/* valid before this time */
+};
+
+struct verdicts {
+	pthread_mutex_t lock;
+	struct verdict slot[VERDICTS];
+};
+
 /* The trust store and the directory pool of one configuration (a runtime). */
 struct certs {
 	struct config *cfg;		/* referenced */
 	struct directory *dir;		/* NULL: no LDAPURI, nobody has a certificate */
 	struct certcheck *check;
+	struct verdicts *verdicts;	/* mutable under its lock, though certs is not */
 };
 
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -62,6 +89,12 @@ static void entry_copy(struct cert_cache_entry *dst, const struct cert_cache_ent
 static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summary *out);
 static int still_valid(const struct certs *cs, const char *address,
 		       const struct cert_cache_entry *e, long long now, struct cert_summary *out);
+static struct verdict *verdict_slot(const struct certs *cs, const char *address,
+				    const unsigned char *der, size_t len);
+static bool verdict_known(const struct certs *cs, const char *address,
+			  const struct cert_cache_entry *e, long long now);
+static void verdict_keep(const struct certs *cs, const char *address,
+			 const struct cert_cache_entry *e, long long now);
 
 struct certs *certs_new(struct config *cfg, char **err)
 {
@@ -69,6 +102,8 @@ struct certs *certs_new(struct config *cfg, char **err)
 
 	*err = NULL;
 	cs->cfg = config_ref(cfg);
+	cs->verdicts = xcalloc(1, sizeof(*cs->verdicts));
+	pthread_mutex_init(&cs->verdicts->lock, NULL);
 	if (cfg->n_ldap_uri == 0)
 		return cs;
 	if (cfg->trusted_ca_file == NULL) {
@@ -92,6 +127,14 @@ void certs_free(struct certs *cs)
 	directory_free(cs->dir);
 	certcheck_free(cs->check);
 	config_unref(cs->cfg);
+	if (cs->verdicts != NULL) {
+		for (size_t i = 0; i < VERDICTS; i++) {
+			free(cs->verdicts->slot[i].address);
+			free(cs->verdicts->slot[i].der);
+		}
+		pthread_mutex_destroy(&cs->verdicts->lock);
+		free(cs->verdicts);
+	}
 	free(cs);
 }
 
@@ -199,9 +242,11 @@ static int still_valid(const struct certs *cs, const char *address,
 	char *reason = NULL;
 	int rc;
 
-	if (!e->found)
+	if (!e->found || verdict_known(cs, address, e, now))
 		return 1;
 	rc = certcheck_check_der(cs->check, address, e->der, e->der_len, (time_t)now, &reason);
+	if (rc == 1)
+		verdict_keep(cs, address, e, now);
 	if (rc == 0)
 		strlist_addf(&out->rejected, "%s (cached): %s", e->subject ? e->subject : "?",
 			     reason ? reason : "not valid");
@@ -210,6 +255,58 @@ static int still_valid(const struct certs *cs, const char *address,
 				       reason ? reason : "?");
 	free(reason);
 	return rc;
+}
+
+/* verdict_slot - where a judgement of (address, der) is kept: FNV-1a of both. */
+static struct verdict *verdict_slot(const struct certs *cs, const char *address,
+				    const unsigned char *der, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = address; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ der[i]) * 16777619u;
+	return &cs->verdicts->slot[h % VERDICTS];
+}
+
+/* verdict_known - was this certificate found valid for address, still in force at now? */
+static bool verdict_known(const struct certs *cs, const char *address,
+			  const struct cert_cache_entry *e, long long now)
+{
+	struct verdict *v = verdict_slot(cs, address, e->der, e->der_len);
+	bool known;
+
+	pthread_mutex_lock(&cs->verdicts->lock);
+	known = v->address != NULL && now < v->until && v->der_len == e->der_len &&
+		strcmp(v->address, address) == 0 && memcmp(v->der, e->der, e->der_len) == 0;
+	pthread_mutex_unlock(&cs->verdicts->lock);
+	return known;
+}
+
+/* verdict_keep - remember "valid" until the certificate or the trust store expires, or a while. */
+static void verdict_keep(const struct certs *cs, const char *address,
+			 const struct cert_cache_entry *e, long long now)
+{
+	long long until = now + VERDICT_MAX_AGE, store = certcheck_changes_at(cs->check);
+	struct verdict *v;
+
+	if (e->not_after > 0 && e->not_after < until)
+		until = e->not_after;
+	if (store > 0 && store < until)
+		until = store;
+	if (until <= now)
+		return;
+	v = verdict_slot(cs, address, e->der, e->der_len);
+	pthread_mutex_lock(&cs->verdicts->lock);
+	free(v->address);
+	free(v->der);
+	v->address = xstrdup(address);
+	v->der = xmalloc(e->der_len);
+	memcpy(v->der, e->der, e->der_len);
+	v->der_len = e->der_len;
+	v->until = until;
+	pthread_mutex_unlock(&cs->verdicts->lock);
 }
 
 /* summarise - a cache entry as the caller's summary: FOUND or NOTFOUND. */
