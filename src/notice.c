@@ -72,6 +72,7 @@ static size_t n_retries;
 static void *notice_main(void *arg);
 static void sleep_until(time_t when);
 static time_t notice_pass(bool flush);
+static void pending_clear(struct pending_list *p);
 static int collect(const char *mailbox, long long oldest, long count, void *arg);
 static time_t due_at(const struct pending *p, long delay, bool flush);
 static int send_mailbox(struct runtime *rt, struct store *s, const char *mailbox, bool flush);
@@ -256,18 +257,25 @@ static time_t notice_pass(bool flush)
 		next = earlier(next, now + wait);
 	}
 	if (flush && !broken) {
-		p.n = 0;
+		pending_clear(&p);
 		if (store_notice_pending(s, (long long)time(NULL) + NOTICE_CLAIM, collect, &p) == 0)
 			for (size_t i = 0; i < p.n; i++)
 				msg_warn("stop: %ld notice(s) to %s not sent; they are sent after the "
 					 "next start", p.v[i].count, p.v[i].mailbox);
 	}
-	for (size_t i = 0; i < p.n; i++)
-		free(p.v[i].mailbox);
-	free(p.v);
+	pending_clear(&p);
 	runtime_store_put(rt, s, broken);
 	runtime_unref(rt);
 	return next;
+}
+
+static void pending_clear(struct pending_list *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].mailbox);
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
 }
 
 static int collect(const char *mailbox, long long oldest, long count, void *arg)
