@@ -159,6 +159,7 @@ static const struct key keys[] = {
 	STR("Cipher", cipher, "aes-256-cbc", config_check_cipher, KEY_LOWER),
 	STR("Reinject", reinject, "sendmail", config_check_reinject, KEY_LOWER),
 	PATH("SendmailPath", sendmail_path, "/usr/sbin/sendmail"),
+	DURATION("NoticeDelay", notice_delay, "60", 0, HOUR),
 	STR("TLSPolicyMap", tls_policy_map, NULL, config_check_map, 0),
 	BOOL("Syslog", syslog, "yes"),
 	CUSTOM("SyslogFacility", "mail", config_set_facility, config_dump_facility, 0),

@@ -115,6 +115,7 @@ struct config {
 	char *cipher;			/* aes-256-cbc | aes-256-gcm */
 	char *reinject;			/* "sendmail" or "smtp:HOST:PORT" */
 	char *sendmail_path;		/* default /usr/sbin/sendmail */
+	long notice_delay;		/* NoticeDelay: seconds a notice waits to join a digest; 0 = none */
 	char *tls_policy_map;		/* TLSPolicyMap TYPE:FILE, kept current by sikkermail-ctl; NULL = none */
 
 	/* logging */

@@ -9,8 +9,10 @@
  * in its own temporary file.
  *
  * Exports mailboxes_load, mailboxes_set_secret, mailboxes_free,
- * mailboxes_available, encrypt_marker_accept, encrypt_and_queue
- * (encrypt.h).
+ * mailboxes_available, encrypt_marker_accept, encrypt_and_queue,
+ * encrypt_notice_entry and encrypt_tell_mailbox (encrypt.h). The notices
+ * that wait for a digest are kept and sent by notice.c, which builds its
+ * digests with encrypt_tell_mailbox, so that they carry the same marker.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "encrypt.h"
 #include "log.h"
 #include "msgbuf.h"
+#include "notice.h"
 #include "reinject.h"
 #include "reply.h"
 #include "smime.h"
@@ -45,13 +48,15 @@ static const struct loaded_mailbox *choose_mailbox(const struct mailboxes *mbs, 
 						   char **reason);
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
 			const char *message_id, const char *marker, char **reason);
-static int send_notice(const struct encrypt_job *job, const struct loaded_mailbox *lm,
+static void tell_mailbox(const struct encrypt_job *job, const struct loaded_mailbox *lm);
+static int send_notice(const struct encrypt_job *job, const char *mailbox, const char *entry,
 		       char **reason);
 static char *marker_binding(const char *message_id, const char *sender, const char *const *rcpts,
 			    size_t n);
-static char *issue_marker(const struct encrypt_job *job, const char *message_id,
-			  const char *sender, const char *const *rcpts, size_t n, char **digest);
-static void forget_marker(const struct encrypt_job *job, char *digest);
+static char *issue_marker(const struct config *cfg, const struct mailboxes *mbs,
+			  struct store *store, const char *message_id, const char *sender,
+			  const char *const *rcpts, size_t n, char **digest);
+static void forget_marker(struct store *store, char *digest);
 static int cmp_str(const void *a, const void *b);
 
 struct mailboxes *mailboxes_load(struct config *cfg, struct strlist *errors)
@@ -174,25 +179,26 @@ bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
  * is then filtered again, as an ordinary message). *digest gets what was
  * recorded, for forget_marker when the copy does not reach the MTA.
  */
-static char *issue_marker(const struct encrypt_job *job, const char *message_id,
-			  const char *sender, const char *const *rcpts, size_t n, char **digest)
+static char *issue_marker(const struct config *cfg, const struct mailboxes *mbs,
+			  struct store *store, const char *message_id, const char *sender,
+			  const char *const *rcpts, size_t n, char **digest)
 {
 	char *bind, *m, *line = NULL;
 	long long now = (long long)time(NULL);
 
 	*digest = NULL;
-	if (job->store == NULL || job->mailboxes->secret == NULL ||
-	    strcmp(job->cfg->reinject, "sendmail") != 0)
+	if (store == NULL || mbs == NULL || mbs->secret == NULL ||
+	    strcmp(cfg->reinject, "sendmail") != 0)
 		return NULL;
 	bind = marker_binding(message_id, sender, rcpts, n);
-	m = smime_marker(job->mailboxes->secret, job->mailboxes->secret_len, bind, (time_t)now);
+	m = smime_marker(mbs->secret, mbs->secret_len, bind, (time_t)now);
 	*digest = m != NULL ? smime_marker_digest(m) : NULL;
 	if (*digest != NULL &&
-	    store_marker_issue(job->store, *digest, now + ENCRYPT_MARKER_MAX_AGE, now) == 0) {
+	    store_marker_issue(store, *digest, now + ENCRYPT_MARKER_MAX_AGE, now) == 0) {
 		line = xasprintf("%s: %s", ENCRYPT_MARKER_HEADER, m);
 	} else {
 		msg_warn("re-injection marker not recorded (%s): the copy will be filtered again",
-			 store_errmsg(job->store));
+			 store_errmsg(store));
 		free(*digest);
 		*digest = NULL;
 	}
@@ -205,12 +211,12 @@ static char *issue_marker(const struct encrypt_job *job, const char *message_id,
  * forget_marker - the copy a marker was issued for never reached the MTA:
  * the marker must not stay valid for anything else.
  */
-static void forget_marker(const struct encrypt_job *job, char *digest)
+static void forget_marker(struct store *store, char *digest)
 {
 	/* expired or not: consuming "as of time 0" removes it */
-	if (digest != NULL && store_marker_consume(job->store, digest, 0) < 0)
+	if (digest != NULL && store_marker_consume(store, digest, 0) < 0)
 		msg_warn("unused re-injection marker not removed (%s); it expires within a day",
-			 store_errmsg(job->store));
+			 store_errmsg(store));
 	free(digest);
 }
 
@@ -295,14 +301,15 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 		if (d->rcpts[i].action == ACTION_ENCRYPT)
 			rcpts[n++] = d->rcpts[i].addr.full;
 	id = smime_new_message_id(lm->mb->address);
-	marker = issue_marker(job, id, lm->mb->address, rcpts, n, &digest);
+	marker = issue_marker(job->cfg, job->mailboxes, job->store, id, lm->mb->address, rcpts, n,
+			      &digest);
 	if ((copy = build_copy(job, lm, id, marker, reason)) == NULL) {
-		forget_marker(job, digest);
+		forget_marker(job->store, digest);
 		goto out;
 	}
 	if (reinject_message(job->cfg, lm->mb->address, rcpts, n, copy, &err) != 0) {
 		*reason = xasprintf("the encrypted copy could not be queued: %s", err ? err : "?");
-		forget_marker(job, digest);
+		forget_marker(job->store, digest);
 		goto out;
 	}
 	free(digest);
@@ -310,9 +317,7 @@ enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reas
 	st = ENCRYPT_QUEUED;
 	*copy_id = id;
 	id = NULL;
-	if (send_notice(job, lm, &err) != 0)
-		msg_error("%s: notice to %s not sent: %s", d->queue_id ? d->queue_id : "-",
-			  lm->mb->address, err ? err : "?");
+	tell_mailbox(job, lm);
 out:
 	if (copy != NULL)
 		fclose(copy);
@@ -368,17 +373,83 @@ static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailb
 }
 
 /*
- * send_notice - tell the function mailbox who sent what to whom (the
- * guide's step 8, done for the sender): replies will arrive there.
+ * tell_mailbox - the guide's step 8, done for the sender: the function
+ * mailbox learns who sent what to whom, and that replies will arrive
+ * there. With NoticeDelay the notice waits in the store for the mailbox's
+ * next digest (notice.c); without, or when it cannot be kept, it is sent
+ * on its own now. Either way the copy is already queued: a notice that
+ * cannot be sent is logged, never a reason to tempfail.
  */
-static int send_notice(const struct encrypt_job *job, const struct loaded_mailbox *lm,
+static void tell_mailbox(const struct encrypt_job *job, const struct loaded_mailbox *lm)
+{
+	const char *qid = job->d->queue_id ? job->d->queue_id : "-";
+	const char *mb = lm->mb->address;
+	char *entry = encrypt_notice_entry(job->d, job->subject), *err = NULL;
+
+	if (job->cfg->notice_delay > 0 && job->store != NULL &&
+	    notice_keep(job->store, job->cfg->notice_delay, mb, job->d->queue_id, entry,
+			&err) == 0) {
+		msg_info("%s: notice to %s kept for its digest", qid, mb);
+	} else {
+		if (err != NULL)
+			msg_warn("%s: notice to %s not kept for a digest (%s): sent on its own", qid,
+				 mb, err);
+		free(err);
+		err = NULL;
+		if (send_notice(job, mb, entry, &err) == 0)
+			msg_info("%s: notice to %s sent", qid, mb);
+		else
+			msg_error("%s: notice to %s not sent: %s", qid, mb, err ? err : "?");
+	}
+	free(err);
+	free(entry);
+}
+
+/* encrypt_notice_entry - see encrypt.h. */
+char *encrypt_notice_entry(const struct decision *d, const char *subject)
+{
+	char *subj = subject ? reply_sanitise(subject) : xstrdup("(no subject)");
+	struct strbuf sb;
+
+	sb_init(&sb);
+	sb_printf(&sb, "Afsender / Sender:      %s\nEmne / Subject:         %s\n"
+		       "Reference:              %s\nModtagere / Recipients:\n",
+		  d->sender && d->sender[0] ? d->sender : "<>", subj,
+		  d->queue_id ? d->queue_id : "unknown");
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		if (d->rcpts[i].action == ACTION_ENCRYPT)
+			sb_printf(&sb, "  %s\n", d->rcpts[i].addr.full);
+	free(subj);
+	return sb.s;
+}
+
+/* send_notice - the notice about this one message, on its own (NoticeDelay 0). */
+static int send_notice(const struct encrypt_job *job, const char *mailbox, const char *entry,
 		       char **reason)
 {
-	const struct decision *d = job->d;
-	const char *mb = lm->mb->address;
-	const char *rcpt[1] = { mb };
-	char *id = smime_new_message_id(mb), *digest;
-	char *marker = issue_marker(job, id, mb, rcpt, 1, &digest), *subject;
+	const char *qid = job->d->queue_id ? job->d->queue_id : "unknown";
+	char *subject = xasprintf("Sikker besked sendt / Secure message sent (ref %s)", qid);
+	char *body = xasprintf("En sikker (krypteret) besked er sendt fra denne postkasse.\n"
+			       "A secure (encrypted) message was sent from this mailbox.\n\n%s\n"
+			       "Svar vil komme til denne postkasse.\n"
+			       "Replies will arrive in this mailbox.\n",
+			       entry);
+	int rc = encrypt_tell_mailbox(job->cfg, job->mailboxes, job->store, mailbox, subject, body,
+				      REINJECT_TIMEOUT, NULL, reason);
+
+	free(subject);
+	free(body);
+	return rc;
+}
+
+/* encrypt_tell_mailbox - see encrypt.h. */
+int encrypt_tell_mailbox(const struct config *cfg, const struct mailboxes *mbs,
+			 struct store *store, const char *mailbox, const char *subject,
+			 const char *body, int timeout, char **message_id, char **reason)
+{
+	const char *rcpt[1] = { mailbox };
+	char *id = smime_new_message_id(mailbox), *digest;
+	char *marker = issue_marker(cfg, mbs, store, id, mailbox, rcpt, 1, &digest);
 	struct strbuf sb;
 	char date[64];
 	time_t now = time(NULL);
@@ -386,42 +457,34 @@ static int send_notice(const struct encrypt_job *job, const struct loaded_mailbo
 	FILE *f = private_tmpfile(NULL, reason);
 	int rc = -1;
 
-	subject = job->subject ? reply_sanitise(job->subject) : xstrdup("(no subject)");
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", localtime_r(&now, &tm));
 	sb_init(&sb);
-	sb_printf(&sb, "From: <%s>\nTo: <%s>\nDate: %s\nMessage-ID: %s\n", mb, mb, date, id);
+	sb_printf(&sb, "From: <%s>\nTo: <%s>\nDate: %s\nMessage-ID: %s\n", mailbox, mailbox, date,
+		  id);
 	if (marker != NULL)
 		sb_printf(&sb, "%s\n", marker);
-	sb_printf(&sb, "Subject: Sikker besked sendt / Secure message sent (ref %s)\n",
-		  d->queue_id ? d->queue_id : "unknown");
+	sb_printf(&sb, "Subject: %s\n", subject);
 	sb_adds(&sb, "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
 		     "Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n\n");
-	sb_printf(&sb, "En sikker (krypteret) besked er sendt fra denne postkasse.\n"
-		       "A secure (encrypted) message was sent from this mailbox.\n\n"
-		       "Afsender / Sender:      %s\nEmne / Subject:         %s\n"
-		       "Reference:              %s\nModtagere / Recipients:\n",
-		  d->sender && d->sender[0] ? d->sender : "<>", subject,
-		  d->queue_id ? d->queue_id : "unknown");
-	for (size_t i = 0; i < d->n_rcpts; i++)
-		if (d->rcpts[i].action == ACTION_ENCRYPT)
-			sb_printf(&sb, "  %s\n", d->rcpts[i].addr.full);
-	sb_adds(&sb, "\nSvar vil komme til denne postkasse.\n"
-		     "Replies will arrive in this mailbox.\n");
+	sb_adds(&sb, body);
 	if (f == NULL)
 		;	/* *reason says why */
 	else if (fwrite(sb.s, 1, sb.len, f) != sb.len || fflush(f) != 0 ||
 		 fseek(f, 0, SEEK_SET) != 0)
 		*reason = xasprintf("cannot write the notice: %s", strerror(errno));
 	else
-		rc = reinject_message(job->cfg, mb, rcpt, 1, f, reason);
+		rc = reinject_message_timeout(cfg, mailbox, rcpt, 1, f, timeout, reason);
 	if (rc != 0)
-		forget_marker(job, digest);
+		forget_marker(store, digest);
 	else
 		free(digest);
+	if (rc == 0 && message_id != NULL) {
+		*message_id = id;
+		id = NULL;
+	}
 	if (f != NULL)
 		fclose(f);
 	sb_free(&sb);
-	free(subject);
 	free(marker);
 	free(id);
 	return rc;

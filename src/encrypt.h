@@ -2,7 +2,7 @@
  * encrypt.h - the "encrypt" verdict carried out: a signed and encrypted
  * copy of the whole original message, from a function mailbox, queued
  * through the MTA before the original is accepted, and a short notice to
- * the mailbox.
+ * the mailbox (on its own, or in a digest: notice.h).
  *
  * The mechanism (documented in sikkermail-milter(8)): the copy for the
  * encrypted recipients is always a new message handed to the MTA with
@@ -90,10 +90,30 @@ struct encrypt_job {
 
 /*
  * encrypt_and_queue - build the copy and hand it to the MTA, then the
- * notice. *reason explains a REJECT or TEMPFAIL (English, for the reply and
- * the log); *copy_id is the copy's Message-ID on QUEUED. Free both.
+ * notice: kept for the mailbox's next digest (NoticeDelay, notice.h), or
+ * sent on its own. *reason explains a REJECT or TEMPFAIL (English, for the
+ * reply and the log); *copy_id is the copy's Message-ID on QUEUED. Free
+ * both.
  */
 enum encrypt_status encrypt_and_queue(const struct encrypt_job *job, char **reason,
 				      char **copy_id);
+
+/*
+ * encrypt_notice_entry - what the mailbox is told about one encrypted
+ * message (bilingual lines: sender, subject, reference, the encrypted
+ * recipients), the same in a notice of its own and in a digest. Free it.
+ */
+char *encrypt_notice_entry(const struct decision *d, const char *subject);
+
+/*
+ * encrypt_tell_mailbox - a clear-text message (UTF-8 body, LF line ends)
+ * from mailbox to itself, marked like a copy (Reinject sendmail) so that
+ * the filter passes it unchanged, handed to the MTA within timeout
+ * seconds. 0 with *message_id set (when not NULL; free it), or -1 with
+ * *reason set.
+ */
+int encrypt_tell_mailbox(const struct config *cfg, const struct mailboxes *mbs,
+			 struct store *store, const char *mailbox, const char *subject,
+			 const char *body, int timeout, char **message_id, char **reason);
 
 #endif

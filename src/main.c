@@ -10,7 +10,8 @@
  * pool, function mailbox keys) while still root; open the listening socket
  * as root and give it to the run-time user; drop privileges (refusing to
  * go on as root); open the database as that user; write the pid file;
- * serve; report success to the starting process.
+ * publish the runtime; start the mailbox notice thread (notice.c), the
+ * reloader and libmilter; serve; report success to the starting process.
  *
  * Signals: every signal the filter acts on is blocked in every thread and
  * taken by the main thread with sigwait(), while libmilter serves in a
@@ -25,8 +26,10 @@
  * SIGTERM and SIGINT stop: libmilter stops accepting and stops serving
  * sessions between commands (the MTA tempfails those,
  * milter_default_action); callbacks under way, a decision with its
- * re-injected copy and record above all, are waited for before the
- * runtime is released and the process exits.
+ * re-injected copy and record above all, are waited for; then the
+ * mailbox notices waiting for their digest are sent (notice.c, up to
+ * NOTICE_FLUSH_SECONDS), and only then is the runtime released and the
+ * process exits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,11 +50,13 @@
 #include "log.h"
 #include "milter.h"
 #include "mime.h"
+#include "notice.h"
 #include "reinject.h"
 #include "runtime.h"
 #include "util.h"
 
 #define DRAIN_SECONDS 30
+#define NOTICE_FLUSH_SECONDS 10	/* for the waiting mailbox notices at stop */
 
 struct options {
 	const char *config_path;	/* -c */
@@ -223,6 +228,8 @@ int main(int argc, char **argv)
 	if (daemon_pidfile_write() != 0)
 		goto fail;
 	runtime_publish(rt);
+	if (notice_start() != 0)
+		goto fail;
 	if (pthread_create(&reload_thread, NULL, reloader, NULL) != 0 || milter_start() != 0) {
 		msg_error("cannot start threads");
 		goto fail;
@@ -255,6 +262,12 @@ int main(int argc, char **argv)
 	if ((left = milter_drain(DRAIN_SECONDS)) > 0) {
 		/* something still runs: release nothing it may use, leave at once */
 		msg_warn("stop: %d decision(s) still under way after %d s", left, DRAIN_SECONDS);
+		_exit(0);
+	}
+	/* no message can add a notice now: send the waiting ones */
+	if (notice_stop(NOTICE_FLUSH_SECONDS) != 0) {
+		msg_warn("stop: mailbox notices still being handed over after %d s; what is not "
+			 "sent is sent after the next start", NOTICE_FLUSH_SECONDS);
 		_exit(0);
 	}
 	reinject_close_idle();	/* kept SMTP connections say QUIT */

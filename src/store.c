@@ -2,7 +2,8 @@
  * store.c - the SQLite store: the handle, the schema, the cache of
  * prepared statements, and the tunnel, partner and freemail lists with
  * their provenance. The recorded message decisions are in
- * store_decision.c.
+ * store_decision.c, the mailbox notices waiting for their digest in
+ * store_notice.c.
  *
  * Exports store_open, store_close, store_list_match, store_list_replace,
  * store_list_each and store_errmsg (see store.h); and, to the other
@@ -79,6 +80,14 @@ static const char *const store_migrations[] = {
 	"CREATE TABLE secret (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE reinject_marker (marker TEXT PRIMARY KEY NOT NULL,"
 	"  expires INTEGER NOT NULL) WITHOUT ROWID;",
+	/*
+	 * 1 -> 2: mailbox notices waiting for their digest (NoticeDelay); a
+	 * row is claimed by the process sending it until claimed_until.
+	 */
+	"CREATE TABLE notice (id INTEGER PRIMARY KEY, mailbox TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, ref TEXT, entry TEXT NOT NULL,"
+	"  claimed_until INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX notice_mailbox ON notice (mailbox, id);",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -116,6 +125,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MARKER_EXPIRE] = "DELETE FROM reinject_marker WHERE ?1 IS NULL AND expires < ?2",
 	[ST_MARKER_PUT] = "INSERT OR REPLACE INTO reinject_marker (marker, expires) VALUES (?1, ?2)",
 	[ST_MARKER_TAKE] = "DELETE FROM reinject_marker WHERE marker = ?1 AND expires >= ?2",
+	[ST_NOTICE_PUT] = "INSERT INTO notice (mailbox, created, ref, entry) VALUES (?1, ?2, ?3, ?4)",
+	[ST_NOTICE_PENDING] = "SELECT mailbox, min(created), count(*) FROM notice"
+			      " WHERE claimed_until <= ?1 GROUP BY mailbox ORDER BY 2",
+	[ST_NOTICE_TAKE] = "SELECT id, created, ref, entry FROM notice WHERE mailbox = ?1"
+			   " AND claimed_until <= ?2 ORDER BY id LIMIT ?3",
+	[ST_NOTICE_CLAIM] = "UPDATE notice SET claimed_until = ?2 WHERE id = ?1",
+	[ST_NOTICE_DELETE] = "DELETE FROM notice WHERE id = ?1",
 };
 
 static int create_file(struct store *s);
@@ -322,15 +338,21 @@ static int schema_check(struct store *s, bool *need_migrate)
 	return 0;
 }
 
-/* configure_connection - WAL, synchronous NORMAL (safe with WAL), foreign keys. */
+/* configure_connection - WAL, synchronous NORMAL (safe with WAL), foreign keys, secure delete. */
 static int configure_connection(struct store *s)
 {
 	if (store_exec(s, "PRAGMA foreign_keys = ON") < 0)
 		return -1;
 	if (s->mode == STORE_RO)
 		return 0;
+	/*
+	 * secure_delete fast: what is deleted (a mailbox notice naming a
+	 * subject, once it is sent) is overwritten in the pages written
+	 * anyway, not left readable in free space.
+	 */
 	if (store_exec(s, "PRAGMA journal_mode = WAL") < 0 ||
-	    store_exec(s, "PRAGMA synchronous = NORMAL") < 0)
+	    store_exec(s, "PRAGMA synchronous = NORMAL") < 0 ||
+	    store_exec(s, "PRAGMA secure_delete = FAST") < 0)
 		return -1;
 	return 0;
 }

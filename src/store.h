@@ -132,6 +132,40 @@ int store_secret(struct store *s, const char *name, unsigned char *buf, size_t l
 int store_marker_issue(struct store *s, const char *marker, long long expires, long long now);
 int store_marker_consume(struct store *s, const char *marker, long long now);
 
+/*
+ * Mailbox notices waiting for their digest (NoticeDelay): one row per
+ * encrypted message, its text already made, kept until the digest that
+ * lists it has been handed to the MTA.
+ *
+ * store_notice_add - keep a notice (text) for mailbox about the message
+ * with queue id ref (may be NULL), made at created. 0 or -1.
+ * store_notice_pending - for each mailbox with notices nobody has claimed
+ * (at now): fn(mailbox, the oldest one's time, how many, arg), the mailbox
+ * with the oldest first; a non-zero return stops the walk. 0 or -1.
+ * store_notice_claim - the oldest max unclaimed notices of mailbox, now
+ * claimed until `until` (another process on the same database leaves them
+ * alone meanwhile, and takes them over after that if this one died):
+ * *out gets them (free with notice_entries_free); how many, or -1.
+ * store_notice_done - the claimed notices, after the hand-off: deleted
+ * when sent, else released for the next try; one transaction. 0 or -1.
+ */
+struct notice_entry {
+	long long id;
+	long long created;
+	char *ref;			/* the message's queue id, or NULL */
+	char *text;
+};
+
+int store_notice_add(struct store *s, const char *mailbox, long long created, const char *ref,
+		     const char *text);
+int store_notice_pending(struct store *s, long long now,
+			 int (*fn)(const char *mailbox, long long oldest, long count, void *arg),
+			 void *arg);
+long store_notice_claim(struct store *s, const char *mailbox, long long now, long long until,
+			size_t max, struct notice_entry **out);
+int store_notice_done(struct store *s, const struct notice_entry *v, size_t n, bool sent);
+void notice_entries_free(struct notice_entry *v, size_t n);
+
 /* store_errmsg - the last error on this handle, for logs. */
 const char *store_errmsg(struct store *s);
 

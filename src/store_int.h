@@ -6,7 +6,7 @@
  *
  * store.c owns the handle, the schema and the statement texts, and
  * exports the store_* helpers below; store_decision.c records and reads
- * back the decisions with them.
+ * back the decisions with them, store_notice.c keeps the mailbox notices.
  *
  * The SQLite types are named here as structs, so that this header does
  * not need <sqlite3.h>: only the store*.c files include that.
@@ -41,6 +41,11 @@ enum stmt_id {
 	ST_MARKER_EXPIRE,
 	ST_MARKER_PUT,
 	ST_MARKER_TAKE,
+	ST_NOTICE_PUT,
+	ST_NOTICE_PENDING,
+	ST_NOTICE_TAKE,
+	ST_NOTICE_CLAIM,
+	ST_NOTICE_DELETE,
 	ST_COUNT
 };
 

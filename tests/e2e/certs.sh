@@ -58,7 +58,7 @@ fi
 pf_listener_nomilter reinject
 REINJECT_PORT=${PF_PORTS[reinject]}
 
-CONF_DEFAULTS=("HelpURL $HELPURL" "LDAPBase c=DK" "LDAPTimeout $LDAP_TIMEOUT"
+CONF_DEFAULTS=("HelpURL $HELPURL" "LDAPBase c=DK" "LDAPTimeout $LDAP_TIMEOUT" "NoticeDelay 0"
 	"TrustedCAFile $CERTS/trust.pem" "SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
 	"DefaultSecureMailbox sikker@kp.dk" "Reinject smtp:127.0.0.1:$REINJECT_PORT")
 conf main "LDAPURI $SLAPD_URI" "CRLFile $CERTS/crl.pem"

@@ -69,7 +69,7 @@ must "private Postfix starts" pf_start "$M/main.sock"
 REINJECT_PORT=${PF_PORTS[reinject]}
 pick_port CLOSED_PORT
 
-CONF_DEFAULTS=("HelpURL $HELPURL" "LDAPURI $SLAPD_URI" "LDAPBase c=DK"
+CONF_DEFAULTS=("HelpURL $HELPURL" "LDAPURI $SLAPD_URI" "LDAPBase c=DK" "NoticeDelay 0"
 	"TrustedCAFile $CERTS/trust.pem" "SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
 	"SecureMailbox hr@kp.dk $MB/hr.key $MB/hr.pem" "DefaultSecureMailbox sikker@kp.dk"
 	"SecureSubject $SECURE_SUBJECT" "Reinject smtp:127.0.0.1:$REINJECT_PORT")

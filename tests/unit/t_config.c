@@ -138,6 +138,7 @@ static void test_defaults(void)
 	is_str(c->cipher, "aes-256-cbc", "defaults: Cipher");
 	is_str(c->reinject, "sendmail", "defaults: Reinject");
 	is_str(c->sendmail_path, "/usr/sbin/sendmail", "defaults: SendmailPath");
+	is_int(c->notice_delay, 60, "defaults: NoticeDelay 60");
 	ok(c->syslog, "defaults: Syslog yes");
 	is_int(c->syslog_facility, log_facility_parse("mail"), "defaults: SyslogFacility mail");
 	is_int(c->log_level, log_level_parse("info"), "defaults: LogLevel info");
@@ -235,6 +236,10 @@ static const struct {
 	{ "Reinject smtp:[::1]:10026", "Reinject", "smtp:[::1]:10026" },
 	{ "Reinject SMTP:Relay.KP.dk:25", "Reinject", "smtp:relay.kp.dk:25" },
 	{ "SendmailPath /usr/local/sbin/sendmail", "SendmailPath", "/usr/local/sbin/sendmail" },
+	{ "NoticeDelay 0", "NoticeDelay", "0" },
+	{ "NoticeDelay 2", "NoticeDelay", "2s" },
+	{ "NoticeDelay 600", "NoticeDelay", "10m" },
+	{ "NoticeDelay 1h", "NoticeDelay", "1h" },
 	{ "Syslog no", "Syslog", "no" },
 	{ "SyslogFacility local3", "SyslogFacility", "local3" },
 	{ "SyslogFacility DAEMON", "SyslogFacility", "daemon" },
@@ -330,6 +335,12 @@ static const struct {
 	{ "LDAPTimeout -1", NAME ":1: LDAPTimeout: bad value \"-1\": expected a whole number, 1..120", 0 },
 	{ "LDAPTimeout 5s", NAME ":1: LDAPTimeout: bad value \"5s\": expected a whole number, 1..120", 0 },
 	{ "LDAPTimeout 99999999999999999999", NAME ":1: LDAPTimeout: bad value", 1 },
+	{ "NoticeDelay 3601", NAME ":1: NoticeDelay: 3601 is out of range (0..1h)", 0 },
+	{ "NoticeDelay -1",
+	  NAME ":1: NoticeDelay: bad value \"-1\": expected a duration such as 30s, 15m, 12h, 7d or 2w", 0 },
+	{ "NoticeDelay soon",
+	  NAME ":1: NoticeDelay: bad value \"soon\": expected a duration such as 30s, 15m, 12h, 7d or 2w", 0 },
+	{ "NoticeDelay", NAME ":1: NoticeDelay: missing value", 0 },
 	{ "PersonalToFreemail accept",
 	  NAME ":1: PersonalToFreemail: accept is never allowed: personal data may never go to a "
 	       "freemail provider, not even with TLS; use reject or hold", 0 },

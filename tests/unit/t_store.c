@@ -3,8 +3,10 @@
  * file: creation and the built-in freemail list, list matching (exact,
  * subdomain, lookalikes), atomic replacement, decisions written and read
  * back, read-only opens of missing and foreign files, two handles on one
- * file, data surviving a reopen, and threads writing at once without
- * sleeping on SQLite's write lock.
+ * file, data surviving a reopen, threads writing at once without
+ * sleeping on SQLite's write lock, the mailbox notices waiting for their
+ * digest (kept, claimed, released, deleted), and a version-1 database
+ * upgraded when it is opened read-write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -722,6 +724,7 @@ static void cleanup(void)
 		"test.db", "test.db-wal", "test.db-shm", "text.db", "empty.db", "foreign.db",
 		"future.db", "broken.db", "broken.db-wal", "broken.db-shm", "future.db-wal",
 		"future.db-shm", "foreign.db-wal", "foreign.db-shm", "empty.db-wal", "empty.db-shm",
+		"v1.db", "v1.db-wal", "v1.db-shm",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -731,6 +734,162 @@ static void cleanup(void)
 	}
 	if (rmdir(dir) != 0)
 		diag("cannot remove %s: %s", dir, strerror(errno));
+}
+
+/* ------------------------------------------------------------ notices */
+
+struct pend {
+	char log[500];
+	int n;
+};
+
+static int note_pending(const char *mailbox, long long oldest, long count, void *arg)
+{
+	struct pend *p = arg;
+	size_t len = strlen(p->log);
+
+	snprintf(p->log + len, sizeof(p->log) - len, "%s %lld %ld|", mailbox, oldest, count);
+	p->n++;
+	return 0;
+}
+
+static char *pending_of(struct store *s, long long now)
+{
+	static struct pend p;
+
+	memset(&p, 0, sizeof(p));
+	if (store_notice_pending(s, now, note_pending, &p) != 0)
+		return "ERROR";
+	return p.log;
+}
+
+/* Kept, listed per mailbox, claimed (not twice), released, deleted only when sent. */
+static void test_notices(void)
+{
+	struct store *s, *other;
+	struct notice_entry *v = NULL, *w = NULL;
+	char *err = NULL;
+	long n;
+
+	s = store_open(db_path, STORE_RW, &err);
+	other = store_open(db_path, STORE_RW, &err);
+	if (!ok(s != NULL && other != NULL, "notices: two handles"))
+		exit(1);
+	is_str(pending_of(s, 1000), "", "notices: none waiting in a new database");
+	ok(store_notice_add(s, "sikker@kp.dk", 100, "Q1", "entry one\n") == 0 &&
+	   store_notice_add(s, "sikker@kp.dk", 101, "Q2", "entry two\n") == 0 &&
+	   store_notice_add(s, "hr@kp.dk", 50, NULL, "entry hr\n") == 0 &&
+	   store_notice_add(s, "sikker@kp.dk", 102, "Q3", "entry three\n") == 0,
+	   "notices: four kept");
+	is_str(pending_of(s, 1000), "hr@kp.dk 50 1|sikker@kp.dk 100 3|",
+	       "notices: per mailbox, oldest first, with the oldest's time and the count");
+
+	n = store_notice_claim(s, "sikker@kp.dk", 1000, 2000, 2, &v);
+	is_int(n, 2, "notices: a claim of at most 2 takes 2");
+	if (n == 2) {
+		is_str(v[0].ref, "Q1", "notices: the oldest first (ref)");
+		is_str(v[0].text, "entry one\n", "notices: ... with its text");
+		is_int(v[0].created, 100, "notices: ... and its time");
+		is_str(v[1].ref, "Q2", "notices: then the next");
+	}
+	is_str(pending_of(other, 1500), "hr@kp.dk 50 1|sikker@kp.dk 102 1|",
+	       "notices: claimed ones are not waiting for anyone else");
+	is_int(store_notice_claim(other, "sikker@kp.dk", 1500, 2500, 50, &w), 1,
+	       "notices: another handle claims only the unclaimed one");
+	if (w != NULL)
+		is_str(w[0].ref, "Q3", "notices: ... Q3");
+	is_int(store_notice_done(other, w, 1, false), 0, "notices: Q3 released (not sent)");
+	notice_entries_free(w, 1);
+	w = NULL;
+	is_str(pending_of(s, 1500), "hr@kp.dk 50 1|sikker@kp.dk 102 1|",
+	       "notices: a released notice waits again");
+	is_str(pending_of(s, 2000), "hr@kp.dk 50 1|sikker@kp.dk 100 3|",
+	       "notices: a claim that ran out (its process died) is anyone's again");
+	is_int(store_notice_done(s, v, 2, true), 0, "notices: Q1 and Q2 sent: deleted");
+	notice_entries_free(v, 2);
+	is_str(pending_of(s, 1000), "hr@kp.dk 50 1|sikker@kp.dk 102 1|",
+	       "notices: only Q3 and hr's are left");
+	is_int(store_notice_claim(s, "nobody@kp.dk", 1000, 2000, 50, &v), 0,
+	       "notices: a mailbox without notices: nothing claimed");
+	notice_entries_free(v, 0);
+	n = store_notice_claim(s, "hr@kp.dk", 1000, 2000, 50, &v);
+	if (is_int(n, 1, "notices: hr's claimed"))
+		ok(v[0].ref == NULL, "notices: a notice without a reference keeps none");
+	store_notice_done(s, v, (size_t)(n > 0 ? n : 0), true);
+	notice_entries_free(v, (size_t)(n > 0 ? n : 0));
+	n = store_notice_claim(s, "sikker@kp.dk", 1000, 2000, 50, &v);
+	store_notice_done(s, v, (size_t)(n > 0 ? n : 0), true);
+	notice_entries_free(v, (size_t)(n > 0 ? n : 0));
+	is_str(pending_of(s, 1000), "", "notices: all sent, none left");
+	store_close(other);
+	store_close(s);
+}
+
+/* db_int - one integer from an SQL query on path, or -1. */
+static long long db_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * A database of schema version 1 (before the notices) is upgraded by a
+ * read-write open, keeping what it holds; a read-only open refuses it.
+ */
+static void test_upgrade(void)
+{
+	char *p = xasprintf("%s/v1.db", dir), *err = NULL, *msg = NULL;
+	struct list_entries l = parse_list(LIST_TUNNEL, "t.txt", "kept.example,Kept\n");
+	struct list_entry e;
+	struct store *s;
+	sqlite3 *db = NULL;
+
+	s = store_open(p, STORE_RW, &err);
+	if (!ok(s != NULL, "upgrade: a database to take back to version 1"))
+		exit(1);
+	is_int(store_list_replace(s, LIST_TUNNEL, &l, &err), 0, "upgrade: with a tunnel list");
+	store_close(s);
+	list_entries_free(&l);
+	is_int(db_int(p, "PRAGMA user_version"), 2, "upgrade: a new database has schema version 2");
+	ok(sqlite3_open(p, &db) == SQLITE_OK &&
+	   sqlite3_exec(db, "DROP TABLE notice; PRAGMA user_version = 1", NULL, NULL, &msg) ==
+		   SQLITE_OK, "upgrade: made a version-1 database (no notice table)");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+
+	ok(store_open(p, STORE_RO, &err) == NULL, "upgrade: read-only, a version-1 database is refused");
+	ok(err && strstr(err, "schema version 1, older than 2") != NULL, "... clearly: %s",
+	   err ? err : "NULL");
+	free(err);
+	err = NULL;
+	s = store_open(p, STORE_RW, &err);
+	if (!ok(s != NULL, "upgrade: read-write, it opens"))
+		diag("%s", err ? err : "?");
+	is_int(db_int(p, "PRAGMA user_version"), 2, "upgrade: now schema version 2");
+	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'notice'"), 1,
+	       "upgrade: with the notice table");
+	if (s != NULL) {
+		is_str(match(s, LIST_TUNNEL, "kept.example", &e), "kept.example",
+		       "upgrade: the tunnel list is kept");
+		list_entry_free(&e);
+		is_int(store_notice_add(s, "sikker@kp.dk", 1, "Q9", "x\n"), 0,
+		       "upgrade: notices can be kept");
+		is_str(match(s, LIST_FREEMAIL, "gmail.com", &e), "gmail.com",
+		       "upgrade: the freemail list is not loaded twice");
+		list_entry_free(&e);
+		is_int(db_int(p, "SELECT count(*) FROM list_entry WHERE domain = 'gmail.com'"), 1,
+		       "upgrade: ... one gmail.com");
+	}
+	store_close(s);
+	free(p);
 }
 
 int main(void)
@@ -755,6 +914,8 @@ int main(void)
 	test_reopen();
 	test_retry();
 	test_concurrent_writers();
+	test_notices();
+	test_upgrade();
 	cleanup();
 	free(db_path);
 	return done_testing();
