@@ -83,8 +83,10 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 static enum lookup ask_directory(const struct certs *cs, const char *address,
 				 struct cert_cache_entry *e, struct strlist *rejected, char **error);
 static enum lookup shared_query(const struct certs *cs, struct store *store,
-				const char *address, struct cert_cache_entry *e,
+				const char *address, bool use_cache, struct cert_cache_entry *e,
 				struct strlist *rejected, char **error);
+static bool cached_meanwhile(const struct certs *cs, struct store *store, const char *address,
+			     struct cert_cache_entry *e);
 static void entry_copy(struct cert_cache_entry *dst, const struct cert_cache_entry *src);
 static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summary *out);
 static int still_valid(const struct certs *cs, const char *address,
@@ -188,7 +190,7 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 			break;
 		}
 	}
-	r = shared_query(cs, store, address, &fetched, &out->rejected, &out->error);
+	r = shared_query(cs, store, address, use_cache, &fetched, &out->rejected, &out->error);
 	if (r != LOOKUP_RETRY) {
 		r = summarise(&fetched, out);
 		goto out;
@@ -334,7 +336,7 @@ static enum lookup summarise(const struct cert_cache_entry *e, struct cert_summa
  * a thread arriving just after finds the cache, not an empty slot.
  */
 static enum lookup shared_query(const struct certs *cs, struct store *store,
-				const char *address, struct cert_cache_entry *e,
+				const char *address, bool use_cache, struct cert_cache_entry *e,
 				struct strlist *rejected, char **error)
 {
 	const struct config *cfg = cs->cfg;
@@ -375,9 +377,19 @@ static enum lookup shared_query(const struct certs *cs, struct store *store,
 	inflight_list = f;
 	pthread_mutex_unlock(&inflight_lock);
 
-	r = ask_directory(cs, address, e, rejected, error);
-	if (r != LOOKUP_RETRY && store != NULL && store_cert_put(store, address, e) != 0)
-		msg_warn("certificate cache: cannot store %s: %s", address, store_errmsg(store));
+	/*
+	 * A leader that finished between our look at the cache and now left
+	 * its answer there, not in the in-flight list: take it rather than
+	 * ask the directory a second time.
+	 */
+	if (use_cache && cached_meanwhile(cs, store, address, e)) {
+		r = e->found ? LOOKUP_FOUND : LOOKUP_NOTFOUND;
+	} else {
+		r = ask_directory(cs, address, e, rejected, error);
+		if (r != LOOKUP_RETRY && store != NULL && store_cert_put(store, address, e) != 0)
+			msg_warn("certificate cache: cannot store %s: %s", address,
+				 store_errmsg(store));
+	}
 
 	pthread_mutex_lock(&inflight_lock);
 	for (pp = &inflight_list; *pp != f; pp = &(*pp)->next)
@@ -397,6 +409,31 @@ static enum lookup shared_query(const struct certs *cs, struct store *store,
 	pthread_cond_broadcast(&inflight_cond);
 	pthread_mutex_unlock(&inflight_lock);
 	return r;
+}
+
+/*
+ * cached_meanwhile - a cache entry for address that another leader has
+ * just fetched, and that is valid here and now (the caller may have come
+ * because the entry it saw was not)?
+ */
+static bool cached_meanwhile(const struct certs *cs, struct store *store, const char *address,
+			     struct cert_cache_entry *e)
+{
+	long long now = (long long)time(NULL);
+	char *reason = NULL;
+
+	if (store == NULL || store_cert_get(store, address, e) != LOOKUP_FOUND)
+		return false;
+	if (e->fresh_until > now && (!e->found || e->not_after > now) && e->fetched_at >= now - 1 &&
+	    (!e->found || verdict_known(cs, address, e, now) ||
+	     certcheck_check_der(cs->check, address, e->der, e->der_len, (time_t)now, &reason) == 1)) {
+		free(reason);
+		return true;
+	}
+	free(reason);
+	cert_cache_entry_free(e);
+	memset(e, 0, sizeof(*e));
+	return false;
 }
 
 /* ask_directory - query, validate, and turn the answer into a cache entry. */
