@@ -74,6 +74,8 @@ int store_exec(struct store *s, const char *sql);
  */
 int store_write_begin(struct store *s);
 int store_write_end(struct store *s, int rc);
+/* store_list_replace_locked - replace a list inside the caller's write transaction; 0 or -1. */
+int store_list_replace_locked(struct store *s, enum list_kind kind, const struct list_entries *l);
 /* store_stmt_get - the statement, prepared on first use; NULL with the error set. */
 struct sqlite3_stmt *store_stmt_get(struct store *s, enum stmt_id id);
 /* store_stmt_done - reset a statement and clear its bindings, for its next use. */
