@@ -2,7 +2,8 @@
  * ctl_report.c - sikkermail-ctl's compliance report:
  *
  *   report [--since DATE] [--until DATE] [--format text|csv|json|html]
- *          [--top N] [--log FILE...]
+ *          [--top N] [--all-days] [--lang da|en] [--csv-separator C] [--bom]
+ *          [--log FILE...]
  *
  * Exports ctl_report (ctl.h).
  *
@@ -15,9 +16,14 @@
  * that silently leaves a file out would tell the officer less than the
  * truth. Everything is read before anything is written, so an error
  * never leaves half a report behind.
+ *
+ * SIKKERMAIL_NOW (unix time) in the environment stands in for the clock,
+ * so that tests can make a report, "Generated" time and relative dates
+ * included, that is the same byte for byte on every run.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "config.h"
 #include "ctl.h"
 #include "log.h"
 #include "report.h"
@@ -44,9 +51,19 @@ struct report_args {
 	size_t top;
 	bool from_log;
 	struct strlist files;
+	bool all_days;
+	bool bom;
+	bool lang_given;
+	enum report_lang lang;
+	char csv_sep;		/* 0: not given */
 };
 
 static int parse_args(int argc, char **argv, struct report_args *a);
+static int parse_extra(const char *name, const char *v, struct report_args *a);
+static int check_args(const struct report_args *a);
+static int report_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int report_now(long long *now);
+static enum report_lang config_lang(const struct config *cfg);
 static const char *option_value(int argc, char **argv, int *i, const char *name);
 static int parse_format(const char *s);
 static int parse_top(const char *s, size_t *top);
@@ -63,17 +80,25 @@ int ctl_report(struct ctl *c, int argc, char **argv)
 	struct report_args a = { .format = FMT_TEXT, .top = REPORT_TOP_DEFAULT };
 	struct report r;
 	const char *err;
+	long long now;
 	int rc;
 
 	strlist_init(&a.files);
-	if ((rc = parse_args(argc, argv, &a)) != CTL_EX_OK) {
+	a.lang = config_lang(c->cfg);
+	if ((rc = parse_args(argc, argv, &a)) != CTL_EX_OK ||
+	    (rc = report_now(&now)) != CTL_EX_OK) {
 		strlist_free(&a.files);
 		return rc;
 	}
-	if (report_init(&r, a.since, a.until, a.top, (long long)time(NULL), &err) != 0) {
+	if (report_init(&r, a.since, a.until, a.top, now, &err) != 0) {
 		strlist_free(&a.files);
-		return ctl_usage_error("report: %s", err);
+		return report_error("report: %s", err);
 	}
+	r.lang = a.lang;
+	r.all_days = a.all_days;
+	r.bom = a.bom;
+	if (a.csv_sep != '\0')
+		r.csv_sep = a.csv_sep;
 	rc = a.from_log ? read_logs(&r, &a.files) : read_store(c, &r);
 	if (rc == CTL_EX_OK) {
 		report_finish(&r);
@@ -92,6 +117,49 @@ int ctl_report(struct ctl *c, int argc, char **argv)
 }
 
 /* ------------------------------------------------------------ arguments */
+
+/* report_error - a one-line usage error (no usage text: it would bury the line); CTL_EX_USAGE. */
+static int report_error(const char *fmt, ...)
+{
+	struct strbuf sb;
+	va_list ap;
+
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	msg_error("%s", sb.s);
+	sb_free(&sb);
+	return CTL_EX_USAGE;
+}
+
+/* report_now - the clock, or SIKKERMAIL_NOW (unix time) when set: for tests. */
+static int report_now(long long *now)
+{
+	const char *env = getenv("SIKKERMAIL_NOW");
+	char *end;
+
+	*now = (long long)time(NULL);
+	if (env == NULL || env[0] == '\0')
+		return CTL_EX_OK;
+	errno = 0;
+	*now = strtoll(env, &end, 10);
+	if (errno != 0 || *end != '\0' || *now < 0 || env[0] < '0' || env[0] > '9') {
+		msg_error("report: SIKKERMAIL_NOW=%s is not a unix time", env);
+		return CTL_EX_ERROR;
+	}
+	return CTL_EX_OK;
+}
+
+/* config_lang - the first language of Language: Danish unless English comes first. */
+static enum report_lang config_lang(const struct config *cfg)
+{
+	int langs = cfg != NULL ? cfg->languages & (LANG_DA | LANG_EN) : 0;
+
+	if (langs == LANG_EN || (langs == (LANG_DA | LANG_EN) && cfg->language_en_first))
+		return REPORT_EN;
+	return REPORT_DA;
+}
 
 /*
  * option_value - the value of --name VALUE or --name=VALUE at argv[*i]
@@ -113,11 +181,16 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
 
 static int parse_args(int argc, char **argv, struct report_args *a)
 {
-	static const char *const valued[] = { "--since", "--until", "--format", "--top" };
+	static const char *const valued[] = { "--since", "--until", "--format", "--top", "--lang",
+					      "--csv-separator" };
 	const char *v = NULL;
 	size_t k;
 
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--all-days") == 0 || strcmp(argv[i], "--bom") == 0) {
+			*(argv[i][2] == 'a' ? &a->all_days : &a->bom) = true;
+			continue;
+		}
 		if (strncmp(argv[i], "--log=", 6) == 0 || strcmp(argv[i], "--log") == 0) {
 			a->from_log = true;
 			if (argv[i][5] == '=')
@@ -134,6 +207,8 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 			return ctl_usage_error("report: unknown argument %s", argv[i]);
 		if (v[0] == '\0')
 			return ctl_usage_error("report: %s needs a value", valued[k]);
+		if (k >= 4 && parse_extra(valued[k], v, a) != CTL_EX_OK)
+			return CTL_EX_USAGE;
 		if (k == 0)
 			a->since = v;
 		else if (k == 1)
@@ -149,6 +224,39 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 	for (size_t i = 0; i < a->files.n; i++)
 		if (a->files.v[i][0] == '\0')
 			return ctl_usage_error("report: --log: empty file name");
+	return check_args(a);
+}
+
+/* parse_extra - --lang and --csv-separator. */
+static int parse_extra(const char *name, const char *v, struct report_args *a)
+{
+	if (strcmp(name, "--lang") == 0) {
+		if (strcmp(v, "da") != 0 && strcmp(v, "en") != 0)
+			return report_error("report: --lang \"%s\": da or en", v);
+		a->lang = v[0] == 'd' ? REPORT_DA : REPORT_EN;
+		a->lang_given = true;
+		return CTL_EX_OK;
+	}
+	/* one character that cannot be part of a field's text unquoted: , ; | or a tab */
+	if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0)
+		v = "\t";
+	if (strlen(v) != 1 || strchr(",;|\t", v[0]) == NULL)
+		return report_error("report: --csv-separator \"%s\": one of , ; | or tab", v);
+	a->csv_sep = v[0];
+	return CTL_EX_OK;
+}
+
+/* check_args - options that belong to one format given with another. */
+static int check_args(const struct report_args *a)
+{
+	if (a->csv_sep != '\0' && a->format != FMT_CSV)
+		return report_error("report: --csv-separator is for --format csv");
+	if (a->bom && a->format != FMT_CSV)
+		return report_error("report: --bom is for --format csv (the other formats are"
+				    " UTF-8 without one)");
+	if (a->lang_given && a->format != FMT_HTML)
+		return report_error("report: --lang is for --format html (the other formats are"
+				    " in English)");
 	return CTL_EX_OK;
 }
 

@@ -3,7 +3,9 @@
  * compliance report (see report.h).
  *
  * Exports report_init, report_add, report_finish, report_free,
- * report_clean, report_parse_date and report_time_string.
+ * report_clean, report_parse_date, report_date_arg, report_time_string,
+ * report_rule_words, report_reason, report_event_reason, report_rcpt_reason
+ * and report_day_shown.
  *
  * The period is a run of whole local days, each with its own first
  * second found by mktime, so that days of 23 or 25 hours (daylight
@@ -26,7 +28,11 @@ static long long local_midnight(int year, int month, int day, char *date);
 static struct report_day *find_day(struct report *r, long long t);
 static void add_counts(struct report_day *day, const struct decision *d);
 static void add_routes(struct report *r, const struct decision *d);
-static void add_event(struct report *r, const struct decision *d, const char *host);
+static struct report_event *new_event(struct report_event **v, size_t *n, size_t *cap);
+static void add_event(struct report_event *e, const struct decision *d, const char *host,
+		      bool all);
+static void add_rcpt(struct report_event *e, const struct rcpt *rc);
+static void free_events(struct report_event *v, size_t n);
 static void add_tables(struct report *r, const struct decision *d, const char *host);
 static char *sender_key(const char *sender);
 static const char *rcpt_domain(const struct rcpt *rc);
@@ -70,6 +76,116 @@ int report_parse_date(const char *s, int *year, int *month, int *day)
 	*month = m;
 	*day = d;
 	return 0;
+}
+
+int report_date_arg(const char *s, long long now, int *year, int *month, int *day)
+{
+	time_t tnow = (time_t)now;
+	size_t n = strspn(s, "0123456789");
+	struct tm tm;
+	int back;
+
+	if (report_parse_date(s, year, month, day) == 0)
+		return 0;
+	if (strcmp(s, "today") == 0)
+		back = 0;
+	else if (strcmp(s, "yesterday") == 0)
+		back = 1;
+	else if (n >= 1 && n <= 5 && s[n] == 'd' && s[n + 1] == '\0')
+		back = atoi(s);
+	else
+		return -1;
+	if (localtime_r(&tnow, &tm) == NULL)
+		return -1;
+	/* noon of the day, back days earlier: mktime normalises, whatever the clock change */
+	tm.tm_mday -= back;
+	tm.tm_hour = 12;
+	tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	if (mktime(&tm) == (time_t)-1 || tm.tm_year + 1900 < 1970)
+		return -1;
+	*year = tm.tm_year + 1900;
+	*month = tm.tm_mon + 1;
+	*day = tm.tm_mday;
+	return 0;
+}
+
+bool report_day_shown(const struct report *r, size_t i)
+{
+	return r->all_days || r->days[i].messages > 0;
+}
+
+const char *report_rule_words(const char *rule, enum report_lang lang)
+{
+	static const struct {
+		const char *rule, *en, *da;
+	} words[] = {
+		{ "not-personal", "no personal data found", "ingen personoplysninger fundet" },
+		{ "no-recipients", "the message had no recipients", "beskeden havde ingen modtagere" },
+		{ "internal", "an internal recipient", "en intern modtager" },
+		{ "tunnel", "a recipient reached through a secure tunnel",
+		  "en modtager, der n\303\245s gennem en sikker tunnel" },
+		{ "encrypted", "a recipient with a certificate: the message is encrypted",
+		  "en modtager med certifikat: beskeden krypteres" },
+		{ "PersonalToPartner", "personal data to a partner with a data processing agreement",
+		  "personoplysninger til en partner med databehandleraftale" },
+		{ "PersonalToFreemail", "personal data to a freemail address",
+		  "personoplysninger til en freemail-adresse" },
+		{ "PersonalToTLS",
+		  "personal data to a recipient with neither certificate, tunnel nor agreement "
+		  "(TLS only)",
+		  "personoplysninger til en modtager uden certifikat, tunnel eller aftale "
+		  "(kun TLS)" },
+		{ "OnLookupFailure", "the recipient could not be looked up",
+		  "modtageren kunne ikke sl\303\245s op" },
+		{ "database-unavailable", "the database could not be used",
+		  "databasen kunne ikke bruges" },
+		{ "already-encrypted", "the message was already encrypted",
+		  "beskeden var allerede krypteret" },
+		{ "encryption-unavailable", "encryption was not available",
+		  "kryptering var ikke tilg\303\246ngelig" },
+		{ "SecureMailbox",
+		  "the function mailbox for the encrypted message is not configured, or the sender "
+		  "may not use it",
+		  "funktionspostkassen til den krypterede besked er ikke sat op, eller afsenderen "
+		  "m\303\245 ikke bruge den" },
+		{ "encryption-failed", "the message could not be encrypted",
+		  "beskeden kunne ikke krypteres" },
+		{ "mta-refused", "the mail server refused a change to the message",
+		  "mailserveren afviste en \303\246ndring af beskeden" },
+		{ "not-recorded", "the decision could not be recorded",
+		  "afg\303\270relsen kunne ikke registreres" },
+		{ "header-limit", "the message's header was too large to check",
+		  "beskedens brevhoved var for stort til at blive kontrolleret" },
+		{ "time-budget", "the message could not be checked in time",
+		  "beskeden kunne ikke kontrolleres i tide" },
+	};
+
+	for (size_t i = 0; rule != NULL && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(rule, words[i].rule) == 0)
+			return lang == REPORT_DA ? words[i].da : words[i].en;
+	return NULL;
+}
+
+char *report_reason(const char *rule, const char *detail, enum report_lang lang)
+{
+	const char *words = report_rule_words(rule, lang);
+
+	if (words == NULL)
+		words = rule != NULL && rule[0] != '\0' ? rule : "-";
+	if (detail == NULL || detail[0] == '\0')
+		return xstrdup(words);
+	return xasprintf("%s (%s)", words, detail);
+}
+
+char *report_event_reason(const struct report_event *e, enum report_lang lang)
+{
+	return report_reason(e->rule, e->why, lang);
+}
+
+char *report_rcpt_reason(const struct report_rcpt *rc, enum report_lang lang)
+{
+	return report_reason(rc->rule, rc->evidence, lang);
 }
 
 /* local_midnight - the first second of a local day (normalised by mktime); date gets its name. */
@@ -118,6 +234,7 @@ int report_init(struct report *r, const char *since, const char *until, size_t t
 
 	memset(r, 0, sizeof(*r));
 	strlist_init(&r->files);
+	r->csv_sep = ',';
 	r->generated = now;
 	r->top = top;
 	*err = NULL;
@@ -125,14 +242,14 @@ int report_init(struct report *r, const char *since, const char *until, size_t t
 		strcpy(r->tz, "local");
 	if (until == NULL) {
 		uy = tm.tm_year + 1900, um = tm.tm_mon + 1, ud = tm.tm_mday;
-	} else if (report_parse_date(until, &uy, &um, &ud) != 0) {
-		*err = "--until: not a date (want YYYY-MM-DD)";
+	} else if (report_date_arg(until, now, &uy, &um, &ud) != 0) {
+		*err = "--until: not a date (YYYY-MM-DD, today, yesterday or Nd for N days ago)";
 		return -1;
 	}
 	if (since == NULL) {
 		sy = uy, sm = um, sd = ud - 29;		/* mktime normalises the day */
-	} else if (report_parse_date(since, &sy, &sm, &sd) != 0) {
-		*err = "--since: not a date (want YYYY-MM-DD)";
+	} else if (report_date_arg(since, now, &sy, &sm, &sd) != 0) {
+		*err = "--since: not a date (YYYY-MM-DD, today, yesterday or Nd for N days ago)";
 		return -1;
 	}
 	r->t_since = local_midnight(sy, sm, sd, r->since);
@@ -164,10 +281,10 @@ static void table_free(struct report_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-void report_free(struct report *r)
+static void free_events(struct report_event *v, size_t n)
 {
-	for (size_t i = 0; i < r->n_events; i++) {
-		struct report_event *e = &r->events[i];
+	for (size_t i = 0; i < n; i++) {
+		struct report_event *e = &v[i];
 
 		for (size_t j = 0; j < e->n_rcpts; j++) {
 			free(e->rcpts[j].address);
@@ -181,8 +298,15 @@ void report_free(struct report *r)
 		free(e->sender);
 		free(e->personal_reason);
 		free(e->rule);
+		free(e->why);
 	}
-	free(r->events);
+	free(v);
+}
+
+void report_free(struct report *r)
+{
+	free_events(r->events, r->n_events);
+	free_events(r->cpr, r->n_cpr);
 	free(r->days);
 	table_free(&r->senders);
 	table_free(&r->domains);
@@ -217,7 +341,9 @@ void report_add(struct report *r, const struct decision *d, const char *host)
 	add_counts(&r->total, d);
 	add_routes(r, d);
 	if (d->action == ACTION_REJECT || d->action == ACTION_HOLD)
-		add_event(r, d, host);
+		add_event(new_event(&r->events, &r->n_events, &r->cap_events), d, host, false);
+	if (d->cpr_hits > 0)
+		add_event(new_event(&r->cpr, &r->n_cpr, &r->cap_cpr), d, host, true);
 	add_tables(r, d, host);
 }
 
@@ -280,18 +406,32 @@ static char *sender_key(const char *sender)
 	return report_clean(sender == NULL ? "-" : sender[0] == '\0' ? "<>" : sender);
 }
 
-/* add_event - keep a stopped message with its offending recipients. */
-static void add_event(struct report *r, const struct decision *d, const char *host)
+/* new_event - a new, zeroed entry at the end of a listing. */
+static struct report_event *new_event(struct report_event **v, size_t *n, size_t *cap)
 {
 	struct report_event *e;
 
-	if (r->n_events == r->cap_events) {
-		r->cap_events = r->cap_events ? r->cap_events * 2 : 16;
-		r->events = xrealloc(r->events, r->cap_events * sizeof(*r->events));
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = xrealloc(*v, *cap * sizeof(**v));
 	}
-	e = &r->events[r->n_events];
+	e = &(*v)[*n];
 	memset(e, 0, sizeof(*e));
-	e->seq = r->n_events++;
+	e->seq = (*n)++;
+	return e;
+}
+
+/*
+ * add_event - keep a message for a listing: with its offending recipients
+ * (hold or worse), or with all of them when all is set or when none
+ * offended (a refusal of the whole message, e.g. an unknown function
+ * mailbox: then its recorded failure or its rule says why).
+ */
+static void add_event(struct report_event *e, const struct decision *d, const char *host,
+		      bool all)
+{
+	size_t offending = 0;
+
 	e->time = d->time;
 	e->host = host != NULL && host[0] != '\0' ? report_clean(host) : NULL;
 	e->queue_id = report_clean(d->queue_id);
@@ -299,6 +439,7 @@ static void add_event(struct report *r, const struct decision *d, const char *ho
 	e->sender = sender_key(d->sender);
 	e->personal_reason = report_clean(d->personal_why);
 	e->rule = report_clean(d->rule != NULL ? d->rule : "");
+	e->why = report_clean(d->failure);
 	e->mode = d->mode;
 	e->action = d->action;
 	e->applied = d->applied;
@@ -306,21 +447,27 @@ static void add_event(struct report *r, const struct decision *d, const char *ho
 	e->psrc = d->psrc;
 	e->cpr_hits = d->cpr_hits;
 	e->rcpts = xcalloc(d->n_rcpts ? d->n_rcpts : 1, sizeof(*e->rcpts));
-	for (size_t i = 0; i < d->n_rcpts; i++) {
-		const struct rcpt *rc = &d->rcpts[i];
-		struct report_rcpt *o;
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		if (valid_action(d->rcpts[i].action) && d->rcpts[i].action >= ACTION_HOLD)
+			offending++;
+	e->whole = !all && offending == 0;
+	for (size_t i = 0; i < d->n_rcpts; i++)
+		if (all || e->whole || (valid_action(d->rcpts[i].action) &&
+					d->rcpts[i].action >= ACTION_HOLD))
+			add_rcpt(e, &d->rcpts[i]);
+}
 
-		if (!valid_action(rc->action) || rc->action < ACTION_HOLD)
-			continue;
-		o = &e->rcpts[e->n_rcpts++];
-		o->address = report_clean(rc->addr.full != NULL ? rc->addr.full
-					  : rc->raw != NULL   ? rc->raw
-							      : "");
-		o->cls = rc->cls;
-		o->action = rc->action;
-		o->rule = report_clean(rc->rule != NULL ? rc->rule : "");
-		o->evidence = report_clean(rc->evidence);
-	}
+static void add_rcpt(struct report_event *e, const struct rcpt *rc)
+{
+	struct report_rcpt *o = &e->rcpts[e->n_rcpts++];
+
+	o->address = report_clean(rc->addr.full != NULL ? rc->addr.full
+				  : rc->raw != NULL   ? rc->raw
+						      : "");
+	o->cls = rc->cls;
+	o->action = rc->action;
+	o->rule = report_clean(rc->rule != NULL ? rc->rule : "");
+	o->evidence = report_clean(rc->evidence);
 }
 
 static const char *rcpt_domain(const struct rcpt *rc)
@@ -478,6 +625,8 @@ void report_finish(struct report *r)
 {
 	if (r->n_events > 1)
 		qsort(r->events, r->n_events, sizeof(*r->events), cmp_events);
+	if (r->n_cpr > 1)
+		qsort(r->cpr, r->n_cpr, sizeof(*r->cpr), cmp_events);
 	table_rank(&r->senders, r->top, cmp_senders);
 	table_rank(&r->domains, r->top, cmp_domains);
 	table_rank(&r->hosts, 0, cmp_keys);

@@ -6,9 +6,12 @@
  * was done and (Mode monitor) by what enforce mode would have done,
  * recipients by class, and recipients of personal messages by class; it
  * lists the messages that were, or in monitor mode would have been,
- * rejected or held, with their offending recipients; and it keeps the
- * senders of stopped personal mail, the external domains that personal
- * mail went to, and (from syslog files) the gateways that decided.
+ * rejected or held, with their offending recipients and why (all the
+ * message's recipients when none of them was the cause, as when the
+ * function mailbox the sender named is not configured), and the messages
+ * in which CPR numbers were found; and it keeps the senders of stopped
+ * personal mail, the external domains that personal mail went to, and
+ * (from syslog files) the gateways that decided.
  *
  * Use: report_init, report_add for every decision (from the store or
  * from audit lines), report_finish, one report_write_* and report_free.
@@ -19,7 +22,9 @@
  * may print any field as it is (escaping only for their format).
  *
  * Exports (report.c): report_init, report_add, report_finish,
- * report_free, report_clean, report_parse_date, report_time_string;
+ * report_free, report_clean, report_parse_date, report_date_arg,
+ * report_time_string, report_rule_words, report_reason, report_event_reason,
+ * report_rcpt_reason, report_day_shown;
  * report_write_text, report_write_csv, report_write_json (report_write.c);
  * report_write_html (report_html.c).
  */
@@ -36,6 +41,9 @@
 
 #define REPORT_TOP_DEFAULT 10	/* rows of the top lists */
 #define REPORT_MAX_DAYS 3660	/* a longer period is a typing error */
+
+/* The language of the HTML report. */
+enum report_lang { REPORT_EN, REPORT_DA };
 
 /* Counts of one day (and of the whole period: report.total). */
 struct report_day {
@@ -65,7 +73,10 @@ struct report_rcpt {
 	char *evidence;		/* may be NULL */
 };
 
-/* A message that was rejected or held, or would have been (monitor). */
+/*
+ * A message that was rejected or held, or would have been (monitor); or,
+ * in the CPR listing, a message in which CPR numbers were found.
+ */
 struct report_event {
 	long long time;
 	size_t seq;		/* order of arrival, to keep the sort stable */
@@ -75,14 +86,16 @@ struct report_event {
 	char *sender;		/* "<>" for the null sender */
 	char *personal_reason;
 	char *rule;
+	char *why;		/* what failed for the whole message (recorded failure), or NULL */
 	enum mode mode;
 	enum action action;	/* what the policy decided */
 	enum action applied;	/* what was done (deliver in monitor mode) */
 	bool personal;
 	enum personal_source psrc;
 	int cpr_hits;
-	struct report_rcpt *rcpts;	/* the offending recipients (hold or worse) */
+	struct report_rcpt *rcpts;	/* the offending recipients (hold or worse), or all */
 	size_t n_rcpts;
+	bool whole;		/* no recipient was the cause: rcpts are all the message's */
 };
 
 /*
@@ -135,17 +148,28 @@ struct report {
 	size_t n_events;
 	size_t cap_events;
 
+	struct report_event *cpr;	/* messages with CPR numbers found, all recipients */
+	size_t n_cpr;
+	size_t cap_cpr;
+
 	size_t top;			/* rows kept in the top lists; 0 = all */
 	struct report_table senders;	/* of rejected or held personal mail */
 	struct report_table domains;	/* external domains receiving personal mail */
 	struct report_table hosts;	/* gateways */
+
+	/* how to write it (set by the caller after report_init) */
+	enum report_lang lang;		/* HTML: the page's language */
+	bool all_days;			/* per-day tables: days without messages too */
+	char csv_sep;			/* CSV field separator; ',' by default */
+	bool bom;			/* CSV: start with a UTF-8 byte-order mark */
 };
 
 /*
- * report_init - a report on the local days since..until (YYYY-MM-DD, both
- * inclusive). NULL until means the day of now; NULL since means 29 days
- * before until (30 days in all). top: rows of the top lists (0 = all).
- * Returns 0, or -1 with *err set (a static English message).
+ * report_init - a report on the local days since..until (both inclusive,
+ * each as report_date_arg takes it). NULL until means the day of now; NULL
+ * since means 29 days before until (30 days in all). top: rows of the top
+ * lists (0 = all). Returns 0, or -1 with *err set (a static English
+ * message naming the option).
  */
 int report_init(struct report *r, const char *since, const char *until, size_t top,
 		long long now, const char **err);
@@ -167,6 +191,35 @@ char *report_clean(const char *s);
 
 /* report_parse_date - "YYYY-MM-DD" (a real date, 1970..9999) into its parts; 0 or -1. */
 int report_parse_date(const char *s, int *year, int *month, int *day);
+
+/*
+ * report_date_arg - a day as --since and --until take it: "YYYY-MM-DD",
+ * "today", "yesterday" or "Nd" (N days before the local day of now,
+ * N up to 99999); 0 or -1.
+ */
+int report_date_arg(const char *s, long long now, int *year, int *month, int *day);
+
+/* report_day_shown - does the i-th day get a row in the per-day tables? */
+bool report_day_shown(const struct report *r, size_t i);
+
+/*
+ * report_rule_words - what a rule means, in plain words (lang); a rule it
+ * does not know gives NULL.
+ */
+const char *report_rule_words(const char *rule, enum report_lang lang);
+
+/*
+ * report_reason - why, in plain words: the rule's meaning with the detail
+ * (a recipient's evidence, a message's recorded failure) in brackets; the
+ * rule's name where it has no words. Allocated.
+ */
+char *report_reason(const char *rule, const char *detail, enum report_lang lang);
+
+/* report_event_reason - why a listed message was stopped (report_reason of its rule and why). */
+char *report_event_reason(const struct report_event *e, enum report_lang lang);
+
+/* report_rcpt_reason - why a recipient was stopped (report_reason of its rule and evidence). */
+char *report_rcpt_reason(const struct report_rcpt *rc, enum report_lang lang);
 
 /* report_time_string - t as local "YYYY-MM-DD HH:MM:SS" (iso: "YYYY-MM-DDTHH:MM:SS+hh:mm"). */
 void report_time_string(long long t, bool iso, char *buf, size_t size);

@@ -5,23 +5,33 @@
  * (report.h); the HTML writer is in report_html.c.
  *
  * text: for a terminal, every line within 80 columns except where an
- * address or a name is longer. csv: one file of sections, each a header
- * row and its rows, a blank line between sections; the first field of
- * every row names its section ("section" in the header rows), so a
- * spreadsheet can filter on column A and a script can grep. Text fields
- * starting with = + - @ get a leading ' so that a spreadsheet never runs
- * them as formulas. json: one object, see report_write_json.
+ * address or a name is longer (reasons are wrapped). csv: one file of
+ * sections, each a header row and its rows, a blank line between
+ * sections; the first field of every row names its section ("section" in
+ * the header rows), so a spreadsheet can filter on column A and a script
+ * can grep. Text fields starting with = + - @ get a leading ' so that a
+ * spreadsheet never runs them as formulas. The separator is a comma unless
+ * the report says otherwise (csv_sep): the rows are written with commas,
+ * every field holding a comma, a quote or another possible separator
+ * quoted, and then the commas outside quotes become the separator. json:
+ * one object, see report_write_json.
+ *
+ * The per-day tables leave out days without messages unless all_days.
  *
  * The report's strings are clean UTF-8 without control characters and
  * with CPR numbers masked (report_clean); here they are only escaped for
  * the format.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "report.h"
 
 #define TEXT_LABEL_WIDTH 10
+#define TEXT_WIDTH 80
+#define TEXT_INDENT "              "	/* under the value of "  recipient:  " */
 
 static const char *done_name(enum action a);
 static const char *event_label(const struct report_event *e, char *buf, size_t size);
@@ -33,7 +43,9 @@ static void text_header(const struct report *r, FILE *out);
 static void text_summary(const struct report *r, FILE *out);
 static void text_days(const struct report *r, FILE *out, int which);
 static void text_routes(const struct report *r, FILE *out);
+static void text_wrap(FILE *out, const char *first, const char *text);
 static void text_events(const struct report *r, FILE *out);
+static void text_cpr(const struct report *r, FILE *out);
 static void text_tables(const struct report *r, FILE *out);
 static void csv_str(FILE *out, const char *s);
 static void csv_summary(const struct report *r, FILE *out);
@@ -41,12 +53,15 @@ static void csv_days(const struct report *r, FILE *out);
 static void csv_day(FILE *out, const struct report_day *d);
 static void csv_routes(const struct report *r, FILE *out);
 static void csv_events(const struct report *r, FILE *out);
+static void csv_cpr(const struct report *r, FILE *out);
+static void csv_separate(const char *csv, size_t len, char sep, FILE *out);
 static void csv_tables(const struct report *r, FILE *out);
 static void json_str(FILE *out, const char *s);
 static void json_counts(FILE *out, const char *key, const long *v, size_t n, bool classes);
 static void json_report(const struct report *r, FILE *out);
 static void json_day(FILE *out, const struct report_day *d);
 static void json_event(FILE *out, const struct report_event *e);
+static void json_cpr(FILE *out, const struct report_event *e);
 static void json_tables(const struct report *r, FILE *out);
 
 static const char *const action_cols[ACTION_COUNT] = {
@@ -181,6 +196,8 @@ static void text_days(const struct report *r, FILE *out, int which)
 	for (size_t i = 0; i <= r->n_days; i++) {
 		const struct report_day *d = i < r->n_days ? &r->days[i] : &r->total;
 
+		if (i < r->n_days && !report_day_shown(r, i))
+			continue;
 		if (which == 0) {
 			v[0] = d->messages, v[1] = d->personal, v[2] = d->cpr;
 			memcpy(v + 3, d->applied, sizeof(d->applied));
@@ -211,29 +228,99 @@ static void text_routes(const struct report *r, FILE *out)
 	}
 }
 
+/* text_wrap - first (the label and its indent), then text wrapped at spaces within 80 columns. */
+static void text_wrap(FILE *out, const char *first, const char *text)
+{
+	size_t col = strlen(first);
+	bool fresh = true;	/* no word on this line yet */
+
+	fputs(first, out);
+	for (text += strspn(text, " "); *text != '\0'; text += strspn(text, " ")) {
+		size_t word = strcspn(text, " "), width = 0;
+
+		for (size_t i = 0; i < word; i++)	/* columns: UTF-8 continuation bytes take none */
+			width += ((unsigned char)text[i] & 0xc0) != 0x80;
+		if (!fresh && col + 1 + width > TEXT_WIDTH) {
+			fprintf(out, "\n%s", TEXT_INDENT);
+			col = strlen(TEXT_INDENT);
+		} else if (!fresh) {
+			fputc(' ', out);
+			col++;
+		}
+		fwrite(text, 1, word, out);
+		col += width;
+		fresh = false;
+		text += word;
+	}
+	fputc('\n', out);
+}
+
 static void text_events(const struct report *r, FILE *out)
 {
 	char when[40], label[48];
+	size_t monitor = 0;
 
-	fprintf(out, "\nRejected and held messages: %zu%s\n", r->n_events,
-		r->total.monitor > 0 ? " (monitor mode: would have been)" : "");
+	for (size_t i = 0; i < r->n_events; i++)
+		monitor += r->events[i].mode == MODE_MONITOR;
+	fprintf(out, "\nRejected and held messages: %zu\n", r->n_events);
+	if (monitor > 0 && monitor == r->n_events)
+		fputs("Monitor mode: what would have been done; the messages were delivered.\n", out);
+	else if (monitor > 0)
+		fputs("Enforce mode: what was done. Monitor mode (\"would\"): what would have been\n"
+		      "done; those messages were delivered.\n", out);
 	for (size_t i = 0; i < r->n_events; i++) {
 		const struct report_event *e = &r->events[i];
+		char *why;
 
 		report_time_string(e->time, false, when, sizeof(when));
 		fprintf(out, "%s  %s  ref %s\n", when, event_label(e, label, sizeof(label)),
 			e->queue_id ? e->queue_id : "-");
 		fprintf(out, "  rule:       %s\n", e->rule[0] ? e->rule : "-");
 		fprintf(out, "  sender:     %s\n", e->sender);
-		for (size_t j = 0; j < e->n_rcpts; j++)
+		if (e->whole) {
+			why = report_event_reason(e, REPORT_EN);
+			text_wrap(out, "  why:        ", why);
+			free(why);
+			fprintf(out, "  recipients: %zu, none of them the cause:\n", e->n_rcpts);
+		}
+		for (size_t j = 0; j < e->n_rcpts; j++) {
 			fprintf(out, "  recipient:  %s (%s: %s)\n", e->rcpts[j].address,
 				rclass_name(e->rcpts[j].cls), action_name(e->rcpts[j].action));
+			if (e->whole)
+				continue;
+			why = report_rcpt_reason(&e->rcpts[j], REPORT_EN);
+			text_wrap(out, TEXT_INDENT "why: ", why);
+			free(why);
+		}
 		fprintf(out, "  personal:   %s", e->personal ? personal_source_name(e->psrc) : "no");
 		if (e->personal_reason != NULL)
 			fprintf(out, " (%s)", e->personal_reason);
 		if (e->cpr_hits > 0)
 			fprintf(out, "; %d CPR number%s found", e->cpr_hits, e->cpr_hits == 1 ? "" : "s");
 		fprintf(out, "\n  message-id: %s\n", e->message_id ? e->message_id : "-");
+		if (e->host != NULL)
+			fprintf(out, "  gateway:    %s\n", e->host);
+	}
+}
+
+/* text_cpr - the messages in which CPR numbers were found, personal or not. */
+static void text_cpr(const struct report *r, FILE *out)
+{
+	char when[40], label[48];
+
+	fprintf(out, "\nMessages in which CPR numbers were found: %zu\n", r->n_cpr);
+	for (size_t i = 0; i < r->n_cpr; i++) {
+		const struct report_event *e = &r->cpr[i];
+
+		report_time_string(e->time, false, when, sizeof(when));
+		fprintf(out, "%s  %s  ref %s\n", when, event_label(e, label, sizeof(label)),
+			e->queue_id ? e->queue_id : "-");
+		fprintf(out, "  CPR numbers: %d; personal: %s\n", e->cpr_hits,
+			e->personal ? personal_source_name(e->psrc) : "no");
+		fprintf(out, "  sender:     %s\n", e->sender);
+		for (size_t j = 0; j < e->n_rcpts; j++)
+			fprintf(out, "  recipient:  %s (%s: %s)\n", e->rcpts[j].address,
+				rclass_name(e->rcpts[j].cls), action_name(e->rcpts[j].action));
 		if (e->host != NULL)
 			fprintf(out, "  gateway:    %s\n", e->host);
 	}
@@ -282,12 +369,17 @@ void report_write_text(const struct report *r, FILE *out)
 	text_days(r, out, 3);
 	text_routes(r, out);
 	text_events(r, out);
+	text_cpr(r, out);
 	text_tables(r, out);
 }
 
 /* ------------------------------------------------------------ CSV */
 
-/* csv_str - one text field (RFC 4180 quoting; formula characters defused). NULL is empty. */
+/*
+ * csv_str - one text field (RFC 4180 quoting; formula characters defused).
+ * NULL is empty. A field with any character that may be the separator is
+ * quoted, so that csv_separate can tell the separating commas apart.
+ */
 static void csv_str(FILE *out, const char *s)
 {
 	bool defuse, quote;
@@ -296,7 +388,7 @@ static void csv_str(FILE *out, const char *s)
 	if (s == NULL)
 		return;
 	defuse = s[0] != '\0' && strchr("=+-@", s[0]) != NULL;
-	quote = strpbrk(s, ",\"") != NULL || s[0] == ' ' || (s[0] && s[strlen(s) - 1] == ' ');
+	quote = strpbrk(s, ",;|\t\"") != NULL || s[0] == ' ' || (s[0] && s[strlen(s) - 1] == ' ');
 	if (quote)
 		fputc('"', out);
 	if (defuse)
@@ -370,6 +462,8 @@ static void csv_days(const struct report *r, FILE *out)
 		fprintf(out, ",personal_%s", class_cols[c]);
 	fputc('\n', out);
 	for (size_t i = 0; i < r->n_days; i++) {
+		if (!report_day_shown(r, i))
+			continue;
 		fprintf(out, "day,%s", r->days[i].date);
 		csv_day(out, &r->days[i]);
 	}
@@ -388,20 +482,26 @@ static void csv_routes(const struct report *r, FILE *out)
 	}
 }
 
-/* csv_events - one row per offending recipient, the message's fields repeated. */
+/*
+ * csv_events - one row per offending recipient (per recipient of a message
+ * refused as a whole), the message's fields repeated; reason is the row's
+ * why in plain words.
+ */
 static void csv_events(const struct report *r, FILE *out)
 {
 	char when[40];
 
 	fputs("\nsection,time,host,queue_id,message_id,sender,mode,action,applied,rule,personal,"
 	      "personal_source,personal_reason,cpr,recipient,class,recipient_action,"
-	      "recipient_rule,evidence\n", out);
+	      "recipient_rule,evidence,whole_message,failure,reason\n", out);
 	for (size_t i = 0; i < r->n_events; i++) {
 		const struct report_event *e = &r->events[i];
 
 		report_time_string(e->time, true, when, sizeof(when));
 		for (size_t j = 0; j < e->n_rcpts || (j == 0 && e->n_rcpts == 0); j++) {
 			const struct report_rcpt *rc = j < e->n_rcpts ? &e->rcpts[j] : NULL;
+			char *why = rc != NULL && !e->whole ? report_rcpt_reason(rc, REPORT_EN)
+							    : report_event_reason(e, REPORT_EN);
 
 			fprintf(out, "stopped,%s", when);
 			csv_str(out, e->host);
@@ -419,7 +519,39 @@ static void csv_events(const struct report *r, FILE *out)
 				rc ? action_name(rc->action) : "");
 			csv_str(out, rc ? rc->rule : NULL);
 			csv_str(out, rc ? rc->evidence : NULL);
+			fprintf(out, ",%s", e->whole ? "yes" : "no");
+			csv_str(out, e->why);
+			csv_str(out, why);
 			fputc('\n', out);
+			free(why);
+		}
+	}
+}
+
+/* csv_cpr - the messages with CPR numbers found: one row per recipient. */
+static void csv_cpr(const struct report *r, FILE *out)
+{
+	char when[40];
+
+	fputs("\nsection,time,host,queue_id,message_id,sender,mode,action,applied,personal,cpr,"
+	      "recipient,class,recipient_action\n", out);
+	for (size_t i = 0; i < r->n_cpr; i++) {
+		const struct report_event *e = &r->cpr[i];
+
+		report_time_string(e->time, true, when, sizeof(when));
+		for (size_t j = 0; j < e->n_rcpts || (j == 0 && e->n_rcpts == 0); j++) {
+			const struct report_rcpt *rc = j < e->n_rcpts ? &e->rcpts[j] : NULL;
+
+			fprintf(out, "cpr_found,%s", when);
+			csv_str(out, e->host);
+			csv_str(out, e->queue_id);
+			csv_str(out, e->message_id);
+			csv_str(out, e->sender);
+			fprintf(out, ",%s,%s,%s,%s,%d", mode_name(e->mode), action_name(e->action),
+				action_name(e->applied), e->personal ? "yes" : "no", e->cpr_hits);
+			csv_str(out, rc ? rc->address : NULL);
+			fprintf(out, ",%s,%s\n", rc ? rclass_name(rc->cls) : "",
+				rc ? action_name(rc->action) : "");
 		}
 	}
 }
@@ -454,13 +586,41 @@ static void csv_tables(const struct report *r, FILE *out)
 	}
 }
 
+/* csv_separate - copy csv to out, the commas outside quoted fields becoming sep. */
+static void csv_separate(const char *csv, size_t len, char sep, FILE *out)
+{
+	bool quoted = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (csv[i] == '"')
+			quoted = !quoted;	/* a doubled quote toggles twice */
+		fputc(csv[i] == ',' && !quoted ? sep : csv[i], out);
+	}
+}
+
 void report_write_csv(const struct report *r, FILE *out)
 {
-	csv_summary(r, out);
-	csv_days(r, out);
-	csv_routes(r, out);
-	csv_events(r, out);
-	csv_tables(r, out);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	if (r->bom)
+		fputs("\xef\xbb\xbf", out);
+	if (r->csv_sep == ',' || r->csv_sep == '\0')
+		mem = out;
+	else if ((mem = open_memstream(&buf, &len)) == NULL)
+		msg_fatal("out of memory writing the CSV report");
+	csv_summary(r, mem);
+	csv_days(r, mem);
+	csv_routes(r, mem);
+	csv_events(r, mem);
+	csv_cpr(r, mem);
+	csv_tables(r, mem);
+	if (mem == out)
+		return;
+	fclose(mem);
+	csv_separate(buf, len, r->csv_sep, out);
+	free(buf);
 }
 
 /* ------------------------------------------------------------ JSON */
@@ -515,8 +675,10 @@ static void json_report(const struct report *r, FILE *out)
 	fputs("  \"totals\": ", out);
 	json_day(out, &r->total);
 	fputs(",\n  \"days\": [", out);
-	for (size_t i = 0; i < r->n_days; i++) {
-		fputs(i ? ",\n    " : "\n    ", out);
+	for (size_t i = 0, n = 0; i < r->n_days; i++) {
+		if (!report_day_shown(r, i))
+			continue;
+		fputs(n++ ? ",\n    " : "\n    ", out);
 		json_day(out, &r->days[i]);
 	}
 	fputs("\n  ],\n  \"personal_routes\": [", out);
@@ -545,7 +707,7 @@ static void json_day(FILE *out, const struct report_day *d)
 
 static void json_event(FILE *out, const struct report_event *e)
 {
-	char when[40];
+	char when[40], *why;
 
 	report_time_string(e->time, true, when, sizeof(when));
 	fprintf(out, "{\"time\":\"%s\",\"unix_time\":%lld,\"host\":", when, e->time);
@@ -562,7 +724,14 @@ static void json_event(FILE *out, const struct report_event *e)
 	fprintf(out, ",\"personal\":%s,\"personal_source\":\"%s\",\"personal_reason\":",
 		e->personal ? "true" : "false", personal_source_name(e->psrc));
 	json_str(out, e->personal_reason);
-	fprintf(out, ",\"cpr\":%d,\"recipients\":[", e->cpr_hits);
+	fprintf(out, ",\"cpr\":%d,\"whole_message\":%s,\"failure\":", e->cpr_hits,
+		e->whole ? "true" : "false");
+	json_str(out, e->why);
+	fputs(",\"reason\":", out);
+	why = report_event_reason(e, REPORT_EN);
+	json_str(out, why);
+	free(why);
+	fputs(",\"recipients\":[", out);
 	for (size_t j = 0; j < e->n_rcpts; j++) {
 		const struct report_rcpt *rc = &e->rcpts[j];
 
@@ -573,7 +742,36 @@ static void json_event(FILE *out, const struct report_event *e)
 		json_str(out, rc->rule);
 		fputs(",\"evidence\":", out);
 		json_str(out, rc->evidence);
+		fputs(",\"reason\":", out);
+		why = e->whole ? NULL : report_rcpt_reason(rc, REPORT_EN);
+		json_str(out, why);
+		free(why);
 		fputc('}', out);
+	}
+	fputs("]}", out);
+}
+
+static void json_cpr(FILE *out, const struct report_event *e)
+{
+	char when[40];
+
+	report_time_string(e->time, true, when, sizeof(when));
+	fprintf(out, "{\"time\":\"%s\",\"unix_time\":%lld,\"host\":", when, e->time);
+	json_str(out, e->host);
+	fputs(",\"queue_id\":", out);
+	json_str(out, e->queue_id);
+	fputs(",\"message_id\":", out);
+	json_str(out, e->message_id);
+	fputs(",\"sender\":", out);
+	json_str(out, e->sender);
+	fprintf(out, ",\"mode\":\"%s\",\"action\":\"%s\",\"applied\":\"%s\",\"personal\":%s,"
+		     "\"cpr\":%d,\"recipients\":[", mode_name(e->mode), action_name(e->action),
+		action_name(e->applied), e->personal ? "true" : "false", e->cpr_hits);
+	for (size_t j = 0; j < e->n_rcpts; j++) {
+		fputs(j ? ",{\"address\":" : "{\"address\":", out);
+		json_str(out, e->rcpts[j].address);
+		fprintf(out, ",\"class\":\"%s\",\"action\":\"%s\"}", rclass_name(e->rcpts[j].cls),
+			action_name(e->rcpts[j].action));
 	}
 	fputs("]}", out);
 }
@@ -620,9 +818,11 @@ static void json_tables(const struct report *r, FILE *out)
 /*
  * report_write_json - one object: "report" (period and source), "totals"
  * and "days" (counts: applied, would, recipients and personal_recipients
- * by name), "personal_routes", "stopped" (the rejected and held messages
- * with their offending recipients), "top_senders", "top_domains" and
- * "gateways".
+ * by name; days without messages only with all_days), "personal_routes",
+ * "stopped" (the rejected and held messages with their offending
+ * recipients, or all of them when whole_message, and the reason in plain
+ * words), "cpr_found" (the messages with CPR numbers found, with all their
+ * recipients), "top_senders", "top_domains" and "gateways".
  */
 void report_write_json(const struct report *r, FILE *out)
 {
@@ -631,6 +831,11 @@ void report_write_json(const struct report *r, FILE *out)
 	for (size_t i = 0; i < r->n_events; i++) {
 		fputs(i ? ",\n    " : "\n    ", out);
 		json_event(out, &r->events[i]);
+	}
+	fputs("\n  ],\n  \"cpr_found\": [", out);
+	for (size_t i = 0; i < r->n_cpr; i++) {
+		fputs(i ? ",\n    " : "\n    ", out);
+		json_cpr(out, &r->cpr[i]);
 	}
 	fputs("\n  ],\n", out);
 	json_tables(r, out);
