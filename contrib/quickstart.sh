@@ -28,7 +28,7 @@ esac
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmilter-dev libssl-dev libldap-dev libsqlite3-dev libidn2-dev libgmime-3.0-dev zlib1g-dev
 	openssl sqlite3 ca-certificates procps iproute2 passwd"
-TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev chromium
+TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev chromium poppler-utils
 	debhelper dpkg-dev lintian systemd gdb
 	sasl2-bin libsasl2-modules"
 

@@ -62,10 +62,29 @@ like "$(cat "$ERR")" "does not exist" "... saying so"
 printf 'kommune.dk,Eksempel Kommune\n' >"$T/tunnel.txt"
 "$CTL" -c "$CONF" import tunnel "$T/tunnel.txt" >/dev/null 2>&1
 ok "the database is created by an import" test -f "$DB"
+cp "$DB" "$T/golden.db"		# the same schema, for the golden files below
 
 report --since 2026-02-30
 is "$RC" 64 "an impossible date: usage error"
 like "$(cat "$ERR")" "--since: not a date" "... naming the option"
+is "$(wc -l <"$ERR")" 1 "... in one line, without the usage text"
+like "$(cat "$ERR")" "YYYY-MM-DD, today, yesterday or Nd" "... with the forms it takes"
+report --until 7x
+is "$RC:$(wc -l <"$ERR")" 64:1 "--until 7x: a one-line usage error"
+like "$(cat "$ERR")" "--until: not a date" "... naming --until"
+report --csv-separator ';;' --format csv
+is "$RC:$(wc -l <"$ERR")" 64:1 "--csv-separator of two characters: a one-line usage error"
+like "$(cat "$ERR")" "one of , ; \\| or tab" "... saying which it takes"
+report --csv-separator x --format csv
+is "$RC" 64 "--csv-separator x refused"
+report --csv-separator ';'
+like "$RC $(cat "$ERR")" "^64 .*--csv-separator is for --format csv" "--csv-separator with text refused"
+report --bom --format json
+like "$RC $(cat "$ERR")" "^64 .*--bom is for --format csv" "--bom with json refused, saying why"
+report --lang fr --format html
+like "$RC $(cat "$ERR")" "^64 .*--lang \"fr\": da or en" "--lang fr refused"
+SIKKERMAIL_NOW=soon report
+like "$RC $(cat "$ERR")" "^1 .*SIKKERMAIL_NOW=soon is not a unix time" "a bad SIKKERMAIL_NOW refused"
 report --since 2026-03-30 --until 2026-03-28
 is "$RC" 64 "--since after --until: usage error"
 report --format xml
@@ -170,7 +189,7 @@ csv_fields() {
 # every row of a section has as many fields as its header
 bad=$(csv_fields "$OUT" | awk '$1 == "section" { want = $2; next } $1 != "-" && $2 != want')
 is "$bad" "" "csv: every row has its section's column count"
-is "$(grep -c '^section,' "$OUT")" 7 "csv: seven sections, each with a header row"
+is "$(grep -c '^section,' "$OUT")" 8 "csv: eight sections, each with a header row"
 is "$(grep -m1 '^day,total,' "$OUT")" \
 	"day,total,8,7,1,3,1,1,1,2,1,0,0,0,0,1,1,2,1,1,4,1,1,1,1,1,1,3,1,1" "csv: the totals row"
 is "$(grep -m1 '^day,2026-03-29,' "$OUT" | cut -d, -f3-10)" "3,3,0,2,0,0,1,0" "csv: 29 March"
@@ -188,7 +207,7 @@ ok "json: valid JSON" "$JSONCHECK" <"$OUT"
 like "$(cat "$OUT")" '"totals": \{"date":null,"messages":8,"personal":7,"cpr":1,"applied":\{"deliver":3,"encrypt":1,"hold":1,"tempfail":1,"reject":2\},"monitor":1,"would":\{"deliver":0,"encrypt":0,"hold":0,"tempfail":0,"reject":1\}' \
 	"json: totals"
 is "$(grep -c '"date":"2026-03-' "$OUT")" 3 "json: three days"
-is "$(grep -c '"queue_id":' "$OUT")" 4 "json: four stopped messages"
+is "$(grep -c '"whole_message":' "$OUT")" 4 "json: four stopped messages"
 like "$(cat "$OUT")" '"personal_reason":"header <b>yes</b> & \\"so\\""' "json: quotes escaped"
 printf '{"a":[1,2,}' >"$T/bad.json"
 ! "$JSONCHECK" <"$T/bad.json" 2>/dev/null
@@ -289,8 +308,196 @@ report "${PERIOD[@]}" --log - <"$T/mx2.log"
 is "$RC" 0 "from stdin: exit 0"
 is "$(row "$OUT" '  messages ')" " messages 4" "from stdin: mx2's 4 messages"
 like "$(cat "$OUT")" "Gateways" "text: the gateway table when read from logs"
-report "${PERIOD[@]}" --format html --log "$T/mx1.log" --log="$T/mx2.log"
+report "${PERIOD[@]}" --format html --lang en --log "$T/mx1.log" --log="$T/mx2.log"
 like "$(cat "$OUT")" '<h2>Gateways</h2>' "html: the gateway table when read from logs"
+
+# ------------------------------------------------------------ golden files
+
+# A fixed database, a fixed time zone and a fixed "now" (SIKKERMAIL_NOW):
+# the text, CSV and JSON reports must be tests/data/report/*.ref byte for
+# byte. The set: a reject with its evidence, a hold whose evidence needs
+# wrapping, a refusal of the whole message (the function mailbox: every
+# recipient's own action is encrypt), a monitor-mode would-reject without
+# evidence, CPR numbers in a message that is not personal and in one that
+# is, an empty day (30 March) and a decision after the period.
+# SIKKERMAIL_UPDATE_REFS=1 writes the .ref files instead (then review the diff).
+REFS=$top_srcdir/tests/data/report
+GNOW=1775037600		# 2026-04-01 12:00:00 CEST
+sqlite3 "$T/golden.db" <<'EOF' || fail "insert the golden decisions"
+BEGIN;
+INSERT INTO decision VALUES (1,1774688400,'A0000001','<g1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (1,0,'x@gmail.com','freemail','reject','PersonalToFreemail','freemail list: gmail.com (built-in)');
+INSERT INTO decision_rcpt VALUES (1,1,'u@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
+INSERT INTO decision VALUES (2,1774692000,'A0000002','<g2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','hold','hold','PersonalToTLS');
+INSERT INTO decision_rcpt VALUES (2,0,'y@firma.example','tls','hold','PersonalToTLS','partner agreement with firma.example expired 2025-06-30; no certificate found in LDAP or DNS; no tunnel');
+INSERT INTO decision VALUES (3,1774695600,'A0000003','<g3@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','SecureMailbox');
+INSERT INTO decision_rcpt VALUES (3,0,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e, valid to 2027-01-31');
+INSERT INTO decision_rcpt VALUES (3,1,'v@kommune.dk','tunnel','encrypt','encrypted','TunnelDomains entry kommune.dk');
+INSERT INTO decision VALUES (4,1774767600,'A0000004','<g4@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'monitor','reject','deliver','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (4,0,'q@hotmail.com','freemail','reject','PersonalToFreemail',NULL);
+INSERT INTO decision VALUES (5,1774771200,'A0000005','<g5@kp.dk>','d@kp.dk','10.0.0.1',1,0,'none',NULL,1,'enforce','deliver','deliver','not-personal');
+INSERT INTO decision_rcpt VALUES (5,0,'z@gmail.com','freemail','deliver','not-personal',NULL);
+INSERT INTO decision VALUES (6,1774944000,'A0000006','<g6@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 3 (0101901234, 311299-9999, 2311850123)',3,'enforce','encrypt','encrypt','encrypted');
+INSERT INTO decision_rcpt VALUES (6,0,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e, valid to 2027-01-31');
+INSERT INTO decision_rcpt VALUES (6,1,'w@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
+INSERT INTO decision VALUES (7,1774947600,'A0000007','<g7@kp.dk>','a@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
+INSERT INTO decision_rcpt VALUES (7,0,'u@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
+INSERT INTO decision VALUES (8,1775037000,'A0000008','<g8@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision_rcpt VALUES (8,0,'late@gmail.com','freemail','reject','PersonalToFreemail',NULL);
+COMMIT;
+EOF
+give_to_test_user "$T/golden.db"
+GPERIOD=(--since 2026-03-28 --until 2026-03-31)
+# greport ARGS... - the report on the golden database, named "golden.db" so
+# that no temporary directory is in it; sets RC, OUT, ERR.
+greport() {
+	pushd "$T" >/dev/null || return
+	SIKKERMAIL_NOW=$GNOW capture "$CTL" -c "$CONF" -d golden.db report "$@"
+	popd >/dev/null || return
+}
+# golden NAME ARGS... - the report must be $REFS/NAME byte for byte.
+golden() {
+	local name=$1
+	shift
+	greport "$@"
+	cp "$OUT" "$T/$name"
+	if [ "${SIKKERMAIL_UPDATE_REFS:-0}" = 1 ]; then
+		cp "$T/$name" "$REFS/$name"
+	fi
+	if [ "$RC" = 0 ] && cmp -s "$REFS/$name" "$T/$name"; then
+		pass "golden: $name"
+	else
+		fail "golden: $name (exit $RC)"
+		diag "$(diff -u "$REFS/$name" "$T/$name" | head -40; cat "$ERR")"
+	fi
+}
+golden report.txt.ref "${GPERIOD[@]}"
+golden report.csv.ref "${GPERIOD[@]}" --format csv
+golden report-semicolon.csv.ref "${GPERIOD[@]}" --format csv --csv-separator ';' --bom
+golden report.json.ref "${GPERIOD[@]}" --format json
+golden report-all-days.txt.ref "${GPERIOD[@]}" --all-days
+ok "golden: the JSON parses" "$JSONCHECK" <"$T/report.json.ref"
+G=$T/report.txt.ref
+unlike "$(cat "$G" "$T"/report*.csv.ref "$T/report.json.ref")" "$CPR_RE" "golden: no CPR number"
+is "$(awk 'length > 80' "$G" | wc -l)" 0 "golden text: no line longer than 80 columns"
+# the why of every stopped recipient, in plain words with its evidence
+like "$(tr -s ' \n' '  ' <"$G")" "why: personal data to a freemail address \(freemail list: gmail.com \(built-in\)\)" \
+	"text: why x@gmail.com was refused"
+like "$(tr -s ' \n' '  ' <"$G")" "why: personal data to a recipient with neither certificate, tunnel nor agreement \(TLS only\) \(partner agreement with firma.example expired 2025-06-30; no certificate found in LDAP or DNS; no tunnel\)" \
+	"text: why y@firma.example was held, wrapped within 80 columns"
+like "$(cat "$G")" "why: personal data to a freemail address"$'\n'"  personal" \
+	"text: the monitor-mode recipient without evidence still has its why"
+# a whole message refused: its recipients and the message's reason
+blk=$(awk '/ref A0000003/ { p = 1 } p && /^  message-id/ { exit } p' "$G")
+like "$blk" "why: +the function mailbox for the encrypted message is not configured" \
+	"text: the refused whole message says why"
+like "$blk" "recipient: +e@certs.example \(encrypted: encrypt\)" "... and names its recipients (1)"
+like "$blk" "recipient: +v@kommune.dk \(tunnel: encrypt\)" "... (2)"
+like "$(grep -m1 A0000003 "$T/report.json.ref")" '"whole_message":true,.*"address":"e@certs.example".*"address":"v@kommune.dk"' \
+	"json: the whole-message refusal names its recipients"
+is "$(grep -c '^stopped,.*,A0000003,' "$T/report.csv.ref")" 2 "csv: a row for each of its recipients"
+# captions true to the mode
+like "$(cat "$G")" "Enforce mode: what was done. Monitor mode" "text: mixed modes, both said"
+# CPR findings listed, personal or not
+cprs=$(awk '/^Messages in which CPR numbers were found/ { p = 1 } p && /^$/ { exit } p' "$G")
+like "$cprs" "found: 2" "text: two messages with CPR numbers listed"
+like "$cprs" "delivered  ref A0000005" "... the one that was not personal"
+like "$cprs" "cpr010190-\*\*\*\*@kp.dk" "... the sender masked"
+is "$(grep -c '^cpr_found,' "$T/report.csv.ref")" 3 "csv: one CPR row per recipient"
+is "$(grep -c '"cpr":[1-9][0-9]*,"recipients"' "$T/report.json.ref")" 2 "json: cpr_found lists two"
+# days without messages left out unless --all-days
+unlike "$(cat "$G")" "2026-03-30 " "text: the empty day is left out"
+like "$(cat "$T/report-all-days.txt.ref")" "2026-03-30 +0 " "--all-days: the empty day is there"
+is "$(grep -c '^day,2026-03-' "$T/report.csv.ref")" 3 "csv: the three days with messages"
+# the separator and the byte-order mark
+is "$(head -c 3 "$T/report-semicolon.csv.ref" | od -An -tx1 | tr -d ' ')" efbbbf "--bom: a UTF-8 BOM"
+is "$(grep -c ',' "$T/report-semicolon.csv.ref")" "$(grep -c '"[^"]*,[^"]*"' "$T/report-semicolon.csv.ref")" \
+	"--csv-separator ';': commas only inside quoted fields"
+is "$(grep -m1 '^day;total;' "$T/report-semicolon.csv.ref" | tr ';' ',')" \
+	"$(grep -m1 '^day,total,' "$T/report.csv.ref")" "... the same rows, separated by ;"
+
+# relative dates against the fixed now (Wednesday 2026-04-01)
+greport --since 4d
+like "$(cat "$OUT")" "Period: +2026-03-28 to 2026-04-01, 5 days" "--since 4d: four days ago to today"
+greport --since yesterday --until yesterday
+like "$(cat "$OUT")" "Period: +2026-03-31 to 2026-03-31, 1 day" "--since/--until yesterday"
+greport --since today
+like "$(cat "$OUT")" "Period: +2026-04-01 to 2026-04-01, 1 day" "--since today"
+is "$(row "$OUT" '  messages ')" " messages 1" "... today's decision"
+greport --since 0d --until today --format json
+like "$(cat "$OUT")" '"since":"2026-04-01","until":"2026-04-01"' "--since 0d --until today"
+
+# The HTML report, rendered by Chromium and printed to PDF, in both
+# languages: every stopped recipient's why must be text on the page.
+# printed LANG TEXT NAME - TEXT is in the printed page of LANG (white space and hyphens aside).
+printed() {
+	local got want
+	got=$(tr -d ' \n-' <"$T/golden-$1.txt")
+	want=$(printf '%s' "$2" | tr -d ' -')
+	if [[ "$got" == *"$want"* ]]; then
+		pass "$3"
+	else
+		fail "$3"
+		diag "not printed: $2"
+	fi
+}
+BROWSER=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$BROWSER" ] && command -v pdftotext >/dev/null; then
+	for lang in en da; do
+		greport "${GPERIOD[@]}" --format html --lang "$lang"
+		cp "$OUT" "$T/golden-$lang.html"
+		is "$(grep -c 'title=' "$T/golden-$lang.html")" 0 "html ($lang): nothing only in a tooltip"
+		like "$(cat "$T/golden-$lang.html")" "<html lang=\"$lang\">" "html ($lang): the page's language"
+		like "$(cat "$T/golden-$lang.html")" "@media print" "html ($lang): a print style sheet"
+		timeout 60 "$BROWSER" --headless --no-sandbox --disable-gpu \
+			--disable-background-networking --disable-component-update --disable-sync \
+			--no-first-run --user-data-dir="$T/chromium-$lang" --no-pdf-header-footer \
+			--print-to-pdf="$T/golden-$lang.pdf" "file://$T/golden-$lang.html" \
+			>"$T/chromium-$lang.log" 2>&1
+		ok "html ($lang): Chromium prints it" test -s "$T/golden-$lang.pdf" ||
+			diag_file "$T/chromium-$lang.log"
+		pdftotext "$T/golden-$lang.pdf" "$T/golden-$lang.txt" 2>/dev/null
+		unlike "$(cat "$T/golden-$lang.txt")" "$CPR_RE" "html ($lang): no CPR number printed"
+		# narrow columns wrap (and pdftotext joins words at hyphens): compare
+		# without white space and hyphens
+		for why in "freemail list: gmail.com (built-in)" \
+			"partner agreement with firma.example expired 2025-06-30; no certificate found" \
+			"cpr010190-****@kp.dk"; do
+			printed "$lang" "$why" "html ($lang): \"$why\" printed"
+		done
+	done
+	printed en "personal data to a freemail address" "html (en): the rule in plain English"
+	printed da "personoplysninger til en freemail-adresse" "html (da): the rule in plain Danish"
+	printed en "the function mailbox for the encrypted message is not configured" \
+		"html (en): the whole-message refusal says why"
+	printed da "funktionspostkassen til den krypterede besked er ikke sat op" \
+		"html (da): the whole-message refusal says why"
+	printed en "Enforce mode: what was done. Monitor mode" "html (en): caption true to both modes"
+	printed da "Afviste og tilbageholdte beskeder: 4" "html (da): Danish headings"
+	printed da "Beskeder, hvori der blev fundet CPR-numre: 2" "html (da): the CPR listing"
+	printed en "Messages in which CPR numbers were found: 2" "html (en): the CPR listing"
+else
+	if strict; then
+		fail "chromium and pdftotext installed (SIKKERMAIL_STRICT=1: nothing may be skipped)"
+	else
+		skip "the HTML report printed by Chromium" "chromium or pdftotext (poppler-utils) missing"
+	fi
+fi
+# a report of enforce mode only has no monitor caption (it had one before)
+greport --since 2026-03-28 --until 2026-03-28 --format html --lang en
+like "$(cat "$OUT")" "What was done: these messages were rejected or held" \
+	"html: enforce only, the caption says what was done"
+unlike "$(sed -n '/<h2>Rejected and held/,/<\/section>/p' "$OUT")" "[Mm]onitor mode" \
+	"html: enforce only, no monitor-mode caption"
+greport --since 2026-03-29 --until 2026-03-29 --format html --lang en
+like "$(cat "$OUT")" "these messages would have been rejected or held in enforce mode" \
+	"html: monitor only, the caption says what would have been done"
+# the default language is the first of Language
+printf 'Database %s\nUserID %s\nLanguage en,da\n' "$T/golden.db" "$TEST_USER" >"$T/en.conf"
+SIKKERMAIL_NOW=$GNOW "$CTL" -c "$T/en.conf" report --format html >"$T/en.html" 2>&1
+like "$(cat "$T/en.html")" '<html lang="en">' "Language en,da: an English page"
+greport --format html
+like "$(cat "$OUT")" '<html lang="da">' "Language unset (da,en): a Danish page"
 
 # ------------------------------------------------------------ the default period
 
@@ -367,7 +574,7 @@ like "$totals" "\"personal\":$(q "SELECT count(*) FROM decision WHERE personal =
 	"filter: personal messages as the database says"
 like "$totals" "\"monitor\":$(q "SELECT count(*) FROM decision WHERE mode = 'monitor'")," \
 	"filter: monitor-mode messages as the database says"
-is "$(grep -c '"queue_id":' "$T/m.json")" \
+is "$(grep -c '"whole_message":' "$T/m.json")" \
 	"$(q "SELECT count(*) FROM decision WHERE action IN ('reject','hold')")" \
 	"filter: every rejected or held message listed"
 # the other formats say the same
@@ -378,7 +585,7 @@ is "$(row "$T/m.txt" '  rejected ')" " rejected $n_rej" "filter, text: the rejec
 "$CTL" -c "$ml_conf" report --format csv >"$T/m.csv" 2>&1
 is "$(grep '^summary,messages,' "$T/m.csv")" "summary,messages,$n_all" "filter, csv: every decision"
 is "$(grep '^summary,reject,' "$T/m.csv")" "summary,reject,$n_rej" "filter, csv: the rejects"
-"$CTL" -c "$ml_conf" report --format html >"$T/m.html" 2>&1
+"$CTL" -c "$ml_conf" report --format html --lang en >"$T/m.html" 2>&1
 like "$(cat "$T/m.html")" "<th class=\"l\">messages</th><td>$n_all</td>" "filter, html: every decision"
 like "$(cat "$T/m.html")" "<th class=\"l\">rejected</th><td>$n_rej</td>" "filter, html: the rejects"
 unlike "$(cat "$T/m.txt" "$T/m.csv" "$T/m.html" "$T/m.json")" "$CPR_RE" "filter: no CPR number"
