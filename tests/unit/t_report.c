@@ -1,8 +1,10 @@
 /*
  * t_report.c - the compliance report's aggregation: CPR masking and
  * cleaning of every string, dates and local days (a 23-hour day when
- * daylight saving starts), the counts, the listing of stopped messages,
- * the top lists, and what the writers make of hostile strings.
+ * daylight saving starts), relative dates, the counts, the listing of
+ * stopped messages (a whole message refused with all its recipients and
+ * why), the listing of CPR findings, the top lists, and what the writers
+ * make of hostile strings, separators, empty days and the two languages.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +293,204 @@ static void test_writers(void)
 	report_free(&r);
 }
 
+static void test_relative_dates(void)
+{
+	static const struct {
+		const char *s;
+		const char *want;	/* NULL: refused */
+	} cases[] = {
+		{ "today", "2026-03-30" }, { "yesterday", "2026-03-29" }, { "0d", "2026-03-30" },
+		{ "1d", "2026-03-29" },	/* across the 23-hour day */
+		{ "7d", "2026-03-23" }, { "31d", "2026-02-27" }, { "2026-01-02", "2026-01-02" },
+		{ "7", NULL }, { "d", NULL }, { "-1d", NULL }, { "7D", NULL }, { "7d ", NULL },
+		{ "123456d", NULL }, { "tomorrow", NULL }, { "Today", NULL }, { "", NULL },
+		{ "99999d", NULL },	/* before 1970 */
+	};
+	long long now = MAR30 + 3600;	/* 2026-03-30 01:00 CEST */
+	struct report r;
+	const char *err;
+	char got[16];
+	int y, m, d;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (report_date_arg(cases[i].s, now, &y, &m, &d) != 0) {
+			ok(cases[i].want == NULL, "relative date \"%s\" refused", cases[i].s);
+			continue;
+		}
+		snprintf(got, sizeof(got), "%04d-%02d-%02d", y, m, d);
+		is_str(got, cases[i].want ? cases[i].want : "(refused)", "relative date \"%s\"",
+		       cases[i].s);
+	}
+	ok(report_init(&r, "7d", NULL, 10, now, &err) == 0, "--since 7d");
+	is_str(r.since, "2026-03-23", "--since 7d: seven days ago");
+	is_str(r.until, "2026-03-30", "--since 7d: to today");
+	is_int((long long)r.n_days, 8, "--since 7d: eight days, today included");
+	report_free(&r);
+	ok(report_init(&r, "yesterday", "yesterday", 10, now, &err) == 0 && r.n_days == 1 &&
+		   r.t_since == MAR29 && r.t_until == MAR30, "yesterday: the whole 23-hour day");
+	report_free(&r);
+	ok(report_init(&r, "soon", NULL, 10, now, &err) != 0 && strstr(err, "--since") != NULL &&
+		   strstr(err, "Nd") != NULL, "a bad --since names the option and the forms");
+	report_free(&r);
+	ok(report_init(&r, NULL, "7x", 10, now, &err) != 0 && strstr(err, "--until") != NULL,
+	   "a bad --until names the option");
+	report_free(&r);
+}
+
+/* whole - a refusal of the whole message: every recipient's own action is encrypt. */
+static void add_whole(struct report *r, const char *failure)
+{
+	struct decision d;
+
+	make(&d, MAR28 + 5 * 3600, "QW", "hr-sender@kp.dk", true, MODE_ENFORCE, ACTION_REJECT,
+	     "SecureMailbox");
+	d.failure = failure ? strdup(failure) : NULL;
+	add_rcpt(&d, "e@certs.example", CLASS_ENCRYPTED, ACTION_ENCRYPT, "encrypted");
+	add_rcpt(&d, "v@kommune.dk", CLASS_TUNNEL, ACTION_ENCRYPT, "encrypted");
+	report_add(r, &d, NULL);
+	decision_free(&d);
+}
+
+static void test_listings(void)
+{
+	struct report r;
+	struct decision d;
+	const struct report_event *e;
+	const char *err;
+	char *why;
+
+	report_init(&r, "2026-03-28", "2026-03-30", 10, MAR31, &err);
+	add_whole(&r, "mailbox: function mailbox <hr@kp.dk> is not configured for encrypted mail");
+	/* CPR numbers in a message that is not personal, delivered */
+	make(&d, MAR29 + 8 * 3600, "QC", "c@kp.dk", false, MODE_ENFORCE, ACTION_DELIVER,
+	     "not-personal");
+	d.cpr_hits = 1;
+	add_rcpt(&d, "z@gmail.com", CLASS_FREEMAIL, ACTION_DELIVER, "not-personal");
+	add_rcpt(&d, "u@kp.dk", CLASS_INTERNAL, ACTION_DELIVER, "internal");
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	feed(&r);
+	report_finish(&r);
+
+	e = &r.events[0];
+	is_str(e->queue_id, "QW", "the whole-message refusal is listed");
+	ok(e->whole, "... as refused as a whole");
+	is_int((long long)e->n_rcpts, 2, "... with all its recipients");
+	is_str(e->rcpts[1].address, "v@kommune.dk", "... named");
+	why = report_event_reason(e, REPORT_EN);
+	is_str(why, "the function mailbox for the encrypted message is not configured, or the sender"
+		    " may not use it (mailbox: function mailbox <hr@kp.dk> is not configured for"
+		    " encrypted mail)", "... and why: the rule in words with the recorded failure");
+	free(why);
+	ok(!r.events[1].whole && r.events[1].n_rcpts == 1, "a recipient's refusal is not whole");
+	why = report_rcpt_reason(&r.events[1].rcpts[0], REPORT_DA);
+	is_str(why, "personoplysninger til en freemail-adresse", "a recipient's why in Danish");
+	free(why);
+	why = report_reason("NoSuchRule", "detail", REPORT_EN);
+	is_str(why, "NoSuchRule (detail)", "a rule without words: its name");
+	free(why);
+
+	is_int((long long)r.n_cpr, 2, "two messages with CPR numbers listed");
+	is_str(r.cpr[0].queue_id, "QC", "the one that was not personal, in time order");
+	ok(!r.cpr[0].personal && r.cpr[0].n_rcpts == 2, "... with all its recipients");
+	is_str(r.cpr[1].sender, "cpr010190-****@kp.dk", "... masked as the rest");
+	report_free(&r);
+
+	/* without a recorded failure (the database keeps none): the rule alone */
+	report_init(&r, "2026-03-28", "2026-03-30", 10, MAR31, &err);
+	add_whole(&r, NULL);
+	report_finish(&r);
+	why = report_event_reason(&r.events[0], REPORT_EN);
+	is_str(why, "the function mailbox for the encrypted message is not configured, or the sender"
+		    " may not use it", "no recorded failure: the rule in words");
+	free(why);
+	ok(!report_day_shown(&r, 1) && report_day_shown(&r, 0), "a day without messages: no row");
+	r.all_days = true;
+	ok(report_day_shown(&r, 1), "... unless all_days");
+	report_free(&r);
+}
+
+static char *write_report(struct report *r, void (*fn)(const struct report *, FILE *))
+{
+	return write_out(r, fn);
+}
+
+static void test_formats(void)
+{
+	struct report r;
+	struct decision d;
+	const char *err;
+	char *out, *p;
+	size_t longest = 0;
+
+	report_init(&r, "2026-03-28", "2026-03-30", 10, MAR31, &err);
+	feed(&r);
+	add_whole(&r, NULL);
+	make(&d, MAR28 + 3600, "QS", "s@kp.dk", true, MODE_ENFORCE, ACTION_HOLD, "PersonalToTLS");
+	add_rcpt(&d, "a;b@e.com", CLASS_TLS, ACTION_HOLD, "PersonalToTLS");
+	d.rcpts[0].evidence = strdup("no agreement, no certificate; \"tls\" only and a long reason"
+				     " that must be wrapped to stay within eighty columns wide");
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	report_finish(&r);
+
+	out = write_report(&r, report_write_text);
+	ok(strstr(out, "why: personal data to a freemail address") != NULL,
+	   "text: a recipient's why");
+	ok(strstr(out, "  why:        the function mailbox") != NULL, "text: a whole message's why");
+	for (p = out; *p; ) {
+		size_t n = strcspn(p, "\n");
+
+		longest = n > longest ? n : longest;
+		p += n + (p[n] != '\0');
+	}
+	ok(longest <= 80, "text: reasons wrapped within 80 columns (%zu)", longest);
+	ok(strstr(out, "Messages in which CPR numbers were found: 1") != NULL, "text: CPR listing");
+	free(out);
+
+	r.csv_sep = ';';
+	r.bom = true;
+	out = write_report(&r, report_write_csv);
+	ok(memcmp(out, "\xef\xbb\xbf", 3) == 0, "csv: the byte-order mark");
+	ok(strncmp(out + 3, "section;key;value\n", 18) == 0, "csv: ; between fields");
+	ok(strstr(out, ";\"a;b@e.com\";") != NULL, "csv: a field with ; quoted");
+	ok(strstr(out, ";\"no agreement, no certificate; \"\"tls\"\" only") != NULL,
+	   "csv: commas and quotes inside a quoted field kept");
+	ok(strstr(out, "stopped;") != NULL && strstr(out, "stopped,") == NULL,
+	   "csv: no comma separates");
+	free(out);
+	r.csv_sep = ',';
+	r.bom = false;
+	out = write_report(&r, report_write_csv);
+	ok(out[0] == 's' && strstr(out, ",\"a;b@e.com\",") != NULL, "csv: commas, ; quoted, no BOM");
+	free(out);
+
+	r.lang = REPORT_DA;
+	out = write_report(&r, report_write_html);
+	ok(strstr(out, "<html lang=\"da\">") != NULL, "html: Danish page");
+	ok(strstr(out, "title=") == NULL, "html: nothing in a tooltip attribute");
+	ok(strstr(out, "hvorfor: personoplysninger til en freemail-adresse") != NULL,
+	   "html: a recipient's why as text, in Danish");
+	ok(strstr(out, "hele beskeden: funktionspostkassen") != NULL,
+	   "html: a whole message's why as text");
+	ok(strstr(out, "@media print") != NULL, "html: a print style sheet");
+	free(out);
+	r.lang = REPORT_EN;
+	out = write_report(&r, report_write_html);
+	ok(strstr(out, "<html lang=\"en\">") != NULL, "html: English page");
+	ok(strstr(out, "why: personal data to a recipient with neither certificate") != NULL,
+	   "html: a recipient's why as text, in English");
+	ok(strstr(out, "Enforce mode: what was done. Monitor mode") != NULL,
+	   "html: both modes, both in the caption");
+	free(out);
+
+	out = write_report(&r, report_write_json);
+	ok(strstr(out, "\"whole_message\":true") != NULL && strstr(out, "\"cpr_found\": [") != NULL,
+	   "json: whole_message and cpr_found");
+	free(out);
+	report_free(&r);
+}
+
 int main(void)
 {
 	setenv("TZ", TEST_TZ, 1);
@@ -299,5 +499,8 @@ int main(void)
 	test_dates();
 	test_counts();
 	test_writers();
+	test_relative_dates();
+	test_listings();
+	test_formats();
 	return done_testing();
 }
