@@ -42,6 +42,7 @@ static const char usage_text[] =
 	"  cert ADDRESS...                       look certificates up now, show and cache them\n"
 	"  cache stats | cache purge [ADDRESS...] the certificate cache\n"
 	"  report [--since DATE] [--until DATE] [--format text|csv|json|html] [--top N]\n"
+	"         [--all-days] [--lang da|en] [--csv-separator C] [--bom]\n"
 	"         [--log FILE...]                 the compliance report\n"
 	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS] [--postmap [TYPE:FILE]]\n"
 	"                                        a Postfix smtp_tls_policy_maps table\n"
