@@ -187,8 +187,12 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 	size_t k;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--all-days") == 0 || strcmp(argv[i], "--bom") == 0) {
-			*(argv[i][2] == 'a' ? &a->all_days : &a->bom) = true;
+		if (strcmp(argv[i], "--all-days") == 0) {
+			a->all_days = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--bom") == 0) {
+			a->bom = true;
 			continue;
 		}
 		if (strncmp(argv[i], "--log=", 6) == 0 || strcmp(argv[i], "--log") == 0) {

@@ -121,13 +121,15 @@ const char *report_rule_words(const char *rule, enum report_lang lang)
 		const char *rule, *en, *da;
 	} words[] = {
 		{ "not-personal", "no personal data found", "ingen personoplysninger fundet" },
-		{ "no-recipients", "the message had no recipients", "beskeden havde ingen modtagere" },
+		{ "no-recipients", "the message had no recipients",
+		  "beskeden havde ingen modtagere" },
 		{ "internal", "an internal recipient", "en intern modtager" },
 		{ "tunnel", "a recipient reached through a secure tunnel",
 		  "en modtager, der n\303\245s gennem en sikker tunnel" },
 		{ "encrypted", "a recipient with a certificate: the message is encrypted",
 		  "en modtager med certifikat: beskeden krypteres" },
-		{ "PersonalToPartner", "personal data to a partner with a data processing agreement",
+		{ "PersonalToPartner",
+		  "personal data to a partner with a data processing agreement",
 		  "personoplysninger til en partner med databehandleraftale" },
 		{ "PersonalToFreemail", "personal data to a freemail address",
 		  "personoplysninger til en freemail-adresse" },

@@ -86,7 +86,7 @@ struct report_event {
 	char *sender;		/* "<>" for the null sender */
 	char *personal_reason;
 	char *rule;
-	char *why;		/* what failed for the whole message (recorded failure), or NULL */
+	char *why;		/* what failed for the whole message (as recorded), or NULL */
 	enum mode mode;
 	enum action action;	/* what the policy decided */
 	enum action applied;	/* what was done (deliver in monitor mode) */

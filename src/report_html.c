@@ -463,7 +463,7 @@ static void chart_svg(const struct report *r, const struct chart *ch, FILE *out)
 	fputs("</svg>\n", out);
 }
 
-/* html_day_table - the numbers behind a chart, one row a day (with messages, or all_days) and a total. */
+/* html_day_table - the numbers behind a chart: a row a day (report_day_shown) and a total. */
 static void html_day_table(const struct report *r, const struct chart *ch, FILE *out)
 {
 	const struct words *w = ch->w;
@@ -623,9 +623,8 @@ static void html_events(const struct report *r, FILE *out)
 		fprintf(out, "<p>%s</p>\n</section>\n", w->none);
 		return;
 	}
-	fprintf(out, "<p class=\"small\">%s %s</p>\n",
-		monitor == 0 ? w->cap_enforce : monitor == r->n_events ? w->cap_monitor : w->cap_mixed,
-		w->cap_rcpts);
+	fprintf(out, "<p class=\"small\">%s %s</p>\n", monitor == 0 ? w->cap_enforce
+		: monitor == r->n_events ? w->cap_monitor : w->cap_mixed, w->cap_rcpts);
 	fprintf(out, "<table>\n<thead><tr><th class=\"l\">%s</th><th class=\"l\">%s</th>"
 		     "<th class=\"l\">%s</th><th class=\"l\">%s</th><th class=\"l\">%s</th>"
 		     "<th class=\"l\">%s</th><th class=\"l\">%s</th>", w->time, w->outcome,

@@ -238,7 +238,8 @@ static void text_wrap(FILE *out, const char *first, const char *text)
 	for (text += strspn(text, " "); *text != '\0'; text += strspn(text, " ")) {
 		size_t word = strcspn(text, " "), width = 0;
 
-		for (size_t i = 0; i < word; i++)	/* columns: UTF-8 continuation bytes take none */
+		/* columns: UTF-8 continuation bytes take none */
+		for (size_t i = 0; i < word; i++)
 			width += ((unsigned char)text[i] & 0xc0) != 0x80;
 		if (!fresh && col + 1 + width > TEXT_WIDTH) {
 			fprintf(out, "\n%s", TEXT_INDENT);
@@ -264,10 +265,11 @@ static void text_events(const struct report *r, FILE *out)
 		monitor += r->events[i].mode == MODE_MONITOR;
 	fprintf(out, "\nRejected and held messages: %zu\n", r->n_events);
 	if (monitor > 0 && monitor == r->n_events)
-		fputs("Monitor mode: what would have been done; the messages were delivered.\n", out);
+		fputs("Monitor mode: what would have been done; the messages were delivered.\n",
+		      out);
 	else if (monitor > 0)
-		fputs("Enforce mode: what was done. Monitor mode (\"would\"): what would have been\n"
-		      "done; those messages were delivered.\n", out);
+		fputs("Enforce mode: what was done. Monitor mode (\"would\"): what would have"
+		      " been\ndone; those messages were delivered.\n", out);
 	for (size_t i = 0; i < r->n_events; i++) {
 		const struct report_event *e = &r->events[i];
 		char *why;

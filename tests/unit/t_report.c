@@ -378,9 +378,9 @@ static void test_listings(void)
 	is_int((long long)e->n_rcpts, 2, "... with all its recipients");
 	is_str(e->rcpts[1].address, "v@kommune.dk", "... named");
 	why = report_event_reason(e, REPORT_EN);
-	is_str(why, "the function mailbox for the encrypted message is not configured, or the sender"
-		    " may not use it (mailbox: function mailbox <hr@kp.dk> is not configured for"
-		    " encrypted mail)", "... and why: the rule in words with the recorded failure");
+	is_str(why, "the function mailbox for the encrypted message is not configured, or the"
+		    " sender may not use it (mailbox: function mailbox <hr@kp.dk> is not"
+		    " configured for encrypted mail)", "... and why: the rule in words with the recorded failure");
 	free(why);
 	ok(!r.events[1].whole && r.events[1].n_rcpts == 1, "a recipient's refusal is not whole");
 	why = report_rcpt_reason(&r.events[1].rcpts[0], REPORT_DA);
@@ -401,8 +401,8 @@ static void test_listings(void)
 	add_whole(&r, NULL);
 	report_finish(&r);
 	why = report_event_reason(&r.events[0], REPORT_EN);
-	is_str(why, "the function mailbox for the encrypted message is not configured, or the sender"
-		    " may not use it", "no recorded failure: the rule in words");
+	is_str(why, "the function mailbox for the encrypted message is not configured, or the"
+		    " sender may not use it", "no recorded failure: the rule in words");
 	free(why);
 	ok(!report_day_shown(&r, 1) && report_day_shown(&r, 0), "a day without messages: no row");
 	r.all_days = true;
@@ -437,7 +437,8 @@ static void test_formats(void)
 	out = write_report(&r, report_write_text);
 	ok(strstr(out, "why: personal data to a freemail address") != NULL,
 	   "text: a recipient's why");
-	ok(strstr(out, "  why:        the function mailbox") != NULL, "text: a whole message's why");
+	ok(strstr(out, "  why:        the function mailbox") != NULL,
+	   "text: a whole message's why");
 	for (p = out; *p; ) {
 		size_t n = strcspn(p, "\n");
 
@@ -462,7 +463,8 @@ static void test_formats(void)
 	r.csv_sep = ',';
 	r.bom = false;
 	out = write_report(&r, report_write_csv);
-	ok(out[0] == 's' && strstr(out, ",\"a;b@e.com\",") != NULL, "csv: commas, ; quoted, no BOM");
+	ok(out[0] == 's' && strstr(out, ",\"a;b@e.com\",") != NULL,
+	   "csv: commas, ; quoted, no BOM");
 	free(out);
 
 	r.lang = REPORT_DA;
