@@ -211,6 +211,7 @@ static const char style[] =
 	".reject{color:#cc2222;font-weight:bold}.hold{color:#b06d00;font-weight:bold}"
 	".would{font-style:italic}.small{color:#666;font-size:12px}"
 	".why{display:block;color:#444;font-size:12px;margin:0 0 4px 12px}"
+	"td.t{white-space:nowrap}td.r{min-width:18em}"
 	"@media print{@page{margin:15mm}"
 	"body{margin:0;max-width:none;padding:0;font-size:10pt;color:#000}"
 	"h2{break-after:avoid}tr,svg{break-inside:avoid}thead{display:table-header-group}"
@@ -560,7 +561,7 @@ static void html_event_rcpts(const struct report *r, const struct report_event *
 		free(why);
 	}
 	for (size_t j = 0; j < e->n_rcpts; j++) {
-		if (j > 0 || e->whole)
+		if (e->whole && j > 0)	/* otherwise the why above ends the line */
 			fputs("<br>", out);
 		html_rcpt(w, &e->rcpts[j], out);
 		if (e->whole)
@@ -579,7 +580,7 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 	char when[40];
 
 	report_time_string(e->time, false, when, sizeof(when));
-	fprintf(out, "<tr><td class=\"l\">%s</td>", when);
+	fprintf(out, "<tr><td class=\"l t\">%s</td>", when);
 	html_outcome(w, e, out);
 	fputs("<td class=\"l\">", out);
 	html_str(out, e->queue_id);
@@ -587,7 +588,7 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 	html_str(out, e->sender);
 	fputs("<br><span class=\"small\">", out);
 	html_str(out, e->message_id);
-	fputs("</span></td><td class=\"l\">", out);
+	fputs("</span></td><td class=\"l r\">", out);
 	html_event_rcpts(r, e, out);
 	fputs("</td><td class=\"l\">", out);
 	html_str(out, e->rule[0] ? e->rule : NULL);
@@ -660,7 +661,7 @@ static void html_cpr(const struct report *r, FILE *out)
 		const struct report_event *e = &r->cpr[i];
 
 		report_time_string(e->time, false, when, sizeof(when));
-		fprintf(out, "<tr><td class=\"l\">%s</td>", when);
+		fprintf(out, "<tr><td class=\"l t\">%s</td>", when);
 		html_outcome(w, e, out);
 		fputs("<td class=\"l\">", out);
 		html_str(out, e->queue_id);
