@@ -15,6 +15,15 @@
 # 29th has 23 hours, and a decision in its last second and one in the
 # first second of the 30th must land on the right days.
 #
+# A second, fixed database with a fixed "now" (SIKKERMAIL_NOW) gives the
+# golden files tests/data/report/*.ref (text, CSV with , and with ; and a
+# byte-order mark, JSON) byte for byte: every stopped recipient with its
+# why, a message refused as a whole with all its recipients, the CPR
+# listing, an empty day left out. Its HTML report, printed to PDF by
+# headless Chromium in Danish and in English, must carry every reason as
+# printed text (pdftotext), and its captions must be true to the mode.
+# Relative dates and the one-line date errors are checked against it too.
+#
 # Then decisions made by the real filter: two daemons (enforce, monitor)
 # share a database, miltertest drives the scenarios of tests/milter
 # through them, and the report - from the database and from the daemons'

@@ -380,7 +380,8 @@ static void test_listings(void)
 	why = report_event_reason(e, REPORT_EN);
 	is_str(why, "the function mailbox for the encrypted message is not configured, or the"
 		    " sender may not use it (mailbox: function mailbox <hr@kp.dk> is not"
-		    " configured for encrypted mail)", "... and why: the rule in words with the recorded failure");
+		    " configured for encrypted mail)",
+	       "... and why: the rule in words with the recorded failure");
 	free(why);
 	ok(!r.events[1].whole && r.events[1].n_rcpts == 1, "a recipient's refusal is not whole");
 	why = report_rcpt_reason(&r.events[1].rcpts[0], REPORT_DA);
