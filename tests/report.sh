@@ -317,6 +317,19 @@ report "${PERIOD[@]}" --log - <"$T/mx2.log"
 is "$RC" 0 "from stdin: exit 0"
 is "$(row "$OUT" '  messages ')" " messages 4" "from stdin: mx2's 4 messages"
 like "$(cat "$OUT")" "Gateways" "text: the gateway table when read from logs"
+# a refusal of the whole message, as the filter logs it: what failed is named
+cat >"$T/mx3.log" <<'EOF'
+Mar 28 14:00:00 mx3 sikkermail[9]: decision time=1774702800 queue_id=M0000001 message_id=<m1@kp.dk> sender=hr-staff@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=SecureMailbox failure="mailbox: function mailbox <hr@kp.dk> is not configured for encrypted mail" rcpts=2 rcpt1=e@certs.example class1=encrypted action1=encrypt rule1=encrypted evidence1="certificate CN=e" rcpt2=v@kommune.dk class2=tunnel action2=encrypt rule2=encrypted evidence2=-
+EOF
+for fmt in text csv json html; do
+	report "${PERIOD[@]}" --format "$fmt" --log "$T/mx3.log"
+	# (the text report wraps it)
+	like "$(tr -s ' \n' '  ' <"$OUT")" \
+		"function mailbox (<|&lt;)hr@kp.dk(>|&gt;) is not configured for encrypted mail" \
+		"$fmt: a whole-message refusal from the log says what failed"
+	like "$(cat "$OUT")" "e@certs.example" "$fmt: ... and names its recipients (1)"
+	like "$(cat "$OUT")" "v@kommune.dk" "$fmt: ... (2)"
+done
 report "${PERIOD[@]}" --format html --lang en --log "$T/mx1.log" --log="$T/mx2.log"
 like "$(cat "$OUT")" '<h2>Gateways</h2>' "html: the gateway table when read from logs"
 
