@@ -2,8 +2,8 @@
  * report.c - gathering recorded decisions into the tables of the
  * compliance report (see report.h).
  *
- * Exports report_init, report_add, report_finish, report_free,
- * report_clean, report_parse_date and report_time_string.
+ * Exports report_init, report_add, report_set_outcome, report_finish,
+ * report_free, report_clean, report_parse_date and report_time_string.
  *
  * The period is a run of whole local days, each with its own first
  * second found by mktime, so that days of 23 or 25 hours (daylight
@@ -26,6 +26,7 @@ static long long local_midnight(int year, int month, int day, char *date);
 static struct report_day *find_day(struct report *r, long long t);
 static void add_counts(struct report_day *day, const struct decision *d);
 static void add_routes(struct report *r, const struct decision *d);
+static const char *first_outcome(const struct decision *d);
 static void add_event(struct report *r, const struct decision *d, const char *host);
 static void add_tables(struct report *r, const struct decision *d, const char *host);
 static char *sender_key(const char *sender);
@@ -181,6 +182,7 @@ void report_free(struct report *r)
 		free(e->sender);
 		free(e->personal_reason);
 		free(e->rule);
+		free(e->outcome);
 	}
 	free(r->events);
 	free(r->days);
@@ -305,6 +307,7 @@ static void add_event(struct report *r, const struct decision *d, const char *ho
 	e->personal = d->personal;
 	e->psrc = d->psrc;
 	e->cpr_hits = d->cpr_hits;
+	e->outcome = xstrdup(first_outcome(d));
 	e->rcpts = xcalloc(d->n_rcpts ? d->n_rcpts : 1, sizeof(*e->rcpts));
 	for (size_t i = 0; i < d->n_rcpts; i++) {
 		const struct rcpt *rc = &d->rcpts[i];
@@ -320,6 +323,41 @@ static void add_event(struct report *r, const struct decision *d, const char *ho
 		o->action = rc->action;
 		o->rule = report_clean(rc->rule != NULL ? rc->rule : "");
 		o->evidence = report_clean(rc->evidence);
+	}
+}
+
+/* first_outcome - what the filter did; a held message's release or deletion comes later. */
+static const char *first_outcome(const struct decision *d)
+{
+	switch (d->applied) {
+	case ACTION_REJECT:
+		return "rejected";
+	case ACTION_HOLD:
+		return "held";
+	case ACTION_TEMPFAIL:
+		return "tempfailed";
+	default:
+		return d->mode == MODE_MONITOR ? "passed (monitor mode)" : "passed";
+	}
+}
+
+void report_set_outcome(struct report *r, const char *queue_id, long long time,
+			const char *state, const char *by, long long when)
+{
+	char at[40];
+
+	report_time_string(when, true, at, sizeof(at));
+	for (size_t i = 0; i < r->n_events; i++) {
+		struct report_event *e = &r->events[i];
+		char *raw;
+
+		if (e->time != time || e->applied != ACTION_HOLD || e->queue_id == NULL ||
+		    queue_id == NULL || strcmp(e->queue_id, queue_id) != 0)
+			continue;
+		raw = xasprintf("%s by %s at %s", state, by, at);
+		free(e->outcome);
+		e->outcome = report_clean(raw);
+		free(raw);
 	}
 }
 

@@ -83,6 +83,7 @@ struct report_event {
 	int cpr_hits;
 	struct report_rcpt *rcpts;	/* the offending recipients (hold or worse) */
 	size_t n_rcpts;
+	char *outcome;		/* what became of it: "rejected", "held", "released by ..." */
 };
 
 /*
@@ -153,6 +154,14 @@ void report_free(struct report *r);
 
 /* report_add - count one decision; host is the gateway that logged it, or NULL. */
 void report_add(struct report *r, const struct decision *d, const char *host);
+
+/*
+ * report_set_outcome - what became of the held message queue_id decided
+ * at time (sikkermail-ctl release or delete, from the store): "released"
+ * or "deleted", by whom, at when.
+ */
+void report_set_outcome(struct report *r, const char *queue_id, long long time,
+			const char *state, const char *by, long long when);
 
 /* report_finish - sort the listing, rank and cut the top lists. Call once, before writing. */
 void report_finish(struct report *r);

@@ -377,10 +377,17 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 	report_time_string(e->time, false, when, sizeof(when));
 	fprintf(out, "<tr><td class=\"l\">%s</td>", when);
 	if (e->applied == e->action)
-		fprintf(out, "<td class=\"l %s\">%s</td>", cls, done_names[e->action]);
+		fprintf(out, "<td class=\"l %s\">%s", cls, done_names[e->action]);
 	else
-		fprintf(out, "<td class=\"l %s would\">would %s (%s)</td>", cls,
+		fprintf(out, "<td class=\"l %s would\">would %s (%s)", cls,
 			action_name(e->action), mode_name(e->mode));
+	/* what became of a held message: released or deleted, by whom, when */
+	if (e->applied == ACTION_HOLD && strcmp(e->outcome, "held") != 0) {
+		fputs("<br><span class=\"small\">", out);
+		html_str(out, e->outcome);
+		fputs("</span>", out);
+	}
+	fputs("</td>", out);
 	fputs("<td class=\"l\">", out);
 	html_str(out, e->queue_id);
 	fputs("</td><td class=\"l\">", out);
