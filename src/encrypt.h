@@ -116,4 +116,13 @@ int encrypt_tell_mailbox(const struct config *cfg, const struct mailboxes *mbs,
 			 struct store *store, const char *mailbox, const char *subject,
 			 const char *body, int timeout, char **message_id, char **reason);
 
+/*
+ * encrypt_tell - the same from the address from (the From: header) to
+ * rcpt, with the envelope sender env_sender ("" for the null sender): a
+ * notice of the filter's own (HoldNotice) that it passes unchanged.
+ */
+int encrypt_tell(const struct config *cfg, const struct mailboxes *mbs, struct store *store,
+		 const char *from, const char *env_sender, const char *rcpt, const char *subject,
+		 const char *body, int timeout, char **message_id, char **reason);
+
 #endif

@@ -5,7 +5,10 @@
  * release or deletion is read back with who and when, replaces an earlier
  * one, and belongs to the decision, not to a queue id that Postfix gives
  * again later; a queue id the filter never held is not found; deleting
- * the decision takes its outcome with it.
+ * the decision takes its outcome with it. The report shows a held
+ * message's release or deletion in every format. HoldNotice tells only a
+ * trusted internal sender of an enforced hold, in both languages, with
+ * the reference.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "decision.h"
+#include "held_notice.h"
+#include "report.h"
 #include "store.h"
 #include "store_held.h"
 #include "tap.h"
@@ -146,6 +152,135 @@ static void test_outcomes(struct store *s)
 	ok(store_held_record(s, 1, (enum held_state)7, "x", 1) != 0, "a bad state is refused");
 }
 
+/* held_decision - an enforced hold of a personal message from sender, trusted or not. */
+static void held_decision(struct decision *d, const char *sender, bool trusted)
+{
+	decision_init(d);
+	d->time = 1774692000;
+	d->queue_id = xstrdup("4dQ7Xb1zKz");
+	d->message_id = xstrdup("<m@kp.dk>");
+	d->sender = xstrdup(sender);
+	d->trusted = trusted;
+	d->personal = true;
+	d->mode = MODE_ENFORCE;
+	add_rcpt(d, "carol@kp.dk", CLASS_INTERNAL, ACTION_DELIVER, "internal", NULL);
+	add_rcpt(d, "bob@example.org", CLASS_TLS, ACTION_HOLD, "PersonalToTLS",
+		 "no tunnel, partner or certificate");
+	d->action = d->applied = ACTION_HOLD;
+	d->rule = "PersonalToTLS";
+}
+
+static void test_notice(void)
+{
+	static const struct {
+		const char *conf, *sender;
+		bool trusted, want;
+		const char *name;
+	} cases[] = {
+		{ "HoldNotice yes", "alice@kp.dk", true, true, "a trusted internal sender is told" },
+		{ "HoldNotice no", "alice@kp.dk", true, false, "not without HoldNotice" },
+		{ "HoldNotice yes", "alice@kp.dk", false, false, "not an untrusted client" },
+		{ "HoldNotice yes", "alice@gmail.com", true, false, "not an outside address" },
+		{ "HoldNotice yes", "<>", true, false, "never the null sender" },
+		{ "HoldNotice yes", "", true, false, "never an empty sender" },
+		{ "HoldNotice yes", "Postmaster@kp.dk", true, false, "never postmaster" },
+		{ "HoldNotice yes", "mailer-daemon@kp.dk", true, false, "never MAILER-DAEMON" },
+		{ "HoldNotice yes", "x@sub.kp.dk", true, true, "a subdomain in InternalDomains" },
+	};
+	struct strlist errors;
+	struct decision d;
+	char *subject, *body;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = xasprintf("InternalDomains kp.dk, .kp.dk\n%s\n", cases[i].conf);
+		struct config *cfg;
+
+		strlist_init(&errors);
+		cfg = config_parse("t", text, strlen(text), &errors);
+		held_decision(&d, cases[i].sender, cases[i].trusted);
+		ok(cfg != NULL && held_notice_wanted(cfg, &d) == cases[i].want, "%s", cases[i].name);
+		if (cfg != NULL && i == 0) {
+			d.mode = MODE_MONITOR;
+			d.applied = ACTION_DELIVER;
+			ok(!held_notice_wanted(cfg, &d), "not for a hold only logged in monitor mode");
+		}
+		decision_free(&d);
+		config_unref(cfg);
+		strlist_free(&errors);
+		free(text);
+	}
+	{
+		struct config *cfg;
+		const char *text = "InternalDomains kp.dk\nHelpURL https://kp.dk/hjaelp\n";
+
+		strlist_init(&errors);
+		cfg = config_parse("t", text, strlen(text), &errors);
+		held_decision(&d, "alice@kp.dk", true);
+		subject = held_notice_subject(&d);
+		body = held_notice_body(cfg, &d);
+		is_str(subject, "Besked tilbageholdt / Message held for review (ref 4dQ7Xb1zKz)",
+		       "the subject, in both languages, with the reference");
+		ok(strstr(body, "tilbageholdt og venter p\xc3\xa5 gennemsyn") != NULL &&
+			   strstr(body, "It is held for review") != NULL,
+		   "the body says it in Danish and in English");
+		ok(strstr(body, "Reference:          4dQ7Xb1zKz\n") != NULL, "the body has the reference");
+		ok(strstr(body, "bob@example.org (tls): no tunnel, partner or certificate") != NULL &&
+			   strstr(body, "carol@kp.dk") == NULL,
+		   "it names the held recipient with its evidence, and only that one");
+		ok(strstr(body, "https://kp.dk/hjaelp") != NULL, "and the HelpURL");
+		free(subject);
+		free(body);
+		decision_free(&d);
+		config_unref(cfg);
+		strlist_free(&errors);
+	}
+}
+
+/* test_report - the outcome field of a held message, released, in every format. */
+static void test_report(void)
+{
+	static void (*const writers[])(const struct report *, FILE *) = {
+		report_write_text, report_write_csv, report_write_json, report_write_html,
+	};
+	static const char *const names[] = { "text", "csv", "json", "html" };
+	struct report r;
+	struct decision d;
+	const char *err;
+
+	ok(report_init(&r, "2026-03-28", "2026-03-28", 0, 1774692000, &err) == 0, "report made");
+	held_decision(&d, "alice@kp.dk", true);
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	held_decision(&d, "alice@kp.dk", true);
+	free(d.queue_id);
+	d.queue_id = xstrdup("OTHER1");
+	d.time += 60;
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	report_set_outcome(&r, "4dQ7Xb1zKz", 1774692000, "released", "alice (sudo)", 1774695600);
+	report_finish(&r);
+	for (size_t i = 0; i < 4; i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		writers[i](&r, f);
+		fclose(f);
+		ok(strstr(buf, "released by alice (sudo) at 2026-03-28T") != NULL,
+		   "%s: the release, by whom and when", names[i]);
+		ok(i == 3 || strstr(buf, "held by") == NULL, "%s: no outcome made up", names[i]);
+		if (i == 0)
+			ok(strstr(buf, "  outcome:    held\n") != NULL,
+			   "text: the other one is still held");
+		if (i == 1)
+			ok(strstr(buf, ",evidence,outcome\n") != NULL, "csv: an outcome column");
+		if (i == 2)
+			ok(strstr(buf, "\"outcome\":\"held\"") != NULL, "json: the other one is held");
+		free(buf);
+	}
+	report_free(&r);
+}
+
 static void cleanup(void)
 {
 	static const char *const names[] = { "held.db", "held.db-wal", "held.db-shm" };
@@ -176,6 +311,8 @@ int main(void)
 		test_outcomes(s);
 		store_close(s);
 	}
+	test_notice();
+	test_report();
 	free(err);
 	free(path);
 	cleanup();
