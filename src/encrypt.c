@@ -154,6 +154,8 @@ bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
 		return false;
 	for (size_t i = 0; sender != NULL && i < mbs->n; i++)
 		mailbox |= ascii_strcasecmp(mbs->v[i].mb->address, sender) == 0;
+	/* the filter's own notices to senders (HoldNotice) come from the null sender */
+	mailbox |= sender != NULL && strcmp(sender, "<>") == 0;
 	if (!mailbox)
 		return false;
 	bind = marker_binding(message_id, sender, rcpts, n);

@@ -59,7 +59,8 @@ bool mailboxes_available(const struct mailboxes *mbs);
  * encrypt_marker_accept - is value the marker of a copy this filter
  * re-injected, with exactly this Message-ID, envelope sender and
  * recipients (normalised), issued and not used before? A marker that is
- * accepted is used up.
+ * accepted is used up. The sender must be a function mailbox, or the
+ * null sender of the filter's own notices (HoldNotice).
  */
 bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
 			   const char *message_id, const char *sender, const char *const *rcpts,
