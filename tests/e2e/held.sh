@@ -10,10 +10,12 @@
 #   them pass.
 #
 # Covers: personal messages to freemail held in Postfix's hold queue;
-# their sender told, in both languages, with the reference; held lists
+# their sender told, in both languages, with the reference (a notice the
+# MTA refuses is logged and the message stays held); held lists
 # them with sender, recipient, rule and evidence; release and delete refuse
 # a non-root user, a queue id the filter did not hold (one it delivered,
-# one that does not exist) and one already released; release as root
+# one that does not exist), one already released, one deleted by hand, and
+# ALL or an option in place of a queue id; release as root
 # through sudo puts the message on its way to the sink and records
 # "alice (sudo)"; delete takes the other out of the queue and records
 # root; held and the report (text, CSV, JSON, HTML) show both outcomes; a
@@ -43,6 +45,10 @@ done
 shift \$((OPTIND - 1))
 [ "\$1" = -- ] && shift
 to=\$(IFS=,; echo "\$*")
+if [ -e "$M/mta-down" ]; then
+	echo "postdrop: warning: mail system is down" >&2
+	exit 75
+fi
 # swaks spells the null sender <>
 [ -z "\$from" ] && from="<>"
 swaks --server 127.0.0.1 --port $PF_PORT --helo localhost --from "\$from" \\
@@ -106,6 +112,18 @@ like "$(cat "$LOG")" "re-injected copy <[^>]*> passed" \
 	"notice: the filter passed its own notice (marker)"
 ok "h2, h3: their senders told too" wait_for 20 has_notice "$Q3"
 
+# a notice that cannot be handed over: logged, and the message stays held
+touch "$M/mta-down"
+hold h4
+Q4=$QID
+rm -f "$M/mta-down"
+notice_failed() { grep -a -q -F "$Q4: hold notice to alice@kp.dk not sent" "$LOG"; }
+ok "h4: the notice that could not be sent is logged" wait_for 10 notice_failed
+ok "h4: still held" in_hold "$Q4"
+ok "h4: not delivered" test -z "$(sink_file h4)"
+ok "h4: no notice" test -z "$(notice_to "$Q4")"
+decision "$Q4" "h4" "action=hold" "applied=hold"
+
 # a message the filter let through: not a held one
 msg d1 d1@example.org "X-KP-Personal: no"
 send d1 d1@example.org
@@ -124,7 +142,7 @@ like "$(cat "$OUT")" "sender: alice@kp.dk" "held: the sender"
 like "$(cat "$OUT")" "recipient: h1@gmail.com \\(freemail\\), rule PersonalToFreemail: [^ ]" \
 	"held: recipient, class, rule and evidence"
 like "$(cat "$OUT")" "outcome: held \\(in the hold queue\\)" "held: Postfix still holds them"
-like "$(cat "$OUT")" "3 held messages shown, 3 still held" "held: summary"
+like "$(cat "$OUT")" "4 held messages shown, 4 still held" "held: summary"
 unlike "$(cat "$OUT")" "$Q_DELIVERED" "held: not the delivered message"
 
 # ------------------------------------------------------------ release and delete refused
@@ -140,8 +158,11 @@ like "$(cat "$ERR")" "$Q_DELIVERED: not a message sikkermail held" "... refused,
 ctl delete --config-dir "$PF_DIR" ABCDEF123
 is "$RC" 1 "delete of an unknown queue id: exit 1"
 like "$(cat "$ERR")" "ABCDEF123: not a message sikkermail held" "... refused"
-ctl delete --config-dir "$PF_DIR" -- "-d"
-is "$RC" 64 "a queue id that is no queue id: usage error"
+for bad in ALL -d "$Q1 $Q2"; do
+	ctl delete --config-dir "$PF_DIR" "$bad"
+	is "$RC" 64 "delete \"$bad\": not a queue id, usage error"
+done
+ok "... and nothing was deleted" in_hold "$Q1"
 
 # ------------------------------------------------------------ release
 
@@ -170,12 +191,19 @@ is "$(sql "$DB" "SELECT o.state || '|' || o.by_user FROM held_outcome o
 # h3 deleted by hand, outside sikkermail-ctl
 postsuper -c "$PF_DIR" -d "$Q3" hold >/dev/null 2>&1
 ok "h3 deleted with postsuper by hand" eval '! in_queue "$Q3"'
+ctl delete --config-dir "$PF_DIR" "$Q3"
+is "$RC" 1 "delete h3 again: exit 1"
+like "$(cat "$ERR")" "$Q3: not deleted: it is not in Postfix's hold queue" "... not in the hold queue"
+is "$(sql "$DB" "SELECT count(*) FROM held_outcome o JOIN decision d ON d.id = o.decision_id
+	WHERE d.queue_id = '$Q3'")" 0 "... and nothing recorded"
 
 # ------------------------------------------------------------ held shows the outcomes
 
 ctl held --config-dir "$PF_DIR"
 is "$RC" 0 "held again: exit 0"
-like "$(cat "$OUT")" "0 held messages shown, 0 still held" "held: none still held"
+like "$(cat "$OUT")" "ref $Q4 .*outcome: held \\(in the hold queue\\)" "held: h4 still held"
+like "$(cat "$OUT")" "1 held message shown, 1 still held" "held: only h4 still held"
+unlike "$(cat "$OUT")" "ref ($Q1|$Q2|$Q3) " "held: the others not listed without --all"
 ctl held --all --config-dir "$PF_DIR"
 is "$RC" 0 "held --all: exit 0"
 like "$(cat "$OUT")" "outcome: released by alice \\(sudo\\) at [0-9-]+ [0-9:]+" "held --all: the release"
@@ -183,7 +211,9 @@ like "$(cat "$OUT")" "outcome: deleted by root at " "held --all: the deletion"
 like "$(cat "$OUT")" "outcome: no longer held \\(not by sikkermail-ctl\\)" \
 	"held --all: the one deleted by hand"
 ctl held --all --since 2001-01-01 --config-dir "$PF_DIR"
-like "$(cat "$OUT")" "3 held messages shown" "held --since: an old date lists all"
+like "$(cat "$OUT")" "4 held messages shown" "held --since: an old date lists all"
+ctl held --all --since 2099-01-01 --config-dir "$PF_DIR"
+like "$(cat "$OUT")" "0 held messages shown" "held --since: a later date lists none"
 ctl held --since tomorrow
 is "$RC" 64 "held --since with a bad date: usage error"
 is "$(wc -l <"$ERR")" 1 "... in one line"
