@@ -77,7 +77,7 @@ enum ctl_run_stderr {
  * waitpid's. ctl_mta.c
  */
 char *ctl_run(const char *const argv[], enum ctl_run_stderr err, int *status);
-/* ctl_held, ctl_release_or_delete - the messages the filter held, and what to do with them. ctl_held.c */
+/* ctl_held, ctl_release_or_delete - the messages the filter held, and their fate. ctl_held.c */
 int ctl_held(struct ctl *c, int argc, char **argv);
 int ctl_release_or_delete(struct ctl *c, int argc, char **argv);
 /* ctl_reload - signal the running filter (PidFile) to reload. ctl_admin.c */

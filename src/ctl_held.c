@@ -168,8 +168,8 @@ static void mta_queue_read(const char *config_dir, struct mta_queue *q)
 	out = ctl_run(argv, CTL_RUN_QUIET, &st);
 	if (out == NULL || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		msg_warn("held: postqueue -j failed%s%s: whether each message is still in the "
-			 "MTA's hold queue is not known; %s",
-			 out == NULL ? ": " : "", out == NULL ? strerror(errno) : "", SENDMAIL_HINT);
+			 "MTA's hold queue is not known; %s", out == NULL ? ": " : "",
+			 out == NULL ? strerror(errno) : "", SENDMAIL_HINT);
 		free(out);
 		return;
 	}
@@ -252,7 +252,8 @@ static int print_held(const struct held_message *h, void *arg)
 		const struct held_rcpt *r = &h->rcpts[i];
 
 		fprintf(out, "  recipient: %s (%s), rule %s: %s\n", r->address, r->cls,
-			r->rule ? r->rule : "-", r->evidence ? r->evidence : "no evidence recorded");
+			r->rule ? r->rule : "-",
+			r->evidence ? r->evidence : "no evidence recorded");
 	}
 	fprintf(out, "  outcome: %s\n", outcome);
 	w->shown++;

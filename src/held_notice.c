@@ -65,9 +65,10 @@ char *held_notice_body(const struct config *cfg, const struct decision *d)
 	if (localtime_r(&t, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	sb_init(&sb);
+	/* the Danish text in UTF-8, written out as bytes */
 	sb_adds(&sb, "Din besked indeholder personoplysninger, og mindst en modtager kan ikke\n"
-		     "modtage den sikkert. Den er tilbageholdt og venter p\xc3\xa5 gennemsyn; den er\n"
-		     "ikke sendt videre.\n"
+		     "modtage den sikkert. Den er tilbageholdt og venter p\xc3\xa5"
+		     " gennemsyn; den er\nikke sendt videre.\n"
 		     "Your message contains personal data, and at least one recipient cannot\n"
 		     "receive it securely. It is held for review and has not been sent on.\n\n");
 	sb_printf(&sb, "Reference:          %s\n", qid);
@@ -80,7 +81,8 @@ char *held_notice_body(const struct config *cfg, const struct decision *d)
 		if (r->action != ACTION_HOLD)
 			continue;
 		sb_printf(&sb, "  %s (%s)%s%s\n", r->addr.full ? r->addr.full : r->raw,
-			  rclass_name(r->cls), r->evidence ? ": " : "", r->evidence ? r->evidence : "");
+			  rclass_name(r->cls), r->evidence ? ": " : "",
+			  r->evidence ? r->evidence : "");
 	}
 	sb_adds(&sb, "\nEn administrator frigiver eller sletter beskeden. Oplys referencen, hvis\n"
 		     "du kontakter it-supporten.\n"
