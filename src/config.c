@@ -160,6 +160,7 @@ static const struct key keys[] = {
 	STR("Reinject", reinject, "sendmail", config_check_reinject, KEY_LOWER),
 	PATH("SendmailPath", sendmail_path, "/usr/sbin/sendmail"),
 	DURATION("NoticeDelay", notice_delay, "60", 0, HOUR),
+	BOOL("HoldNotice", hold_notice, "no"),
 	STR("TLSPolicyMap", tls_policy_map, NULL, config_check_map, 0),
 	BOOL("Syslog", syslog, "yes"),
 	CUSTOM("SyslogFacility", "mail", config_set_facility, config_dump_facility, 0),

@@ -116,6 +116,7 @@ struct config {
 	char *reinject;			/* "sendmail" or "smtp:HOST:PORT" */
 	char *sendmail_path;		/* default /usr/sbin/sendmail */
 	long notice_delay;		/* NoticeDelay: seconds a notice waits to join a digest; 0 = none */
+	bool hold_notice;		/* HoldNotice: tell the sender of a held message; default no */
 	char *tls_policy_map;		/* TLSPolicyMap TYPE:FILE, kept current by sikkermail-ctl; NULL = none */
 
 	/* logging */

@@ -49,6 +49,10 @@ static const char usage_text[] =
 	"  reload                                the running filter reads its configuration again\n"
 	"  check-mta [--config-dir DIR]          ways Postfix sends mail to recipients the filter\n"
 	"                                        never judged (aliases, BCC, milters after it)\n"
+	"  held [--since DATE] [--all] [--config-dir DIR]\n"
+	"                                        the messages the filter held, and their outcome\n"
+	"  release|delete [--config-dir DIR] QUEUEID...\n"
+	"                                        release or delete a held message (root, Postfix)\n"
 	"Run as root, it reads the files it is given, then works as the filter's UserID.\n"
 	"see sikkermail-ctl(8)";
 
@@ -154,6 +158,9 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "export", ctl_export },
 		{ "reload", ctl_reload },
 		{ "check-mta", ctl_check_mta },
+		{ "held", ctl_held },
+		{ "release", ctl_release_or_delete },
+		{ "delete", ctl_release_or_delete },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -10,6 +10,8 @@
  *     cache stats | cache purge [ADDRESS...]
  *     report [--since DATE] [--until DATE] [--format F] [--top N] [--log FILE...]
  *     export tls-policy [--level LEVEL] [--protocols PROTOCOLS]
+ *     held [--since DATE] [--all] [--config-dir DIR]
+ *     release|delete [--config-dir DIR] QUEUEID...
  *
  * Normal output goes to the FILE * in struct ctl (stdout); diagnostics go
  * through msg_* (stderr). Exit codes: CTL_EX_OK, CTL_EX_ERROR (bad input:
@@ -62,6 +64,22 @@ int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_refresh_tls_policy(struct ctl *c);
 /* ctl_check_mta - how Postfix can rewrite recipients after the filter. ctl_mta.c */
 int ctl_check_mta(struct ctl *c, int argc, char **argv);
+/* How ctl_run treats the tool's standard error. */
+enum ctl_run_stderr {
+	CTL_RUN_STDERR,		/* passed on to ours */
+	CTL_RUN_QUIET,		/* thrown away */
+	CTL_RUN_MERGE		/* returned with its output */
+};
+/*
+ * ctl_run - run argv[0] (from /usr/sbin, else PATH) without a shell, with
+ * this process's environment (MAIL_CONFIG selects a Postfix instance);
+ * its output, or NULL if it could not be started (errno set). *status is
+ * waitpid's. ctl_mta.c
+ */
+char *ctl_run(const char *const argv[], enum ctl_run_stderr err, int *status);
+/* ctl_held, ctl_release_or_delete - the messages the filter held, and their fate. ctl_held.c */
+int ctl_held(struct ctl *c, int argc, char **argv);
+int ctl_release_or_delete(struct ctl *c, int argc, char **argv);
 /* ctl_reload - signal the running filter (PidFile) to reload. ctl_admin.c */
 int ctl_reload(struct ctl *c, int argc, char **argv);
 /* ctl_become_user - as root, become UserID (0), or say why not (-1). ctl_admin.c */

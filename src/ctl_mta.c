@@ -2,7 +2,8 @@
  * ctl_mta.c - sikkermail-ctl check-mta: the ways Postfix can send a
  * message to a recipient the filter never judged.
  *
- * Exports ctl_check_mta (ctl.h).
+ * Exports ctl_check_mta and ctl_run, which runs a Postfix tool for the
+ * other commands too (ctl.h).
  *
  * The filter judges the recipients of RCPT TO. Postfix rewrites them
  * afterwards: cleanup(8) expands virtual_alias_maps, applies canonical
@@ -201,6 +202,12 @@ static int check(struct check *k)
  */
 static char *run(const char *const argv[], bool quiet, int *status)
 {
+	return ctl_run(argv, quiet ? CTL_RUN_QUIET : CTL_RUN_STDERR, status);
+}
+
+/* ctl_run - see ctl.h. */
+char *ctl_run(const char *const argv[], enum ctl_run_stderr err, int *status)
+{
 	posix_spawn_file_actions_t fa;
 	struct strbuf sb;
 	char buf[8192], *path = NULL;
@@ -221,8 +228,10 @@ static char *run(const char *const argv[], bool quiet, int *status)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	if (quiet)
+	if (err == CTL_RUN_QUIET)
 		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	else if (err == CTL_RUN_MERGE)
+		posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
 	rc = posix_spawnp(&pid, path ? path : argv[0], &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	free(path);

@@ -14,7 +14,9 @@
  * not parse (cut short by a syslog line limit, say) is counted and
  * reported, not fatal; a file that cannot be read is, because a report
  * that silently leaves a file out would tell the officer less than the
- * truth. Everything is read before anything is written, so an error
+ * truth. From the database, a held message's outcome (released or
+ * deleted, by whom, when: store_held.h) is shown with it; a log has
+ * only the decision. Everything is read before anything is written, so an error
  * never leaves half a report behind.
  *
  * SIKKERMAIL_NOW (unix time) in the environment stands in for the clock,
@@ -36,6 +38,7 @@
 #include "log.h"
 #include "report.h"
 #include "store.h"
+#include "store_held.h"
 #include "util.h"
 
 #define BAD_LINES_SHOWN 10	/* bad lines reported one by one; the rest counted */
@@ -69,6 +72,7 @@ static int parse_format(const char *s);
 static int parse_top(const char *s, size_t *top);
 static int read_store(struct ctl *c, struct report *r);
 static int add_decision(const struct decision *d, void *arg);
+static int add_outcome(const struct held_message *h, void *arg);
 static int read_logs(struct report *r, const struct strlist *files);
 static int read_log(struct report *r, const char *name);
 static void read_line(struct report *r, const char *name, long lineno, char *line);
@@ -297,6 +301,15 @@ static int add_decision(const struct decision *d, void *arg)
 	return 0;
 }
 
+/* add_outcome - a held message released or deleted since (sikkermail-ctl release, delete). */
+static int add_outcome(const struct held_message *h, void *arg)
+{
+	if (h->state != HELD_WAITING)
+		report_set_outcome(arg, h->queue_id, h->time, held_state_name(h->state),
+				   h->by ? h->by : "?", h->at);
+	return 0;
+}
+
 static int read_store(struct ctl *c, struct report *r)
 {
 	struct store *s;
@@ -305,7 +318,8 @@ static int read_store(struct ctl *c, struct report *r)
 	if ((s = ctl_open_store(c, STORE_RO)) == NULL)
 		return CTL_EX_TEMPFAIL;
 	r->database = report_clean(c->database);
-	if (store_decisions_each(s, r->t_since, r->t_until, add_decision, r) != 0) {
+	if (store_decisions_each(s, r->t_since, r->t_until, add_decision, r) != 0 ||
+	    store_held_each(s, r->t_since, r->t_until, add_outcome, r) != 0) {
 		msg_error("%s", store_errmsg(s));
 		rc = CTL_EX_TEMPFAIL;
 	}

@@ -10,7 +10,7 @@
  *
  * Exports mailboxes_load, mailboxes_set_secret, mailboxes_free,
  * mailboxes_available, encrypt_marker_accept, encrypt_and_queue,
- * encrypt_notice_entry and encrypt_tell_mailbox (encrypt.h). The notices
+ * encrypt_notice_entry, encrypt_tell_mailbox and encrypt_tell (encrypt.h). The notices
  * that wait for a digest are kept and sent by notice.c, which builds its
  * digests with encrypt_tell_mailbox, so that they carry the same marker.
  */
@@ -154,6 +154,8 @@ bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
 		return false;
 	for (size_t i = 0; sender != NULL && i < mbs->n; i++)
 		mailbox |= ascii_strcasecmp(mbs->v[i].mb->address, sender) == 0;
+	/* the filter's own notices to senders (HoldNotice) come from the null sender */
+	mailbox |= sender != NULL && strcmp(sender, "<>") == 0;
 	if (!mailbox)
 		return false;
 	bind = marker_binding(message_id, sender, rcpts, n);
@@ -447,9 +449,22 @@ int encrypt_tell_mailbox(const struct config *cfg, const struct mailboxes *mbs,
 			 struct store *store, const char *mailbox, const char *subject,
 			 const char *body, int timeout, char **message_id, char **reason)
 {
-	const char *rcpt[1] = { mailbox };
-	char *id = smime_new_message_id(mailbox), *digest;
-	char *marker = issue_marker(cfg, mbs, store, id, mailbox, rcpt, 1, &digest);
+	return encrypt_tell(cfg, mbs, store, mailbox, mailbox, mailbox, subject, body, timeout,
+			    message_id, reason);
+}
+
+/*
+ * encrypt_tell - see encrypt.h. The marker is bound to the envelope sender
+ * as the filter will see it again: "<>" for the null sender.
+ */
+int encrypt_tell(const struct config *cfg, const struct mailboxes *mbs, struct store *store,
+		 const char *from, const char *env_sender, const char *rcpt1, const char *subject,
+		 const char *body, int timeout, char **message_id, char **reason)
+{
+	const char *rcpt[1] = { rcpt1 };
+	char *id = smime_new_message_id(from), *digest;
+	char *marker = issue_marker(cfg, mbs, store, id, env_sender[0] ? env_sender : "<>", rcpt,
+				    1, &digest);
 	struct strbuf sb;
 	char date[64];
 	time_t now = time(NULL);
@@ -459,8 +474,7 @@ int encrypt_tell_mailbox(const struct config *cfg, const struct mailboxes *mbs,
 
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", localtime_r(&now, &tm));
 	sb_init(&sb);
-	sb_printf(&sb, "From: <%s>\nTo: <%s>\nDate: %s\nMessage-ID: %s\n", mailbox, mailbox, date,
-		  id);
+	sb_printf(&sb, "From: <%s>\nTo: <%s>\nDate: %s\nMessage-ID: %s\n", from, rcpt1, date, id);
 	if (marker != NULL)
 		sb_printf(&sb, "%s\n", marker);
 	sb_printf(&sb, "Subject: %s\n", subject);
@@ -473,7 +487,7 @@ int encrypt_tell_mailbox(const struct config *cfg, const struct mailboxes *mbs,
 		 fseek(f, 0, SEEK_SET) != 0)
 		*reason = xasprintf("cannot write the notice: %s", strerror(errno));
 	else
-		rc = reinject_message_timeout(cfg, mailbox, rcpt, 1, f, timeout, reason);
+		rc = reinject_message_timeout(cfg, env_sender, rcpt, 1, f, timeout, reason);
 	if (rc != 0)
 		forget_marker(store, digest);
 	else

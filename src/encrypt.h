@@ -59,7 +59,8 @@ bool mailboxes_available(const struct mailboxes *mbs);
  * encrypt_marker_accept - is value the marker of a copy this filter
  * re-injected, with exactly this Message-ID, envelope sender and
  * recipients (normalised), issued and not used before? A marker that is
- * accepted is used up.
+ * accepted is used up. The sender must be a function mailbox, or the
+ * null sender of the filter's own notices (HoldNotice).
  */
 bool encrypt_marker_accept(const struct mailboxes *mbs, struct store *store,
 			   const char *message_id, const char *sender, const char *const *rcpts,
@@ -115,5 +116,14 @@ char *encrypt_notice_entry(const struct decision *d, const char *subject);
 int encrypt_tell_mailbox(const struct config *cfg, const struct mailboxes *mbs,
 			 struct store *store, const char *mailbox, const char *subject,
 			 const char *body, int timeout, char **message_id, char **reason);
+
+/*
+ * encrypt_tell - the same from the address from (the From: header) to
+ * rcpt, with the envelope sender env_sender ("" for the null sender): a
+ * notice of the filter's own (HoldNotice) that it passes unchanged.
+ */
+int encrypt_tell(const struct config *cfg, const struct mailboxes *mbs, struct store *store,
+		 const char *from, const char *env_sender, const char *rcpt, const char *subject,
+		 const char *body, int timeout, char **message_id, char **reason);
 
 #endif

@@ -13,6 +13,7 @@
 #include "classify.h"
 #include "directory.h"
 #include "encrypt.h"
+#include "held_notice.h"
 #include "log.h"
 #include "mime.h"
 #include "pipeline.h"
@@ -48,6 +49,7 @@ static int remove_headers(struct run *x, const char *name, int count);
 static char *tag_value(const struct decision *d);
 static void step_headers(struct run *x);
 static void step_record(struct run *x);
+static void step_hold_notice(struct run *x);
 
 const char *mta_result_name(enum mta_result r)
 {
@@ -482,6 +484,17 @@ static void step_record(struct run *x)
 	sb_free(&sb);
 }
 
+/*
+ * step_hold_notice - HoldNotice: the sender learns the message awaits
+ * review, once it is held and recorded; a failure is only logged.
+ */
+static void step_hold_notice(struct run *x)
+{
+	if (x->result != MTA_ACCEPT || x->d->applied != ACTION_HOLD || !x->cfg->hold_notice)
+		return;
+	held_notice_send(x->cfg, x->f->rt->mailboxes, facts_store(x->f), x->d);
+}
+
 enum mta_result pipeline_end_of_message(struct facts *f, const struct mta_ops *ops, void *mta)
 {
 	struct run x = { f, &f->d, f->rt->cfg, ops, mta, MTA_ACCEPT, false };
@@ -510,5 +523,6 @@ enum mta_result pipeline_end_of_message(struct facts *f, const struct mta_ops *o
 	step_reply(&x);
 	step_headers(&x);
 	step_record(&x);
+	step_hold_notice(&x);
 	return x.result;
 }

@@ -3,7 +3,7 @@
  * compliance report (see report.h).
  *
  * Exports report_init, report_add, report_finish, report_free,
- * report_clean, report_parse_date, report_date_arg, report_time_string,
+ * report_set_outcome, report_clean, report_parse_date, report_date_arg, report_time_string,
  * report_rule_words, report_reason, report_event_reason, report_rcpt_reason
  * and report_day_shown.
  *
@@ -33,6 +33,7 @@ static void add_event(struct report_event *e, const struct decision *d, const ch
 		      bool all);
 static void add_rcpt(struct report_event *e, const struct rcpt *rc);
 static void free_events(struct report_event *v, size_t n);
+static const char *first_outcome(const struct decision *d);
 static void add_tables(struct report *r, const struct decision *d, const char *host);
 static char *sender_key(const char *sender);
 static const char *rcpt_domain(const struct rcpt *rc);
@@ -301,6 +302,8 @@ static void free_events(struct report_event *v, size_t n)
 		free(e->personal_reason);
 		free(e->rule);
 		free(e->why);
+		free(e->outcome);
+		free(e->held_by);
 	}
 	free(v);
 }
@@ -448,6 +451,7 @@ static void add_event(struct report_event *e, const struct decision *d, const ch
 	e->personal = d->personal;
 	e->psrc = d->psrc;
 	e->cpr_hits = d->cpr_hits;
+	e->outcome = xstrdup(first_outcome(d));
 	e->rcpts = xcalloc(d->n_rcpts ? d->n_rcpts : 1, sizeof(*e->rcpts));
 	for (size_t i = 0; i < d->n_rcpts; i++)
 		if (valid_action(d->rcpts[i].action) && d->rcpts[i].action >= ACTION_HOLD)
@@ -470,6 +474,46 @@ static void add_rcpt(struct report_event *e, const struct rcpt *rc)
 	o->action = rc->action;
 	o->rule = report_clean(rc->rule != NULL ? rc->rule : "");
 	o->evidence = report_clean(rc->evidence);
+}
+
+/* first_outcome - what the filter did; a held message's release or deletion comes later. */
+static const char *first_outcome(const struct decision *d)
+{
+	switch (d->applied) {
+	case ACTION_REJECT:
+		return "rejected";
+	case ACTION_HOLD:
+		return "held";
+	case ACTION_TEMPFAIL:
+		return "tempfailed";
+	default:
+		return d->mode == MODE_MONITOR ? "passed (monitor mode)" : "passed";
+	}
+}
+
+void report_set_outcome(struct report *r, const char *queue_id, long long time,
+			const char *state, const char *by, long long when)
+{
+	char at[40];
+
+	report_time_string(when, true, at, sizeof(at));
+	for (size_t i = 0; i < r->n_events; i++) {
+		struct report_event *e = &r->events[i];
+		char *raw;
+
+		if (e->time != time || e->applied != ACTION_HOLD || e->queue_id == NULL ||
+		    queue_id == NULL || strcmp(e->queue_id, queue_id) != 0)
+			continue;
+		raw = xasprintf("%s by %s at %s", state, by, at);
+		free(e->outcome);
+		e->outcome = report_clean(raw);
+		free(raw);
+		e->held_state = strcmp(state, "deleted") == 0 ? REPORT_HELD_DELETED
+								: REPORT_HELD_RELEASED;
+		free(e->held_by);
+		e->held_by = report_clean(by);
+		e->held_at = when;
+	}
 }
 
 static const char *rcpt_domain(const struct rcpt *rc)

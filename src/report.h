@@ -73,6 +73,9 @@ struct report_rcpt {
 	char *evidence;		/* may be NULL */
 };
 
+/* What became of a held message afterwards (sikkermail-ctl release, delete). */
+enum report_held { REPORT_HELD_WAITING, REPORT_HELD_RELEASED, REPORT_HELD_DELETED };
+
 /*
  * A message that was rejected or held, or would have been (monitor); or,
  * in the CPR listing, a message in which CPR numbers were found.
@@ -96,6 +99,10 @@ struct report_event {
 	struct report_rcpt *rcpts;	/* the offending recipients (hold or worse), or all */
 	size_t n_rcpts;
 	bool whole;		/* no recipient was the cause: rcpts are all the message's */
+	char *outcome;		/* what became of it: "rejected", "held", "released by ..." */
+	enum report_held held_state;	/* a held message released or deleted since */
+	char *held_by;		/* who did it (cleaned), or NULL */
+	long long held_at;	/* and when */
 };
 
 /*
@@ -177,6 +184,14 @@ void report_free(struct report *r);
 
 /* report_add - count one decision; host is the gateway that logged it, or NULL. */
 void report_add(struct report *r, const struct decision *d, const char *host);
+
+/*
+ * report_set_outcome - what became of the held message queue_id decided
+ * at time (sikkermail-ctl release or delete, from the store): "released"
+ * or "deleted", by whom, at when.
+ */
+void report_set_outcome(struct report *r, const char *queue_id, long long time,
+			const char *state, const char *by, long long when);
 
 /* report_finish - sort the listing, rank and cut the top lists. Call once, before writing. */
 void report_finish(struct report *r);

@@ -67,6 +67,7 @@ struct words {
 	const char *cpr_title, *cpr_note, *rcpts_head, *cpr_numbers;
 	const char *top_senders, *rejected, *held, *top_domains, *domain, *allowed, *stopped;
 	const char *classes, *gateways, *host, *tempfailed, *footer;
+	const char *held_released, *held_deleted, *held_at;
 };
 
 static const struct words english = {
@@ -87,6 +88,7 @@ static const struct words english = {
 	.act = { "deliver", "encrypt", "hold", "tempfail", "reject" },
 	.cls = { "internal", "tunnel", "encrypted", "partner", "freemail", "tls", "unknown" },
 	.psrc = { "none", "header", "CPR" }, .no = "no", .monitor_word = "monitor mode",
+	.held_released = "released by", .held_deleted = "deleted by", .held_at = "at",
 	.chart_title = {
 		"Messages per day, by what was done",
 		"Monitor mode: messages per day, by what enforce mode would have done",
@@ -144,6 +146,7 @@ static const struct words danish = {
 	.cls = { "intern", "tunnel", "krypteret", "partner", "freemail", "tls", "ukendt" },
 	.psrc = { "ingen", "brevhoved", "CPR" }, .no = "nej",
 	.monitor_word = "overv&aring;gningstilstand",
+	.held_released = "frigivet af", .held_deleted = "slettet af", .held_at = "kl.",
 	.chart_title = {
 		"Beskeder pr. dag efter, hvad der blev gjort",
 		"Overv&aring;gningstilstand: beskeder pr. dag efter, hvad h&aring;ndh&aelig;velse"
@@ -526,13 +529,28 @@ static void html_outcome(const struct words *w, const struct report_event *e, FI
 			  : e->action == ACTION_HOLD ? "hold" : "";
 	bool valid = (unsigned)e->action < ACTION_COUNT && (unsigned)e->applied < ACTION_COUNT;
 
-	if (!valid)
+	char at[40];
+
+	if (!valid) {
 		fputs("<td class=\"l\">?</td>", out);
-	else if (e->applied == e->action)
-		fprintf(out, "<td class=\"l %s\">%s</td>", cls, w->done[e->action]);
+		return;
+	}
+	if (e->applied == e->action)
+		fprintf(out, "<td class=\"l %s\">%s", cls, w->done[e->action]);
 	else
-		fprintf(out, "<td class=\"l %s would\">%s (%s)</td>", cls, w->would[e->action],
+		fprintf(out, "<td class=\"l %s would\">%s (%s)", cls, w->would[e->action],
 			e->mode == MODE_MONITOR ? w->monitor_word : mode_name(e->mode));
+	/* what became of a held message: released or deleted, by whom, when */
+	if (e->applied == ACTION_HOLD && e->held_state != REPORT_HELD_WAITING) {
+		report_time_string(e->held_at, false, at, sizeof(at));
+		fprintf(out, "<br><span class=\"small\">%s ",
+			e->held_state == REPORT_HELD_DELETED ? w->held_deleted : w->held_released);
+		html_str(out, e->held_by);
+		fprintf(out, " %s ", w->held_at);
+		html_str(out, at);
+		fputs("</span>", out);
+	}
+	fputs("</td>", out);
 }
 
 /* html_rcpt - an address with its class and action. */

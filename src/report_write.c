@@ -300,6 +300,7 @@ static void text_events(const struct report *r, FILE *out)
 		if (e->cpr_hits > 0)
 			fprintf(out, "; %d CPR number%s found", e->cpr_hits, e->cpr_hits == 1 ? "" : "s");
 		fprintf(out, "\n  message-id: %s\n", e->message_id ? e->message_id : "-");
+		fprintf(out, "  outcome:    %s\n", e->outcome);
 		if (e->host != NULL)
 			fprintf(out, "  gateway:    %s\n", e->host);
 	}
@@ -495,7 +496,7 @@ static void csv_events(const struct report *r, FILE *out)
 
 	fputs("\nsection,time,host,queue_id,message_id,sender,mode,action,applied,rule,personal,"
 	      "personal_source,personal_reason,cpr,recipient,class,recipient_action,"
-	      "recipient_rule,evidence,whole_message,failure,reason\n", out);
+	      "recipient_rule,evidence,whole_message,failure,reason,outcome\n", out);
 	for (size_t i = 0; i < r->n_events; i++) {
 		const struct report_event *e = &r->events[i];
 
@@ -524,6 +525,7 @@ static void csv_events(const struct report *r, FILE *out)
 			fprintf(out, ",%s", e->whole ? "yes" : "no");
 			csv_str(out, e->why);
 			csv_str(out, why);
+			csv_str(out, e->outcome);
 			fputc('\n', out);
 			free(why);
 		}
@@ -750,7 +752,9 @@ static void json_event(FILE *out, const struct report_event *e)
 		free(why);
 		fputc('}', out);
 	}
-	fputs("]}", out);
+	fputs("],\"outcome\":", out);
+	json_str(out, e->outcome);
+	fputc('}', out);
 }
 
 static void json_cpr(FILE *out, const struct report_event *e)

@@ -3,7 +3,7 @@
  * prepared statements, and the tunnel, partner and freemail lists with
  * their provenance. The recorded message decisions are in
  * store_decision.c, the mailbox notices waiting for their digest in
- * store_notice.c.
+ * store_notice.c, what became of held messages in store_held.c.
  *
  * Exports store_open, store_close, store_errmsg, the certificate cache,
  * the secret and the markers (see store.h); and, to the other
@@ -88,6 +88,15 @@ static const char *const store_migrations[] = {
 	"  created INTEGER NOT NULL, ref TEXT, entry TEXT NOT NULL,"
 	"  claimed_until INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX notice_mailbox ON notice (mailbox, id);",
+	/*
+	 * 2 -> 3: what became of a held message (sikkermail-ctl release or
+	 * delete): one row per held decision, with who did it and when. Keyed
+	 * by the decision, not the queue id, which Postfix may reuse.
+	 */
+	"CREATE TABLE held_outcome (decision_id INTEGER PRIMARY KEY NOT NULL"
+	"  REFERENCES decision (id) ON DELETE CASCADE, state TEXT NOT NULL,"
+	"  by_user TEXT NOT NULL, at INTEGER NOT NULL);"
+	"CREATE INDEX decision_queue_id ON decision (queue_id);",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

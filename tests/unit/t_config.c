@@ -139,6 +139,7 @@ static void test_defaults(void)
 	is_str(c->reinject, "sendmail", "defaults: Reinject");
 	is_str(c->sendmail_path, "/usr/sbin/sendmail", "defaults: SendmailPath");
 	is_int(c->notice_delay, 60, "defaults: NoticeDelay 60");
+	ok(!c->hold_notice, "defaults: HoldNotice no");
 	ok(c->syslog, "defaults: Syslog yes");
 	is_int(c->syslog_facility, log_facility_parse("mail"), "defaults: SyslogFacility mail");
 	is_int(c->log_level, log_level_parse("info"), "defaults: LogLevel info");
@@ -240,6 +241,8 @@ static const struct {
 	{ "NoticeDelay 2", "NoticeDelay", "2s" },
 	{ "NoticeDelay 600", "NoticeDelay", "10m" },
 	{ "NoticeDelay 1h", "NoticeDelay", "1h" },
+	{ "HoldNotice yes", "HoldNotice", "yes" },
+	{ "HoldNotice false", "HoldNotice", "no" },
 	{ "Syslog no", "Syslog", "no" },
 	{ "SyslogFacility local3", "SyslogFacility", "local3" },
 	{ "SyslogFacility DAEMON", "SyslogFacility", "daemon" },
@@ -338,6 +341,8 @@ static const struct {
 	{ "NoticeDelay 3601", NAME ":1: NoticeDelay: 3601 is out of range (0..1h)", 0 },
 	{ "NoticeDelay -1",
 	  NAME ":1: NoticeDelay: bad value \"-1\": expected a duration such as 30s, 15m, 12h, 7d or 2w", 0 },
+	{ "HoldNotice sometimes",
+	  NAME ":1: HoldNotice: bad value \"sometimes\": expected yes, no, true, false, 1 or 0", 0 },
 	{ "NoticeDelay soon",
 	  NAME ":1: NoticeDelay: bad value \"soon\": expected a duration such as 30s, 15m, 12h, 7d or 2w", 0 },
 	{ "NoticeDelay", NAME ":1: NoticeDelay: missing value", 0 },
