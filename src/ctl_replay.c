@@ -384,10 +384,14 @@ static int replay_one(const struct decision *d, void *arg)
 	return r->failed ? -1 : 0;
 }
 
-/* same_outcome - the same thing done to the recipient: the action applied, and the verdict. */
+/*
+ * same_outcome - the same thing done to the recipient, and the same
+ * verdict: deliver is deliver in either mode; any other verdict differs
+ * between monitor mode (delivered) and enforce mode.
+ */
 static bool same_outcome(const struct outcome *a, const struct outcome *b)
 {
-	return a->action == b->action && a->monitor == b->monitor;
+	return a->action == b->action && (a->monitor == b->monitor || a->action == ACTION_DELIVER);
 }
 
 /* outcome_label - "reject"; in monitor mode "deliver" or "would reject (monitor)". */
