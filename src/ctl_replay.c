@@ -54,12 +54,14 @@ enum partial {
 	PARTIAL_COUNT
 };
 
+/* For the text output: each reason in lines that fit 80 columns. */
 static const char *const partial_why[PARTIAL_COUNT] = {
-	[PARTIAL_BEFORE_FACTS] = "recorded before the facts a replay needs were kept (flag "
-				 "headers, CPR scan, encryption): decided from the recorded "
-				 "personal source",
-	[PARTIAL_NOT_SCANNED] = "not scanned for CPR numbers when recorded, but DetectCPR is "
-				"enforce in the configuration replayed: taken as no CPR number",
+	[PARTIAL_BEFORE_FACTS] = "recorded before the facts a replay needs were kept (flag\n"
+				 "      headers, CPR scan, encryption): decided from the recorded\n"
+				 "      personal source",
+	[PARTIAL_NOT_SCANNED] = "not scanned for CPR numbers when recorded, but DetectCPR\n"
+				"      is enforce in the configuration replayed: taken as without\n"
+				"      a CPR number",
 };
 
 static const char *const partial_key[PARTIAL_COUNT] = {
@@ -533,7 +535,7 @@ static void write_text(const struct replay *r, FILE *out)
 		r->partial[PARTIAL_BEFORE_FACTS] + r->partial[PARTIAL_NOT_SCANNED]);
 	for (int p = 0; p < PARTIAL_COUNT; p++)
 		if (r->partial[p] > 0)
-			fprintf(out, "    %ld (%ld of them changed): %s\n", r->partial[p],
+			fprintf(out, "    %ld (%ld of them changed):\n      %s\n", r->partial[p],
 				r->partial_changed[p], partial_why[p]);
 
 	fprintf(out, "\nChanges by rule\n");
