@@ -114,8 +114,8 @@ struct replay {
 	struct config *cfg;	/* the configuration replayed */
 	struct certs *certs;	/* its trust store; the cache only */
 	struct store *store;
-	const char *config_path;
-	char *database;		/* cleaned, for the output */
+	char *config_path;	/* cleaned, for the output */
+	char *database;
 	char since[11];
 	char until[11];
 	long long generated;
@@ -174,7 +174,7 @@ int ctl_replay(struct ctl *c, int argc, char **argv)
 	snprintf(r.until, sizeof(r.until), "%s", period.until);
 	r.generated = period.generated;
 	/* the files are read as the invoking user, before the database is opened */
-	r.config_path = a.config;
+	r.config_path = report_clean(a.config);
 	if ((r.cfg = config_load_default(a.config)) == NULL) {
 		report_free(&period);
 		return CTL_EX_ERROR;
@@ -496,6 +496,7 @@ static void replay_free(struct replay *r)
 	free(r->changes);
 	free(r->groups);
 	free(r->database);
+	free(r->config_path);
 	store_close(r->store);
 	certs_free(r->certs);
 	if (r->cfg != NULL)
