@@ -20,7 +20,9 @@
  * output counts and marks them). What the record cannot tell - a decision
  * recorded before its facts were kept, a message that was not scanned for
  * CPR numbers while FILE would have it scanned - is replayed with what is
- * known and counted as not fully replayed, with the reason.
+ * known and counted as not fully replayed, with the reason. A list or
+ * cached certificate the database cannot answer for stops the replay
+ * (EX_TEMPFAIL): a recipient of class unknown would be a wrong answer.
  *
  * A recipient's outcome is its action in enforce mode, and deliver with
  * the would-be action in monitor mode; a change is an outcome that
@@ -197,7 +199,8 @@ int ctl_replay(struct ctl *c, int argc, char **argv)
 	rc = store_decisions_each(r.store, period.t_since, period.t_until, replay_one, &r);
 	report_free(&period);
 	if (rc != 0 || r.failed) {
-		msg_error("replay: %s", store_errmsg(r.store));
+		if (!r.failed)
+			msg_error("replay: %s", store_errmsg(r.store));
 		replay_free(&r);
 		return CTL_EX_TEMPFAIL;
 	}
@@ -335,7 +338,7 @@ static int replay_one(const struct decision *d, void *arg)
 	struct replay *r = arg;
 	struct decision n;
 	char today[11];
-	int partial, uncached;
+	int partial, uncached = 0;
 	bool changed = false;
 
 	r->decisions++;
@@ -356,6 +359,17 @@ static int replay_one(const struct decision *d, void *arg)
 		rc->evidence = cl.evidence;
 		cl.evidence = NULL;
 		classification_free(&cl);
+		if (rc->cls == CLASS_UNKNOWN && rc->addr.domain != NULL && rc->addr.domain[0]) {
+			/* a list or the cache did not answer: no replay is better than a wrong one */
+			char *addr = report_clean(rc->addr.full);
+
+			msg_error("replay: %s could not be classified (%s): %s", addr,
+				  rc->evidence ? rc->evidence : "?", store_errmsg(r->store));
+			free(addr);
+			r->failed = true;
+			decision_free(&n);
+			return -1;
+		}
 	}
 	policy_decide(r->cfg, &n);
 	if (partial >= 0)
@@ -367,10 +381,8 @@ static int replay_one(const struct decision *d, void *arg)
 
 		r->rcpts++;
 		r->unknown += now->cls == CLASS_UNKNOWN;
-		if ((uncached = cert_uncached(r, n.personal, now)) < 0) {
-			r->failed = true;
+		if ((uncached = cert_uncached(r, n.personal, now)) < 0)
 			break;
-		}
 		r->no_cert += uncached;
 		if (same_outcome(&before, &after))
 			continue;
@@ -383,7 +395,7 @@ static int replay_one(const struct decision *d, void *arg)
 			r->partial_changed[partial]++;
 	}
 	decision_free(&n);
-	return r->failed ? -1 : 0;
+	return uncached < 0 ? -1 : 0;
 }
 
 /*

@@ -208,6 +208,15 @@ is "$(sed -E 's/"([^"]|"")*"/q/g' "$OUT" |
 	awk -F, '/^section,time/ { n = NF } /^change,/ && NF != n { bad++ } END { print bad + 0 }')" \
 	0 "CSV: every change row has the header's columns"
 
+# a database whose lists cannot be read: no replay rather than a wrong one
+cp "$DB" "$T/broken.db"
+give_to_test_user "$T/broken.db"
+sql "$T/broken.db" "ALTER TABLE list_entry RENAME TO list_gone" >/dev/null
+replay "$T/enforce.conf" --database "$T/broken.db" --since "$today" --until "$today"
+is "$RC" 75 "lists that cannot be read: EX_TEMPFAIL"
+like "$(cat "$ERR")" "could not be classified \(tunnel list unavailable\)" "... saying why"
+is "$(wc -c <"$OUT")" 0 "... and no replay at all"
+
 # ------------------------------------------------------------ a changed configuration
 
 conf hold "PersonalToTLS hold"
