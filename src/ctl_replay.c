@@ -26,7 +26,8 @@
  *
  * A recipient's outcome is its action in enforce mode, and deliver with
  * the would-be action in monitor mode; a change is an outcome that
- * differs. Changes are grouped by outcome and rule, before and after.
+ * differs. Changes are grouped by outcome and rule, before and after;
+ * the groups with the most recipients come first.
  * Every text from the database goes through report_clean (CPR-shaped
  * numbers masked). Everything is read before anything is written.
  */
@@ -90,7 +91,6 @@ struct change {
 	char *evidence;		/* why the new class */
 	bool no_cert;		/* the certificate cache had no answer for it */
 	int partial;		/* enum partial, or -1 */
-	size_t group;
 };
 
 /* The changes of one kind: the same outcome and rule before, and after. */
@@ -150,6 +150,7 @@ static char *outcome_label(const struct outcome *o);
 static void add_change(struct replay *r, const struct decision *d, const struct rcpt *old,
 		       const struct rcpt *now, bool no_cert, int partial);
 static size_t group_of(struct replay *r, const struct change *c);
+static int cmp_groups(const void *a, const void *b);
 static void date_of(long long t, char buf[11]);
 static void replay_free(struct replay *r);
 static void write_text(const struct replay *r, FILE *out);
@@ -204,6 +205,8 @@ int ctl_replay(struct ctl *c, int argc, char **argv)
 		replay_free(&r);
 		return CTL_EX_TEMPFAIL;
 	}
+	if (r.n_groups > 1)
+		qsort(r.groups, r.n_groups, sizeof(*r.groups), cmp_groups);
 	if (a.format == FMT_CSV)
 		write_csv(&r, c->out);
 	else if (a.format == FMT_JSON)
@@ -420,6 +423,8 @@ static void add_change(struct replay *r, const struct decision *d, const struct 
 		       const struct rcpt *now, bool no_cert, int partial)
 {
 	struct change *c;
+	struct group *g;
+	size_t i;
 
 	if (r->n_changes == r->cap_changes) {
 		r->cap_changes = r->cap_changes ? r->cap_changes * 2 : 16;
@@ -438,12 +443,13 @@ static void add_change(struct replay *r, const struct decision *d, const struct 
 	c->evidence = report_clean(now->evidence);
 	c->no_cert = no_cert;
 	c->partial = partial;
-	c->group = group_of(r, c);
-	if (r->groups[c->group].last_decision != r->decisions) {
-		r->groups[c->group].last_decision = r->decisions;
-		r->groups[c->group].messages++;
+	i = group_of(r, c);	/* may move r->groups */
+	g = &r->groups[i];
+	if (g->last_decision != r->decisions) {
+		g->last_decision = r->decisions;
+		g->messages++;
 	}
-	r->groups[c->group].rcpts++;
+	g->rcpts++;
 	r->changed_rcpts++;
 }
 
@@ -475,6 +481,20 @@ static size_t group_of(struct replay *r, const struct change *c)
 	g->before_rule = xstrdup(c->before.rule);
 	g->after_rule = xstrdup(c->after.rule);
 	return i;
+}
+
+/* cmp_groups - the most recipients first; then by the labels, for a stable order. */
+static int cmp_groups(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	int c;
+
+	if (x->rcpts != y->rcpts)
+		return x->rcpts > y->rcpts ? -1 : 1;
+	if ((c = strcmp(x->before, y->before)) != 0 || (c = strcmp(x->after, y->after)) != 0 ||
+	    (c = strcmp(x->before_rule, y->before_rule)) != 0)
+		return c;
+	return strcmp(x->after_rule, y->after_rule);
 }
 
 /* date_of - the local date of t as YYYY-MM-DD (the day the message was decided). */
