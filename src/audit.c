@@ -144,6 +144,8 @@ void audit_format(const struct decision *d, struct strbuf *out)
 	/* the outcome, where it is more than the applied action says */
 	if (d->copy_id != NULL)
 		put(out, "copy", d->copy_id);
+	if (d->mailbox != NULL)
+		put(out, "mailbox", d->mailbox);
 	if (d->failure != NULL)
 		put(out, "failure", d->failure);
 	if (d->unrecorded)
@@ -400,6 +402,8 @@ static int set_scalar(struct parse_state *st, const char *key, char *v)
 		return take(&d->copy_id, v);
 	if (strcmp(key, "failure") == 0)
 		return take(&d->failure, v);
+	if (strcmp(key, "mailbox") == 0)
+		return take(&d->mailbox, v);
 
 	if (strcmp(key, "time") == 0) {
 		rc = parse_count(v, LLONG_MAX, &n);

@@ -21,8 +21,11 @@
  * and at most VERDICT_MAX_AGE: OpenSSL's parse and chain check cost a
  * half millisecond, which every message to a certificate recipient paid.
  *
- * Exports: certs_new, certs_free, certs_lookup, certs_lookup_now,
- * cert_summary_free, certs_directory_queries (certs.h).
+ * A struct certs made by certs_new_cached has the trust store but no
+ * directory pool: it answers from the cache alone (sikkermail-ctl replay).
+ *
+ * Exports: certs_new, certs_new_cached, certs_free, certs_lookup,
+ * certs_lookup_now, cert_summary_free, certs_directory_queries (certs.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -70,6 +73,7 @@ struct certs {
 	struct config *cfg;		/* referenced */
 	struct directory *dir;		/* NULL: no LDAPURI, nobody has a certificate */
 	struct certcheck *check;
+	bool cache_only;		/* certs_new_cached: the cache answers, never the directory */
 	struct verdicts *verdicts;	/* mutable under its lock, though certs is not */
 };
 
@@ -78,8 +82,11 @@ static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
 static struct inflight *inflight_list;
 static atomic_ulong directory_queries;
 
+static struct certs *make(struct config *cfg, bool cache_only, char **err);
 static enum lookup lookup(const struct certs *cs, struct store *store, const char *address,
 			  bool use_cache, struct cert_summary *out);
+static enum lookup lookup_cached(const struct certs *cs, struct store *store, const char *address,
+				 struct cert_summary *out);
 static enum lookup ask_directory(const struct certs *cs, const char *address,
 				 struct cert_cache_entry *e, struct strlist *rejected, char **error);
 static enum lookup shared_query(const struct certs *cs, struct store *store,
@@ -100,6 +107,16 @@ static void verdict_keep(const struct certs *cs, const char *address,
 
 struct certs *certs_new(struct config *cfg, char **err)
 {
+	return make(cfg, false, err);
+}
+
+struct certs *certs_new_cached(struct config *cfg, char **err)
+{
+	return make(cfg, true, err);
+}
+
+static struct certs *make(struct config *cfg, bool cache_only, char **err)
+{
 	struct certs *cs = xcalloc(1, sizeof(*cs));
 
 	*err = NULL;
@@ -114,7 +131,8 @@ struct certs *certs_new(struct config *cfg, char **err)
 	}
 	if ((cs->check = certcheck_new(cfg, err)) == NULL)
 		goto fail;
-	if ((cs->dir = directory_new(cfg, err)) == NULL)
+	cs->cache_only = cache_only;
+	if (!cache_only && (cs->dir = directory_new(cfg, err)) == NULL)
 		goto fail;
 	return cs;
 fail:
@@ -172,6 +190,8 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 
 	memset(out, 0, sizeof(*out));
 	strlist_init(&out->rejected);
+	if (cs->cache_only)
+		return lookup_cached(cs, store, address, out);
 	if (cs->dir == NULL)
 		return LOOKUP_NOTFOUND;	/* no directory configured: nobody has a certificate */
 	if (store != NULL)
@@ -228,6 +248,35 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 out:
 	cert_cache_entry_free(&cached);
 	cert_cache_entry_free(&fetched);
+	return r;
+}
+
+/*
+ * lookup_cached - the cache alone, whatever the age of its answer: a
+ * cached certificate still valid here and now is found; none cached, or
+ * one no longer valid, is not.
+ */
+static enum lookup lookup_cached(const struct certs *cs, struct store *store, const char *address,
+				 struct cert_summary *out)
+{
+	struct cert_cache_entry cached = { 0 };
+	enum lookup r = store != NULL ? store_cert_get(store, address, &cached) : LOOKUP_NOTFOUND;
+
+	if (r == LOOKUP_FOUND) {
+		out->from_cache = true;
+		switch (still_valid(cs, address, &cached, (long long)time(NULL), out)) {
+		case 1:
+			r = summarise(&cached, out);
+			break;
+		case 0:
+			r = LOOKUP_NOTFOUND;
+			break;
+		default:
+			r = LOOKUP_RETRY;
+			break;
+		}
+	}
+	cert_cache_entry_free(&cached);
 	return r;
 }
 

@@ -50,6 +50,14 @@ struct certs;
  * NULL with *err when a file cannot be read or is not what it should be.
  */
 struct certs *certs_new(struct config *cfg, char **err);
+/*
+ * certs_new_cached - the same without the directory pool: lookups answer
+ * from the cache in the store alone, whatever its age (a cached
+ * certificate is still judged against cfg's trust store, now); an address
+ * with nothing cached has no certificate. For sikkermail-ctl replay,
+ * which must not ask the directory about past mail.
+ */
+struct certs *certs_new_cached(struct config *cfg, char **err);
 void certs_free(struct certs *cs);
 
 /* certs_lookup - cache, then directory; see above. out is always initialised. */

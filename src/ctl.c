@@ -44,6 +44,9 @@ static const char usage_text[] =
 	"  report [--since DATE] [--until DATE] [--format text|csv|json|html] [--top N]\n"
 	"         [--all-days] [--lang da|en] [--csv-separator C] [--bom]\n"
 	"         [--log FILE...]                 the compliance report\n"
+	"  replay --config FILE [--since DATE] [--until DATE] [--database DB]\n"
+	"         [--format text|csv|json]       which recipients of past mail FILE would\n"
+	"                                        handle differently\n"
 	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS] [--postmap [TYPE:FILE]]\n"
 	"                                        a Postfix smtp_tls_policy_maps table\n"
 	"  reload                                the running filter reads its configuration again\n"
@@ -156,6 +159,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "cache", ctl_cache },
 		{ "report", ctl_report },
 		{ "export", ctl_export },
+		{ "replay", ctl_replay },
 		{ "reload", ctl_reload },
 		{ "check-mta", ctl_check_mta },
 		{ "held", ctl_held },

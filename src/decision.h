@@ -26,6 +26,27 @@ struct rcpt {
 	size_t cert_der_len;
 };
 
+/*
+ * What the flag headers (PersonalHeader) of the message said, whoever sent
+ * them: recorded so that a replay can decide personal again. FLAG_SAID_NA
+ * is a record made before this was kept.
+ */
+enum flag_said {
+	FLAG_SAID_NA,
+	FLAG_SAID_NONE,		/* no copy */
+	FLAG_SAID_YES,		/* every copy yes */
+	FLAG_SAID_NO,		/* every copy no */
+	FLAG_SAID_UNCLEAR	/* unrecognised or disagreeing copies: personal (fail safe) */
+};
+
+/* Whether the message was scanned for CPR numbers; CPR_SCAN_NA as FLAG_SAID_NA. */
+enum cpr_scan {
+	CPR_SCAN_NA,
+	CPR_SCAN_SKIPPED,	/* DetectCPR off, an untrusted submitter, or the body not kept */
+	CPR_SCAN_DONE,		/* scanned: cpr_hits is the finding */
+	CPR_SCAN_FAILED		/* could not be scanned: personal under DetectCPR enforce */
+};
+
 struct decision {
 	long long time;			/* unix time of the decision */
 	char *queue_id;			/* MTA queue id, or NULL */
@@ -41,6 +62,9 @@ struct decision {
 	enum mode mode;
 	unsigned long generation;	/* the runtime (configuration) that decided: 1, +1 per reload */
 	bool store_failed;		/* the database could not be used while deciding */
+	enum flag_said flag;		/* what the flag headers said (before trust was applied) */
+	enum cpr_scan cpr_scan;
+	char *mailbox;			/* the function mailbox named in MailboxHeader, or NULL */
 
 	struct rcpt *rcpts;
 	size_t n_rcpts;
@@ -58,6 +82,11 @@ struct decision {
 
 void decision_init(struct decision *d);
 void decision_free(struct decision *d);
+/* flag_said_name, cpr_scan_name - stored names; the _parse functions map back, -1 if unknown. */
+const char *flag_said_name(enum flag_said f);
+int flag_said_parse(const char *s);
+const char *cpr_scan_name(enum cpr_scan c);
+int cpr_scan_parse(const char *s);
 /* decision_add_rcpt - append a recipient (takes ownership of addr's strings); returns it */
 struct rcpt *decision_add_rcpt(struct decision *d, const char *raw, struct address *addr);
 

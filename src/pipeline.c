@@ -18,6 +18,7 @@
 #include "mime.h"
 #include "pipeline.h"
 #include "policy.h"
+#include "reply.h"
 #include "smime.h"
 #include "store.h"
 
@@ -34,6 +35,8 @@ struct run {
 
 static const char *qid_of(const struct decision *d);
 static void personal_flag_of(struct facts *f);
+static enum flag_said flag_said_of(const struct personal_flag *fl);
+static char *mailbox_of(const char *choice);
 static void scan_cpr(struct facts *f);
 static void progress(const struct mta_ops *ops, void *mta, time_t *last);
 static bool body_is_encrypted(struct facts *f);
@@ -86,8 +89,36 @@ static void personal_flag_of(struct facts *f)
 		d->personal_why = xstrdup(f->n_flag_headers > 0 ? "header from untrusted client ignored"
 								: "no header");
 	}
+	d->flag = flag_said_of(&f->flag);
+	d->cpr_scan = CPR_SCAN_SKIPPED;
 	if (d->trusted && f->rt->cfg->detect_cpr != CPR_OFF && f->body != NULL)
 		scan_cpr(f);
+}
+
+/* flag_said_of - the flag headers' verdict as recorded for a replay (personal.h's rules). */
+static enum flag_said flag_said_of(const struct personal_flag *fl)
+{
+	int kinds = (fl->n_yes > 0) + (fl->n_no > 0) + (fl->n_other > 0);
+
+	if (kinds == 0)
+		return FLAG_SAID_NONE;
+	if (kinds == 1 && fl->n_yes > 0)
+		return FLAG_SAID_YES;
+	if (kinds == 1 && fl->n_no > 0)
+		return FLAG_SAID_NO;
+	return FLAG_SAID_UNCLEAR;
+}
+
+/*
+ * mailbox_of - the function mailbox a trusted submitter named, for the
+ * record: normalised, or, when it is not an address, the value made safe
+ * to store and show.
+ */
+static char *mailbox_of(const char *choice)
+{
+	char *mb = encrypt_mailbox_named(choice);
+
+	return mb != NULL ? mb : reply_sanitise(choice);
 }
 
 /* scan_cpr - decoded text and Subject; the finding (masked) joins personal_why. */
@@ -100,13 +131,18 @@ static void scan_cpr(struct facts *f)
 	bool enforce = f->rt->cfg->detect_cpr == CPR_ENFORCE;
 
 	if (in == NULL || mime_scan_cpr(in, &r, &err) != 0) {
+		d->cpr_scan = CPR_SCAN_FAILED;
 		found = xasprintf("not scanned for CPR numbers: %s",
 				  f->body_error ? f->body_error : err ? err : "?");
 		msg_warn("%s: message %s", qid_of(d), found);
-	} else if (r.hits > 0) {
-		d->cpr_hits = (int)r.hits;
-		cpr_result_format(&r, summary, sizeof(summary));
-		found = xasprintf("CPR %s: %s", enforce ? "found" : "found (monitor)", summary);
+	} else {
+		d->cpr_scan = CPR_SCAN_DONE;
+		if (r.hits > 0) {
+			d->cpr_hits = (int)r.hits;
+			cpr_result_format(&r, summary, sizeof(summary));
+			found = xasprintf("CPR %s: %s", enforce ? "found" : "found (monitor)",
+					  summary);
+		}
 	}
 	free(err);
 	if (found == NULL)
@@ -195,6 +231,8 @@ void pipeline_decide(struct facts *f, const struct mta_ops *ops, void *mta)
 	/* the directory gives up when the budget does (DecisionTimeout) */
 	directory_budget_set(cfg->decision_timeout * 1000LL);
 	personal_flag_of(f);
+	if (d->trusted && f->mailbox_choice != NULL)
+		d->mailbox = mailbox_of(f->mailbox_choice);
 	today_string(today);
 	store = facts_store(f);
 	d->store_failed = store == NULL;

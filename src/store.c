@@ -97,6 +97,17 @@ static const char *const store_migrations[] = {
 	"  REFERENCES decision (id) ON DELETE CASCADE, state TEXT NOT NULL,"
 	"  by_user TEXT NOT NULL, at INTEGER NOT NULL);"
 	"CREATE INDEX decision_queue_id ON decision (queue_id);",
+	/*
+	 * 3 -> 4: the facts of a decision a replay (sikkermail-ctl replay)
+	 * decides again from, and what a refusal named: the flag headers'
+	 * verdict, whether the body was scanned for CPR numbers, whether it
+	 * came encrypted, the function mailbox named and the failure. A table
+	 * of its own: decisions recorded before it have no row.
+	 */
+	"CREATE TABLE decision_facts ("
+	"  decision_id INTEGER PRIMARY KEY REFERENCES decision (id) ON DELETE CASCADE,"
+	"  flag TEXT NOT NULL, cpr_scan TEXT NOT NULL, already_encrypted INTEGER NOT NULL,"
+	"  mailbox TEXT, failure TEXT);",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -141,6 +152,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " AND claimed_until <= ?2 ORDER BY id LIMIT ?3",
 	[ST_NOTICE_CLAIM] = "UPDATE notice SET claimed_until = ?2 WHERE id = ?1",
 	[ST_NOTICE_DELETE] = "DELETE FROM notice WHERE id = ?1",
+	[ST_FACTS_INSERT] = "INSERT INTO decision_facts (decision_id, flag, cpr_scan,"
+			    " already_encrypted, mailbox, failure) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_FACTS] = "SELECT flag, cpr_scan, already_encrypted, mailbox, failure"
+		     " FROM decision_facts WHERE decision_id = ?1",
 };
 
 static int create_file(struct store *s);

@@ -7,6 +7,11 @@
  * Works on the handle and statement cache of store.c, through
  * store_int.h.
  *
+ * The facts a replay decides again from, the function mailbox named and
+ * the failure have a table of their own (decision_facts, one row per
+ * decision); a decision recorded before it has no row, and is read back
+ * with those facts "n/a".
+ *
  * Enum values are stored by name (action_name and the like) and read back
  * with the matching parser; a name this program does not know is an error
  * for the whole walk, never a default.
@@ -24,8 +29,10 @@
 
 static int insert_decision(struct store *s, const struct decision *d);
 static int insert_rcpts(struct store *s, long long id, const struct decision *d);
+static int insert_facts(struct store *s, long long id, const struct decision *d);
 static int read_decision(struct store *s, sqlite3_stmt *st, struct decision *d);
 static int read_rcpts(struct store *s, long long id, struct decision *d);
+static int read_facts(struct store *s, long long id, struct decision *d);
 static const char *arena_keep(struct store *s, sqlite3_stmt *st, int col);
 static int name_lookup(struct store *s, sqlite3_stmt *st, int col, int (*parse)(const char *),
 		       const char *what);
@@ -45,6 +52,7 @@ int store_record_decision(struct store *s, const struct decision *d)
 static int insert_decision(struct store *s, const struct decision *d)
 {
 	sqlite3_stmt *st = store_stmt_get(s, ST_DECISION_INSERT);
+	long long id;
 	int rc;
 
 	if (st == NULL)
@@ -69,7 +77,10 @@ static int insert_decision(struct store *s, const struct decision *d)
 		store_set_db_err(s, "cannot record the decision");
 		return -1;
 	}
-	return insert_rcpts(s, sqlite3_last_insert_rowid(s->db), d);
+	id = sqlite3_last_insert_rowid(s->db);
+	if (insert_rcpts(s, id, d) != 0)
+		return -1;
+	return insert_facts(s, id, d);
 }
 
 /* insert_rcpts - the recipients, each as the address delivered to (raw if it never normalised). */
@@ -100,6 +111,29 @@ static int insert_rcpts(struct store *s, long long id, const struct decision *d)
 	return 0;
 }
 
+/* insert_facts - the replay's facts, the function mailbox named and what failed. */
+static int insert_facts(struct store *s, long long id, const struct decision *d)
+{
+	sqlite3_stmt *st = store_stmt_get(s, ST_FACTS_INSERT);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, flag_said_name(d->flag));
+	store_bind_text(st, 3, cpr_scan_name(d->cpr_scan));
+	sqlite3_bind_int(st, 4, d->already_encrypted);
+	store_bind_text(st, 5, d->mailbox);
+	store_bind_text(st, 6, d->failure);
+	rc = sqlite3_step(st);
+	store_stmt_done(st);
+	if (rc != SQLITE_DONE) {
+		store_set_db_err(s, "cannot record the facts of the decision");
+		return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ reading */
 
 /*
@@ -114,7 +148,7 @@ int store_decisions_each(struct store *s, long long since, long long until,
 	sqlite3_stmt *st = store_stmt_get(s, ST_DECISIONS);
 	int rc, ret = 0;
 
-	if (st == NULL || store_stmt_get(s, ST_RCPTS) == NULL)
+	if (st == NULL || store_stmt_get(s, ST_RCPTS) == NULL || store_stmt_get(s, ST_FACTS) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int64(st, 2, until);
@@ -197,7 +231,36 @@ static int read_decision(struct store *s, sqlite3_stmt *st, struct decision *d)
 	d->mode = (enum mode)mode;
 	d->action = (enum action)action;
 	d->applied = (enum action)applied;
+	if (read_facts(s, sqlite3_column_int64(st, 0), d) != 0)
+		return -1;
 	return read_rcpts(s, sqlite3_column_int64(st, 0), d);
+}
+
+/* read_facts - the row of decision_facts, if the decision has one. */
+static int read_facts(struct store *s, long long id, struct decision *d)
+{
+	sqlite3_stmt *st = s->stmt[ST_FACTS];
+	int rc, ret = 0, flag, scan;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if ((flag = name_lookup(s, st, 0, flag_said_parse, "flag")) < 0 ||
+		    (scan = name_lookup(s, st, 1, cpr_scan_parse, "CPR scan")) < 0) {
+			ret = -1;
+		} else {
+			d->flag = (enum flag_said)flag;
+			d->cpr_scan = (enum cpr_scan)scan;
+			d->already_encrypted = sqlite3_column_int(st, 2) != 0;
+			d->mailbox = store_column_dup(st, 3);
+			d->failure = store_column_dup(st, 4);
+		}
+	} else if (rc != SQLITE_DONE) {
+		store_set_db_err(s, "cannot read the facts of a decision");
+		ret = -1;
+	}
+	store_stmt_done(st);
+	return ret;
 }
 
 /* read_rcpts - the recipients of decision id; the address is split at its last '@'. */

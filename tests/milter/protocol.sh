@@ -195,7 +195,18 @@ if running encrypt; then
 	decision E100000001 "internal + encrypted" "action=encrypt" "applied=encrypt" \
 		"rcpt2=valid@example.dk" "class2=encrypted" "action2=encrypt" "copy=<[^ ]+>"
 	decision E100000002 "encrypted only" "applied=encrypt"
-	decision E100000003 "unknown mailbox" "applied=reject" "rule=SecureMailbox"
+	decision E100000003 "unknown mailbox" "applied=reject" "rule=SecureMailbox" \
+		"mailbox=hr@kp.dk" "failure=.*function mailbox <hr@kp.dk> is not configured.*" \
+		"rcpts=1" "rcpt1=valid@example.dk" "class1=encrypted"
+	# the refusal's record names the mailbox, why, and the recipients with their classes
+	record E100000003 "unknown mailbox" reject SecureMailbox "valid@example.dk|encrypted|encrypt "
+	is "$(sql "$DB" "SELECT f.mailbox, f.failure FROM decision_facts f JOIN decision d
+		ON f.decision_id = d.id WHERE d.queue_id = 'E100000003'")" \
+		"hr@kp.dk|mailbox: function mailbox <hr@kp.dk> is not configured for encrypted mail" \
+		"unknown mailbox: database records the mailbox named and the failure"
+	is "$(sql "$DB" "SELECT count(*) FROM decision_facts f JOIN decision d
+		ON f.decision_id = d.id WHERE d.queue_id = 'E100000001' AND f.mailbox IS NULL
+		AND f.failure IS NULL")" 1 "encrypted: no mailbox named, no failure recorded"
 fi
 
 # ------------------------------------------------------------ broken database

@@ -141,6 +141,8 @@ static void compare(const struct decision *a, const struct decision *b, const ch
 	ok(same_str(a->sender, b->sender), "%s: sender", name);
 	ok(same_str(a->client_addr, b->client_addr), "%s: client", name);
 	ok(same_str(a->personal_why, b->personal_why), "%s: personal_reason", name);
+	ok(same_str(a->mailbox, b->mailbox) && same_str(a->failure, b->failure),
+	   "%s: mailbox and failure", name);
 	ok(a->trusted == b->trusted && a->personal == b->personal && a->psrc == b->psrc &&
 		   a->mode == b->mode && a->cpr_hits == b->cpr_hits,
 	   "%s: flags", name);
@@ -227,6 +229,13 @@ static void test_round_trip(void)
 	free(d.rcpts[1].evidence);
 	d.queue_id = d.message_id = d.client_addr = d.personal_why = d.rcpts[1].evidence = NULL;
 	round_trip(&d, "", "NULL fields");
+	decision_free(&d);
+
+	/* a refusal for a function mailbox: the mailbox named and the failure */
+	known_decision(&d);
+	d.mailbox = strdup("hr@kp.dk");
+	d.failure = strdup("mailbox: function mailbox <hr@kp.dk> is not configured");
+	round_trip(&d, "", "mailbox refusal");
 	decision_free(&d);
 }
 

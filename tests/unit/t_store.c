@@ -724,7 +724,7 @@ static void cleanup(void)
 		"test.db", "test.db-wal", "test.db-shm", "text.db", "empty.db", "foreign.db",
 		"future.db", "broken.db", "broken.db-wal", "broken.db-shm", "future.db-wal",
 		"future.db-shm", "foreign.db-wal", "foreign.db-shm", "empty.db-wal", "empty.db-shm",
-		"v1.db", "v1.db-wal", "v1.db-shm",
+		"v1.db", "v1.db-wal", "v1.db-shm", "facts.db", "facts.db-wal", "facts.db-shm",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -840,6 +840,71 @@ static long long db_int(const char *path, const char *sql)
 	return v;
 }
 
+static int keep_facts(const struct decision *d, void *arg)
+{
+	struct strbuf *sb = arg;
+
+	sb_printf(sb, "%s %s %s %d %s %s|", d->queue_id, flag_said_name(d->flag),
+		  cpr_scan_name(d->cpr_scan), d->already_encrypted, d->mailbox ? d->mailbox : "-",
+		  d->failure ? d->failure : "-");
+	return 0;
+}
+
+/*
+ * The facts a replay decides from, the function mailbox named and the
+ * failure are recorded with the decision and read back; a decision
+ * recorded before they were kept (no row of its own) reads back "n/a".
+ */
+static void test_decision_facts(void)
+{
+	char *p = xasprintf("%s/facts.db", dir), *err = NULL, *msg = NULL;
+	struct strbuf sb;
+	struct decision d;
+	struct store *s;
+	sqlite3 *db = NULL;
+
+	sb_init(&sb);
+	if (!ok((s = store_open(p, STORE_RW, &err)) != NULL, "facts: a database"))
+		exit(1);
+	make_decision(&d, 100, "F1", true);
+	d.flag = FLAG_SAID_UNCLEAR;
+	d.cpr_scan = CPR_SCAN_FAILED;
+	d.already_encrypted = true;
+	d.mailbox = xstrdup("hr@kp.dk");
+	d.failure = xstrdup("mailbox: function mailbox <hr@kp.dk> is not configured");
+	is_int(store_record_decision(s, &d), 0, "facts: a refused decision recorded");
+	decision_free(&d);
+	make_decision(&d, 200, "F2", false);
+	d.flag = FLAG_SAID_NO;
+	d.cpr_scan = CPR_SCAN_DONE;
+	is_int(store_record_decision(s, &d), 0, "facts: another recorded");
+	decision_free(&d);
+	make_decision(&d, 300, "F3", false);
+	d.flag = FLAG_SAID_NONE;
+	d.cpr_scan = CPR_SCAN_SKIPPED;
+	is_int(store_record_decision(s, &d), 0, "facts: a third recorded");
+	decision_free(&d);
+	store_close(s);
+	/* as if F3 had been recorded before the facts were kept */
+	ok(sqlite3_open(p, &db) == SQLITE_OK &&
+	   sqlite3_exec(db, "DELETE FROM decision_facts WHERE decision_id ="
+			    " (SELECT id FROM decision WHERE queue_id = 'F3')",
+			NULL, NULL, &msg) == SQLITE_OK,
+	   "facts: F3's facts taken away");
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	s = store_open(p, STORE_RO, &err);
+	is_int(s ? store_decisions_each(s, 0, 1000, keep_facts, &sb) : -1, 0, "facts: read back");
+	is_str(sb.s,
+	       "F1 unclear failed 1 hr@kp.dk mailbox: function mailbox <hr@kp.dk> is not configured|"
+	       "F2 no scanned 0 - -|F3 n/a n/a 0 - -|",
+	       "facts: flag, CPR scan, encryption, mailbox and failure as recorded; none: n/a");
+	store_close(s);
+	sb_free(&sb);
+	free(err);
+	free(p);
+}
+
 /*
  * A database of schema version 1 (before the notices) is upgraded by a
  * read-write open, keeping what it holds; a read-only open refuses it.
@@ -865,10 +930,10 @@ static void test_upgrade(void)
 	ok(latest >= 3, "upgrade: a new database has the newest schema version (%lld)", latest);
 	/* back to version 1: what every later step made goes */
 	ok(sqlite3_open(p, &db) == SQLITE_OK &&
-	   sqlite3_exec(db, "DROP TABLE notice; DROP TABLE held_outcome;"
+	   sqlite3_exec(db, "DROP TABLE notice; DROP TABLE held_outcome; DROP TABLE decision_facts;"
 			    " DROP INDEX decision_queue_id; PRAGMA user_version = 1",
 			NULL, NULL, &msg) == SQLITE_OK,
-	   "upgrade: made a version-1 database (no notice or held_outcome table)");
+	   "upgrade: made a version-1 database (no notice, held_outcome or decision_facts table)");
 	sqlite3_free(msg);
 	sqlite3_close(db);
 
@@ -886,6 +951,8 @@ static void test_upgrade(void)
 	       "upgrade: with the notice table");
 	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'held_outcome'"), 1,
 	       "upgrade: with the held_outcome table");
+	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'decision_facts'"), 1,
+	       "upgrade: with the decision_facts table");
 	if (s != NULL) {
 		is_str(match(s, LIST_TUNNEL, "kept.example", &e), "kept.example",
 		       "upgrade: the tunnel list is kept");
@@ -926,6 +993,7 @@ int main(void)
 	test_concurrent_writers();
 	test_notices();
 	test_upgrade();
+	test_decision_facts();
 	cleanup();
 	free(db_path);
 	return done_testing();
