@@ -45,22 +45,23 @@ int retention_purge(struct store *s, long long before, bool (*stop)(void),
 		    struct retention_result *r)
 {
 	struct store_space sp;
-	long long freed;
-	int more;
+	long long freed, had;
 
 	memset(r, 0, sizeof(*r));
+	/* a batch short of full was the last: no pause, no empty transaction after it */
 	for (;;) {
 		if (stop != NULL && stop()) {
 			r->stopped = true;
 			return 0;
 		}
-		if ((more = store_purge_batch(s, before, RETENTION_BATCH, &r->purged)) < 0)
+		had = r->purged.decisions;
+		if (store_purge_batch(s, before, RETENTION_BATCH, &r->purged) < 0)
 			return -1;
-		if (more == 0)
+		if (r->purged.decisions - had < RETENTION_BATCH)
 			break;
 		pause_briefly();
 	}
-	do {
+	for (;;) {
 		if (stop != NULL && stop()) {
 			r->stopped = true;
 			break;
@@ -68,9 +69,10 @@ int retention_purge(struct store *s, long long before, bool (*stop)(void),
 		if (store_reclaim(s, RETENTION_RECLAIM_PAGES, &freed) < 0)
 			return -1;
 		r->freed_pages += freed;
-		if (freed > 0)
-			pause_briefly();
-	} while (freed > 0);
+		if (freed < RETENTION_RECLAIM_PAGES)
+			break;
+		pause_briefly();
+	}
 	if (store_space(s, &sp) < 0)
 		return -1;
 	r->free_pages = sp.free_pages;
