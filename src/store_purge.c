@@ -123,7 +123,13 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 	}
 	if (store_write_begin(s) < 0)
 		return -1;
-	if (dependents(s, &dep, &n) < 0)
+	/*
+	 * secure_delete ON for the purge: whole pages freed here are zeroed,
+	 * not left on the free list with their addresses readable until
+	 * reused (FAST, the connection's setting, only clears what it writes
+	 * anyway). Set back before the handle goes on with other work.
+	 */
+	if (store_exec(s, "PRAGMA secure_delete = ON") < 0 || dependents(s, &dep, &n) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		t = quote_ident(dep[i].table);
@@ -143,6 +149,8 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 	decisions = delete_batch(s, "DELETE FROM decision WHERE id IN (" BATCH_IDS ")", before, max);
 out:
 	dependents_free(dep, n);
+	if (store_exec(s, "PRAGMA secure_delete = FAST") < 0)
+		decisions = -1;
 	if (store_write_end(s, decisions < 0 ? -1 : 0) < 0)
 		return -1;
 	done->decisions += decisions;

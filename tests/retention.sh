@@ -57,6 +57,9 @@ COMMIT;" >/dev/null
 }
 
 count() { sql "$DB" "SELECT count(*) FROM $1"; }
+# leftovers IDS - recipient addresses of purged decisions, whose ids match
+# the ERE IDS, still readable anywhere in the file, free pages too.
+leftovers() { grep -a -o -E "rcpt$1\\.[01]@example\\.org" "$DB" | wc -l; }
 pages() { sql "$DB" "PRAGMA page_count"; }
 
 # ------------------------------------------------------------ a new database
@@ -117,6 +120,7 @@ is "$(sql "$DB" "SELECT count(*) FROM decision_rcpt WHERE decision_id <= 100000"
 is "$(count decision_note)" 100 "a table that refers to decisions loses the purged ones' rows"
 is "$(sql "$DB" 'PRAGMA foreign_key_check')" "" "no row refers to a purged decision"
 is "$(sql "$DB" 'PRAGMA freelist_count')" 0 "the freed pages went back to the file system"
+is "$(leftovers '[0-9]{1,5}')" 0 "no purged address is left readable in the file"
 after=$(pages)
 ok "the database shrank to a tenth or less ($full pages, now $after)" \
 	test "$after" -le $((full / 10))
@@ -136,9 +140,12 @@ ok "100,000 decisions inserted again take no more room ($full pages at first, $r
 sql "$DB" "PRAGMA auto_vacuum = NONE; VACUUM" >/dev/null
 is "$(sql "$DB" 'PRAGMA auto_vacuum')" 0 "an older database has auto_vacuum NONE"
 before=$(pages)
+# (ids 300001..399999: two recipients each)
+is "$(leftovers '3[0-9]{5}')" 199998 "the addresses to be purged are readable in the file before"
 ctl purge --before "$cut"
 is "$RC" 0 "purge of an older database: exit 0"
 is "$(count decision)" 1000 "purge of an older database: the old decisions are gone"
+is "$(leftovers '3[0-9]{5}')" 0 "purge of an older database: no purged address is left readable in the file"
 free=$(sql "$DB" 'PRAGMA freelist_count')
 ok "the older database keeps the freed pages for reuse ($free free of $(pages))" \
 	test "$free" -gt $((before / 2))
