@@ -59,7 +59,8 @@ int ctl_purge(struct ctl *c, int argc, char **argv)
 		before = (long long)time(NULL) - c->cfg->retention;
 	} else if (parse_day(before_arg, &before) != 0) {
 		/* one line: the date was the mistake, not the rest of the command */
-		msg_error("purge: bad date \"%.40s\" for --before: expected YYYY-MM-DD", before_arg);
+		msg_error("purge: bad date \"%.40s\" for --before: expected YYYY-MM-DD",
+			  before_arg);
 		return CTL_EX_USAGE;
 	} else if (before > (long long)time(NULL)) {
 		msg_error("purge: --before %s is in the future: that would purge today's decisions "
@@ -74,8 +75,8 @@ int ctl_purge(struct ctl *c, int argc, char **argv)
 			msg_error("purge: %s", store_errmsg(s));
 			rc = CTL_EX_TEMPFAIL;
 		} else {
-			fprintf(c->out, "would purge %lld decision(s) recorded before %s, with %lld "
-					"recipient row(s) and %lld other row(s)\n",
+			fprintf(c->out, "would purge %lld decision(s) recorded before %s, with "
+					"%lld recipient row(s) and %lld other row(s)\n",
 				n.decisions, day, n.rcpts, n.other);
 		}
 		store_close(s);
@@ -89,7 +90,8 @@ int ctl_purge(struct ctl *c, int argc, char **argv)
 			return CTL_EX_TEMPFAIL;
 		}
 		fprintf(c->out, "purged %lld decision(s) recorded before %s, with %lld recipient "
-				"row(s) and %lld other row(s); %lld page(s) given back, %lld free\n",
+				"row(s) and %lld other row(s); %lld page(s) given back, %lld "
+				"free\n",
 			r.purged.decisions, day, r.purged.rcpts, r.purged.other, r.freed_pages,
 			r.free_pages);
 		msg_notice("purge before=\"%s\" decisions=%lld recipients=%lld other=%lld "
@@ -118,8 +120,8 @@ static int vacuum(struct ctl *c, struct store *s)
 			"auto-vacuum %s\n",
 		a.page_count, a.page_size, b.page_count, b.auto_vacuum == 2 ? "on" : "off");
 	if (!checkpointed)
-		fprintf(c->out, "vacuum: the running filter is still reading the old pages; the file "
-				"shrinks at its next checkpoint\n");
+		fprintf(c->out, "vacuum: the running filter is still reading the old pages; the "
+				"file shrinks at its next checkpoint\n");
 	msg_notice("vacuum pages_before=%lld pages_after=%lld page_size=%lld database=%s",
 		   a.page_count, b.page_count, b.page_size, c->database);
 	return CTL_EX_OK;

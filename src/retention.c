@@ -106,7 +106,8 @@ int retention_run(struct store *s, long retention, long long now, bool (*stop)(v
 		 r->purged.decisions, day, period, r->purged.rcpts, r->purged.other,
 		 r->freed_pages, r->free_pages,
 		 r->auto_vacuum != 2 && r->free_pages > 0
-			 ? " (reused for new records; sikkermail-ctl purge --vacuum gives them back)"
+			 ? " (reused for new records; sikkermail-ctl purge --vacuum gives them"
+			   " back)"
 			 : "",
 		 r->stopped ? "; stopped, the rest is purged at the next start" : "");
 	return 0;

@@ -24,13 +24,13 @@
 #define RETENTION_BATCH 500		/* decisions purged in one write transaction */
 #define RETENTION_RECLAIM_PAGES 1024	/* free pages given back in one write transaction */
 #define RETENTION_PAUSE_MS 5		/* between two transactions: waiting writers go first */
-#define RETENTION_INTERVAL 3600		/* seconds between two purges while the daemon runs */
+#define RETENTION_INTERVAL 3600		/* seconds between two purges in the daemon */
 #define RETENTION_RETRY 300		/* seconds before a purge that failed is tried again */
 
 struct retention_result {
 	struct purge_counts purged;
 	long long freed_pages;		/* given back to the file system */
-	long long free_pages;		/* left free in the file (auto_vacuum NONE: for reuse) */
+	long long free_pages;		/* left free in the file (auto_vacuum NONE: reused) */
 	long long auto_vacuum;		/* the file's mode: 0 none, 2 incremental */
 	bool stopped;			/* stop() said so before the end */
 };

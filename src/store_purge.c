@@ -146,7 +146,8 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 		else
 			other += got;
 	}
-	decisions = delete_batch(s, "DELETE FROM decision WHERE id IN (" BATCH_IDS ")", before, max);
+	decisions = delete_batch(s, "DELETE FROM decision WHERE id IN (" BATCH_IDS ")", before,
+				 max);
 out:
 	dependents_free(dep, n);
 	if (store_exec(s, "PRAGMA secure_delete = FAST") < 0)
@@ -258,7 +259,8 @@ int store_reclaim(struct store *s, long max_pages, long long *freed)
 	*freed = 0;
 	if (pragma_int(s, "PRAGMA auto_vacuum", &mode) < 0)
 		return -1;
-	if (mode != 2)		/* NONE keeps the pages for reuse; FULL gives them back itself */
+	/* NONE keeps the pages for reuse; FULL gives them back by itself */
+	if (mode != 2)
 		return 0;
 	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%ld)", max_pages > 0 ? max_pages : 1);
 	if (store_write_begin(s) < 0)

@@ -64,7 +64,8 @@ pages() { sql "$DB" "PRAGMA page_count"; }
 
 # ------------------------------------------------------------ a new database
 
-must "a new database is made" "$CTL" -c "$CONF" import tunnel "$top_srcdir/tests/data/lists/tunnel.txt" \
+must "a new database is made" \
+	"$CTL" -c "$CONF" import tunnel "$top_srcdir/tests/data/lists/tunnel.txt" \
 	>/dev/null 2>&1
 is "$(sql "$DB" 'PRAGMA auto_vacuum')" 2 "a new database has auto_vacuum INCREMENTAL"
 # a table of this test's own, as a later schema step might add: no ON DELETE CASCADE
@@ -101,13 +102,15 @@ is "$(count decision)" 101000 "no usage error purged anything"
 cut=$(date -d "@$((now - 365 * day))" +%Y-%m-%d)
 ctl purge --dry-run --before "$cut"
 is "$RC" 0 "purge --dry-run: exit 0"
-like "$(cat "$OUT")" "would purge 100000 decision\(s\) recorded before $cut 00:00, with 200000 recipient row\(s\) and 10000 other row\(s\)" \
+what="100000 decision\(s\) recorded before $cut 00:00, with 200000 recipient row\(s\)"
+what="$what and 10000 other row\(s\)"
+like "$(cat "$OUT")" "would purge $what" \
 	"purge --dry-run counts the decisions, their recipients and the rows that refer to them"
 is "$(count decision)" 101000 "purge --dry-run deletes nothing"
 
 ctl purge --before "$cut"
 is "$RC" 0 "purge --before $cut: exit 0"
-like "$(cat "$OUT")" "purged 100000 decision\(s\) recorded before $cut 00:00, with 200000 recipient row\(s\) and 10000 other row\(s\)" \
+like "$(cat "$OUT")" "purged $what" \
 	"purge says what it purged"
 like "$(cat "$ERR")" "purge before=\"$cut 00:00\" decisions=100000 recipients=200000 other=10000" \
 	"purge logs what it did"
@@ -145,7 +148,8 @@ is "$(leftovers '3[0-9]{5}')" 199998 "the addresses to be purged are readable in
 ctl purge --before "$cut"
 is "$RC" 0 "purge of an older database: exit 0"
 is "$(count decision)" 1000 "purge of an older database: the old decisions are gone"
-is "$(leftovers '3[0-9]{5}')" 0 "purge of an older database: no purged address is left readable in the file"
+is "$(leftovers '3[0-9]{5}')" 0 \
+	"purge of an older database: no purged address is left readable in the file"
 free=$(sql "$DB" 'PRAGMA freelist_count')
 ok "the older database keeps the freed pages for reuse ($free free of $(pages))" \
 	test "$free" -gt $((before / 2))
@@ -160,8 +164,8 @@ ok "new decisions reuse them: the file does not grow ($before pages before, $reu
 
 ctl purge --before "$cut" --vacuum
 is "$RC" 0 "purge --vacuum: exit 0"
-like "$(cat "$OUT")" "vacuum: [0-9]+ page\(s\) of [0-9]+ bytes before, [0-9]+ after; incremental auto-vacuum on" \
-	"purge --vacuum says how much it shrank"
+shrank="vacuum: [0-9]+ page\(s\) of [0-9]+ bytes before, [0-9]+ after"
+like "$(cat "$OUT")" "$shrank; incremental auto-vacuum on" "purge --vacuum says how much it shrank"
 is "$(sql "$DB" 'PRAGMA auto_vacuum')" 2 "purge --vacuum turns incremental auto-vacuum on"
 small=$(pages)
 ok "purge --vacuum shrank the file ($reused pages, now $small)" test "$small" -le $((reused / 10))
@@ -180,7 +184,9 @@ fill 500001 500 $((now - 40 * day))
 fill 600001 500 $((now - 20 * day))
 is "$(sql "$DB" "SELECT count(*) FROM decision WHERE time < $now - 30 * $day")" 500 \
 	"500 decisions older than 30 days before the filter starts"
-gone_before() { [ "$(sql "$DB" "SELECT count(*) FROM decision WHERE time < $now - $1 * $day")" = 0 ]; }
+gone_before() {
+	[ "$(sql "$DB" "SELECT count(*) FROM decision WHERE time < $now - $1 * $day")" = 0 ]
+}
 if ok "the filter starts" milter_start "$CONF" "$T/milter.sock" "$LOG"; then
 	ok "at start it purges what is older than Retention" wait_for 30 gone_before 30
 	ok "and logs how many" wait_for 5 grep -q "retention: purged 500 decision(s)" "$LOG"

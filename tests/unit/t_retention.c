@@ -85,7 +85,8 @@ static int record(struct store *s, long long t, long n)
 	add_rcpt(&d, buf, CLASS_TLS, ACTION_REJECT,
 		 "no partner agreement for example.org; TLS only (no certificate found)");
 	snprintf(buf, sizeof(buf), "someone%ld@gmail.com", n % 31);
-	add_rcpt(&d, buf, CLASS_FREEMAIL, ACTION_REJECT, "freemail list entry gmail.com (built-in)");
+	add_rcpt(&d, buf, CLASS_FREEMAIL, ACTION_REJECT,
+		 "freemail list entry gmail.com (built-in)");
 	add_rcpt(&d, "colleague@kp.dk", CLASS_INTERNAL, ACTION_DELIVER, "internal domain kp.dk");
 	d.action = ACTION_REJECT;
 	d.applied = ACTION_REJECT;
@@ -261,7 +262,8 @@ static void test_writers_go_on(void)
 		store_close(s);
 		return;
 	}
-	is_int(retention_purge(s, 50000, NULL, &r), 0, "writers: purge while another thread records");
+	is_int(retention_purge(s, 50000, NULL, &r), 0,
+	       "writers: purge while another thread records");
 	pthread_join(th, NULL);
 	is_int(wr.failed, 0, "writers: every decision recorded during the purge");
 	is_int(r.purged.decisions, 5000, "writers: every old decision purged");
