@@ -9,7 +9,7 @@
  *
  * What hangs off a decision is found, not listed: every table with a
  * foreign key to decision (decision_rcpt, and whatever a later schema
- * step adds that declares REFERENCES decision (id)) loses the rows of the
+ * step adds that declares REFERENCES decision) loses the rows of the
  * decisions purged, explicitly and before the decision itself, so that
  * neither a missing ON DELETE CASCADE nor a connection without
  * foreign_keys leaves personal data behind or blocks the purge.
@@ -38,11 +38,12 @@
 #include "util.h"
 
 /* The decisions of one batch: the oldest before ?1, at most ?2 of them. */
-#define BATCH_IDS "SELECT id FROM decision WHERE time < ?1 ORDER BY time, id LIMIT ?2"
+#define BATCH_WHERE "WHERE time < ?1 ORDER BY time, id LIMIT ?2"
 
 struct dependent {
 	char *table;
-	char *column;
+	char *column;			/* its column that refers to ... */
+	char *key;			/* ... this column of decision (id, mostly) */
 };
 
 static int dependents(struct store *s, struct dependent **out, size_t *n);
@@ -58,7 +59,7 @@ int store_purge_count(struct store *s, long long before, struct purge_counts *ou
 	struct dependent *dep = NULL;
 	sqlite3_stmt *st = NULL;
 	size_t n = 0;
-	char *sql, *t, *c;
+	char *sql, *t, *c, *k;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -78,10 +79,12 @@ int store_purge_count(struct store *s, long long before, struct purge_counts *ou
 	for (size_t i = 0; i < n; i++) {
 		t = quote_ident(dep[i].table);
 		c = quote_ident(dep[i].column);
+		k = quote_ident(dep[i].key);
 		sql = xasprintf("SELECT count(*) FROM %s WHERE %s IN"
-				" (SELECT id FROM decision WHERE time < ?1)", t, c);
+				" (SELECT %s FROM decision WHERE time < ?1)", t, c, k);
 		free(t);
 		free(c);
+		free(k);
 		rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 		free(sql);
 		if (rc != SQLITE_OK)
@@ -115,7 +118,7 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 	struct dependent *dep = NULL;
 	size_t n = 0;
 	long long got, rcpts = 0, other = 0, decisions = -1;
-	char *sql, *t, *c;
+	char *sql, *t, *c, *k;
 
 	if (max <= 0) {
 		store_set_err(s, "purge: a batch must hold at least one decision");
@@ -134,9 +137,12 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 	for (size_t i = 0; i < n; i++) {
 		t = quote_ident(dep[i].table);
 		c = quote_ident(dep[i].column);
-		sql = xasprintf("DELETE FROM %s WHERE %s IN (" BATCH_IDS ")", t, c);
+		k = quote_ident(dep[i].key);
+		sql = xasprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM decision " BATCH_WHERE
+				")", t, c, k);
 		free(t);
 		free(c);
+		free(k);
 		got = delete_batch(s, sql, before, max);
 		free(sql);
 		if (got < 0)
@@ -146,8 +152,8 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 		else
 			other += got;
 	}
-	decisions = delete_batch(s, "DELETE FROM decision WHERE id IN (" BATCH_IDS ")", before,
-				 max);
+	decisions = delete_batch(s, "DELETE FROM decision WHERE id IN (SELECT id FROM decision "
+				 BATCH_WHERE ")", before, max);
 out:
 	dependents_free(dep, n);
 	if (store_exec(s, "PRAGMA secure_delete = FAST") < 0)
@@ -188,7 +194,8 @@ static long long delete_batch(struct store *s, const char *sql, long long before
  */
 static int dependents(struct store *s, struct dependent **out, size_t *n)
 {
-	static const char sql[] = "SELECT m.name, f.\"from\" FROM sqlite_master AS m,"
+	static const char sql[] = "SELECT m.name, f.\"from\", coalesce(f.\"to\", 'id')"
+				  " FROM sqlite_master AS m,"
 				  " pragma_foreign_key_list(m.name) AS f"
 				  " WHERE m.type = 'table' AND f.\"table\" = 'decision'"
 				  " ORDER BY m.name";
@@ -205,7 +212,9 @@ static int dependents(struct store *s, struct dependent **out, size_t *n)
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		(*out)[*n].table = store_column_dup(st, 0);
 		(*out)[*n].column = store_column_dup(st, 1);
-		if ((*out)[*n].table == NULL || (*out)[*n].column == NULL) {
+		(*out)[*n].key = store_column_dup(st, 2);
+		if ((*out)[*n].table == NULL || (*out)[*n].column == NULL ||
+		    (*out)[*n].key == NULL) {
 			(*n)++;
 			rc = SQLITE_CORRUPT;
 			break;
@@ -228,6 +237,7 @@ static void dependents_free(struct dependent *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].table);
 		free(v[i].column);
+		free(v[i].key);
 	}
 	free(v);
 }
