@@ -119,6 +119,7 @@ static const struct key keys[] = {
 	PATH("PidFile", pidfile, NULL),
 	NUM("UMask", umask, "007", 0, 0777, config_set_octal, config_dump_octal),
 	PATH("Database", database, "/var/lib/sikkermail/sikkermail.db"),
+	DURATION("Retention", retention, "396d", DAY, 3660 * DAY),
 	CHOICE("Mode", mode, "enforce", mode_choices),
 	LIST("InternalDomains", internal_domains, NULL, config_entry_domain),
 	CUSTOM("InternalNetworks", "127.0.0.0/8, ::1/128", config_set_networks,

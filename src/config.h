@@ -65,6 +65,7 @@ struct config {
 	char *pidfile;			/* PidFile; NULL = none */
 	int umask;			/* UMask; default 007 */
 	char *database;			/* Database; default /var/lib/sikkermail/sikkermail.db */
+	long retention;			/* Retention: seconds a decision is kept; default 396d */
 	enum mode mode;			/* Mode enforce|monitor; default enforce */
 
 	/* classification */

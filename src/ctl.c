@@ -49,6 +49,8 @@ static const char usage_text[] =
 	"                                        handle differently\n"
 	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS] [--postmap [TYPE:FILE]]\n"
 	"                                        a Postfix smtp_tls_policy_maps table\n"
+	"  purge [--before DATE] [--dry-run] [--vacuum]\n"
+	"                                        forget decisions older than Retention or DATE\n"
 	"  reload                                the running filter reads its configuration again\n"
 	"  check-mta [--config-dir DIR]          ways Postfix sends mail to recipients the filter\n"
 	"                                        never judged (aliases, BCC, milters after it)\n"
@@ -160,6 +162,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "report", ctl_report },
 		{ "export", ctl_export },
 		{ "replay", ctl_replay },
+		{ "purge", ctl_purge },
 		{ "reload", ctl_reload },
 		{ "check-mta", ctl_check_mta },
 		{ "held", ctl_held },

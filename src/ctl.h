@@ -13,6 +13,7 @@
  *     held [--since DATE] [--all] [--config-dir DIR]
  *     release|delete [--config-dir DIR] QUEUEID...
  *     replay --config FILE [--since DATE] [--until DATE] [--database DB] [--format F]
+ *     purge [--before DATE] [--dry-run] [--vacuum]
  *
  * Normal output goes to the FILE * in struct ctl (stdout); diagnostics go
  * through msg_* (stderr). Exit codes: CTL_EX_OK, CTL_EX_ERROR (bad input:
@@ -55,6 +56,7 @@ int ctl_cache(struct ctl *c, int argc, char **argv);	/* ctl_cert.c */
 int ctl_report(struct ctl *c, int argc, char **argv);	/* ctl_report.c */
 int ctl_export(struct ctl *c, int argc, char **argv);	/* ctl_export.c */
 int ctl_replay(struct ctl *c, int argc, char **argv);	/* ctl_replay.c */
+int ctl_purge(struct ctl *c, int argc, char **argv);	/* ctl_purge.c */
 
 /* ctl_usage_error - report a usage error (and the usage text); returns CTL_EX_USAGE. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,13 +11,15 @@
  * as root and give it to the run-time user; drop privileges (refusing to
  * go on as root); open the database as that user; write the pid file;
  * publish the runtime; start the mailbox notice thread (notice.c), the
- * reloader and libmilter; serve; report success to the starting process.
+ * retention purge thread (retention.c), the reloader and libmilter;
+ * serve; report success to the starting process.
  *
  * Signals: every signal the filter acts on is blocked in every thread and
  * taken by the main thread with sigwait(), while libmilter serves in a
  * thread of its own (milter_start). SIGUSR1 and SIGHUP reload: a reloader
- * thread builds a new runtime from the files and publishes it, or logs
- * why not and keeps the old one; the main thread goes straight back to
+ * thread builds a new runtime from the files and publishes it (and wakes
+ * the retention thread, for a changed Retention), or logs why not and
+ * keeps the old one; the main thread goes straight back to
  * sigwait, so that a signal sent to the process finds it waiting (the
  * kernel gives a process-directed signal to the main thread first when it
  * can take it). libmilter's own signal thread would take SIGHUP as "stop":
@@ -26,7 +28,8 @@
  * SIGTERM and SIGINT stop: libmilter stops accepting and stops serving
  * sessions between commands (the MTA tempfails those,
  * milter_default_action); callbacks under way, a decision with its
- * re-injected copy and record above all, are waited for; then the
+ * re-injected copy and record above all, are waited for; the retention
+ * thread ends after the batch it is purging, if any; then the
  * mailbox notices waiting for their digest are sent (notice.c, up to
  * NOTICE_FLUSH_SECONDS), and only then is the runtime released and the
  * process exits.
@@ -51,6 +54,7 @@
 #include "milter.h"
 #include "mime.h"
 #include "notice.h"
+#include "retention.h"
 #include "reinject.h"
 #include "runtime.h"
 #include "util.h"
@@ -228,7 +232,7 @@ int main(int argc, char **argv)
 	if (daemon_pidfile_write() != 0)
 		goto fail;
 	runtime_publish(rt);
-	if (notice_start() != 0)
+	if (notice_start() != 0 || retention_start() != 0)
 		goto fail;
 	if (pthread_create(&reload_thread, NULL, reloader, NULL) != 0 || milter_start() != 0) {
 		msg_error("cannot start threads");
@@ -259,6 +263,7 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&reload_cond);
 	pthread_mutex_unlock(&reload_lock);
 	pthread_join(reload_thread, NULL);
+	retention_stop();
 	if ((left = milter_drain(DRAIN_SECONDS)) > 0) {
 		/* something still runs: release nothing it may use, leave at once */
 		msg_warn("stop: %d decision(s) still under way after %d s", left, DRAIN_SECONDS);
@@ -417,6 +422,7 @@ static void reload(void)
 			msg_warn("reload: Socket and UserID keep their start-up values until a restart");
 		log_set_level(cfg->log_level);
 		runtime_publish(rt);
+		retention_wake();
 		msg_notice("reload accepted: configuration %s (generation %lu, %s mode)", cfg->path,
 			   rt->generation, mode_name(cfg->mode));
 	}

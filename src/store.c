@@ -3,7 +3,8 @@
  * prepared statements, and the tunnel, partner and freemail lists with
  * their provenance. The recorded message decisions are in
  * store_decision.c, the mailbox notices waiting for their digest in
- * store_notice.c, what became of held messages in store_held.c.
+ * store_notice.c, what became of held messages in store_held.c, the
+ * purge of old decisions (retention) in store_purge.c.
  *
  * Exports store_open, store_close, store_errmsg, the certificate cache,
  * the secret and the markers (see store.h); and, to the other
@@ -26,7 +27,13 @@
  * user_version holds the schema version. store_migrations[v] takes a
  * database from version v to v + 1; a read-write open applies the missing
  * steps in one transaction, so a later version adds a table by appending
- * one step. A new database also gets the built-in freemail list.
+ * one step. A new database also gets the built-in freemail list. A table
+ * that holds something about one decision refers to it with REFERENCES
+ * decision (id): that is how the purge (store_purge.c) finds it.
+ *
+ * Space: a new database is made with auto_vacuum INCREMENTAL, set before
+ * its first table (and before WAL mode, which writes the header), so
+ * that what the retention purge frees can go back to the file system.
  *
  * Lookups never answer "not found" when the database could not answer:
  * every SQLite error is LOOKUP_RETRY (or -1), with the reason in
@@ -160,9 +167,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 static int create_file(struct store *s);
 static int schema_state(struct store *s, int *app_id, int *version, int *objects);
-static int schema_check(struct store *s, bool *need_migrate);
+static int schema_check(struct store *s, bool *need_migrate, bool *empty);
 static int migrate(struct store *s);
-static int configure_connection(struct store *s);
+static int configure_connection(struct store *s, bool empty);
 static int load_builtin_freemail(struct store *s);
 
 /* ------------------------------------------------------------ open/close */
@@ -173,7 +180,7 @@ struct store *store_open(const char *path, enum store_mode mode, char **err)
 	/* never through a symbolic link: see create_file */
 	int flags = (mode == STORE_RO ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
 		    SQLITE_OPEN_NOFOLLOW;
-	bool need_migrate = false;
+	bool need_migrate = false, empty = false;
 	struct stat st;
 
 	s->path = xstrdup(path);
@@ -192,7 +199,7 @@ struct store *store_open(const char *path, enum store_mode mode, char **err)
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-	if (schema_check(s, &need_migrate) < 0 || configure_connection(s) < 0)
+	if (schema_check(s, &need_migrate, &empty) < 0 || configure_connection(s, empty) < 0)
 		goto fail;
 	if (need_migrate && migrate(s) < 0)
 		goto fail;
@@ -317,14 +324,18 @@ static int schema_state(struct store *s, int *app_id, int *version, int *objects
 	return -1;
 }
 
-/* schema_check - is this a sikkermail database we can use? Sets *need_migrate. */
-static int schema_check(struct store *s, bool *need_migrate)
+/*
+ * schema_check - is this a sikkermail database we can use? Sets
+ * *need_migrate, and *empty when the file holds no table yet.
+ */
+static int schema_check(struct store *s, bool *need_migrate, bool *empty)
 {
 	int app_id, version, objects;
 
 	if (schema_state(s, &app_id, &version, &objects) < 0)
 		return -1;
 	*need_migrate = false;
+	*empty = objects == 0;
 	if (app_id == 0 && objects == 0 && version == 0) {
 		if (s->mode != STORE_RW) {
 			store_set_err(s, "%s is an empty database, not (yet) a sikkermail database",
@@ -356,13 +367,20 @@ static int schema_check(struct store *s, bool *need_migrate)
 	return 0;
 }
 
-/* configure_connection - WAL, synchronous NORMAL (safe with WAL), foreign keys, secure delete. */
-static int configure_connection(struct store *s)
+/*
+ * configure_connection - WAL, synchronous NORMAL (safe with WAL), foreign
+ * keys, secure delete; and for a database without tables yet, incremental
+ * auto-vacuum, which can only be chosen before the first table (and
+ * before WAL mode writes the header).
+ */
+static int configure_connection(struct store *s, bool empty)
 {
 	if (store_exec(s, "PRAGMA foreign_keys = ON") < 0)
 		return -1;
 	if (s->mode == STORE_RO)
 		return 0;
+	if (empty && store_exec(s, "PRAGMA auto_vacuum = INCREMENTAL") < 0)
+		return -1;
 	/*
 	 * secure_delete fast: what is deleted (a mailbox notice naming a
 	 * subject, once it is sent) is overwritten in the pages written
@@ -482,6 +500,16 @@ int store_write_begin(struct store *s)
 		return 0;
 	pthread_mutex_unlock(&store_writer);
 	return -1;
+}
+
+int store_exec_alone(struct store *s, const char *sql)
+{
+	int rc;
+
+	pthread_mutex_lock(&store_writer);
+	rc = store_exec(s, sql);
+	pthread_mutex_unlock(&store_writer);
+	return rc;
 }
 
 int store_write_end(struct store *s, int rc)

@@ -79,6 +79,47 @@ int store_record_decision(struct store *s, const struct decision *d);
 int store_decisions_each(struct store *s, long long since, long long until,
 			 int (*fn)(const struct decision *d, void *arg), void *arg);
 
+/*
+ * Retention (store_purge.c). A decision is purged with every row that
+ * refers to it (its recipients with their evidence, and any table whose
+ * foreign key names decision).
+ *
+ * store_purge_count - how many decisions were recorded before `before`
+ * (unix time), and how many rows hang off them; 0 or -1.
+ * store_purge_batch - delete the oldest decisions recorded before
+ * `before`, at most max of them, with their rows, in one write
+ * transaction; adds what it deleted to *done. 1 when it deleted some, 0
+ * when none was left, -1 on error.
+ * store_reclaim - with auto_vacuum INCREMENTAL, give up to max_pages free
+ * pages back to the file system in one write (*freed says how many); with
+ * auto_vacuum NONE the free pages stay for the next rows (0, *freed 0).
+ * 0 or -1.
+ * store_vacuum - rebuild the file (VACUUM) with incremental auto-vacuum
+ * turned on, then checkpoint the WAL; *checkpointed false when another
+ * process's readers held the checkpoint up (their next checkpoint
+ * finishes it). Holds SQLite's write lock while it runs. 0 or -1.
+ * store_space - the file's pages: size, count, free, auto_vacuum mode
+ * (0 none, 1 full, 2 incremental). 0 or -1.
+ */
+struct purge_counts {
+	long long decisions;
+	long long rcpts;		/* rows of decision_rcpt */
+	long long other;		/* rows of other tables that refer to a decision */
+};
+
+struct store_space {
+	long long page_size;
+	long long page_count;
+	long long free_pages;
+	long long auto_vacuum;
+};
+
+int store_purge_count(struct store *s, long long before, struct purge_counts *out);
+int store_purge_batch(struct store *s, long long before, long max, struct purge_counts *done);
+int store_reclaim(struct store *s, long max_pages, long long *freed);
+int store_vacuum(struct store *s, bool *checkpointed);
+int store_space(struct store *s, struct store_space *out);
+
 /* A cached certificate answer for one address (certs.c decides what it means). */
 struct cert_cache_entry {
 	bool found;			/* a valid certificate, or "none found" */

@@ -6,7 +6,8 @@
  *
  * store.c owns the handle, the schema and the statement texts, and
  * exports the store_* helpers below; store_decision.c records and reads
- * back the decisions with them, store_notice.c keeps the mailbox notices.
+ * back the decisions with them, store_notice.c keeps the mailbox notices,
+ * store_purge.c forgets the decisions older than the retention period.
  *
  * The SQLite types are named here as structs, so that this header does
  * not need <sqlite3.h>: only the store*.c files include that.
@@ -76,6 +77,12 @@ int store_exec(struct store *s, const char *sql);
  */
 int store_write_begin(struct store *s);
 int store_write_end(struct store *s, int rc);
+/*
+ * store_exec_alone - run SQL that cannot be in a transaction (VACUUM)
+ * holding the process's writer mutex, so that this process's writers
+ * wait for it instead of meeting SQLite's lock. 0, or -1 with the error set.
+ */
+int store_exec_alone(struct store *s, const char *sql);
 /* store_list_replace_locked - replace a list inside the caller's write transaction; 0 or -1. */
 int store_list_replace_locked(struct store *s, enum list_kind kind, const struct list_entries *l);
 /* store_stmt_get - the statement, prepared on first use; NULL with the error set. */

@@ -140,6 +140,7 @@ static void test_defaults(void)
 	is_str(c->sendmail_path, "/usr/sbin/sendmail", "defaults: SendmailPath");
 	is_int(c->notice_delay, 60, "defaults: NoticeDelay 60");
 	ok(!c->hold_notice, "defaults: HoldNotice no");
+	is_int(c->retention, 396 * 86400, "defaults: Retention 396d (13 months)");
 	ok(c->syslog, "defaults: Syslog yes");
 	is_int(c->syslog_facility, log_facility_parse("mail"), "defaults: SyslogFacility mail");
 	is_int(c->log_level, log_level_parse("info"), "defaults: LogLevel info");
@@ -243,6 +244,10 @@ static const struct {
 	{ "NoticeDelay 1h", "NoticeDelay", "1h" },
 	{ "HoldNotice yes", "HoldNotice", "yes" },
 	{ "HoldNotice false", "HoldNotice", "no" },
+	{ "Retention 1d", "Retention", "1d" },
+	{ "Retention 2w", "Retention", "14d" },
+	{ "Retention 48h", "Retention", "2d" },
+	{ "Retention 3660d", "Retention", "3660d" },
 	{ "Syslog no", "Syslog", "no" },
 	{ "SyslogFacility local3", "SyslogFacility", "local3" },
 	{ "SyslogFacility DAEMON", "SyslogFacility", "daemon" },
@@ -346,6 +351,13 @@ static const struct {
 	{ "NoticeDelay soon",
 	  NAME ":1: NoticeDelay: bad value \"soon\": expected a duration such as 30s, 15m, 12h, 7d or 2w", 0 },
 	{ "NoticeDelay", NAME ":1: NoticeDelay: missing value", 0 },
+	{ "Retention 0", NAME ":1: Retention: 0 is out of range (1d..3660d)", 0 },
+	{ "Retention 12h", NAME ":1: Retention: 12h is out of range (1d..3660d)", 0 },
+	{ "Retention 3661d", NAME ":1: Retention: 3661d is out of range (1d..3660d)", 0 },
+	{ "Retention forever",
+	  NAME ":1: Retention: bad value \"forever\": expected a duration such as 30s, 15m, 12h, 7d or 2w", 0 },
+	{ "Retention 13m0", NAME ":1: Retention: bad value \"13m0\"", 1 },
+	{ "Retention", NAME ":1: Retention: missing value", 0 },
 	{ "PersonalToFreemail accept",
 	  NAME ":1: PersonalToFreemail: accept is never allowed: personal data may never go to a "
 	       "freemail provider, not even with TLS; use reject or hold", 0 },
