@@ -355,6 +355,8 @@ INSERT INTO decision_rcpt VALUES (2,0,'y@firma.example','tls','hold','PersonalTo
 INSERT INTO decision VALUES (3,1774695600,'A0000003','<g3@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','SecureMailbox');
 INSERT INTO decision_rcpt VALUES (3,0,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e, valid to 2027-01-31');
 INSERT INTO decision_rcpt VALUES (3,1,'v@kommune.dk','tunnel','encrypt','encrypted','TunnelDomains entry kommune.dk');
+INSERT INTO decision_facts VALUES (3,'yes','n/a',0,'hr@kp.dk','mailbox: function mailbox <hr@kp.dk> is not configured for encrypted mail');
+INSERT INTO held_outcome VALUES (2,'released','alice (sudo)',1774699200);
 INSERT INTO decision VALUES (4,1774767600,'A0000004','<g4@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'monitor','reject','deliver','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (4,0,'q@hotmail.com','freemail','reject','PersonalToFreemail',NULL);
 INSERT INTO decision VALUES (5,1774771200,'A0000005','<g5@kp.dk>','d@kp.dk','10.0.0.1',1,0,'none',NULL,1,'enforce','deliver','deliver','not-personal');
@@ -413,11 +415,19 @@ like "$(cat "$G")" "why: personal data to a freemail address"$'\n'"  personal" \
 blk=$(awk '/ref A0000003/ { p = 1 } p && /^  message-id/ { exit } p' "$G")
 like "$blk" "why: +the function mailbox for the encrypted message is not configured" \
 	"text: the refused whole message says why"
+like "$(echo "$blk" | tr -s ' \n' '  ')" "function mailbox <hr@kp.dk> is not configured for encrypted mail" \
+	"text: ... naming the function mailbox, from the database"
 like "$blk" "recipient: +e@certs.example \(encrypted: encrypt\)" "... and names its recipients (1)"
 like "$blk" "recipient: +v@kommune.dk \(tunnel: encrypt\)" "... (2)"
 like "$(grep -m1 A0000003 "$T/report.json.ref")" '"whole_message":true,.*"address":"e@certs.example".*"address":"v@kommune.dk"' \
 	"json: the whole-message refusal names its recipients"
 is "$(grep -c '^stopped,.*,A0000003,' "$T/report.csv.ref")" 2 "csv: a row for each of its recipients"
+# what became of the held message
+like "$(awk '/ref A0000002/ { p = 1 } p && /^  outcome/ { print; exit }' "$G")" \
+	"outcome: +released by alice \(sudo\) at 2026-03-28T13:00:00\+01:00" \
+	"text: the held message's release, by whom and when"
+like "$(grep -m1 A0000002 "$T/report.json.ref")" '"outcome":"released by alice \(sudo\) at 2026-03-28T13:00:00\+01:00"' \
+	"json: the same"
 # captions true to the mode
 like "$(cat "$G")" "Enforce mode: what was done. Monitor mode" "text: mixed modes, both said"
 # CPR findings listed, personal or not

@@ -266,16 +266,30 @@ static void test_report(void)
 
 		writers[i](&r, f);
 		fclose(f);
-		ok(strstr(buf, "released by alice (sudo) at 2026-03-28T") != NULL,
+		/* the page's own words and its local time format; the others the ISO time */
+		ok(strstr(buf, i == 3 ? "released by alice (sudo) at 2026-03-28 "
+				      : "released by alice (sudo) at 2026-03-28T") != NULL,
 		   "%s: the release, by whom and when", names[i]);
 		ok(i == 3 || strstr(buf, "held by") == NULL, "%s: no outcome made up", names[i]);
 		if (i == 0)
 			ok(strstr(buf, "  outcome:    held\n") != NULL,
 			   "text: the other one is still held");
 		if (i == 1)
-			ok(strstr(buf, ",evidence,outcome\n") != NULL, "csv: an outcome column");
+			ok(strstr(buf, ",reason,outcome\n") != NULL, "csv: an outcome column, the last");
 		if (i == 2)
 			ok(strstr(buf, "\"outcome\":\"held\"") != NULL, "json: the other one is held");
+		free(buf);
+	}
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		r.lang = REPORT_DA;
+		report_write_html(&r, f);
+		fclose(f);
+		ok(strstr(buf, "frigivet af alice (sudo) kl. 2026-03-28 ") != NULL,
+		   "html in Danish: the release in Danish");
 		free(buf);
 	}
 	report_free(&r);
