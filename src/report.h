@@ -21,7 +21,7 @@
  * Exports (report.c): report_init, report_add, report_finish,
  * report_free, report_clean, report_parse_date, report_time_string;
  * report_write_text, report_write_csv, report_write_json (report_write.c);
- * report_write_html (report_html.c).
+ * report_write_html (report_html.c); report_read_logs (report_log.c).
  */
 #ifndef SIKKERMAIL_REPORT_H
 #define SIKKERMAIL_REPORT_H
@@ -170,6 +170,14 @@ int report_parse_date(const char *s, int *year, int *month, int *day);
 
 /* report_time_string - t as local "YYYY-MM-DD HH:MM:SS" (iso: "YYYY-MM-DDTHH:MM:SS+hh:mm"). */
 void report_time_string(long long t, bool iso, char *buf, size_t size);
+
+/*
+ * report_read_logs - add the decisions the filter logged in files (- is
+ * standard input; plain or gzip-compressed), naming them in r->files and
+ * counting r->lines and r->bad_lines. 0, or -1 (reported) if a file
+ * cannot be read.
+ */
+int report_read_logs(struct report *r, const struct strlist *files);
 
 /* The writers; they only read the report. */
 void report_write_text(const struct report *r, FILE *out);

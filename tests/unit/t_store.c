@@ -429,6 +429,33 @@ static void test_decisions(struct store *s)
 	is_int(sn.n, 99, "stopped after the second decision");
 }
 
+static int collect_instance(const struct decision *d, void *arg)
+{
+	struct seen *sn = arg;
+	size_t len = strlen(sn->log);
+
+	snprintf(sn->log + len, sizeof(sn->log) - len, "%s %s|", d->queue_id,
+		 d->instance ? d->instance : "NULL");
+	return 0;
+}
+
+/* The InstanceName is recorded with the decision (NULL: recorded before there was one). */
+static void test_decision_instance(struct store *s)
+{
+	struct decision d;
+	struct seen sn = { 0 };
+
+	make_decision(&d, 60000, "I1", true);
+	d.instance = strdup("mx1.kp.dk");
+	is_int(store_record_decision(s, &d), 0, "record a decision with its instance");
+	decision_free(&d);
+	make_decision(&d, 60001, "I2", true);
+	is_int(store_record_decision(s, &d), 0, "record a decision without an instance");
+	decision_free(&d);
+	is_int(store_decisions_each(s, 60000, 60002, collect_instance, &sn), 0, "read them back");
+	is_str(sn.log, "I1 mx1.kp.dk|I2 NULL|", "the instance read back as recorded");
+}
+
 static void test_ro_errors(void)
 {
 	char *err = NULL, *p;
@@ -846,7 +873,8 @@ static long long db_int(const char *path, const char *sql)
  */
 static void test_upgrade(void)
 {
-	char *p = xasprintf("%s/v1.db", dir), *err = NULL, *msg = NULL;
+	char *p = xasprintf("%s/v1.db", dir), *err = NULL, *msg = NULL, *want;
+	int latest;
 	struct list_entries l = parse_list(LIST_TUNNEL, "t.txt", "kept.example,Kept\n");
 	struct list_entry e;
 	struct store *s;
@@ -858,22 +886,25 @@ static void test_upgrade(void)
 	is_int(store_list_replace(s, LIST_TUNNEL, &l, &err), 0, "upgrade: with a tunnel list");
 	store_close(s);
 	list_entries_free(&l);
-	is_int(db_int(p, "PRAGMA user_version"), 2, "upgrade: a new database has schema version 2");
+	latest = db_int(p, "PRAGMA user_version");
+	ok(latest >= 2, "upgrade: a new database has the latest schema version (%d)", latest);
 	ok(sqlite3_open(p, &db) == SQLITE_OK &&
-	   sqlite3_exec(db, "DROP TABLE notice; PRAGMA user_version = 1", NULL, NULL, &msg) ==
+	   sqlite3_exec(db, "DROP TABLE notice; ALTER TABLE decision DROP COLUMN instance;"
+			"PRAGMA user_version = 1", NULL, NULL, &msg) ==
 		   SQLITE_OK, "upgrade: made a version-1 database (no notice table)");
 	sqlite3_free(msg);
 	sqlite3_close(db);
 
 	ok(store_open(p, STORE_RO, &err) == NULL, "upgrade: read-only, a version-1 database is refused");
-	ok(err && strstr(err, "schema version 1, older than 2") != NULL, "... clearly: %s",
-	   err ? err : "NULL");
+	want = xasprintf("schema version 1, older than %d", latest);
+	ok(err && strstr(err, want) != NULL, "... clearly: %s", err ? err : "NULL");
+	free(want);
 	free(err);
 	err = NULL;
 	s = store_open(p, STORE_RW, &err);
 	if (!ok(s != NULL, "upgrade: read-write, it opens"))
 		diag("%s", err ? err : "?");
-	is_int(db_int(p, "PRAGMA user_version"), 2, "upgrade: now schema version 2");
+	is_int(db_int(p, "PRAGMA user_version"), latest, "upgrade: now the latest schema version");
 	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'notice'"), 1,
 	       "upgrade: with the notice table");
 	if (s != NULL) {
@@ -882,6 +913,9 @@ static void test_upgrade(void)
 		list_entry_free(&e);
 		is_int(store_notice_add(s, "sikker@kp.dk", 1, "Q9", "x\n"), 0,
 		       "upgrade: notices can be kept");
+		is_int(db_int(p, "SELECT count(*) FROM pragma_table_info('decision')"
+				 " WHERE name = 'instance'"), 1,
+		       "upgrade: decisions get their instance column");
 		is_str(match(s, LIST_FREEMAIL, "gmail.com", &e), "gmail.com",
 		       "upgrade: the freemail list is not loaded twice");
 		list_entry_free(&e);
@@ -907,6 +941,7 @@ int main(void)
 	test_list_cache_herd();
 	test_atomic(s);
 	test_decisions(s);
+	test_decision_instance(s);
 	store_close(s);
 	test_ro_errors();
 	test_foreign();
