@@ -503,8 +503,14 @@ static int set_scalar(struct parse_state *st, const char *key, char *v)
 	} else if (strcmp(key, "rule") == 0) {
 		d->rule = rule_of(v);
 	} else if (strcmp(key, "generation") == 0) {
-		rc = parse_count(v, LLONG_MAX, &n);
-		d->generation = (unsigned long)n;
+		char *end;
+
+		/* unsigned long: all of its range */
+		errno = 0;
+		if (v == NULL || v[0] < '0' || v[0] > '9')
+			rc = -1;
+		else if ((d->generation = strtoul(v, &end, 10)), errno != 0 || *end != '\0')
+			rc = -1;
 	} else if (strcmp(key, "recorded") == 0) {
 		bool recorded = true;
 

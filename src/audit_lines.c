@@ -31,7 +31,7 @@
 #define CAP_REASON 80
 #define CAP_RULE 34
 #define CAP_COPY 48
-#define CAP_FAILURE 80
+#define CAP_FAILURE 72
 #define CAP_RCPT 120
 #define CAP_EVIDENCE 360
 
@@ -225,13 +225,14 @@ static void rcpt_line(struct out *o, const struct decision *d, const char *id, s
 	const struct rcpt *r = &d->rcpts[i];
 
 	begin(o, "decision-rcpt", d, id);
-	put_num(o, "n", i + 1);
-	put_num(o, "of", d->n_rcpts);
 	put_str(o, "rcpt", r->addr.full != NULL ? r->addr.full : r->raw, CAP_RCPT);
 	put_word(o, "class", rclass_name(r->cls));
 	put_word(o, "action", action_name(r->action));
 	put_str(o, "rule", r->rule != NULL && r->rule[0] != '\0' ? r->rule : NULL, CAP_RULE);
 	put_str(o, "evidence", r->evidence, CAP_EVIDENCE);
+	/* last, as rcpts ends the summary: a kv line cut short lacks them or says another count */
+	put_num(o, "n", i + 1);
+	put_num(o, "of", d->n_rcpts);
 	end(o);
 }
 

@@ -82,30 +82,33 @@ is "$(wc -c <"$OUT")" 0 "... and no report at all"
 
 # ------------------------------------------------------------ the decisions
 
-sqlite3 "$DB" <<'EOF' || fail "insert the test decisions"
+# the columns the rows below give (later schema steps add more)
+DCOLS='id, time, queue_id, message_id, sender, client_addr, trusted, personal, personal_source,
+	personal_why, cpr_hits, mode, action, applied, rule'
+sqlite3 "$DB" <<EOF || fail "insert the test decisions"
 BEGIN;
-INSERT INTO decision VALUES (1,1774652340,'B0000000','<before@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (1,1774652340,'B0000000','<before@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (1,0,'early@gmail.com','freemail','reject','PersonalToFreemail',NULL);
-INSERT INTO decision VALUES (2,1774688400,'A0000001','<d1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (2,1774688400,'A0000001','<d1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (2,0,'x@gmail.com','freemail','reject','PersonalToFreemail','freemail list: gmail.com (built-in)');
 INSERT INTO decision_rcpt VALUES (2,1,'u@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
-INSERT INTO decision VALUES (3,1774692000,'A0000002','<d2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header <b>yes</b> & "so"',0,'enforce','hold','hold','PersonalToTLS');
+INSERT INTO decision ($DCOLS) VALUES (3,1774692000,'A0000002','<d2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header <b>yes</b> & "so"',0,'enforce','hold','hold','PersonalToTLS');
 INSERT INTO decision_rcpt VALUES (3,0,'y@firma.example','tls','hold','PersonalToTLS',NULL);
-INSERT INTO decision VALUES (4,1774695600,'A0000003','<d3@kp.dk>','c@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
+INSERT INTO decision ($DCOLS) VALUES (4,1774695600,'A0000003','<d3@kp.dk>','c@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
 INSERT INTO decision_rcpt VALUES (4,0,'z@gmail.com','freemail','deliver','not-personal',NULL);
 INSERT INTO decision_rcpt VALUES (4,1,'w@kommune.dk','tunnel','deliver','not-personal',NULL);
-INSERT INTO decision VALUES (5,1774699200,'A0000004','<d4@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','encrypt','encrypt','encrypted');
+INSERT INTO decision ($DCOLS) VALUES (5,1774699200,'A0000004','<d4@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','encrypt','encrypt','encrypted');
 INSERT INTO decision_rcpt VALUES (5,0,'v@kommune.dk','tunnel','deliver','tunnel',NULL);
 INSERT INTO decision_rcpt VALUES (5,1,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e');
-INSERT INTO decision VALUES (6,1774767600,'A0000005','<d5@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'monitor','reject','deliver','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (6,1774767600,'A0000005','<d5@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'monitor','reject','deliver','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (6,0,'q@hotmail.com','freemail','reject','PersonalToFreemail',NULL);
-INSERT INTO decision VALUES (7,1774771200,'A0000006','<d6@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','deliver','deliver','PersonalToPartner');
+INSERT INTO decision ($DCOLS) VALUES (7,1774771200,'A0000006','<d6@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','deliver','deliver','PersonalToPartner');
 INSERT INTO decision_rcpt VALUES (7,0,'p@lon.example.dk','partner','deliver','PersonalToPartner',NULL);
-INSERT INTO decision VALUES (8,1774821599,'A0000007','<d7@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','tempfail','tempfail','OnLookupFailure');
+INSERT INTO decision ($DCOLS) VALUES (8,1774821599,'A0000007','<d7@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','tempfail','tempfail','OnLookupFailure');
 INSERT INTO decision_rcpt VALUES (8,0,'r@slow.example','unknown','tempfail','OnLookupFailure',NULL);
-INSERT INTO decision VALUES (9,1774821600,'A0000008','<010190-1234.x@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 2 (0101901234, 311299-9999)',2,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (9,1774821600,'A0000008','<010190-1234.x@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 2 (0101901234, 311299-9999)',2,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (9,0,'2311850123@gmail.com','freemail','reject','PersonalToFreemail','note 1505821234');
-INSERT INTO decision VALUES (10,1774908000,'C0000000','<after@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (10,1774908000,'C0000000','<after@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (10,0,'late@gmail.com','freemail','reject','PersonalToFreemail',NULL);
 COMMIT;
 EOF
@@ -246,20 +249,20 @@ like "$(cat "$TEXT")" "cpr 2 \(010190-\*\*\*\*, 311299-\*\*\*\*\)" "text: reason
 # The same decisions as audit lines in two gateways' logs, in two syslog
 # formats, among other programs' lines, and one line cut short.
 cat >"$T/mx1.log" <<'EOF'
-Mar 27 23:59:00 mx1 sikkermail[100]: decision time=1774652340 queue_id=B0000000 message_id=<before@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=early@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+Mar 27 23:59:00 mx1 sikkermail-milter[100]: decision time=1774652340 queue_id=B0000000 message_id=<before@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=early@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
 Mar 28 10:00:00 mx1 postfix/smtpd[99]: connect from client.kp.dk[10.0.0.1]
-Mar 28 10:00:00 mx1 sikkermail[100]: decision time=1774688400 queue_id=A0000001 message_id=<d1@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=x@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="freemail list: gmail.com (built-in)" rcpt2=u@kp.dk class2=internal action2=deliver rule2=internal evidence2="InternalDomains entry kp.dk"
-Mar 28 11:00:00 mx1 sikkermail[100]: decision time=1774692000 queue_id=A0000002 message_id=<d2@kp.dk> sender=b@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header <b>yes</b> & \"so\"" cpr=0 action=hold applied=hold rule=PersonalToTLS rcpts=1 rcpt1=y@firma.example class1=tls action1=hold rule1=PersonalToTLS evidence1=-
-Mar 28 12:00:00 mx1 sikkermail[100]: decision time=1774695600 queue_id=A0000003 message_id=<d3@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=no personal_source=none personal_reason=- cpr=0 action=deliver applied=deliver rule=not-personal rcpts=2 rcpt1=z@gmail.com class1=freemail action1=deliver rule1=not-personal evidence1=- rcpt2=w@kommune.dk class2=tunnel action2=deliver rule2=not-personal evidence2=-
-Mar 28 13:00:00 mx1 sikkermail[100]: decision time=1774699200 queue_id=A0000004 message_id=<d4@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=encrypt applied=encrypt rule=encrypted rcpts=2 rcpt1=v@kommune.dk class1=tunnel action1=deliver rule1=tunnel evidence1=- rcpt2=e@certs.example class2=encrypted action2=encrypt rule2=encrypted evidence2="certificate CN=e"
-Mar 28 13:05:00 mx1 sikkermail[100]: decision time=1774699500 queue_id=A00000FF message_id=<cut@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=f@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=- rcpt2=g@gma
+Mar 28 10:00:00 mx1 sikkermail-milter[100]: decision time=1774688400 queue_id=A0000001 message_id=<d1@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=x@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="freemail list: gmail.com (built-in)" rcpt2=u@kp.dk class2=internal action2=deliver rule2=internal evidence2="InternalDomains entry kp.dk"
+Mar 28 11:00:00 mx1 sikkermail-milter[100]: decision time=1774692000 queue_id=A0000002 message_id=<d2@kp.dk> sender=b@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header <b>yes</b> & \"so\"" cpr=0 action=hold applied=hold rule=PersonalToTLS rcpts=1 rcpt1=y@firma.example class1=tls action1=hold rule1=PersonalToTLS evidence1=-
+Mar 28 12:00:00 mx1 sikkermail-milter[100]: decision time=1774695600 queue_id=A0000003 message_id=<d3@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=no personal_source=none personal_reason=- cpr=0 action=deliver applied=deliver rule=not-personal rcpts=2 rcpt1=z@gmail.com class1=freemail action1=deliver rule1=not-personal evidence1=- rcpt2=w@kommune.dk class2=tunnel action2=deliver rule2=not-personal evidence2=-
+Mar 28 13:00:00 mx1 sikkermail-milter[100]: decision time=1774699200 queue_id=A0000004 message_id=<d4@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=encrypt applied=encrypt rule=encrypted rcpts=2 rcpt1=v@kommune.dk class1=tunnel action1=deliver rule1=tunnel evidence1=- rcpt2=e@certs.example class2=encrypted action2=encrypt rule2=encrypted evidence2="certificate CN=e"
+Mar 28 13:05:00 mx1 sikkermail-milter[100]: decision time=1774699500 queue_id=A00000FF message_id=<cut@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=f@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=- rcpt2=g@gma
 EOF
 cat >"$T/mx2.log" <<'EOF'
-2026-03-29T09:00:00.000123+02:00 mx2 sikkermail[7]: decision time=1774767600 queue_id=A0000005 message_id=<d5@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=monitor personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=deliver rule=PersonalToFreemail rcpts=1 rcpt1=q@hotmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
-2026-03-29T10:00:00.000123+02:00 mx2 sikkermail[7]: decision time=1774771200 queue_id=A0000006 message_id=<d6@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=deliver applied=deliver rule=PersonalToPartner rcpts=1 rcpt1=p@lon.example.dk class1=partner action1=deliver rule1=PersonalToPartner evidence1=-
-2026-03-29T23:59:59.000000+02:00 mx2 sikkermail[7]: decision time=1774821599 queue_id=A0000007 message_id=<d7@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=tempfail applied=tempfail rule=OnLookupFailure rcpts=1 rcpt1=r@slow.example class1=unknown action1=tempfail rule1=OnLookupFailure evidence1=-
-2026-03-30T00:00:00.000000+02:00 mx2 sikkermail[7]: decision time=1774821600 queue_id=A0000008 message_id=<010190-1234.x@kp.dk> sender=cpr0101901234@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=cpr personal_reason="cpr 2 (0101901234, 311299-9999)" cpr=2 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=2311850123@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="note 1505821234"
-2026-03-31T00:00:00.000000+02:00 mx2 sikkermail[7]: decision time=1774908000 queue_id=C0000000 message_id=<after@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=late@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+2026-03-29T09:00:00.000123+02:00 mx2 sikkermail-milter[7]: decision time=1774767600 queue_id=A0000005 message_id=<d5@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=monitor personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=deliver rule=PersonalToFreemail rcpts=1 rcpt1=q@hotmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+2026-03-29T10:00:00.000123+02:00 mx2 sikkermail-milter[7]: decision time=1774771200 queue_id=A0000006 message_id=<d6@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=deliver applied=deliver rule=PersonalToPartner rcpts=1 rcpt1=p@lon.example.dk class1=partner action1=deliver rule1=PersonalToPartner evidence1=-
+2026-03-29T23:59:59.000000+02:00 mx2 sikkermail-milter[7]: decision time=1774821599 queue_id=A0000007 message_id=<d7@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=tempfail applied=tempfail rule=OnLookupFailure rcpts=1 rcpt1=r@slow.example class1=unknown action1=tempfail rule1=OnLookupFailure evidence1=-
+2026-03-30T00:00:00.000000+02:00 mx2 sikkermail-milter[7]: decision time=1774821600 queue_id=A0000008 message_id=<010190-1234.x@kp.dk> sender=cpr0101901234@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=cpr personal_reason="cpr 2 (0101901234, 311299-9999)" cpr=2 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=2311850123@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="note 1505821234"
+2026-03-31T00:00:00.000000+02:00 mx2 sikkermail-milter[7]: decision time=1774908000 queue_id=C0000000 message_id=<after@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=late@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
 EOF
 
 # same_counts FILE1 FILE2 NAME - the JSON counts (totals, days, routes, top lists) agree.
@@ -295,7 +298,7 @@ like "$(cat "$OUT")" '<h2>Gateways</h2>' "html: the gateway table when read from
 # ------------------------------------------------------------ the default period
 
 now=$(date +%s)
-sqlite3 "$DB" "INSERT INTO decision VALUES (11,$now,'N0000001','<now@kp.dk>','n@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');"
+sqlite3 "$DB" "INSERT INTO decision ($DCOLS) VALUES (11,$now,'N0000001','<now@kp.dk>','n@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');"
 sqlite3 "$DB" "INSERT INTO decision_rcpt VALUES (11,0,'n@example.com','tls','deliver','not-personal',NULL);"
 report
 like "$(cat "$OUT")" "Period: +$(date -d '29 days ago' +%F) to $(date +%F), 30 days" \
