@@ -176,7 +176,7 @@ static int next_line(gzFile f, struct strbuf *sb)
 	for (;;) {
 		if (gzgets(f, buf, sizeof(buf)) == NULL) {
 			gzerror(f, &zerr);
-			if (zerr != Z_OK && zerr != Z_BUF_ERROR)
+			if (zerr != Z_OK)	/* Z_BUF_ERROR: a compressed file cut short */
 				return -1;
 			return sb->len > 0 ? 1 : 0;
 		}

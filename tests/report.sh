@@ -19,6 +19,15 @@
 # share a database, miltertest drives the scenarios of tests/milter
 # through them, and the report - from the database and from the daemons'
 # logs - must agree with what the database holds.
+#
+# Then logs a SIEM can take: two daemons with their InstanceName, one
+# logging key=value and one JSON, each decide a message to 500
+# recipients; every line stays under 1000 bytes, the JSON lines parse,
+# and the report counts each message once per gateway - with each file
+# given twice too, from a gzip-compressed rotated log, and not at all
+# when a recipient line is missing. Lines that only look like the
+# filter's (another program's tag, the record quoted inside another
+# line) are not counted.
 
 . "$(dirname "$0")/lib/common.sh"
 
@@ -391,5 +400,95 @@ unlike "$(cat "$T/m.txt" "$T/m.csv" "$T/m.html" "$T/m.json")" "$CPR_RE" "filter:
 is "$?" 0 "report on the filter's logs: exit 0"
 same_counts "$T/m.json" "$T/ml.json" "filter: the logs give the same counts as the database"
 like "$(cat "$T/ml.json")" '"bad_lines":0' "filter: every decision line of the logs read"
+
+# ------------------------------------------------------------ logs a SIEM can take
+
+# Two gateways, one logging key=value, one JSON, each with its
+# InstanceName; through each, one personal message to 500 recipients with
+# a Message-ID and a sender longer than a line may hold.
+mconf gw-a "InstanceName gw-a"
+mconf gw-b "InstanceName gw-b" "LogFormat json"
+for name in gw-a gw-b; do
+	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
+		fail "$name daemon starts"
+		done_testing
+	fi
+	prefix=${name: -1}
+	miltertest_run "$M/$name.sock" many.lua "${prefix^^}500" >>"$M/many.log" ||
+		diag_file "$M/many.log"
+	milter_stop
+done
+# records NAME - the decision records of a gateway's log, without the tag
+records() { grep -a -E '^sikkermail-milter: (decision|\{)' "$M/$1.log" | sed 's/^sikkermail-milter: //'; }
+longest() { LC_ALL=C awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$1"; }
+for name in gw-a gw-b; do
+	is "$(records $name | wc -l)" 501 "$name: 500 recipients give a summary and 500 recipient lines"
+	n=$(longest "$M/$name.log")
+	ok "$name: every log line is under 1000 bytes (the longest has $n)" test "$n" -lt 1000
+	like "$(records $name | head -n 1)" 'kkkk\.\.\.\[cut\]' "$name: a long sender is cut, visibly"
+done
+like "$(records gw-a | head -n 1)" '^decision time=[0-9]+ instance=gw-a id=[^ ]+ queue_id=A5000001 ' \
+	"gw-a: kv, the summary carries the instance and the decision id"
+like "$(records gw-a | tail -n 1)" ' n=500 of=500$' "gw-a: the last recipient line says which it is"
+bad=0
+while IFS= read -r rec; do
+	printf '%s' "$rec" | "$JSONCHECK" 2>/dev/null || bad=$((bad + 1))
+done < <(records gw-b)
+is "$bad" 0 "gw-b: every line is one valid JSON object"
+like "$(records gw-b | head -n 1)" '^\{"type":"decision","time":[0-9]+,"instance":"gw-b","id":' \
+	"gw-b: JSON, the summary carries the instance"
+
+report --format json --log "$M/gw-a.log" "$M/gw-b.log"
+is "$RC" 0 "two gateways' logs: exit 0"
+like "$(cat "$OUT")" '"messages":2,' "two gateways' logs: 2 messages, each counted once"
+like "$(cat "$OUT")" '"lines":1002,"bad_lines":0' "two gateways' logs: every line read"
+like "$(cat "$OUT")" '\{"host":"gw-a","messages":1,"personal":1,"rejected":1,' \
+	"two gateways' logs: gw-a by its InstanceName"
+like "$(cat "$OUT")" '\{"host":"gw-b","messages":1,"personal":1,"rejected":1,' \
+	"two gateways' logs: gw-b by its InstanceName"
+report --format json --log "$M/gw-a.log" "$M/gw-a.log" "$M/gw-b.log" "$M/gw-b.log"
+like "$(cat "$OUT")" '"messages":2,' "each file given twice: still 2 messages"
+like "$(cat "$ERR")" "read more than once" "... saying that lines were read twice"
+
+# rotated: the first 200 lines in mail.log.1.gz, the rest in mail.log
+grep -a -E '^sikkermail-milter: decision' "$M/gw-a.log" >"$T/gw-a.all"
+head -n 200 "$T/gw-a.all" >"$T/mail.log.1" && gzip -f "$T/mail.log.1"
+tail -n +201 "$T/gw-a.all" >"$T/mail.log"
+report --format json --log "$T/mail.log.1.gz" "$T/mail.log"
+is "$RC" 0 "a gzip-compressed rotated log: exit 0"
+like "$(cat "$OUT")" '"messages":1,' "a decision split over mail.log.1.gz and mail.log is counted"
+like "$(cat "$OUT")" '"bad_lines":0' "... every line of the compressed file read"
+report --format json --log "$T/mail.log.1.gz"
+like "$(cat "$OUT")" '"messages":0,' "the compressed part alone: not counted"
+like "$(cat "$ERR")" "incomplete \(199 of 500 recipient lines\)" "... but reported as incomplete"
+grep -a -v ' n=7 of=500$' "$T/gw-a.all" >"$T/gap.log"
+report --format json --log "$T/gap.log"
+like "$(cat "$OUT")" '"messages":0,' "one recipient line missing: not counted"
+like "$(cat "$ERR")" "1 decisions with lines missing" "... and reported"
+gzip -c "$T/gw-a.all" | head -c 2000 >"$T/broken.gz"
+report --log "$T/broken.gz"
+is "$RC" 1 "a damaged compressed file: exit 1"
+like "$(cat "$ERR")" "cannot read .*broken.gz" "... naming it"
+
+# Only the filter's own lines count: the same record after another
+# program's tag, inside another program's message or inside one of the
+# filter's own warnings is not a decision.
+line=$(grep -m1 'queue_id=A0000001' "$T/mx1.log" | sed 's/^.*sikkermail-milter\[100\]: //')
+forged() { sed "s/queue_id=A0000001/queue_id=$1/" <<<"$line"; }
+{
+	echo "Mar 28 10:00:00 mx1 logger[55]: $(forged F0000001)"
+	echo "Mar 28 10:00:01 mx1 alice: $(forged F0000002)"
+	echo "Mar 28 10:00:02 mx1 alice: sikkermail-milter[100]: $(forged F0000003)"
+	echo "Mar 28 10:00:03 mx1 sikkermail-milter[100]: warning: LDAP server said: sikkermail-milter[100]: $(forged F0000004)"
+	echo "Mar 28 10:00:04 mx1 postfix/smtpd[99]: NOQUEUE: reject: RCPT from x[192.0.2.1]: 554 5.7.1 <a@b>: Relay access denied; from=<sikkermail-milter[1]: $(forged F0000005)> to=<a@b> proto=ESMTP"
+	echo "Mar 28 10:00:05 mx1 sikkermail-milter-x[100]: $(forged F0000006)"
+	echo "Mar 28 10:00:06 mx1 sikkermail-milter[100]: $(forged G0000001)"
+	echo "<22>1 2026-03-28T10:00:07+01:00 mx1 sikkermail-milter 100 - - $(forged G0000002)"
+} >"$T/forged.log"
+report "${PERIOD[@]}" --format json --log "$T/forged.log"
+is "$RC" 0 "forged lines: exit 0"
+like "$(cat "$OUT")" '"messages":2,' "forged lines: only the filter's own two lines count"
+like "$(cat "$OUT")" '"lines":2,"bad_lines":0' "forged lines: the others are not decision lines at all"
+unlike "$(cat "$OUT")" 'F000000' "forged lines: none of them listed"
 
 done_testing
