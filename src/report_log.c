@@ -254,6 +254,7 @@ static void read_line(struct reader *rd, const char *name, long lineno, const ch
 static void take_summary(struct reader *rd, struct entry *e, struct audit_record *rec,
 			 const char *host)
 {
+	decision_free(&e->d);	/* a queue id kept from a recipient line */
 	e->d = rec->d;
 	decision_init(&rec->d);
 	if (e->d.instance == NULL && host[0] != '\0')
@@ -280,6 +281,10 @@ static int take_rcpt(struct entry *e, struct audit_record *rec)
 	}
 	if (e->have[i])
 		return 1;
+	if (!e->have_summary && e->d.queue_id == NULL) {	/* to name it if the summary is lost */
+		e->d.queue_id = rec->d.queue_id;
+		rec->d.queue_id = NULL;
+	}
 	e->rcpts[i] = rec->d.rcpts[0];
 	rec->d.n_rcpts = 0;	/* taken: the record frees no recipient */
 	e->have[i] = true;
@@ -339,6 +344,7 @@ static char *make_key(size_t *len, const char *a, const char *b, const char *c, 
 {
 	const char *part[] = { a, b, c, d };
 	struct strbuf sb;
+	char *key;
 
 	sb_init(&sb);
 	sb_addc(&sb, '?');
@@ -347,7 +353,9 @@ static char *make_key(size_t *len, const char *a, const char *b, const char *c, 
 		sb_addmem(&sb, "", 1);
 	}
 	*len = sb.len;
-	return sb_steal(&sb);
+	key = sb_steal(&sb);
+	sb_free(&sb);
+	return key;
 }
 
 /* lookup - the entry of key, made if there is none. */
