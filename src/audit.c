@@ -806,13 +806,14 @@ int audit_parse_record(const char *rec, struct audit_record *r)
 		break;
 	case AUDIT_SUMMARY:
 		/* the recipients are on lines of their own: none here */
-		rc = r->id != NULL && st.have_action && st.n_rcpts >= 0 && r->d.n_rcpts == 0 ? 0 : -1;
+		if (r->id == NULL || !st.have_action || st.n_rcpts < 0 || r->d.n_rcpts != 0)
+			rc = -1;
 		r->of = (size_t)st.n_rcpts;
 		break;
 	default:
-		rc = r->id != NULL && st.have_n && st.have_of && r->n <= r->of &&
-				     r->d.n_rcpts == 1 && st.seen != NULL && st.seen[0] == ALL_RCPT_KEYS
-			     ? 0 : -1;
+		if (r->id == NULL || !st.have_n || !st.have_of || r->n > r->of ||
+		    r->d.n_rcpts != 1 || st.seen == NULL || st.seen[0] != ALL_RCPT_KEYS)
+			rc = -1;
 		break;
 	}
 	if (rc < 0)

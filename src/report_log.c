@@ -107,8 +107,8 @@ int report_read_logs(struct report *r, const struct strlist *files)
 			continue;
 		if (rc == 0 && !e->done) {
 			if (++rd.incomplete <= SHOWN)
-				msg_warn("%s: decision %s is incomplete (%s%zu of %zu recipient lines); "
-					 "not counted", e->where,
+				msg_warn("%s: decision %s is incomplete (%s%zu of %zu recipient "
+					 "lines); not counted", e->where,
 					 e->d.queue_id ? e->d.queue_id : "without queue id",
 					 e->have_summary ? "" : "no summary line, ", e->got, e->of);
 		}
@@ -120,7 +120,8 @@ int report_read_logs(struct report *r, const struct strlist *files)
 	if (rc != 0)
 		return -1;
 	if (rd.incomplete > 0)
-		msg_warn("%ld decisions with lines missing; they are not in the report", rd.incomplete);
+		msg_warn("%ld decisions with lines missing; they are not in the report",
+			 rd.incomplete);
 	if (r->bad_lines > SHOWN)
 		msg_warn("%ld more decision lines could not be read", r->bad_lines - SHOWN);
 	if (r->bad_lines > 0)
@@ -281,7 +282,8 @@ static int take_rcpt(struct entry *e, struct audit_record *rec)
 	}
 	if (e->have[i])
 		return 1;
-	if (!e->have_summary && e->d.queue_id == NULL) {	/* to name it if the summary is lost */
+	/* to name the decision if its summary is lost */
+	if (!e->have_summary && e->d.queue_id == NULL) {
 		e->d.queue_id = rec->d.queue_id;
 		rec->d.queue_id = NULL;
 	}
@@ -379,7 +381,8 @@ static struct entry *lookup(struct reader *rd, const char *key, size_t klen)
 		rd->slots = slots;
 		rd->n_slots = n;
 	}
-	for (i = hash(key, klen) % rd->n_slots; (e = rd->slots[i]) != NULL; i = (i + 1) % rd->n_slots)
+	for (i = hash(key, klen) % rd->n_slots; (e = rd->slots[i]) != NULL;
+	     i = (i + 1) % rd->n_slots)
 		if (e->klen == klen && memcmp(e->key, key, klen) == 0)
 			return e;
 	e = xcalloc(1, sizeof(*e));
