@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -112,13 +113,19 @@ static void put_key(struct out *o, const char *key)
 		sb_printf(o->sb, " %s=", key);
 }
 
-/* put_str - key and value, the value cut to cap bytes as written (cap > the marker + 2). */
+/*
+ * put_str - key and value, the value cut to cap bytes as written (cap >
+ * the marker + 2). A cut value is written as its own text would be: bare
+ * when what is left of it is, so that reading it back and writing it
+ * again gives the same line.
+ */
 static void put_str(struct out *o, const char *key, const char *v, size_t cap)
 {
-	const unsigned char *p;
+	const unsigned char *p, *end;
 	bool bare;
 	size_t total, room, used, n;
 	char buf[UNIT_MAX];
+	char *cut;
 
 	put_key(o, key);
 	if (v == NULL) {
@@ -132,19 +139,27 @@ static void put_str(struct out *o, const char *key, const char *v, size_t cap)
 		n = encode_unit(p, o->fmt, buf, &used);
 		total += used;
 	}
-	room = total <= cap ? total : cap - sizeof(AUDIT_CUT_MARK) + 1;
-	if (!bare) {
+	end = p;
+	if (total > cap) {
+		room = cap - (sizeof(AUDIT_CUT_MARK) - 1) - (bare ? 0 : 2);
+		for (p = (const unsigned char *)v; *p; p += n) {
+			n = encode_unit(p, o->fmt, buf, &used);
+			if (used > room)
+				break;
+			room -= used;
+		}
+		end = p;
+		cut = xstrndup(v, (size_t)(end - (const unsigned char *)v));
+		bare = o->fmt == AUDIT_KV && (cut[0] == '\0' || is_bare(cut));
+		free(cut);
+	}
+	if (!bare)
 		sb_addc(o->sb, '"');
-		room -= 2;
-	}
-	for (p = (const unsigned char *)v; *p; p += n) {
+	for (p = (const unsigned char *)v; p < end; p += n) {
 		n = encode_unit(p, o->fmt, buf, &used);
-		if (used > room)
-			break;
 		sb_addmem(o->sb, buf, used);
-		room -= used;
 	}
-	if (*p != '\0')
+	if (*end != '\0')
 		sb_adds(o->sb, AUDIT_CUT_MARK);
 	if (!bare)
 		sb_addc(o->sb, '"');
