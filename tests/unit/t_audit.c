@@ -14,6 +14,8 @@
 #include "audit.h"
 #include "tap.h"
 
+static char *huge(const char *pattern, size_t n);
+
 static struct rcpt *add(struct decision *d, const char *full, enum rclass cls, enum action act,
 			const char *rule, const char *evidence)
 {
@@ -550,6 +552,19 @@ static void test_lines_round_trip(void)
 		lines_round_trip(&d, AUDIT_JSON, text_only, name);
 		decision_free(&d);
 	}
+
+	/* cut values read back and write the same lines again, however they were quoted */
+	known_decision(&d);
+	free(d.message_id);
+	free(d.sender);
+	free(d.rcpts[0].evidence);
+	d.message_id = huge("a", 400);
+	d.message_id[399] = '=';	/* quoted only for what is cut off */
+	d.sender = huge("b\x01", 400);
+	d.rcpts[0].evidence = huge("K\xc3\xb8 \xff", 2000);
+	lines_round_trip(&d, AUDIT_KV, false, "kv: cut values");
+	lines_round_trip(&d, AUDIT_JSON, false, "json: cut values");
+	decision_free(&d);
 
 	/* NULLs, no recipients */
 	known_decision(&d);
