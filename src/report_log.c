@@ -226,8 +226,8 @@ static void read_line(struct reader *rd, const char *name, long lineno, const ch
 	}
 	e = lookup(rd, key, klen);
 	free(key);
-	if (e->where == NULL)
-		e->where = xasprintf("%s:%ld", name, lineno);
+	if (e->where == NULL && !e->done && ar.kind != AUDIT_WHOLE)
+		e->where = xasprintf("%s:%ld", name, lineno);	/* to name it if incomplete */
 	if (e->done) {
 		rd->duplicates++;
 	} else if (ar.kind == AUDIT_WHOLE) {
