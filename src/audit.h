@@ -42,7 +42,7 @@
 
 enum audit_format { AUDIT_KV, AUDIT_JSON };
 
-#define AUDIT_LINE_MAX 900		/* bytes of one logged line, before syslog's prefix */
+#define AUDIT_LINE_MAX 940		/* bytes of one logged line, before syslog's prefix */
 #define AUDIT_INSTANCE_MAX 40		/* InstanceName */
 #define AUDIT_CUT_MARK "...[cut]"	/* ends a value that was cut to fit the line */
 

@@ -24,15 +24,15 @@
 
 /* The share of a line each value may take, quotes and escapes included. */
 #define CAP_INSTANCE (AUDIT_INSTANCE_MAX + 2)
-#define CAP_ID 40
-#define CAP_QUEUE_ID 34
-#define CAP_MESSAGE_ID 80
-#define CAP_SENDER 80
-#define CAP_CLIENT 48
-#define CAP_REASON 80
-#define CAP_RULE 34
+#define CAP_ID 32		/* audit_new_id's are 20 or so */
+#define CAP_QUEUE_ID 30		/* Postfix's long ids are 17 at most */
+#define CAP_MESSAGE_ID 72
+#define CAP_SENDER 72
+#define CAP_CLIENT 48		/* an IPv6 address, quoted */
+#define CAP_REASON 152		/* with the masked CPR samples */
+#define CAP_RULE 28
 #define CAP_COPY 48
-#define CAP_FAILURE 72
+#define CAP_FAILURE 64		/* whole in the error line that goes with it */
 #define CAP_RCPT 120
 #define CAP_EVIDENCE 360
 

@@ -615,7 +615,7 @@ static void test_lines_bound(void)
 			d.time = LLONG_MAX;
 			d.generation = ULONG_MAX;
 			d.cpr_hits = INT_MAX;
-			d.trusted = d.personal = d.unrecorded = true;
+			d.unrecorded = true;	/* trusted, personal false: longer in JSON */
 			d.mode = MODE_MONITOR;
 			d.psrc = PSRC_HEADER;
 			d.action = d.applied = ACTION_TEMPFAIL;
