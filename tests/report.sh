@@ -427,6 +427,10 @@ for name in gw-a gw-b; do
 	ok "$name: every log line is under 1000 bytes (the longest has $n)" test "$n" -lt 1000
 	like "$(records $name | head -n 1)" 'kkkk\.\.\.\[cut\]' "$name: a long sender is cut, visibly"
 done
+is "$(q "SELECT instance FROM decision WHERE queue_id IN ('A5000001', 'B5000001') ORDER BY 1")" \
+	"$(printf 'gw-a\ngw-b')" "InstanceName recorded with each gateway's decision"
+is "$(q "SELECT count(*) FROM decision WHERE instance IS NOT '$(hostname)' AND queue_id NOT IN
+	('A5000001', 'B5000001')")" 0 "without InstanceName, the host name is recorded"
 like "$(records gw-a | head -n 1)" '^decision time=[0-9]+ instance=gw-a id=[^ ]+ queue_id=A5000001 ' \
 	"gw-a: kv, the summary carries the instance and the decision id"
 like "$(records gw-a | tail -n 1)" ' n=500 of=500$' "gw-a: the last recipient line says which it is"
