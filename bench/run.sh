@@ -258,17 +258,27 @@ rss() {			# rss PID FIELD - VmRSS, VmHWM (MiB) or Threads
 
 logsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
-# decisions_since LOG OFFSET TOKEN... - decision lines after byte OFFSET
-# that hold every TOKEN (key=value) as a whole field.
+# decisions_since LOG OFFSET TOKEN... - decisions logged after byte OFFSET
+# that hold every TOKEN (key=value) as a whole field; the fields of a
+# decision's recipient lines count as rcptN=, classN=, actionN=, ruleN=.
 decisions_since() {
 	local log=$1 off=$2
 	shift 2
-	tail -c +$((off + 1)) "$log" | grep -a -E '(^|: )decision time=' |
+	tail -c +$((off + 1)) "$log" | grep -a -E '(^|: )decision(-rcpt)? time=' |
 		awk -v toks="$*" 'BEGIN { n = split(toks, t, " ") }
-		{ l = " " $0 " "; ok = 1
-		  for (i = 1; i <= n; i++) if (index(l, " " t[i] " ") == 0) { ok = 0; break }
-		  c += ok }
-		END { print c + 0 }'
+		function id_of(s) { return match(s, / id=[^ ]+ /) ? substr(s, RSTART, RLENGTH) : "" }
+		/decision time=/ { id = id_of($0); if (id == "") id = "#" NR; order[++m] = id
+				   line[id] = " " $0 " "; next }
+		match($0, / n=[0-9]+ of=[0-9]+$/) {
+			split(substr($0, RSTART), f, /[ =]/); k = f[3]
+			s = substr($0, 1, RSTART - 1); s = substr(s, index(s, " rcpt="))
+			sub(/^ rcpt=/, " rcpt" k "=", s); sub(/ class=/, " class" k "=", s)
+			sub(/ action=/, " action" k "=", s); sub(/ rule=/, " rule" k "=", s)
+			line[id_of($0)] = line[id_of($0)] s " " }
+		END { for (j = 1; j <= m; j++) { l = line[order[j]]; ok = 1
+			for (i = 1; i <= n; i++) if (index(l, " " t[i] " ") == 0) { ok = 0; break }
+			c += ok }
+		      print c + 0 }'
 }
 
 copies_since() {	# copies_since LOG OFFSET - encrypted copies queued

@@ -117,6 +117,10 @@ grep -h 'decision time=' tests/report.sh | grep -v '^[[:space:]]*#' | head -6 |
 		printf '%s\n' "$l" >"$C/audit/report-$n"
 	done
 seed audit minimal 'decision time=1 action=hold applied=deliver rule=SomethingNew rcpts=0'
+seed audit summary 'decision time=1764400000 instance=mx1 id=6929a7c0-1f3a-1 queue_id=4F2A1C3B2D message_id=<a1@kp.dk> sender="K\\xc3\\xb8 \\\\" client=- trusted=yes mode=enforce generation=2 personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail copy=<c@kp.dk> failure="x...[cut]" recorded=no rcpts=0'
+seed audit rcpt 'decision-rcpt time=1764400000 instance=mx1 id=6929a7c0-1f3a-1 queue_id=4F2A1C3B2D rcpt=x@gmail.com class=freemail action=reject rule=PersonalToFreemail evidence="freemail list: gmail.com" n=1 of=2'
+seed audit json-summary '{"type":"decision","time":1764400000,"instance":"mx1","id":"I","queue_id":null,"message_id":"<a\\u0001\\ud83d\\udce7>","sender":"\\\\xff","client":null,"trusted":true,"mode":"monitor","generation":1,"personal":true,"personal_source":"cpr","personal_reason":null,"cpr":2,"action":"hold","applied":"deliver","rule":"PersonalToTLS","recorded":false,"rcpts":0}'
+seed audit json-rcpt '{"type":"decision-rcpt","time":1,"instance":"mx1","id":"I","queue_id":"Q","rcpt":"u@kp.dk","class":"internal","action":"deliver","rule":"internal","evidence":null,"n":2,"of":2}'
 seed audit quoted 'decision time=0 queue_id="a=b" message_id="<\\"q\\" \\\\x>" sender="" client=- trusted=no mode=monitor personal=no cpr=0 action=deliver applied=deliver rule=- rcpts=1 rcpt1="\\x01@x" class1=unknown action1=tempfail rule1=OnLookupFailure evidence1="a\\\\b"'
 
 # --- certs: "address\n" + DER, from a fresh test PKI

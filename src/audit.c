@@ -1,10 +1,14 @@
 /*
- * audit.c - one decision as one key=value line, and back.
+ * audit.c - the single decision line of earlier versions, and reading
+ * back every kind of logged record: that line, and the summary and
+ * recipient lines of audit_lines (audit_lines.c) in both formats.
  *
- * Exports audit_format and audit_parse (see audit.h). The line is what a
- * compliance officer reads to answer "why", so it carries every fact the
- * verdict was made from; sikkermail-ctl report reads it back, so every
- * value survives the round trip byte for byte.
+ * Exports audit_format, audit_parse, audit_parse_record and
+ * audit_record_free (see audit.h). The lines are what a compliance
+ * officer reads to answer "why", so they carry every fact the verdict
+ * was made from; sikkermail-ctl report reads them back, so every value
+ * survives the round trip byte for byte (in JSON, a byte that is not
+ * UTF-8 was written as the text \xHH and reads back as that text).
  *
  * Values: written bare when they consist of printable ASCII other than
  * '"', '\' and '='; otherwise double-quoted, with \" and \\ escapes, and
@@ -28,6 +32,9 @@
 
 struct parse_state {
 	struct decision *d;
+	struct audit_record *rec;	/* NULL for audit_parse */
+	enum audit_kind kind;
+	bool have_n, have_of;
 	long long n_rcpts;	/* rcpts=, -1 until seen */
 	bool have_action;
 	unsigned char *seen;	/* per recipient: bit i set once rcpt_keys[i]N was read */
@@ -58,6 +65,14 @@ static int hexval(int c);
 static int set_indexed(struct parse_state *st, const char *key, char *v);
 static void set_rcpt_address(struct rcpt *r, const char *v);
 static const char *rule_of(const char *v);
+static int set_rcpt_value(struct rcpt *r, size_t which, char *v);
+static int set_rcpt_field(struct parse_state *st, const char *key, char *v);
+static int parse_pairs(struct parse_state *st, const char *p);
+static int check_whole(struct parse_state *st);
+static int json_string(const char **pp, char **out);
+static int json_value(const char **pp, char **out);
+static int parse_json(struct parse_state *st, const char *p);
+static void utf8_put(struct strbuf *sb, unsigned long cp);
 
 static bool is_bare(const char *v)
 {
@@ -290,7 +305,7 @@ static int set_indexed(struct parse_state *st, const char *key, char *v)
 	size_t klen = strcspn(key, "0123456789"), which;
 	long long n;
 	struct rcpt *r;
-	int rc = -1, k;
+	int rc = -1;
 
 	for (which = 0; which < N_RCPT_KEYS; which++)
 		if (strlen(rcpt_keys[which]) == klen && strncmp(key, rcpt_keys[which], klen) == 0)
@@ -310,6 +325,17 @@ static int set_indexed(struct parse_state *st, const char *key, char *v)
 	}
 	st->seen[n - 1] |= 1u << which;
 	r = &st->d->rcpts[n - 1];
+	return set_rcpt_value(r, which, v);
+out:
+	free(v);
+	return rc;
+}
+
+/* set_rcpt_value - rcpt_keys[which] of r; takes v. */
+static int set_rcpt_value(struct rcpt *r, size_t which, char *v)
+{
+	int k, rc = -1;
+
 	switch (which) {
 	case 0:
 		set_rcpt_address(r, v);
@@ -337,6 +363,51 @@ static int set_indexed(struct parse_state *st, const char *key, char *v)
 out:
 	free(v);
 	return rc;
+}
+
+/*
+ * set_rcpt_field - a key of a recipient line: what every line carries
+ * (time, instance, id, queue_id), n and of, and the recipient's keys
+ * without number. Takes v; unknown keys are skipped.
+ */
+static int set_rcpt_field(struct parse_state *st, const char *key, char *v)
+{
+	long long n;
+	int rc;
+
+	for (size_t which = 0; which < N_RCPT_KEYS; which++) {
+		if (strcmp(key, rcpt_keys[which]) == 0) {
+			if (st->d->n_rcpts == 0)
+				decision_add_rcpt(st->d, "", NULL);
+			if (st->seen == NULL) {
+				st->seen = xcalloc(1, 1);
+				st->cap_seen = 1;
+			}
+			st->seen[0] |= 1u << which;
+			return set_rcpt_value(&st->d->rcpts[0], which, v);
+		}
+	}
+	if (strcmp(key, "n") == 0 || strcmp(key, "of") == 0) {
+		bool is_n = key[0] == 'n';
+
+		rc = parse_count(v, AUDIT_MAX_RCPTS, &n);
+		free(v);
+		if (rc < 0 || n < 1)
+			return -1;
+		if (is_n) {
+			st->rec->n = (size_t)n;
+			st->have_n = true;
+		} else {
+			st->rec->of = (size_t)n;
+			st->have_of = true;
+		}
+		return 0;
+	}
+	if (strcmp(key, "time") == 0 || strcmp(key, "instance") == 0 || strcmp(key, "id") == 0 ||
+	    strcmp(key, "queue_id") == 0)
+		return set_scalar(st, key, v);
+	free(v);
+	return 0;
 }
 
 static int parse_mode(const char *v, enum mode *out)
@@ -404,6 +475,15 @@ static int set_scalar(struct parse_state *st, const char *key, char *v)
 		return take(&d->failure, v);
 	if (strcmp(key, "mailbox") == 0)
 		return take(&d->mailbox, v);
+	if (strcmp(key, "instance") == 0)
+		return take(&d->instance, v);
+	if (strcmp(key, "id") == 0) {
+		if (st->rec == NULL || v == NULL) {
+			free(v);	/* an id means nothing to a single line; none is no id */
+			return st->rec == NULL ? 0 : -1;
+		}
+		return take(&st->rec->id, v);
+	}
 
 	if (strcmp(key, "time") == 0) {
 		rc = parse_count(v, LLONG_MAX, &n);
@@ -427,8 +507,14 @@ static int set_scalar(struct parse_state *st, const char *key, char *v)
 	} else if (strcmp(key, "rule") == 0) {
 		d->rule = rule_of(v);
 	} else if (strcmp(key, "generation") == 0) {
-		rc = parse_count(v, LLONG_MAX, &n);
-		d->generation = (unsigned long)n;
+		char *end;
+
+		/* unsigned long: all of its range */
+		errno = 0;
+		if (v == NULL || v[0] < '0' || v[0] > '9')
+			rc = -1;
+		else if ((d->generation = strtoul(v, &end, 10)), errno != 0 || *end != '\0')
+			rc = -1;
 	} else if (strcmp(key, "recorded") == 0) {
 		bool recorded = true;
 
@@ -436,6 +522,8 @@ static int set_scalar(struct parse_state *st, const char *key, char *v)
 		d->unrecorded = !recorded;
 	} else if (strcmp(key, "rcpts") == 0) {
 		rc = parse_count(v, AUDIT_MAX_RCPTS, &st->n_rcpts);
+	} else if (strcmp(key, "type") == 0 && st->rec != NULL) {
+		rc = -1;	/* JSON: only as the first key */
 	}
 	free(v);
 	return rc;
@@ -445,56 +533,306 @@ static int set_field(struct parse_state *st, const char *key, char *v)
 {
 	size_t klen = strlen(key);
 
+	if (st->kind == AUDIT_RCPT)
+		return set_rcpt_field(st, key, v);
+
 	if (klen > 0 && key[klen - 1] >= '0' && key[klen - 1] <= '9')
 		return set_indexed(st, key, v);
 	return set_scalar(st, key, v);
 }
 
-int audit_parse(const char *line, struct decision *d)
+/* parse_pairs - the key=value pairs from p to the end of the line, each given to set_field. */
+static int parse_pairs(struct parse_state *st, const char *p)
 {
-	struct parse_state st = { .d = d, .n_rcpts = -1 };
-	const char *p;
 	char *key, *v;
 	size_t klen;
 	int rc;
 
-	decision_init(d);
-	if ((p = find_start(line)) == NULL)
-		return -1;
 	for (;;) {
 		while (*p == ' ')
 			p++;
 		if (*p == '\0' || *p == '\n' || (*p == '\r' && p[1] == '\n'))
-			break;
+			return 0;
 		klen = strcspn(p, " =");
 		if (klen == 0 || p[klen] != '=')
-			goto bad;
+			return -1;
 		key = xstrndup(p, klen);
 		p += klen + 1;
 		if (read_value(&p, &v) < 0) {
 			free(key);
-			goto bad;
+			return -1;
 		}
 		if (*p != ' ' && *p != '\0' && *p != '\r' && *p != '\n') {
 			free(v);	/* "a"b: junk glued to a value */
 			free(key);
-			goto bad;
+			return -1;
 		}
-		rc = set_field(&st, key, v);	/* takes v */
+		rc = set_field(st, key, v);	/* takes v */
 		free(key);
 		if (rc < 0)
-			goto bad;
+			return -1;
 	}
-	/* a line cut short (syslog line limits) must not pass for a whole one */
-	if (!st.have_action || st.n_rcpts < 0 || (size_t)st.n_rcpts != d->n_rcpts)
-		goto bad;
+}
+
+/* check_whole - a single line is whole: a line cut short (syslog line limits) must not pass. */
+static int check_whole(struct parse_state *st)
+{
+	struct decision *d = st->d;
+
+	if (!st->have_action || st->n_rcpts < 0 || (size_t)st->n_rcpts != d->n_rcpts)
+		return -1;
 	for (size_t i = 0; i < d->n_rcpts; i++)
-		if (st.seen[i] != ALL_RCPT_KEYS)
+		if (st->seen[i] != ALL_RCPT_KEYS)
+			return -1;
+	return 0;
+}
+
+int audit_parse(const char *line, struct decision *d)
+{
+	struct parse_state st = { .d = d, .n_rcpts = -1, .kind = AUDIT_WHOLE };
+	const char *p;
+
+	decision_init(d);
+	if ((p = find_start(line)) == NULL || parse_pairs(&st, p) < 0 || check_whole(&st) < 0) {
+		free(st.seen);
+		decision_free(d);
+		return -1;
+	}
+	free(st.seen);
+	return 0;
+}
+
+/* ------------------------------------------------------------ JSON */
+
+static void utf8_put(struct strbuf *sb, unsigned long cp)
+{
+	if (cp < 0x80) {
+		sb_addc(sb, (int)cp);
+	} else if (cp < 0x800) {
+		sb_addc(sb, (int)(0xc0 | cp >> 6));
+		sb_addc(sb, (int)(0x80 | (cp & 0x3f)));
+	} else if (cp < 0x10000) {
+		sb_addc(sb, (int)(0xe0 | cp >> 12));
+		sb_addc(sb, (int)(0x80 | (cp >> 6 & 0x3f)));
+		sb_addc(sb, (int)(0x80 | (cp & 0x3f)));
+	} else {
+		sb_addc(sb, (int)(0xf0 | cp >> 18));
+		sb_addc(sb, (int)(0x80 | (cp >> 12 & 0x3f)));
+		sb_addc(sb, (int)(0x80 | (cp >> 6 & 0x3f)));
+		sb_addc(sb, (int)(0x80 | (cp & 0x3f)));
+	}
+}
+
+/* hex4 - four hex digits at p; -1 if they are not. */
+static long hex4(const char *p)
+{
+	long v = 0;
+	int h;
+
+	for (int i = 0; i < 4; i++) {
+		if ((h = hexval(p[i])) < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/* json_string - the string at *pp (at its '"'), decoded; \u0000 is refused. 0 or -1. */
+static int json_string(const char **pp, char **out)
+{
+	const unsigned char *p = (const unsigned char *)*pp + 1;
+	struct strbuf sb;
+	long cp, lo;
+	size_t n;
+
+	sb_init(&sb);
+	for (; *p != '"'; p++) {
+		if (*p < 0x20)
+			goto bad;	/* the end of the line, or a raw control character */
+		if (*p >= 0x80) {
+			if ((n = utf8_text_len(p)) == 0)
+				goto bad;
+			sb_addmem(&sb, p, n);
+			p += n - 1;
+			continue;
+		}
+		if (*p != '\\') {
+			sb_addc(&sb, *p);
+			continue;
+		}
+		switch (*++p) {
+		case '"': case '\\': case '/':
+			sb_addc(&sb, *p);
+			break;
+		case 'b': sb_addc(&sb, '\b'); break;
+		case 'f': sb_addc(&sb, '\f'); break;
+		case 'n': sb_addc(&sb, '\n'); break;
+		case 'r': sb_addc(&sb, '\r'); break;
+		case 't': sb_addc(&sb, '\t'); break;
+		case 'u':
+			if ((cp = hex4((const char *)p + 1)) <= 0 || (cp >= 0xdc00 && cp < 0xe000))
+				goto bad;
+			p += 4;
+			if (cp >= 0xd800 && cp < 0xdc00) {
+				if (p[1] != '\\' || p[2] != 'u' ||
+				    (lo = hex4((const char *)p + 3)) < 0xdc00 || lo >= 0xe000)
+					goto bad;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				p += 6;
+			}
+			utf8_put(&sb, (unsigned long)cp);
+			break;
+		default:
 			goto bad;
+		}
+	}
+	*pp = (const char *)p + 1;
+	*out = sb.s;
+	return 0;
+bad:
+	sb_free(&sb);
+	return -1;
+}
+
+/*
+ * json_value - a string, a whole number (as its digits), true or false
+ * (as "yes" or "no", the kv words) or null (NULL) at *pp. 0 or -1.
+ */
+static int json_value(const char **pp, char **out)
+{
+	const char *p = *pp;
+	size_t n;
+
+	*out = NULL;
+	if (*p == '"')
+		return json_string(pp, out);
+	if (strncmp(p, "null", 4) == 0) {
+		*pp = p + 4;
+		return 0;
+	}
+	if (strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0) {
+		*out = xstrdup(*p == 't' ? "yes" : "no");
+		*pp = p + (*p == 't' ? 4 : 5);
+		return 0;
+	}
+	if ((n = strspn(p, "0123456789")) == 0 || (n > 1 && *p == '0'))
+		return -1;
+	*out = xstrndup(p, n);
+	*pp = p + n;
+	return 0;
+}
+
+/*
+ * parse_json - one object of audit_lines' JSON: "type" first, then keys
+ * with plain values, nothing after the closing brace but the line end.
+ */
+static int parse_json(struct parse_state *st, const char *p)
+{
+	char *key = NULL, *v = NULL;
+	bool first = true;
+	int rc;
+
+	p += strspn(p + 1, " ") + 1;
+	for (;;) {
+		if (*p != '"' || json_string(&p, &key) < 0)
+			goto bad;
+		p += strspn(p, " ");
+		if (*p++ != ':')
+			goto bad;
+		p += strspn(p, " ");
+		if (json_value(&p, &v) < 0)
+			goto bad;
+		if (first) {
+			if (strcmp(key, "type") != 0 || v == NULL)
+				goto bad;
+			if (strcmp(v, "decision") == 0)
+				st->kind = AUDIT_SUMMARY;
+			else if (strcmp(v, "decision-rcpt") == 0)
+				st->kind = AUDIT_RCPT;
+			else
+				goto bad;
+			free(v);
+			rc = 0;
+		} else {
+			rc = set_field(st, key, v);	/* takes v */
+		}
+		v = NULL;
+		free(key);
+		key = NULL;
+		if (rc < 0)
+			goto bad;
+		first = false;
+		p += strspn(p, " ");
+		if (*p == '}')
+			break;
+		if (*p++ != ',')
+			goto bad;
+		p += strspn(p, " ");
+	}
+	p++;
+	p += strspn(p, " \r\n");
+	return *p == '\0' ? 0 : -1;
+bad:
+	free(key);
+	free(v);
+	return -1;
+}
+
+/* ------------------------------------------------------------ records */
+
+int audit_parse_record(const char *rec, struct audit_record *r)
+{
+	struct parse_state st = { .d = &r->d, .rec = r, .n_rcpts = -1 };
+	static const char whole[] = "decision ", rcpt[] = "decision-rcpt ";
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	decision_init(&r->d);
+	if (rec[0] == '{') {
+		rc = parse_json(&st, rec);
+	} else if (strncmp(rec, rcpt, sizeof(rcpt) - 1) == 0) {
+		st.kind = AUDIT_RCPT;
+		rc = parse_pairs(&st, rec + sizeof(rcpt) - 1);
+	} else if (strncmp(rec, whole, sizeof(whole) - 1) == 0) {
+		st.kind = AUDIT_WHOLE;
+		rc = parse_pairs(&st, rec + sizeof(whole) - 1);
+		if (rc == 0 && r->id != NULL)
+			st.kind = AUDIT_SUMMARY;
+	} else {
+		rc = -1;
+	}
+	if (rc < 0)
+		goto bad;
+	r->kind = st.kind;
+	switch (st.kind) {
+	case AUDIT_WHOLE:
+		rc = check_whole(&st);
+		break;
+	case AUDIT_SUMMARY:
+		/* the recipients are on lines of their own: none here */
+		if (r->id == NULL || !st.have_action || st.n_rcpts < 0 || r->d.n_rcpts != 0)
+			rc = -1;
+		r->of = (size_t)st.n_rcpts;
+		break;
+	default:
+		if (r->id == NULL || !st.have_n || !st.have_of || r->n > r->of ||
+		    r->d.n_rcpts != 1 || st.seen == NULL || st.seen[0] != ALL_RCPT_KEYS)
+			rc = -1;
+		break;
+	}
+	if (rc < 0)
+		goto bad;
 	free(st.seen);
 	return 0;
 bad:
 	free(st.seen);
-	decision_free(d);
+	audit_record_free(r);
 	return -1;
+}
+
+void audit_record_free(struct audit_record *r)
+{
+	free(r->id);
+	decision_free(&r->d);
+	memset(r, 0, sizeof(*r));
 }

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "config.h"
 #include "config_int.h"
 #include "log.h"
@@ -87,6 +88,9 @@ static const struct choice tls_choices[] = {
 };
 static const struct choice failure_choices[] = {
 	{ "tempfail", ACTION_TEMPFAIL, NULL }, { "hold", ACTION_HOLD, NULL }, { NULL, 0, NULL },
+};
+static const struct choice log_format_choices[] = {
+	{ "kv", AUDIT_KV, NULL }, { "json", AUDIT_JSON, NULL }, { NULL, 0, NULL },
 };
 static const struct choice cpr_choices[] = {
 	{ "off", CPR_OFF, NULL }, { "monitor", CPR_MONITOR, NULL },
@@ -166,6 +170,8 @@ static const struct key keys[] = {
 	BOOL("Syslog", syslog, "yes"),
 	CUSTOM("SyslogFacility", "mail", config_set_facility, config_dump_facility, 0),
 	CUSTOM("LogLevel", "info", config_set_level, config_dump_level, 0),
+	CHOICE("LogFormat", log_format, "kv", log_format_choices),
+	STR("InstanceName", instance_name, NULL, config_check_instance, 0),
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

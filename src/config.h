@@ -124,6 +124,8 @@ struct config {
 	bool syslog;			/* Syslog; default yes */
 	int syslog_facility;		/* SyslogFacility; default mail */
 	int log_level;			/* LogLevel; default info */
+	int log_format;			/* LogFormat kv|json (enum audit_format); default kv */
+	char *instance_name;		/* InstanceName; NULL = the host name */
 
 	unsigned *key_lines;		/* per key: the line it was first given on, 0 if not */
 };

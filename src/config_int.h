@@ -76,7 +76,7 @@ dump_fn config_dump_str, config_dump_bool, config_dump_choice, config_dump_int, 
 /* Checks of string values, for config_set_str. */
 check_fn config_check_path, config_check_socket, config_check_userid, config_check_field_name,
 	config_check_url, config_check_ldap_filter, config_check_cipher, config_check_reinject,
-	config_check_text, config_check_map;
+	config_check_text, config_check_map, config_check_instance;
 /* List entries, for config_set_list. */
 entry_fn config_entry_domain, config_entry_ldap_uri;
 

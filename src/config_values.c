@@ -23,6 +23,7 @@
 #include <sys/un.h>
 
 #include "address.h"
+#include "audit.h"
 #include "config.h"
 #include "config_int.h"
 #include "log.h"
@@ -426,6 +427,21 @@ bool config_check_field_name(struct parser *p, const char *v)
 		return true;
 	config_perr(p, "bad value \"%.*s%s\": expected a header field name (printable ASCII, "
 		    "no ':' or white space, at most %d characters)", QV(v), HEADER_NAME_MAX);
+	return false;
+}
+
+/*
+ * config_check_instance - InstanceName names the filter in every decision
+ * line and record: a short word that needs no quoting in either log format.
+ */
+bool config_check_instance(struct parser *p, const char *v)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:_-");
+
+	if (v[n] == '\0' && n > 0 && n <= AUDIT_INSTANCE_MAX)
+		return true;
+	config_perr(p, "bad value \"%.*s%s\": expected a name of letters, digits, '.', ':', "
+		    "'_' and '-', at most %d characters", QV(v), AUDIT_INSTANCE_MAX);
 	return false;
 }
 

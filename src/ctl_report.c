@@ -8,22 +8,18 @@
  * Exports ctl_report (ctl.h).
  *
  * The decisions come from the database (recorded by the filter on this
- * host) or, with --log, from syslog files of one or many gateways: every
- * line holding "decision time=" is read back with audit_parse, and the
- * host field of the syslog prefix names the gateway. A line that does
- * not parse (cut short by a syslog line limit, say) is counted and
- * reported, not fatal; a file that cannot be read is, because a report
- * that silently leaves a file out would tell the officer less than the
- * truth. From the database, a held message's outcome (released or
- * deleted, by whom, when: store_held.h) is shown with it; a log has
- * only the decision. Everything is read before anything is written, so an error
- * never leaves half a report behind.
+ * host) or, with --log, from syslog files of one or many gateways
+ * (report_log.c: only the filter's own lines, joined per decision, each
+ * counted once, the instance or the syslog host naming the gateway).
+ * From the database, a held message's outcome (released or deleted, by
+ * whom, when: store_held.h) is shown with it; a log has only the decision.
+ * Everything is read before anything is written, so an error never
+ * leaves half a report behind.
  *
  * SIKKERMAIL_NOW (unix time) in the environment stands in for the clock,
  * so that tests can make a report, "Generated" time and relative dates
  * included, that is the same byte for byte on every run.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,7 +28,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
@@ -41,9 +36,7 @@
 #include "store_held.h"
 #include "util.h"
 
-#define BAD_LINES_SHOWN 10	/* bad lines reported one by one; the rest counted */
 #define TOP_MAX 1000000
-#define HOST_MAX 256
 
 enum { FMT_TEXT, FMT_CSV, FMT_JSON, FMT_HTML };
 
@@ -73,11 +66,6 @@ static int parse_top(const char *s, size_t *top);
 static int read_store(struct ctl *c, struct report *r);
 static int add_decision(const struct decision *d, void *arg);
 static int add_outcome(const struct held_message *h, void *arg);
-static int read_logs(struct report *r, const struct strlist *files);
-static int read_log(struct report *r, const char *name);
-static void read_line(struct report *r, const char *name, long lineno, char *line);
-static const char *skip_timestamp(const char *p);
-static void syslog_host(const char *line, char *host, size_t size);
 
 int ctl_report(struct ctl *c, int argc, char **argv)
 {
@@ -103,7 +91,10 @@ int ctl_report(struct ctl *c, int argc, char **argv)
 	r.bom = a.bom;
 	if (a.csv_sep != '\0')
 		r.csv_sep = a.csv_sep;
-	rc = a.from_log ? read_logs(&r, &a.files) : read_store(c, &r);
+	if (a.from_log)
+		rc = report_read_logs(&r, &a.files) == 0 ? CTL_EX_OK : CTL_EX_ERROR;
+	else
+		rc = read_store(c, &r);
 	if (rc == CTL_EX_OK) {
 		report_finish(&r);
 		if (a.format == FMT_CSV)
@@ -325,123 +316,4 @@ static int read_store(struct ctl *c, struct report *r)
 	}
 	store_close(s);
 	return rc;
-}
-
-/* ------------------------------------------------------------ syslog files */
-
-static int read_logs(struct report *r, const struct strlist *files)
-{
-	for (size_t i = 0; i < files->n; i++) {
-		const char *name = strcmp(files->v[i], "-") == 0 ? "(stdin)" : files->v[i];
-		char *clean = report_clean(name);
-
-		strlist_add(&r->files, clean);
-		free(clean);
-		if (read_log(r, files->v[i]) != 0)
-			return CTL_EX_ERROR;
-	}
-	if (r->bad_lines > BAD_LINES_SHOWN)
-		msg_warn("%ld more decision lines could not be read", r->bad_lines - BAD_LINES_SHOWN);
-	if (r->bad_lines > 0)
-		msg_warn("%ld of %ld decision lines could not be read; they are not in the report",
-			 r->bad_lines, r->lines);
-	return CTL_EX_OK;
-}
-
-/* read_log - every decision line of one file (- is stdin); -1 if it cannot be read. */
-static int read_log(struct report *r, const char *file)
-{
-	bool is_stdin = strcmp(file, "-") == 0;
-	const char *name = is_stdin ? "(stdin)" : file;
-	FILE *f = is_stdin ? stdin : fopen(file, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	long lineno = 0;
-	int rc = 0;
-
-	if (f == NULL) {
-		msg_error("cannot open %s: %s", file, strerror(errno));
-		return -1;
-	}
-	while (getline(&line, &cap, f) >= 0)
-		read_line(r, name, ++lineno, line);
-	if (ferror(f)) {
-		msg_error("cannot read %s: %s", name, strerror(errno));
-		rc = -1;
-	}
-	free(line);
-	if (!is_stdin)
-		fclose(f);
-	return rc;
-}
-
-static void read_line(struct report *r, const char *name, long lineno, char *line)
-{
-	char host[HOST_MAX];
-	struct decision d;
-
-	if (strstr(line, "decision time=") == NULL)
-		return;
-	line[strcspn(line, "\r\n")] = '\0';
-	r->lines++;
-	if (audit_parse(line, &d) != 0) {
-		if (++r->bad_lines <= BAD_LINES_SHOWN)
-			msg_warn("%s:%ld: not a complete decision line; not counted", name, lineno);
-		return;
-	}
-	syslog_host(line, host, sizeof(host));
-	report_add(r, &d, host);
-	decision_free(&d);
-}
-
-/*
- * skip_timestamp - past the timestamp of a syslog line and its space:
- * "Nov 29 12:00:01 " (RFC 3164, journalctl) or "2026-11-29T12:00:01.5+01:00 "
- * (RFC 3339, rsyslog's high precision format), after an optional "<PRI>"
- * and RFC 5424 version; NULL if the line does not start with one.
- */
-static const char *skip_timestamp(const char *p)
-{
-	if (*p == '<') {
-		p += 1 + strspn(p + 1, "0123456789");
-		if (*p++ != '>')
-			return NULL;
-		if (p[0] == '1' && p[1] == ' ')
-			p += 2;
-	}
-	if (isalpha((unsigned char)p[0]) && isalpha((unsigned char)p[1]) &&
-	    isalpha((unsigned char)p[2]) && p[3] == ' ') {
-		p += 4;
-		p += strspn(p, " ");
-		if (!isdigit((unsigned char)*p))
-			return NULL;
-		p += strspn(p, "0123456789");
-		if (*p++ != ' ' || !isdigit((unsigned char)*p))
-			return NULL;
-		p += strspn(p, "0123456789:");
-	} else if (strspn(p, "0123456789") == 4 && p[4] == '-' && p[10] == 'T') {
-		p += strcspn(p, " ");
-	} else {
-		return NULL;
-	}
-	return *p == ' ' ? p + 1 : NULL;
-}
-
-/* syslog_host - the host field after the timestamp; "" when there is none. */
-static void syslog_host(const char *line, char *host, size_t size)
-{
-	const char *p = skip_timestamp(line);
-	size_t n;
-
-	host[0] = '\0';
-	if (p == NULL)
-		return;
-	n = strcspn(p, " ");
-	/* "prog[pid]:" right after the time: a local log without host field */
-	if (n == 0 || n >= size || p[n] != ' ' || p[n - 1] == ':' || memchr(p, '[', n) != NULL)
-		return;
-	if (strncmp(p, "decision", n) == 0 && n == 8)
-		return;
-	memcpy(host, p, n);
-	host[n] = '\0';
 }

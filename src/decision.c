@@ -27,6 +27,7 @@ void decision_free(struct decision *d)
 	free(d->message_id);
 	free(d->sender);
 	free(d->client_addr);
+	free(d->instance);
 	free(d->personal_why);
 	free(d->copy_id);
 	free(d->failure);

@@ -53,6 +53,7 @@ struct decision {
 	char *message_id;		/* Message-ID header, or NULL */
 	char *sender;			/* normalised envelope sender; "" for <> */
 	char *client_addr;		/* SMTP client address, or NULL */
+	char *instance;			/* InstanceName of the filter that decided, or NULL */
 	bool trusted;			/* trusted submitter */
 	bool personal;
 	enum personal_source psrc;

@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#define LOG_IDENT_MILTER "sikkermail-milter"	/* the daemon's syslog tag */
+
 /* log_init - set the identity and the destinations. Safe to call again. */
 void log_init(const char *ident, bool to_syslog, bool to_stderr, int facility);
 void log_set_level(int level);	/* a LOG_* priority */

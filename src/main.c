@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	struct passwd *pw;
 	int left, rc = 1;
 
-	log_init("sikkermail-milter", false, true, 0);
+	log_init(LOG_IDENT_MILTER, false, true, 0);
 	parse_options(argc, argv, &o);
 	config_file = o.config_path;
 	if (config_file == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 	if ((cfg = config_load_default(config_file)) == NULL)
 		return 1;
 	block_signals(&signals);
-	log_init("sikkermail-milter", cfg->syslog, true, cfg->syslog_facility);
+	log_init(LOG_IDENT_MILTER, cfg->syslog, true, cfg->syslog_facility);
 	log_set_level(cfg->log_level);
 	socket = o.socket ? o.socket : cfg->socket;
 	strlist_init(&errors);
@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 	msg_info("start version=%s mode=%s socket=%s config=%s user=%s", PACKAGE_VERSION,
 		 mode_name(cfg->mode), socket, cfg->path, pw ? pw->pw_name : "?");
 	if (!o.foreground) {
-		log_init("sikkermail-milter", cfg->syslog, false, cfg->syslog_facility);
+		log_init(LOG_IDENT_MILTER, cfg->syslog, false, cfg->syslog_facility);
 		daemon_started();
 	}
 	serve_signals(&signals);

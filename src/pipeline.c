@@ -492,7 +492,7 @@ static void step_headers(struct run *x)
 }
 
 /*
- * step_record - the record, from what was done, then the audit line. A
+ * step_record - the record, from what was done, then the audit lines. A
  * personal message that would now be delivered, with nothing copied yet,
  * is tempfailed when its decision cannot be recorded (SPEC section 8);
  * anything else goes on, and the audit line says it was not recorded.
@@ -501,9 +501,12 @@ static void step_record(struct run *x)
 {
 	struct decision *d = x->d;
 	struct store *s = facts_store(x->f);
-	struct strbuf sb;
-	char *why;
+	struct strlist lines;
+	char *why, *id;
 
+	free(d->instance);
+	d->instance = xstrdup(x->cfg->instance_name != NULL ? x->cfg->instance_name
+							     : audit_default_instance());
 	if (s == NULL || store_record_decision(s, d) != 0) {
 		why = xasprintf("decision not recorded in the database: %s",
 				s ? store_errmsg(s) : "unavailable");
@@ -516,10 +519,13 @@ static void step_record(struct run *x)
 			note_failure(d, FAIL_RECORD, why, s != NULL);
 		free(why);
 	}
-	sb_init(&sb);
-	audit_format(d, &sb);
-	msg_audit(sb.s);
-	sb_free(&sb);
+	strlist_init(&lines);
+	id = audit_new_id(d->time);
+	audit_lines(d, (enum audit_format)x->cfg->log_format, id, &lines);
+	for (size_t i = 0; i < lines.n; i++)
+		msg_audit(lines.v[i]);
+	strlist_free(&lines);
+	free(id);
 }
 
 /*

@@ -26,7 +26,7 @@
  * report_time_string, report_rule_words, report_reason, report_event_reason,
  * report_rcpt_reason, report_day_shown;
  * report_write_text, report_write_csv, report_write_json (report_write.c);
- * report_write_html (report_html.c).
+ * report_write_html (report_html.c); report_read_logs (report_log.c).
  */
 #ifndef SIKKERMAIL_REPORT_H
 #define SIKKERMAIL_REPORT_H
@@ -238,6 +238,14 @@ char *report_rcpt_reason(const struct report_rcpt *rc, enum report_lang lang);
 
 /* report_time_string - t as local "YYYY-MM-DD HH:MM:SS" (iso: "YYYY-MM-DDTHH:MM:SS+hh:mm"). */
 void report_time_string(long long t, bool iso, char *buf, size_t size);
+
+/*
+ * report_read_logs - add the decisions the filter logged in files (- is
+ * standard input; plain or gzip-compressed), naming them in r->files and
+ * counting r->lines and r->bad_lines. 0, or -1 (reported) if a file
+ * cannot be read.
+ */
+int report_read_logs(struct report *r, const struct strlist *files);
 
 /* The writers; they only read the report. */
 void report_write_text(const struct report *r, FILE *out);

@@ -115,6 +115,11 @@ static const char *const store_migrations[] = {
 	"  decision_id INTEGER PRIMARY KEY REFERENCES decision (id) ON DELETE CASCADE,"
 	"  flag TEXT NOT NULL, cpr_scan TEXT NOT NULL, already_encrypted INTEGER NOT NULL,"
 	"  mailbox TEXT, failure TEXT);",
+	/*
+	 * 4 -> 5: the InstanceName of the filter that decided, so that the
+	 * decisions of several gateways sharing a database can be told apart.
+	 */
+	"ALTER TABLE decision ADD COLUMN instance TEXT;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -131,13 +136,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " VALUES (?1, ?2, ?3, ?4)",
 	[ST_DECISION_INSERT] = "INSERT INTO decision (time, queue_id, message_id, sender,"
 			       " client_addr, trusted, personal, personal_source, personal_why,"
-			       " cpr_hits, mode, action, applied, rule) VALUES"
-			       " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+			       " cpr_hits, mode, action, applied, rule, instance) VALUES"
+			       " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[ST_RCPT_INSERT] = "INSERT INTO decision_rcpt (decision_id, idx, rcpt, class, action,"
 			   " rule, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_DECISIONS] = "SELECT id, time, queue_id, message_id, sender, client_addr, trusted,"
 			 " personal, personal_source, personal_why, cpr_hits, mode, action,"
-			 " applied, rule FROM decision WHERE time >= ?1 AND time < ?2"
+			 " applied, rule, instance FROM decision WHERE time >= ?1 AND time < ?2"
 			 " ORDER BY time, id",
 	[ST_RCPTS] = "SELECT rcpt, class, action, rule, evidence FROM decision_rcpt"
 		     " WHERE decision_id = ?1 ORDER BY idx",

@@ -71,6 +71,7 @@ static int insert_decision(struct store *s, const struct decision *d)
 	store_bind_text(st, 12, action_name(d->action));
 	store_bind_text(st, 13, action_name(d->applied));
 	store_bind_text(st, 14, d->rule);
+	store_bind_text(st, 15, d->instance);
 	rc = sqlite3_step(st);
 	store_stmt_done(st);
 	if (rc != SQLITE_DONE) {
@@ -222,6 +223,7 @@ static int read_decision(struct store *s, sqlite3_stmt *st, struct decision *d)
 	d->personal_why = store_column_dup(st, 9);
 	d->cpr_hits = sqlite3_column_int(st, 10);
 	d->rule = arena_keep(s, st, 14);
+	d->instance = store_column_dup(st, 15);
 	if ((psrc = name_lookup(s, st, 8, psrc_parse, "personal source")) < 0 ||
 	    (mode = name_lookup(s, st, 11, mode_parse, "mode")) < 0 ||
 	    (action = name_lookup(s, st, 12, action_parse, "action")) < 0 ||

@@ -28,6 +28,15 @@
 # share a database, miltertest drives the scenarios of tests/milter
 # through them, and the report - from the database and from the daemons'
 # logs - must agree with what the database holds.
+#
+# Then logs a SIEM can take: two daemons with their InstanceName, one
+# logging key=value and one JSON, each decide a message to 500
+# recipients; every line stays under 1000 bytes, the JSON lines parse,
+# and the report counts each message once per gateway - with each file
+# given twice too, from a gzip-compressed rotated log, and not at all
+# when a recipient line is missing. Lines that only look like the
+# filter's (another program's tag, the record quoted inside another
+# line) are not counted.
 
 . "$(dirname "$0")/lib/common.sh"
 
@@ -110,30 +119,33 @@ is "$(wc -c <"$OUT")" 0 "... and no report at all"
 
 # ------------------------------------------------------------ the decisions
 
-sqlite3 "$DB" <<'EOF' || fail "insert the test decisions"
+# the columns the rows below give (later schema steps add more)
+DCOLS='id, time, queue_id, message_id, sender, client_addr, trusted, personal, personal_source,
+	personal_why, cpr_hits, mode, action, applied, rule'
+sqlite3 "$DB" <<EOF || fail "insert the test decisions"
 BEGIN;
-INSERT INTO decision VALUES (1,1774652340,'B0000000','<before@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (1,1774652340,'B0000000','<before@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (1,0,'early@gmail.com','freemail','reject','PersonalToFreemail',NULL);
-INSERT INTO decision VALUES (2,1774688400,'A0000001','<d1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (2,1774688400,'A0000001','<d1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (2,0,'x@gmail.com','freemail','reject','PersonalToFreemail','freemail list: gmail.com (built-in)');
 INSERT INTO decision_rcpt VALUES (2,1,'u@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
-INSERT INTO decision VALUES (3,1774692000,'A0000002','<d2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header <b>yes</b> & "so"',0,'enforce','hold','hold','PersonalToTLS');
+INSERT INTO decision ($DCOLS) VALUES (3,1774692000,'A0000002','<d2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header <b>yes</b> & "so"',0,'enforce','hold','hold','PersonalToTLS');
 INSERT INTO decision_rcpt VALUES (3,0,'y@firma.example','tls','hold','PersonalToTLS',NULL);
-INSERT INTO decision VALUES (4,1774695600,'A0000003','<d3@kp.dk>','c@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
+INSERT INTO decision ($DCOLS) VALUES (4,1774695600,'A0000003','<d3@kp.dk>','c@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
 INSERT INTO decision_rcpt VALUES (4,0,'z@gmail.com','freemail','deliver','not-personal',NULL);
 INSERT INTO decision_rcpt VALUES (4,1,'w@kommune.dk','tunnel','deliver','not-personal',NULL);
-INSERT INTO decision VALUES (5,1774699200,'A0000004','<d4@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','encrypt','encrypt','encrypted');
+INSERT INTO decision ($DCOLS) VALUES (5,1774699200,'A0000004','<d4@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','encrypt','encrypt','encrypted');
 INSERT INTO decision_rcpt VALUES (5,0,'v@kommune.dk','tunnel','deliver','tunnel',NULL);
 INSERT INTO decision_rcpt VALUES (5,1,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e');
-INSERT INTO decision VALUES (6,1774767600,'A0000005','<d5@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'monitor','reject','deliver','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (6,1774767600,'A0000005','<d5@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'monitor','reject','deliver','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (6,0,'q@hotmail.com','freemail','reject','PersonalToFreemail',NULL);
-INSERT INTO decision VALUES (7,1774771200,'A0000006','<d6@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','deliver','deliver','PersonalToPartner');
+INSERT INTO decision ($DCOLS) VALUES (7,1774771200,'A0000006','<d6@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','deliver','deliver','PersonalToPartner');
 INSERT INTO decision_rcpt VALUES (7,0,'p@lon.example.dk','partner','deliver','PersonalToPartner',NULL);
-INSERT INTO decision VALUES (8,1774821599,'A0000007','<d7@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','tempfail','tempfail','OnLookupFailure');
+INSERT INTO decision ($DCOLS) VALUES (8,1774821599,'A0000007','<d7@kp.dk>','d@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','tempfail','tempfail','OnLookupFailure');
 INSERT INTO decision_rcpt VALUES (8,0,'r@slow.example','unknown','tempfail','OnLookupFailure',NULL);
-INSERT INTO decision VALUES (9,1774821600,'A0000008','<010190-1234.x@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 2 (0101901234, 311299-9999)',2,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (9,1774821600,'A0000008','<010190-1234.x@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 2 (0101901234, 311299-9999)',2,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (9,0,'2311850123@gmail.com','freemail','reject','PersonalToFreemail','note 1505821234');
-INSERT INTO decision VALUES (10,1774908000,'C0000000','<after@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (10,1774908000,'C0000000','<after@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (10,0,'late@gmail.com','freemail','reject','PersonalToFreemail',NULL);
 COMMIT;
 EOF
@@ -274,20 +286,20 @@ like "$(cat "$TEXT")" "cpr 2 \(010190-\*\*\*\*, 311299-\*\*\*\*\)" "text: reason
 # The same decisions as audit lines in two gateways' logs, in two syslog
 # formats, among other programs' lines, and one line cut short.
 cat >"$T/mx1.log" <<'EOF'
-Mar 27 23:59:00 mx1 sikkermail[100]: decision time=1774652340 queue_id=B0000000 message_id=<before@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=early@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+Mar 27 23:59:00 mx1 sikkermail-milter[100]: decision time=1774652340 queue_id=B0000000 message_id=<before@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=early@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
 Mar 28 10:00:00 mx1 postfix/smtpd[99]: connect from client.kp.dk[10.0.0.1]
-Mar 28 10:00:00 mx1 sikkermail[100]: decision time=1774688400 queue_id=A0000001 message_id=<d1@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=x@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="freemail list: gmail.com (built-in)" rcpt2=u@kp.dk class2=internal action2=deliver rule2=internal evidence2="InternalDomains entry kp.dk"
-Mar 28 11:00:00 mx1 sikkermail[100]: decision time=1774692000 queue_id=A0000002 message_id=<d2@kp.dk> sender=b@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header <b>yes</b> & \"so\"" cpr=0 action=hold applied=hold rule=PersonalToTLS rcpts=1 rcpt1=y@firma.example class1=tls action1=hold rule1=PersonalToTLS evidence1=-
-Mar 28 12:00:00 mx1 sikkermail[100]: decision time=1774695600 queue_id=A0000003 message_id=<d3@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=no personal_source=none personal_reason=- cpr=0 action=deliver applied=deliver rule=not-personal rcpts=2 rcpt1=z@gmail.com class1=freemail action1=deliver rule1=not-personal evidence1=- rcpt2=w@kommune.dk class2=tunnel action2=deliver rule2=not-personal evidence2=-
-Mar 28 13:00:00 mx1 sikkermail[100]: decision time=1774699200 queue_id=A0000004 message_id=<d4@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=encrypt applied=encrypt rule=encrypted rcpts=2 rcpt1=v@kommune.dk class1=tunnel action1=deliver rule1=tunnel evidence1=- rcpt2=e@certs.example class2=encrypted action2=encrypt rule2=encrypted evidence2="certificate CN=e"
-Mar 28 13:05:00 mx1 sikkermail[100]: decision time=1774699500 queue_id=A00000FF message_id=<cut@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=f@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=- rcpt2=g@gma
+Mar 28 10:00:00 mx1 sikkermail-milter[100]: decision time=1774688400 queue_id=A0000001 message_id=<d1@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=x@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="freemail list: gmail.com (built-in)" rcpt2=u@kp.dk class2=internal action2=deliver rule2=internal evidence2="InternalDomains entry kp.dk"
+Mar 28 11:00:00 mx1 sikkermail-milter[100]: decision time=1774692000 queue_id=A0000002 message_id=<d2@kp.dk> sender=b@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header <b>yes</b> & \"so\"" cpr=0 action=hold applied=hold rule=PersonalToTLS rcpts=1 rcpt1=y@firma.example class1=tls action1=hold rule1=PersonalToTLS evidence1=-
+Mar 28 12:00:00 mx1 sikkermail-milter[100]: decision time=1774695600 queue_id=A0000003 message_id=<d3@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=no personal_source=none personal_reason=- cpr=0 action=deliver applied=deliver rule=not-personal rcpts=2 rcpt1=z@gmail.com class1=freemail action1=deliver rule1=not-personal evidence1=- rcpt2=w@kommune.dk class2=tunnel action2=deliver rule2=not-personal evidence2=-
+Mar 28 13:00:00 mx1 sikkermail-milter[100]: decision time=1774699200 queue_id=A0000004 message_id=<d4@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=encrypt applied=encrypt rule=encrypted rcpts=2 rcpt1=v@kommune.dk class1=tunnel action1=deliver rule1=tunnel evidence1=- rcpt2=e@certs.example class2=encrypted action2=encrypt rule2=encrypted evidence2="certificate CN=e"
+Mar 28 13:05:00 mx1 sikkermail-milter[100]: decision time=1774699500 queue_id=A00000FF message_id=<cut@kp.dk> sender=c@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=2 rcpt1=f@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=- rcpt2=g@gma
 EOF
 cat >"$T/mx2.log" <<'EOF'
-2026-03-29T09:00:00.000123+02:00 mx2 sikkermail[7]: decision time=1774767600 queue_id=A0000005 message_id=<d5@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=monitor personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=deliver rule=PersonalToFreemail rcpts=1 rcpt1=q@hotmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
-2026-03-29T10:00:00.000123+02:00 mx2 sikkermail[7]: decision time=1774771200 queue_id=A0000006 message_id=<d6@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=deliver applied=deliver rule=PersonalToPartner rcpts=1 rcpt1=p@lon.example.dk class1=partner action1=deliver rule1=PersonalToPartner evidence1=-
-2026-03-29T23:59:59.000000+02:00 mx2 sikkermail[7]: decision time=1774821599 queue_id=A0000007 message_id=<d7@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=tempfail applied=tempfail rule=OnLookupFailure rcpts=1 rcpt1=r@slow.example class1=unknown action1=tempfail rule1=OnLookupFailure evidence1=-
-2026-03-30T00:00:00.000000+02:00 mx2 sikkermail[7]: decision time=1774821600 queue_id=A0000008 message_id=<010190-1234.x@kp.dk> sender=cpr0101901234@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=cpr personal_reason="cpr 2 (0101901234, 311299-9999)" cpr=2 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=2311850123@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="note 1505821234"
-2026-03-31T00:00:00.000000+02:00 mx2 sikkermail[7]: decision time=1774908000 queue_id=C0000000 message_id=<after@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=late@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+2026-03-29T09:00:00.000123+02:00 mx2 sikkermail-milter[7]: decision time=1774767600 queue_id=A0000005 message_id=<d5@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=monitor personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=deliver rule=PersonalToFreemail rcpts=1 rcpt1=q@hotmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
+2026-03-29T10:00:00.000123+02:00 mx2 sikkermail-milter[7]: decision time=1774771200 queue_id=A0000006 message_id=<d6@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=deliver applied=deliver rule=PersonalToPartner rcpts=1 rcpt1=p@lon.example.dk class1=partner action1=deliver rule1=PersonalToPartner evidence1=-
+2026-03-29T23:59:59.000000+02:00 mx2 sikkermail-milter[7]: decision time=1774821599 queue_id=A0000007 message_id=<d7@kp.dk> sender=d@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=tempfail applied=tempfail rule=OnLookupFailure rcpts=1 rcpt1=r@slow.example class1=unknown action1=tempfail rule1=OnLookupFailure evidence1=-
+2026-03-30T00:00:00.000000+02:00 mx2 sikkermail-milter[7]: decision time=1774821600 queue_id=A0000008 message_id=<010190-1234.x@kp.dk> sender=cpr0101901234@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=cpr personal_reason="cpr 2 (0101901234, 311299-9999)" cpr=2 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=2311850123@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1="note 1505821234"
+2026-03-31T00:00:00.000000+02:00 mx2 sikkermail-milter[7]: decision time=1774908000 queue_id=C0000000 message_id=<after@kp.dk> sender=a@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=PersonalToFreemail rcpts=1 rcpt1=late@gmail.com class1=freemail action1=reject rule1=PersonalToFreemail evidence1=-
 EOF
 
 # same_counts FILE1 FILE2 NAME - the JSON counts (totals, days, routes, top lists) agree.
@@ -534,7 +546,7 @@ like "$(cat "$OUT")" '<html lang="da">' "Language unset (da,en): a Danish page"
 # ------------------------------------------------------------ the default period
 
 now=$(date +%s)
-sqlite3 "$DB" "INSERT INTO decision VALUES (11,$now,'N0000001','<now@kp.dk>','n@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');"
+sqlite3 "$DB" "INSERT INTO decision ($DCOLS) VALUES (11,$now,'N0000001','<now@kp.dk>','n@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');"
 sqlite3 "$DB" "INSERT INTO decision_rcpt VALUES (11,0,'n@example.com','tls','deliver','not-personal',NULL);"
 report
 like "$(cat "$OUT")" "Period: +$(date -d '29 days ago' +%F) to $(date +%F), 30 days" \
@@ -627,5 +639,99 @@ unlike "$(cat "$T/m.txt" "$T/m.csv" "$T/m.html" "$T/m.json")" "$CPR_RE" "filter:
 is "$?" 0 "report on the filter's logs: exit 0"
 same_counts "$T/m.json" "$T/ml.json" "filter: the logs give the same counts as the database"
 like "$(cat "$T/ml.json")" '"bad_lines":0' "filter: every decision line of the logs read"
+
+# ------------------------------------------------------------ logs a SIEM can take
+
+# Two gateways, one logging key=value, one JSON, each with its
+# InstanceName; through each, one personal message to 500 recipients with
+# a Message-ID and a sender longer than a line may hold.
+mconf gw-a "InstanceName gw-a"
+mconf gw-b "InstanceName gw-b" "LogFormat json"
+for name in gw-a gw-b; do
+	if ! milter_start "$M/$name.conf" "$M/$name.sock" "$M/$name.log"; then
+		fail "$name daemon starts"
+		done_testing
+	fi
+	prefix=${name: -1}
+	miltertest_run "$M/$name.sock" many.lua "${prefix^^}500" >>"$M/many.log" ||
+		diag_file "$M/many.log"
+	milter_stop
+done
+# records NAME - the decision records of a gateway's log, without the tag
+records() { grep -a -E '^sikkermail-milter: (decision|\{)' "$M/$1.log" | sed 's/^sikkermail-milter: //'; }
+longest() { LC_ALL=C awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$1"; }
+for name in gw-a gw-b; do
+	is "$(records $name | wc -l)" 501 "$name: 500 recipients give a summary and 500 recipient lines"
+	n=$(longest "$M/$name.log")
+	ok "$name: every log line is under 1000 bytes (the longest has $n)" test "$n" -lt 1000
+	like "$(records $name | head -n 1)" 'kkkk\.\.\.\[cut\]' "$name: a long sender is cut, visibly"
+done
+is "$(q "SELECT instance FROM decision WHERE queue_id IN ('A5000001', 'B5000001') ORDER BY 1")" \
+	"$(printf 'gw-a\ngw-b')" "InstanceName recorded with each gateway's decision"
+is "$(q "SELECT count(*) FROM decision WHERE instance IS NOT '$(hostname)' AND queue_id NOT IN
+	('A5000001', 'B5000001')")" 0 "without InstanceName, the host name is recorded"
+like "$(records gw-a | head -n 1)" '^decision time=[0-9]+ instance=gw-a id=[^ ]+ queue_id=A5000001 ' \
+	"gw-a: kv, the summary carries the instance and the decision id"
+like "$(records gw-a | tail -n 1)" ' n=500 of=500$' "gw-a: the last recipient line says which it is"
+bad=0
+while IFS= read -r rec; do
+	printf '%s' "$rec" | "$JSONCHECK" 2>/dev/null || bad=$((bad + 1))
+done < <(records gw-b)
+is "$bad" 0 "gw-b: every line is one valid JSON object"
+like "$(records gw-b | head -n 1)" '^\{"type":"decision","time":[0-9]+,"instance":"gw-b","id":' \
+	"gw-b: JSON, the summary carries the instance"
+
+report --format json --log "$M/gw-a.log" "$M/gw-b.log"
+is "$RC" 0 "two gateways' logs: exit 0"
+like "$(cat "$OUT")" '"messages":2,' "two gateways' logs: 2 messages, each counted once"
+like "$(cat "$OUT")" '"lines":1002,"bad_lines":0' "two gateways' logs: every line read"
+like "$(cat "$OUT")" '\{"host":"gw-a","messages":1,"personal":1,"rejected":1,' \
+	"two gateways' logs: gw-a by its InstanceName"
+like "$(cat "$OUT")" '\{"host":"gw-b","messages":1,"personal":1,"rejected":1,' \
+	"two gateways' logs: gw-b by its InstanceName"
+report --format json --log "$M/gw-a.log" "$M/gw-a.log" "$M/gw-b.log" "$M/gw-b.log"
+like "$(cat "$OUT")" '"messages":2,' "each file given twice: still 2 messages"
+like "$(cat "$ERR")" "read more than once" "... saying that lines were read twice"
+
+# rotated: the first 200 lines in mail.log.1.gz, the rest in mail.log
+grep -a -E '^sikkermail-milter: decision' "$M/gw-a.log" >"$T/gw-a.all"
+head -n 200 "$T/gw-a.all" >"$T/mail.log.1" && gzip -f "$T/mail.log.1"
+tail -n +201 "$T/gw-a.all" >"$T/mail.log"
+report --format json --log "$T/mail.log.1.gz" "$T/mail.log"
+is "$RC" 0 "a gzip-compressed rotated log: exit 0"
+like "$(cat "$OUT")" '"messages":1,' "a decision split over mail.log.1.gz and mail.log is counted"
+like "$(cat "$OUT")" '"bad_lines":0' "... every line of the compressed file read"
+report --format json --log "$T/mail.log.1.gz"
+like "$(cat "$OUT")" '"messages":0,' "the compressed part alone: not counted"
+like "$(cat "$ERR")" "incomplete \(199 of 500 recipient lines\)" "... but reported as incomplete"
+grep -a -v ' n=7 of=500$' "$T/gw-a.all" >"$T/gap.log"
+report --format json --log "$T/gap.log"
+like "$(cat "$OUT")" '"messages":0,' "one recipient line missing: not counted"
+like "$(cat "$ERR")" "1 decisions with lines missing" "... and reported"
+gzip -c "$T/gw-a.all" | head -c 2000 >"$T/broken.gz"
+report --log "$T/broken.gz"
+is "$RC" 1 "a damaged compressed file: exit 1"
+like "$(cat "$ERR")" "cannot read .*broken.gz" "... naming it"
+
+# Only the filter's own lines count: the same record after another
+# program's tag, inside another program's message or inside one of the
+# filter's own warnings is not a decision.
+line=$(grep -m1 'queue_id=A0000001' "$T/mx1.log" | sed 's/^.*sikkermail-milter\[100\]: //')
+forged() { sed "s/queue_id=A0000001/queue_id=$1/" <<<"$line"; }
+{
+	echo "Mar 28 10:00:00 mx1 logger[55]: $(forged F0000001)"
+	echo "Mar 28 10:00:01 mx1 alice: $(forged F0000002)"
+	echo "Mar 28 10:00:02 mx1 alice: sikkermail-milter[100]: $(forged F0000003)"
+	echo "Mar 28 10:00:03 mx1 sikkermail-milter[100]: warning: LDAP server said: sikkermail-milter[100]: $(forged F0000004)"
+	echo "Mar 28 10:00:04 mx1 postfix/smtpd[99]: NOQUEUE: reject: RCPT from x[192.0.2.1]: 554 5.7.1 <a@b>: Relay access denied; from=<sikkermail-milter[1]: $(forged F0000005)> to=<a@b> proto=ESMTP"
+	echo "Mar 28 10:00:05 mx1 sikkermail-milter-x[100]: $(forged F0000006)"
+	echo "Mar 28 10:00:06 mx1 sikkermail-milter[100]: $(forged G0000001)"
+	echo "<22>1 2026-03-28T10:00:07+01:00 mx1 sikkermail-milter 100 - - $(forged G0000002)"
+} >"$T/forged.log"
+report "${PERIOD[@]}" --format json --log "$T/forged.log"
+is "$RC" 0 "forged lines: exit 0"
+like "$(cat "$OUT")" '"messages":2,' "forged lines: only the filter's own two lines count"
+like "$(cat "$OUT")" '"lines":2,"bad_lines":0' "forged lines: the others are not decision lines at all"
+unlike "$(cat "$OUT")" 'F000000' "forged lines: none of them listed"
 
 done_testing

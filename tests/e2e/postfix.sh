@@ -202,7 +202,7 @@ if sendmail -C "$PF_DIR" -i -f alice@kp.dk -- x-local@gmail.com <"$TEST_TMP/loca
 	ok "local submission: bounced to the sender" wait_for 20 bounced
 	ok "local submission: not delivered to x-local@gmail.com" \
 		test -z "$(grep -l -a "^X-Rcpt-Args: <x-local@gmail.com>" "$SINK_DIR"/* 2>/dev/null)"
-	line=$(grep -a "rcpt1=x-local@gmail.com " "$LOG" | tail -n 1)
+	line=$(decision_with_rcpt "$LOG" x-local@gmail.com)
 	like "$line" "(^| )applied=reject( |\$)" "local submission: decision line has applied=reject"
 else
 	fail "sendmail (local submission) accepted the message for processing"

@@ -75,7 +75,9 @@ msg split team@kp.dk
 sink_mark
 send split team@kp.dk
 accepted "split: the front smtpd queues it"
-split_line() { grep -a "message_id=<split\.$$@" "$LOG" | grep ' decision '; }
+split_line() {
+	joined_decision "$LOG" "$(grep -a "message_id=<split\.$$@" "$LOG" | grep ' decision ' | tail -n 1)"
+}
 has_split() { [ -n "$(split_line)" ]; }
 ok "split: the filter decides it on the back smtpd" wait_for 30 has_split
 like "$(split_line)" " rcpt1=victim2@gmail\\.com class1=freemail " \

@@ -377,7 +377,8 @@ is "$SEND_QID" "" "bad cached certificate: not queued"
 like "$SEND_REPLY" '^550[ -]5\.7\.[0-9]+ ' "bad cached certificate: refused 550 5.7.x"
 sleep 1
 is "$(sink_new | wc -l)" 0 "bad cached certificate: nothing delivered, not even to bob@"
-like "$(grep -a ' decision ' "$LOG" | tail -n 1)" ' rcpt2=garbage@example\.dk class2=tls ' \
+like "$(joined_decision "$LOG" "$(grep -a ' decision ' "$LOG" | tail -n 1)")" \
+	' rcpt2=garbage@example\.dk class2=tls ' \
 	"bad cached certificate: garbage@ judged tls (no valid certificate)"
 
 # ------------------------------------------------------------ GCM

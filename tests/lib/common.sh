@@ -28,7 +28,8 @@
 #   helpers:  wait_for SECONDS CMD..., pick_port VAR, free_port,
 #             port_in_use PORT, file_owner PATH, proc_user PID,
 #             give_to_test_user PATH..., as_test_user CMD...,
-#             decision_line LOG QUEUEID, has_decision LOG QUEUEID,
+#             decision_line LOG QUEUEID, joined_decision LOG SUMMARYLINE,
+#             decision_with_rcpt LOG ADDRESS, has_decision LOG QUEUEID,
 #             decision QUEUEID NAME ERE... (tests on the decision line in
 #             $LOG), sql DB QUERY, capture CMD... (sets OUT, ERR, RC)
 #
@@ -429,9 +430,48 @@ milter_stop() {
 	MILTER_PID=
 }
 
-# decision_line LOG QUEUEID - the daemon's decision line for a queue id.
+# decision_line LOG QUEUEID - the daemon's decision for a queue id, as
+# one line (joined_decision).
 decision_line() {
-	grep -a -E "(^|: )decision (.* )?queue_id=$2( |\$)" "$1" | tail -n 1
+	joined_decision "$1" "$(grep -a -E "(^|: )decision (.* )?queue_id=$2( |\$)" "$1" | tail -n 1)"
+}
+
+# joined_decision LOG SUMMARY - a summary line with the fields of its
+# recipient lines in LOG appended as rcptN=, classN=, actionN=, ruleN=
+# and evidenceN= (the single line of earlier versions, which the checks
+# match); a single line of an earlier version as it is.
+joined_decision() {
+	local log=$1 line=$2 id
+	[ -n "$line" ] || return 0
+	id=$(sed -nE 's/^.* id=([^ ]+) .*$/\1/p' <<<"$line")
+	if [ -z "$id" ]; then
+		printf '%s\n' "$line"
+		return 0
+	fi
+	printf '%s' "$line"
+	grep -a -F " id=$id " "$log" | grep -a -E '(^|: )decision-rcpt ' | awk '
+		match($0, / n=[0-9]+ of=[0-9]+$/) {
+			split(substr($0, RSTART), f, /[ =]/)
+			k = f[3]
+			s = substr($0, 1, RSTART - 1)
+			s = substr(s, index(s, " rcpt="))
+			sub(/^ rcpt=/, " rcpt" k "=", s)
+			sub(/ class=/, " class" k "=", s)
+			sub(/ action=/, " action" k "=", s)
+			sub(/ rule=/, " rule" k "=", s)
+			sub(/ evidence=/, " evidence" k "=", s)
+			printf "%s", s
+		}'
+	echo
+}
+
+# decision_with_rcpt LOG ADDRESS - the last decision (joined) with that recipient.
+decision_with_rcpt() {
+	local id
+	id=$(grep -a -E "(^|: )decision-rcpt .* rcpt=$2 " "$1" | tail -n 1 |
+		sed -nE 's/^.* id=([^ ]+) .*$/\1/p')
+	[ -n "$id" ] || return 0
+	joined_decision "$1" "$(grep -a -E "(^|: )decision .* id=$id " "$1" | tail -n 1)"
 }
 
 # as_test_user CMD... - run CMD as the daemon's user when we are root, so

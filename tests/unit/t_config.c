@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "tap.h"
@@ -144,6 +145,8 @@ static void test_defaults(void)
 	ok(c->syslog, "defaults: Syslog yes");
 	is_int(c->syslog_facility, log_facility_parse("mail"), "defaults: SyslogFacility mail");
 	is_int(c->log_level, log_level_parse("info"), "defaults: LogLevel info");
+	is_int(c->log_format, AUDIT_KV, "defaults: LogFormat kv");
+	ok(c->instance_name == NULL, "defaults: no InstanceName (the host name is used)");
 	is_int(c->refcount, 1, "defaults: refcount 1");
 	config_unref(c);
 
@@ -254,6 +257,10 @@ static const struct {
 	{ "LogLevel debug", "LogLevel", "debug" },
 	{ "LogLevel 4", "LogLevel", "warning" },
 	{ "LogLevel 2", "LogLevel", "2" },
+	{ "LogFormat json", "LogFormat", "json" },
+	{ "LogFormat kv", "LogFormat", "kv" },
+	{ "InstanceName mx1.kp.dk", "InstanceName", "mx1.kp.dk" },
+	{ "InstanceName gw_2:25-A", "InstanceName", "gw_2:25-A" },
 	/* comments, case, white space */
 	{ "Mode monitor # during roll-out", "Mode", "monitor" },
 	{ "Mode monitor\t#tab", "Mode", "monitor" },
@@ -461,6 +468,13 @@ static const struct {
 	{ "Reinject lmtp:x:24", NAME ":1: Reinject: bad value \"lmtp:x:24\"", 1 },
 	{ "SyslogFacility kern", NAME ":1: SyslogFacility: bad value \"kern\": expected mail, daemon, user or local0..local7", 0 },
 	{ "LogLevel loud", NAME ":1: LogLevel: bad value \"loud\": expected error, warning, notice, info, debug or 0..7", 0 },
+	{ "LogFormat xml", NAME ":1: LogFormat: bad value \"xml\": expected kv or json", 0 },
+	{ "LogFormat", NAME ":1: LogFormat: missing value", 0 },
+	{ "InstanceName mx 1", NAME ":1: InstanceName: bad value \"mx 1\": expected a name of letters, digits, '.', ':', '_' and '-', at most 40 characters", 0 },
+	{ "InstanceName mx\"1", NAME ":1: InstanceName: bad value \"mx\"1\": expected a name", 1 },
+	{ "InstanceName m=x", NAME ":1: InstanceName: bad value \"m=x\": expected a name", 1 },
+	{ "InstanceName K\xc3\xb8" "benhavn", NAME ":1: InstanceName: bad value", 1 },
+	{ "InstanceName 12345678901234567890123456789012345678901", NAME ":1: InstanceName: bad value \"12345678901234567890123456789012345678901\": expected a name", 1 },
 	{ "SecureMailbox sikker@kp.dk /k.pem", NAME ":1: SecureMailbox: expected ADDRESS KEYFILE CERTFILE", 0 },
 	{ "SecureMailbox sikker@kp.dk /k.pem /c.pem /x", NAME ":1: SecureMailbox: expected ADDRESS KEYFILE CERTFILE", 0 },
 	{ "SecureMailbox sikker /k.pem /c.pem", NAME ":1: SecureMailbox: bad address \"sikker\": ", 1 },

@@ -429,6 +429,33 @@ static void test_decisions(struct store *s)
 	is_int(sn.n, 99, "stopped after the second decision");
 }
 
+static int collect_instance(const struct decision *d, void *arg)
+{
+	struct seen *sn = arg;
+	size_t len = strlen(sn->log);
+
+	snprintf(sn->log + len, sizeof(sn->log) - len, "%s %s|", d->queue_id,
+		 d->instance ? d->instance : "NULL");
+	return 0;
+}
+
+/* The InstanceName is recorded with the decision (NULL: recorded before there was one). */
+static void test_decision_instance(struct store *s)
+{
+	struct decision d;
+	struct seen sn = { 0 };
+
+	make_decision(&d, 60000, "I1", true);
+	d.instance = strdup("mx1.kp.dk");
+	is_int(store_record_decision(s, &d), 0, "record a decision with its instance");
+	decision_free(&d);
+	make_decision(&d, 60001, "I2", true);
+	is_int(store_record_decision(s, &d), 0, "record a decision without an instance");
+	decision_free(&d);
+	is_int(store_decisions_each(s, 60000, 60002, collect_instance, &sn), 0, "read them back");
+	is_str(sn.log, "I1 mx1.kp.dk|I2 NULL|", "the instance read back as recorded");
+}
+
 static void test_ro_errors(void)
 {
 	char *err = NULL, *p;
@@ -931,7 +958,8 @@ static void test_upgrade(void)
 	/* back to version 1: what every later step made goes */
 	ok(sqlite3_open(p, &db) == SQLITE_OK &&
 	   sqlite3_exec(db, "DROP TABLE notice; DROP TABLE held_outcome; DROP TABLE decision_facts;"
-			    " DROP INDEX decision_queue_id; PRAGMA user_version = 1",
+			    " DROP INDEX decision_queue_id; ALTER TABLE decision DROP COLUMN instance;"
+			    " PRAGMA user_version = 1",
 			NULL, NULL, &msg) == SQLITE_OK,
 	   "upgrade: made a version-1 database (no notice, held_outcome or decision_facts table)");
 	sqlite3_free(msg);
@@ -947,6 +975,8 @@ static void test_upgrade(void)
 	if (!ok(s != NULL, "upgrade: read-write, it opens"))
 		diag("%s", err ? err : "?");
 	is_int(db_int(p, "PRAGMA user_version"), latest, "upgrade: now the newest schema version");
+	is_int(db_int(p, "SELECT count(*) FROM pragma_table_info('decision')"
+			 " WHERE name = 'instance'"), 1, "upgrade: with the decision's instance");
 	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'notice'"), 1,
 	       "upgrade: with the notice table");
 	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'held_outcome'"), 1,
@@ -959,6 +989,9 @@ static void test_upgrade(void)
 		list_entry_free(&e);
 		is_int(store_notice_add(s, "sikker@kp.dk", 1, "Q9", "x\n"), 0,
 		       "upgrade: notices can be kept");
+		is_int(db_int(p, "SELECT count(*) FROM pragma_table_info('decision')"
+				 " WHERE name = 'instance'"), 1,
+		       "upgrade: decisions get their instance column");
 		is_str(match(s, LIST_FREEMAIL, "gmail.com", &e), "gmail.com",
 		       "upgrade: the freemail list is not loaded twice");
 		list_entry_free(&e);
@@ -984,6 +1017,7 @@ int main(void)
 	test_list_cache_herd();
 	test_atomic(s);
 	test_decisions(s);
+	test_decision_instance(s);
 	store_close(s);
 	test_ro_errors();
 	test_foreign();
