@@ -26,13 +26,14 @@
 #define CAP_INSTANCE (AUDIT_INSTANCE_MAX + 2)
 #define CAP_ID 32		/* audit_new_id's are 20 or so */
 #define CAP_QUEUE_ID 30		/* Postfix's long ids are 17 at most */
-#define CAP_MESSAGE_ID 72
-#define CAP_SENDER 72
+#define CAP_MESSAGE_ID 64
+#define CAP_SENDER 64
 #define CAP_CLIENT 48		/* an IPv6 address, quoted */
-#define CAP_REASON 152		/* with the masked CPR samples */
+#define CAP_REASON 120		/* with the masked CPR samples */
 #define CAP_RULE 28
-#define CAP_COPY 48
+#define CAP_COPY 40
 #define CAP_FAILURE 64		/* whole in the error line that goes with it */
+#define CAP_MAILBOX 48
 #define CAP_RCPT 120
 #define CAP_EVIDENCE 360
 
@@ -227,6 +228,8 @@ static void summary(struct out *o, const struct decision *d, const char *id)
 	put_str(o, "rule", d->rule != NULL && d->rule[0] != '\0' ? d->rule : NULL, CAP_RULE);
 	if (d->copy_id != NULL)
 		put_str(o, "copy", d->copy_id, CAP_COPY);
+	if (d->mailbox != NULL)
+		put_str(o, "mailbox", d->mailbox, CAP_MAILBOX);
 	if (d->failure != NULL)
 		put_str(o, "failure", d->failure, CAP_FAILURE);
 	if (d->unrecorded)

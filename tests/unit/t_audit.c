@@ -532,6 +532,7 @@ static void test_lines_round_trip(void)
 	d.generation = 7;
 	d.copy_id = strdup("<copy@kp.dk>");
 	d.failure = strdup("reinject: refused");
+	d.mailbox = strdup("hr@kp.dk");
 	d.unrecorded = true;
 	lines_round_trip(&d, AUDIT_KV, true, "kv: known decision");
 	lines_round_trip(&d, AUDIT_JSON, true, "json: known decision");
@@ -637,6 +638,7 @@ static void test_lines_bound(void)
 			d.personal_why = huge(patterns[k], 10000);
 			d.copy_id = huge(patterns[k], 10000);
 			d.failure = huge(patterns[k], 10000);
+			d.mailbox = huge(patterns[k], 10000);
 			for (size_t i = 0; i < 500; i++) {
 				char *a = huge(patterns[k], 5000);
 
