@@ -42,14 +42,15 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "report.h"
 #include "store.h"
 #include "store_held.h"
 #include "util.h"
 
 #define QUEUE_ID_MAX 64
 #define SENDMAIL_HINT "with Sendmail, list held messages with mailq -qQ, release one with " \
-		      "sendmail -Q -qIQUEUEID, and delete one by removing its files in the queue " \
-		      "directory (see sikkermail-ctl(8))"
+		      "sendmail -qQ -Q -qIQUEUEID, and delete one by removing its files in " \
+		      "the queue directory (see sikkermail-ctl(8))"
 
 /* What Postfix's queue says, when it could be asked. */
 struct mta_queue {
@@ -67,12 +68,13 @@ struct held_walk {
 	long still;
 };
 
-static int parse_since(const char *s, long long *since);
 static void mta_queue_read(const char *config_dir, struct mta_queue *q);
 static char *json_field(const char *line, const char *name);
 static const char *other_queue(const struct mta_queue *q, const char *qid);
 static bool in_hold(const struct mta_queue *q, const char *qid);
+
 static int print_held(const struct held_message *h, void *arg);
+static void put_clean(FILE *out, const char *label, const char *v);
 static char *outcome_text(const struct held_message *h, const struct mta_queue *q, bool *still);
 static void format_time(long long t, char *buf, size_t size);
 static void format_age(long long secs, char *buf, size_t size);
@@ -97,8 +99,9 @@ int ctl_held(struct ctl *c, int argc, char **argv)
 		if (strcmp(argv[i], "--all") == 0) {
 			w.all = true;
 		} else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
-			if (parse_since(argv[++i], &since) != 0) {
-				msg_error("held: --since %s: not a date (YYYY-MM-DD)", argv[i]);
+			if (report_day_start(argv[++i], (long long)time(NULL), &since) != 0) {
+				msg_error("held: --since %.40s: not a date (YYYY-MM-DD, today, "
+					  "yesterday or Nd)", argv[i]);
 				return CTL_EX_USAGE;
 			}
 		} else if (strcmp(argv[i], "--config-dir") == 0 && i + 1 < argc) {
@@ -128,22 +131,6 @@ out:
 	strlist_free(&q.hold);
 	strlist_free(&q.other);
 	return rc;
-}
-
-/* parse_since - local midnight of YYYY-MM-DD; 0 or -1. */
-static int parse_since(const char *s, long long *since)
-{
-	struct tm tm = { 0 };
-	const char *end = strptime(s, "%Y-%m-%d", &tm);
-	time_t t;
-
-	if (end == NULL || *end != '\0' || strlen(s) != 10)
-		return -1;
-	tm.tm_isdst = -1;
-	if ((t = mktime(&tm)) == (time_t)-1)
-		return -1;
-	*since = (long long)t;
-	return 0;
 }
 
 /*
@@ -245,20 +232,36 @@ static int print_held(const struct held_message *h, void *arg)
 	format_age(w->now - h->time, age, sizeof(age));
 	fprintf(out, "%sref %s  held %s (%s ago)\n", w->shown > 0 ? "\n" : "",
 		h->queue_id ? h->queue_id : "(none)", when, age);
-	fprintf(out, "  sender: %s\n", h->sender == NULL ? "-" : h->sender[0] ? h->sender : "<>");
+	put_clean(out, "sender",
+		  h->sender == NULL ? "-" : h->sender[0] ? h->sender : "<>");
 	if (h->message_id != NULL)
-		fprintf(out, "  message-id: %s\n", h->message_id);
+		put_clean(out, "message-id", h->message_id);
 	for (size_t i = 0; i < h->n_rcpts; i++) {
 		const struct held_rcpt *r = &h->rcpts[i];
+		char *addr = report_clean(r->address), *ev = report_clean(r->evidence);
 
-		fprintf(out, "  recipient: %s (%s), rule %s: %s\n", r->address, r->cls,
-			r->rule ? r->rule : "-",
-			r->evidence ? r->evidence : "no evidence recorded");
+		fprintf(out, "  recipient: %s (%s), rule %s: %s\n", addr, r->cls,
+			r->rule ? r->rule : "-", ev ? ev : "no evidence recorded");
+		free(addr);
+		free(ev);
 	}
-	fprintf(out, "  outcome: %s\n", outcome);
+	put_clean(out, "outcome", outcome);
 	w->shown++;
 	free(outcome);
 	return 0;
+}
+
+/*
+ * put_clean - "  label: value", the recorded value as the report
+ * prints it: control characters written \xHH, CPR-shaped numbers
+ * masked (a sender or Message-ID may carry one).
+ */
+static void put_clean(FILE *out, const char *label, const char *v)
+{
+	char *clean = report_clean(v);
+
+	fprintf(out, "  %s: %s\n", label, clean);
+	free(clean);
 }
 
 /*

@@ -23,10 +23,10 @@
 #include "ctl.h"
 #include "log.h"
 #include "retention.h"
+#include "report.h"
 #include "store.h"
 #include "util.h"
 
-static int parse_day(const char *s, long long *t);
 static void day_name(long long t, char *buf, size_t size);
 static int vacuum(struct ctl *c, struct store *s);
 
@@ -57,10 +57,10 @@ int ctl_purge(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error("purge: --dry-run changes nothing; it cannot --vacuum");
 	if (before_arg == NULL) {
 		before = (long long)time(NULL) - c->cfg->retention;
-	} else if (parse_day(before_arg, &before) != 0) {
+	} else if (report_day_start(before_arg, (long long)time(NULL), &before) != 0) {
 		/* one line: the date was the mistake, not the rest of the command */
-		msg_error("purge: bad date \"%.40s\" for --before: expected YYYY-MM-DD",
-			  before_arg);
+		msg_error("purge: bad date \"%.40s\" for --before: expected YYYY-MM-DD, today, "
+			  "yesterday or Nd (N days ago)", before_arg);
 		return CTL_EX_USAGE;
 	} else if (before > (long long)time(NULL)) {
 		msg_error("purge: --before %s is in the future: that would purge today's decisions "
@@ -90,14 +90,14 @@ int ctl_purge(struct ctl *c, int argc, char **argv)
 			return CTL_EX_TEMPFAIL;
 		}
 		fprintf(c->out, "purged %lld decision(s) recorded before %s, with %lld recipient "
-				"row(s) and %lld other row(s); %lld page(s) given back, %lld "
-				"free\n",
-			r.purged.decisions, day, r.purged.rcpts, r.purged.other, r.freed_pages,
-			r.free_pages);
+				"row(s) and %lld other row(s); %lld cached certificate answer(s);"
+				" %lld page(s) given back, %lld free\n",
+			r.purged.decisions, day, r.purged.rcpts, r.purged.other, r.purged.certs,
+			r.freed_pages, r.free_pages);
 		msg_notice("purge before=\"%s\" decisions=%lld recipients=%lld other=%lld "
-			   "pages_freed=%lld database=%s",
-			   day, r.purged.decisions, r.purged.rcpts, r.purged.other, r.freed_pages,
-			   c->database);
+			   "certificates=%lld pages_freed=%lld database=%s",
+			   day, r.purged.decisions, r.purged.rcpts, r.purged.other, r.purged.certs,
+			   r.freed_pages, c->database);
 	}
 	if (do_vacuum)
 		rc = vacuum(c, s);
@@ -125,35 +125,6 @@ static int vacuum(struct ctl *c, struct store *s)
 	msg_notice("vacuum pages_before=%lld pages_after=%lld page_size=%lld database=%s",
 		   a.page_count, b.page_count, b.page_size, c->database);
 	return CTL_EX_OK;
-}
-
-/* parse_day - "YYYY-MM-DD" (a real date) to the first second of that local day; 0 or -1. */
-static int parse_day(const char *s, long long *t)
-{
-	struct tm tm = { 0 };
-	time_t tt;
-	int y, m, d;
-
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return -1;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			return -1;
-	y = atoi(s);
-	m = atoi(s + 5);
-	d = atoi(s + 8);
-	if (y < 1970)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d;
-	tm.tm_isdst = -1;
-	/* mktime normalises 2026-02-30 to March: such a date is refused, not moved */
-	if ((tt = mktime(&tm)) == (time_t)-1 || tm.tm_year != y - 1900 || tm.tm_mon != m - 1 ||
-	    tm.tm_mday != d)
-		return -1;
-	*t = (long long)tt;
-	return 0;
 }
 
 /* day_name - t as local "YYYY-MM-DD HH:MM". */

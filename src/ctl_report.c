@@ -286,9 +286,10 @@ static int parse_top(const char *s, size_t *top)
 
 /* ------------------------------------------------------------ the database */
 
+/* add_decision - one recorded decision, attributed to the instance that made it (if recorded). */
 static int add_decision(const struct decision *d, void *arg)
 {
-	report_add(arg, d, NULL);
+	report_add(arg, d, d->instance);
 	return 0;
 }
 

@@ -94,7 +94,7 @@ char *held_notice_body(const struct config *cfg, const struct decision *d)
 }
 
 int held_notice_send(const struct config *cfg, const struct mailboxes *mbs, struct store *store,
-		     const struct decision *d)
+		     const struct decision *d, long left)
 {
 	const char *qid = d->queue_id ? d->queue_id : "-";
 	char *from, *subject, *body, *id = NULL, *why = NULL;
@@ -102,11 +102,23 @@ int held_notice_send(const struct config *cfg, const struct mailboxes *mbs, stru
 
 	if (!held_notice_wanted(cfg, d))
 		return 0;
+	/* the sender would quote a reference that sikkermail-ctl cannot find */
+	if (d->unrecorded) {
+		msg_warn("%s: hold notice to %s not sent: the hold is not recorded (release or "
+			 "delete it with postsuper)", qid, d->sender);
+		return -1;
+	}
+	/* the MTA waits for the reply meanwhile: only within what is left of DecisionTimeout */
+	if (left < HELD_NOTICE_TIMEOUT_MIN) {
+		msg_warn("%s: hold notice to %s not sent: DecisionTimeout is spent", qid,
+			 d->sender);
+		return -1;
+	}
 	from = xasprintf("postmaster@%s", strrchr(d->sender, '@') + 1);
 	subject = held_notice_subject(d);
 	body = held_notice_body(cfg, d);
-	rc = encrypt_tell(cfg, mbs, store, from, "", d->sender, subject, body, HELD_NOTICE_TIMEOUT,
-			  &id, &why);
+	rc = encrypt_tell(cfg, mbs, store, from, "", d->sender, subject, body,
+			  left < HELD_NOTICE_TIMEOUT ? (int)left : HELD_NOTICE_TIMEOUT, &id, &why);
 	if (rc == 0)
 		msg_info("%s: hold notice %s sent to %s", qid, id, d->sender);
 	else	/* the message stays held whatever happens here */

@@ -26,6 +26,7 @@
 #include "store.h"
 
 #define HELD_NOTICE_TIMEOUT 30	/* seconds for the notice's hand-off, within the message's time */
+#define HELD_NOTICE_TIMEOUT_MIN 5	/* fewer left of DecisionTimeout: not sent */
 
 /* held_notice_wanted - is the sender of this held message told (HoldNotice, see above)? */
 bool held_notice_wanted(const struct config *cfg, const struct decision *d);
@@ -36,9 +37,12 @@ char *held_notice_body(const struct config *cfg, const struct decision *d);
 
 /*
  * held_notice_send - tell the sender, when held_notice_wanted: 1 sent, 0
- * not wanted, -1 not sent (logged).
+ * not wanted, -1 not sent (logged). left: seconds left of the message's
+ * DecisionTimeout, the most the hand-off may take (the MTA is waiting);
+ * with fewer than HELD_NOTICE_TIMEOUT_MIN, or a hold that could not be
+ * recorded, no notice is sent.
  */
 int held_notice_send(const struct config *cfg, const struct mailboxes *mbs, struct store *store,
-		     const struct decision *d);
+		     const struct decision *d, long left);
 
 #endif

@@ -94,6 +94,22 @@ static const char *level_tag(int pri)
 	}
 }
 
+size_t log_defang(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (size == 0)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < size; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+		else
+			out[o++] = (char)*p;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 static void msg_vlog(int pri, const char *fmt, va_list ap)
 {
 	char buf[4096];
@@ -101,8 +117,13 @@ static void msg_vlog(int pri, const char *fmt, va_list ap)
 	if (pri > log_level && pri != LOG_CRIT)
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (log_to_syslog)
-		syslog(pri, "%s%s", level_tag(pri), buf);
+	if (log_to_syslog) {
+		/* one message, one log line: see log_defang */
+		char safe[4096];
+
+		log_defang(buf, safe, sizeof(safe));
+		syslog(pri, "%s%s", level_tag(pri), safe);
+	}
 	if (log_to_stderr) {
 		char line[4200];
 		snprintf(line, sizeof(line), "%s: %s%s\n", log_ident, level_tag(pri), buf);

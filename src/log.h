@@ -10,6 +10,7 @@
 #define SIKKERMAIL_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define LOG_IDENT_MILTER "sikkermail-milter"	/* the daemon's syslog tag */
 
@@ -28,6 +29,17 @@ void msg_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * log_defang - in, with every control character written \xHH, into out
+ * (size bytes, always terminated; cut short if it does not fit); its
+ * length. What goes to syslog goes through it: a newline in text the
+ * filter quotes (a server's error message, an address) must not start a
+ * line of its own in the mail log, where it could pass for one of the
+ * filter's decision lines. (Standard error, for a terminal, is left as it
+ * is: the usage text is several lines.)
+ */
+size_t log_defang(const char *in, char *out, size_t size);
 
 /* msg_audit - one decision line; always logged at LOG_NOTICE regardless of level. */
 void msg_audit(const char *line);

@@ -536,7 +536,8 @@ static void step_hold_notice(struct run *x)
 {
 	if (x->result != MTA_ACCEPT || x->d->applied != ACTION_HOLD || !x->cfg->hold_notice)
 		return;
-	held_notice_send(x->cfg, x->f->rt->mailboxes, facts_store(x->f), x->d);
+	held_notice_send(x->cfg, x->f->rt->mailboxes, facts_store(x->f), x->d,
+			 x->cfg->decision_timeout - (long)(time(NULL) - (time_t)x->d->time));
 }
 
 enum mta_result pipeline_end_of_message(struct facts *f, const struct mta_ops *ops, void *mta)

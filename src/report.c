@@ -3,7 +3,8 @@
  * compliance report (see report.h).
  *
  * Exports report_init, report_add, report_finish, report_free,
- * report_set_outcome, report_clean, report_parse_date, report_date_arg, report_time_string,
+ * report_set_outcome, report_clean, report_parse_date, report_date_arg,
+ * report_day_start, report_time_string,
  * report_rule_words, report_reason, report_event_reason, report_rcpt_reason
  * and report_day_shown.
  *
@@ -205,6 +206,16 @@ static long long local_midnight(int year, int month, int day, char *date)
 	if (date != NULL)
 		strftime(date, 11, "%Y-%m-%d", &tm);
 	return (long long)t;
+}
+
+int report_day_start(const char *s, long long now, long long *t)
+{
+	int y, m, d;
+
+	if (report_date_arg(s, now, &y, &m, &d) != 0)
+		return -1;
+	*t = local_midnight(y, m, d, NULL);
+	return *t == -1 ? -1 : 0;
 }
 
 void report_time_string(long long t, bool iso, char *buf, size_t size)

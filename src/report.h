@@ -22,7 +22,7 @@
  * may print any field as it is (escaping only for their format).
  *
  * Exports (report.c): report_init, report_add, report_finish,
- * report_free, report_clean, report_parse_date, report_date_arg,
+ * report_free, report_clean, report_parse_date, report_date_arg, report_day_start,
  * report_time_string, report_rule_words, report_reason, report_event_reason,
  * report_rcpt_reason, report_day_shown;
  * report_write_text, report_write_csv, report_write_json (report_write.c);
@@ -144,6 +144,7 @@ struct report {
 	struct strlist files;	/* syslog files, when read from logs */
 	long lines;		/* decision lines read from the files */
 	long bad_lines;		/* of those, lines that did not parse */
+	long incomplete;	/* decisions with lines missing: not counted */
 	long outside;		/* decisions outside the period (skipped) */
 
 	struct report_day *days;
@@ -213,6 +214,12 @@ int report_parse_date(const char *s, int *year, int *month, int *day);
  * N up to 99999); 0 or -1.
  */
 int report_date_arg(const char *s, long long now, int *year, int *month, int *day);
+
+/*
+ * report_day_start - the first second of the local day s names, as
+ * report_date_arg takes it (for the other commands' date options); 0 or -1.
+ */
+int report_day_start(const char *s, long long now, long long *t);
 
 /* report_day_shown - does the i-th day get a row in the per-day tables? */
 bool report_day_shown(const struct report *r, size_t i);

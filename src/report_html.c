@@ -54,6 +54,7 @@ struct words {
 	const char *lang;
 	const char *title, *period, *to, *day, *days, *local_time, *source, *database;
 	const char *log_file, *log_files, *lines, *unreadable, *outside, *generated;
+	const char *incomplete;
 	const char *summary, *messages, *recipients, *with_personal, *with_cpr, *in_monitor;
 	const char *of_which;
 	const char *done[ACTION_COUNT], *would[ACTION_COUNT], *act[ACTION_COUNT];
@@ -77,6 +78,7 @@ static const struct words english = {
 	.source = "Source", .database = "database", .log_file = "log file",
 	.log_files = "log files",
 	.lines = "decision lines", .unreadable = "not readable", .outside = "outside the period",
+	.incomplete = "decisions with lines missing, not counted",
 	.generated = "Generated",
 	.summary = "Summary", .messages = "messages", .recipients = "recipients",
 	.with_personal = "messages with personal data",
@@ -133,6 +135,7 @@ static const struct words danish = {
 	.source = "Kilde", .database = "database", .log_file = "logfil",
 	.log_files = "logfiler",
 	.lines = "afg&oslash;relseslinjer", .unreadable = "ul&aelig;selige",
+	.incomplete = "afg&oslash;relser med manglende linjer, ikke talt med",
 	.outside = "uden for perioden",
 	.generated = "Dannet",
 	.summary = "Overblik", .messages = "beskeder", .recipients = "modtagere",
@@ -302,8 +305,11 @@ static void html_head(const struct report *r, FILE *out)
 			fputs(i ? ", " : " ", out);
 			html_str(out, r->files.v[i]);
 		}
-		fprintf(out, " (%ld %s, %ld %s, %ld %s)", r->lines, w->lines, r->bad_lines,
+		fprintf(out, " (%ld %s, %ld %s, %ld %s", r->lines, w->lines, r->bad_lines,
 			w->unreadable, r->outside, w->outside);
+		if (r->incomplete > 0)
+			fprintf(out, ", %ld %s", r->incomplete, w->incomplete);
+		fputc(')', out);
 	}
 	fprintf(out, "</p>\n<p class=\"meta\">%s: %s</p>\n", w->generated, when);
 }

@@ -119,6 +119,7 @@ int report_read_logs(struct report *r, const struct strlist *files)
 	free(rd.slots);
 	if (rc != 0)
 		return -1;
+	r->incomplete = rd.incomplete;
 	if (rd.incomplete > 0)
 		msg_warn("%ld decisions with lines missing; they are not in the report",
 			 rd.incomplete);

@@ -142,6 +142,9 @@ static void text_header(const struct report *r, FILE *out)
 		fprintf(out, "\n            %ld decision line%s, %ld not readable, %ld outside"
 			     " the period\n", r->lines, r->lines == 1 ? "" : "s", r->bad_lines,
 			r->outside);
+		if (r->incomplete > 0)
+			fprintf(out, "            %ld decision%s with lines missing, not counted\n",
+				r->incomplete, r->incomplete == 1 ? "" : "s");
 	}
 	report_time_string(r->generated, false, when, sizeof(when));
 	fprintf(out, "Generated:  %s\n", when);
@@ -425,8 +428,8 @@ static void csv_summary(const struct report *r, FILE *out)
 		csv_str(out, r->files.v[i]);
 		fputc('\n', out);
 	}
-	fprintf(out, "summary,lines,%ld\nsummary,bad_lines,%ld\nsummary,outside,%ld\n", r->lines,
-		r->bad_lines, r->outside);
+	fprintf(out, "summary,lines,%ld\nsummary,bad_lines,%ld\nsummary,incomplete,%ld\n"
+		     "summary,outside,%ld\n", r->lines, r->bad_lines, r->incomplete, r->outside);
 	fprintf(out, "summary,messages,%ld\nsummary,personal,%ld\nsummary,cpr,%ld\n", t->messages,
 		t->personal, t->cpr);
 	for (int a = 0; a < ACTION_COUNT; a++)
@@ -674,8 +677,8 @@ static void json_report(const struct report *r, FILE *out)
 			fputc(',', out);
 		json_str(out, r->files.v[i]);
 	}
-	fprintf(out, "],\"lines\":%ld,\"bad_lines\":%ld,\"outside\":%ld},\n", r->lines,
-		r->bad_lines, r->outside);
+	fprintf(out, "],\"lines\":%ld,\"bad_lines\":%ld,\"incomplete\":%ld,\"outside\":%ld},\n",
+		r->lines, r->bad_lines, r->incomplete, r->outside);
 	fputs("  \"totals\": ", out);
 	json_day(out, &r->total);
 	fputs(",\n  \"days\": [", out);

@@ -96,14 +96,15 @@ int retention_run(struct store *s, long retention, long long now, bool (*stop)(v
 			  "purged: %s", day, r->purged.decisions, store_errmsg(s));
 		return -1;
 	}
-	if (r->purged.decisions == 0 && r->freed_pages == 0) {
+	if (r->purged.decisions == 0 && r->purged.certs == 0 && r->freed_pages == 0) {
 		msg_debug("retention: no decision recorded before %s", day);
 		return 0;
 	}
 	msg_info("retention: purged %lld decision(s) recorded before %s (Retention %s),"
-		 " with %lld recipient row(s) and %lld other row(s); %lld page(s) given back,"
-		 " %lld free%s%s",
+		 " with %lld recipient row(s) and %lld other row(s), %lld cached certificate"
+		 " answer(s); %lld page(s) given back, %lld free%s%s",
 		 r->purged.decisions, day, period, r->purged.rcpts, r->purged.other,
+		 r->purged.certs,
 		 r->freed_pages, r->free_pages,
 		 r->auto_vacuum != 2 && r->free_pages > 0
 			 ? " (reused for new records; sikkermail-ctl purge --vacuum gives them"

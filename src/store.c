@@ -204,6 +204,17 @@ struct store *store_open(const char *path, enum store_mode mode, char **err)
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	/*
+	 * The file belongs to the filter's user, and sikkermail-ctl reads it
+	 * as root's helper too (release, delete): nothing in it may run code
+	 * of its own choosing - no trigger or view calling functions with side
+	 * effects, no writable schema, no deliberately corrupt records.
+	 */
+	if (sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL) != SQLITE_OK ||
+	    sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL) != SQLITE_OK) {
+		store_set_db_err(s, "cannot make the connection defensive");
+		goto fail;
+	}
 	if (schema_check(s, &need_migrate, &empty) < 0 || configure_connection(s, empty) < 0)
 		goto fail;
 	if (need_migrate && migrate(s) < 0)

@@ -105,6 +105,7 @@ struct purge_counts {
 	long long decisions;
 	long long rcpts;		/* rows of decision_rcpt */
 	long long other;		/* rows of other tables that refer to a decision */
+	long long certs;		/* certificate cache answers fetched before, no longer fresh */
 };
 
 struct store_space {

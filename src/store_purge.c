@@ -12,7 +12,9 @@
  * step adds that declares REFERENCES decision) loses the rows of the
  * decisions purged, explicitly and before the decision itself, so that
  * neither a missing ON DELETE CASCADE nor a connection without
- * foreign_keys leaves personal data behind or blocks the purge.
+ * foreign_keys leaves personal data behind or blocks the purge. The
+ * certificate cache's answers fetched, and fresh, last before the same
+ * moment go too: they name external addresses as well.
  *
  * A batch is one write transaction (store_write_begin: the process's
  * writer mutex) over at most the given number of the oldest decisions,
@@ -117,7 +119,7 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 {
 	struct dependent *dep = NULL;
 	size_t n = 0;
-	long long got, rcpts = 0, other = 0, decisions = -1;
+	long long got, rcpts = 0, other = 0, certs = 0, decisions = -1;
 	char *sql, *t, *c, *k;
 
 	if (max <= 0) {
@@ -154,6 +156,16 @@ int store_purge_batch(struct store *s, long long before, long max, struct purge_
 	}
 	decisions = delete_batch(s, "DELETE FROM decision WHERE id IN (SELECT id FROM decision "
 				 BATCH_WHERE ")", before, max);
+	/*
+	 * Certificate answers not asked for since then hold external
+	 * addresses too; they are long past CertTTL and MaxStale (90 days at
+	 * most), so no lookup would have used them again.
+	 */
+	if (decisions >= 0 &&
+	    (certs = delete_batch(s, "DELETE FROM cert_cache WHERE address IN (SELECT address"
+				     " FROM cert_cache WHERE fetched_at < ?1 AND fresh_until < ?1"
+				     " LIMIT ?2)", before, max)) < 0)
+		decisions = -1;
 out:
 	dependents_free(dep, n);
 	if (store_exec(s, "PRAGMA secure_delete = FAST") < 0)
@@ -163,7 +175,8 @@ out:
 	done->decisions += decisions;
 	done->rcpts += rcpts;
 	done->other += other;
-	return (int)(decisions > 0);
+	done->certs += certs;
+	return (int)(decisions > 0 || certs > 0);
 }
 
 /* delete_batch - run one DELETE of a batch inside the caller's write; rows deleted, or -1. */

@@ -317,7 +317,7 @@ report "${PERIOD[@]}" --format json --log "$T/mx1.log" "$T/mx2.log"
 is "$RC" 0 "from logs: exit 0 despite a line cut short"
 ok "from logs: valid JSON" "$JSONCHECK" <"$OUT"
 same_counts "$JSON" "$OUT" "from logs: the same counts as from the database"
-like "$(cat "$OUT")" '"lines":11,"bad_lines":1,"outside":2' "from logs: lines read, bad and outside counted"
+like "$(cat "$OUT")" '"lines":11,"bad_lines":1,"incomplete":0,"outside":2' "from logs: lines read, bad and outside counted"
 like "$(cat "$ERR")" "mx1.log:7: not a complete decision line" "from logs: the bad line named on stderr"
 like "$(cat "$OUT")" '\{"host":"mx1","messages":4,"personal":3,"rejected":1,"held":1,"tempfailed":0\}' \
 	"from logs: gateway mx1"
@@ -331,7 +331,7 @@ is "$(row "$OUT" '  messages ')" " messages 4" "from stdin: mx2's 4 messages"
 like "$(cat "$OUT")" "Gateways" "text: the gateway table when read from logs"
 # a refusal of the whole message, as the filter logs it: what failed is named
 cat >"$T/mx3.log" <<'EOF'
-Mar 28 14:00:00 mx3 sikkermail[9]: decision time=1774702800 queue_id=M0000001 message_id=<m1@kp.dk> sender=hr-staff@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=SecureMailbox failure="mailbox: function mailbox <hr@kp.dk> is not configured for encrypted mail" rcpts=2 rcpt1=e@certs.example class1=encrypted action1=encrypt rule1=encrypted evidence1="certificate CN=e" rcpt2=v@kommune.dk class2=tunnel action2=encrypt rule2=encrypted evidence2=-
+Mar 28 14:00:00 mx3 sikkermail-milter[9]: decision time=1774702800 queue_id=M0000001 message_id=<m1@kp.dk> sender=hr-staff@kp.dk client=10.0.0.1 trusted=yes mode=enforce personal=yes personal_source=header personal_reason="header yes" cpr=0 action=reject applied=reject rule=SecureMailbox failure="mailbox: function mailbox <hr@kp.dk> is not configured for encrypted mail" rcpts=2 rcpt1=e@certs.example class1=encrypted action1=encrypt rule1=encrypted evidence1="certificate CN=e" rcpt2=v@kommune.dk class2=tunnel action2=encrypt rule2=encrypted evidence2=-
 EOF
 for fmt in text csv json html; do
 	report "${PERIOD[@]}" --format "$fmt" --log "$T/mx3.log"
@@ -357,28 +357,28 @@ like "$(cat "$OUT")" '<h2>Gateways</h2>' "html: the gateway table when read from
 # SIKKERMAIL_UPDATE_REFS=1 writes the .ref files instead (then review the diff).
 REFS=$top_srcdir/tests/data/report
 GNOW=1775037600		# 2026-04-01 12:00:00 CEST
-sqlite3 "$T/golden.db" <<'EOF' || fail "insert the golden decisions"
+sqlite3 "$T/golden.db" <<EOF || fail "insert the golden decisions"
 BEGIN;
-INSERT INTO decision VALUES (1,1774688400,'A0000001','<g1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (1,1774688400,'A0000001','<g1@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (1,0,'x@gmail.com','freemail','reject','PersonalToFreemail','freemail list: gmail.com (built-in)');
 INSERT INTO decision_rcpt VALUES (1,1,'u@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
-INSERT INTO decision VALUES (2,1774692000,'A0000002','<g2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','hold','hold','PersonalToTLS');
+INSERT INTO decision ($DCOLS) VALUES (2,1774692000,'A0000002','<g2@kp.dk>','b@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','hold','hold','PersonalToTLS');
 INSERT INTO decision_rcpt VALUES (2,0,'y@firma.example','tls','hold','PersonalToTLS','partner agreement with firma.example expired 2025-06-30; no certificate found in LDAP or DNS; no tunnel');
-INSERT INTO decision VALUES (3,1774695600,'A0000003','<g3@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','SecureMailbox');
+INSERT INTO decision ($DCOLS) VALUES (3,1774695600,'A0000003','<g3@kp.dk>','c@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','SecureMailbox');
 INSERT INTO decision_rcpt VALUES (3,0,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e, valid to 2027-01-31');
 INSERT INTO decision_rcpt VALUES (3,1,'v@kommune.dk','tunnel','encrypt','encrypted','TunnelDomains entry kommune.dk');
 INSERT INTO decision_facts VALUES (3,'yes','n/a',0,'hr@kp.dk','mailbox: function mailbox <hr@kp.dk> is not configured for encrypted mail');
 INSERT INTO held_outcome VALUES (2,'released','alice (sudo)',1774699200);
-INSERT INTO decision VALUES (4,1774767600,'A0000004','<g4@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'monitor','reject','deliver','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (4,1774767600,'A0000004','<g4@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'monitor','reject','deliver','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (4,0,'q@hotmail.com','freemail','reject','PersonalToFreemail',NULL);
-INSERT INTO decision VALUES (5,1774771200,'A0000005','<g5@kp.dk>','d@kp.dk','10.0.0.1',1,0,'none',NULL,1,'enforce','deliver','deliver','not-personal');
+INSERT INTO decision ($DCOLS) VALUES (5,1774771200,'A0000005','<g5@kp.dk>','d@kp.dk','10.0.0.1',1,0,'none',NULL,1,'enforce','deliver','deliver','not-personal');
 INSERT INTO decision_rcpt VALUES (5,0,'z@gmail.com','freemail','deliver','not-personal',NULL);
-INSERT INTO decision VALUES (6,1774944000,'A0000006','<g6@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 3 (0101901234, 311299-9999, 2311850123)',3,'enforce','encrypt','encrypt','encrypted');
+INSERT INTO decision ($DCOLS) VALUES (6,1774944000,'A0000006','<g6@kp.dk>','cpr0101901234@kp.dk','10.0.0.1',1,1,'cpr','cpr 3 (0101901234, 311299-9999, 2311850123)',3,'enforce','encrypt','encrypt','encrypted');
 INSERT INTO decision_rcpt VALUES (6,0,'e@certs.example','encrypted','encrypt','encrypted','certificate CN=e, valid to 2027-01-31');
 INSERT INTO decision_rcpt VALUES (6,1,'w@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
-INSERT INTO decision VALUES (7,1774947600,'A0000007','<g7@kp.dk>','a@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
+INSERT INTO decision ($DCOLS) VALUES (7,1774947600,'A0000007','<g7@kp.dk>','a@kp.dk','10.0.0.1',1,0,'none',NULL,0,'enforce','deliver','deliver','not-personal');
 INSERT INTO decision_rcpt VALUES (7,0,'u@kp.dk','internal','deliver','internal','InternalDomains entry kp.dk');
-INSERT INTO decision VALUES (8,1775037000,'A0000008','<g8@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','PersonalToFreemail');
+INSERT INTO decision ($DCOLS) VALUES (8,1775037000,'A0000008','<g8@kp.dk>','a@kp.dk','10.0.0.1',1,1,'header','header X-KP-Personal: yes',0,'enforce','reject','reject','PersonalToFreemail');
 INSERT INTO decision_rcpt VALUES (8,0,'late@gmail.com','freemail','reject','PersonalToFreemail',NULL);
 COMMIT;
 EOF

@@ -81,13 +81,16 @@ diag "100,000 old and 1,000 new decisions: $full pages"
 
 # ------------------------------------------------------------ usage
 
-for bad in 2026-13-01 2026-02-30 01.02.2026 yesterday "2026-1-1"; do
+for bad in 2026-13-01 2026-02-30 01.02.2026 yesterdy 7x "2026-1-1"; do
 	ctl purge --before "$bad"
 	is "$RC" 64 "purge --before $bad: exit 64"
 	is "$(wc -l <"$ERR")" 1 "purge --before $bad: one line"
 	like "$(cat "$ERR")" "bad date \"$bad\" for --before: expected YYYY-MM-DD" \
 		"purge --before $bad: says what is wrong"
 done
+ctl purge --dry-run --before 800d
+is "$RC" 0 "purge --before 800d: a relative date, as the report takes it"
+like "$(cat "$OUT")" "would purge 0 decision" "... 800 days back: nothing that old"
 ctl purge --before 2999-01-01
 is "$RC" 64 "purge --before a future date: exit 64"
 like "$(cat "$ERR")" "in the future" "purge --before a future date: says why"
@@ -108,8 +111,15 @@ like "$(cat "$OUT")" "would purge $what" \
 	"purge --dry-run counts the decisions, their recipients and the rows that refer to them"
 is "$(count decision)" 101000 "purge --dry-run deletes nothing"
 
+# the certificate cache: an answer fetched (and fresh) last before the cut, and a recent one
+sql "$DB" "INSERT INTO cert_cache (address, found, fetched_at, fresh_until)
+  VALUES ('old@partner.example', 0, $((now - 400 * day)), $((now - 399 * day))),
+         ('new@partner.example', 0, $((now - day)), $((now + day)))"
 ctl purge --before "$cut"
 is "$RC" 0 "purge --before $cut: exit 0"
+is "$(sql "$DB" "SELECT group_concat(address) FROM cert_cache")" "new@partner.example" \
+	"the certificate cache's answer from before the cut is purged, the recent one kept"
+like "$(cat "$ERR")" "certificates=1 " "... and counted in the log line"
 like "$(cat "$OUT")" "purged $what" \
 	"purge says what it purged"
 like "$(cat "$ERR")" "purge before=\"$cut 00:00\" decisions=100000 recipients=200000 other=10000" \

@@ -217,6 +217,25 @@ like "$(cat "$OUT")" "0 held messages shown" "held --since: a later date lists n
 ctl held --since tomorrow
 is "$RC" 64 "held --since with a bad date: usage error"
 is "$(wc -l <"$ERR")" 1 "... in one line"
+ctl held --all --since 30d --config-dir "$PF_DIR"
+like "$(cat "$OUT")" "4 held messages shown" "held --since 30d: a relative date, as the report takes"
+ctl held --since 2026-02-30
+is "$RC" 64 "held --since an impossible date: usage error, not moved into March"
+# a held decision whose sender, Message-ID, recipient and evidence carry a
+# CPR-shaped number: held masks it as the report does
+sqlite3 "$DB" "INSERT INTO decision (id, time, queue_id, message_id, sender, client_addr,
+  trusted, personal, personal_source, personal_why, cpr_hits, mode, action, applied, rule)
+  VALUES (9001, strftime('%s','now'), 'CPRQ1', '<0101901234@kp.dk>', 'cpr0101901234@kp.dk',
+  '10.0.0.1', 1, 1, 'header', 'header yes', 0, 'enforce', 'hold', 'hold', 'PersonalToTLS');
+  INSERT INTO decision_rcpt VALUES (9001, 0, '0101901234@firma.example', 'tls', 'hold',
+  'PersonalToTLS', 'no agreement for 0101901234');"
+give_to_test_user "$(dirname "$DB")"
+ctl held --all --config-dir "$PF_DIR"
+unlike "$(cat "$OUT")" "0101901234" "held: no CPR number shown in clear"
+like "$(cat "$OUT")" "sender: cpr010190-\\*\\*\\*\\*@kp.dk" "... masked as in the report"
+sqlite3 "$DB" "DELETE FROM decision_rcpt WHERE decision_id = 9001;
+  DELETE FROM decision WHERE id = 9001"
+give_to_test_user "$(dirname "$DB")"
 
 # ------------------------------------------------------------ the report
 
@@ -225,11 +244,13 @@ like "$(cat "$OUT")" "outcome: +released by alice \\(sudo\\) at " "report text: 
 like "$(cat "$OUT")" "outcome: +deleted by root at " "report text: the deletion"
 ctl report --format csv
 ok "report csv: the release, in the outcome column of h1's row" \
-	grep -q -a -E "^stopped,[^,]*,,$Q1,.*,\"?released by alice \\(sudo\\) at [^,]*\"?$" "$OUT"
+	grep -q -a -E "^stopped,[^,]*,[^,]*,$Q1,.*,\"?released by alice \\(sudo\\) at [^,]*\"?$" "$OUT"
 ctl report --format json
 like "$(cat "$OUT")" "\"queue_id\":\"$Q2\".*\"outcome\":\"deleted by root at " "report json: the deletion"
 ctl report --format html
-like "$(cat "$OUT")" "released by alice \\(sudo\\) at " "report html: the release"
+like "$(cat "$OUT")" "frigivet af alice \\(sudo\\) kl\\. " "report html: the release, in Danish by default"
+ctl report --format html --lang en
+like "$(cat "$OUT")" "released by alice \\(sudo\\) at " "report html --lang en: the release in English"
 
 e2e_stop held
 done_testing

@@ -203,6 +203,15 @@ static void test_notice(void)
 			d.mode = MODE_MONITOR;
 			d.applied = ACTION_DELIVER;
 			ok(!held_notice_wanted(cfg, &d), "not for a hold only logged in monitor mode");
+			d.mode = MODE_ENFORCE;
+			d.applied = ACTION_HOLD;
+			/* refused before anything is handed to the MTA: no mailboxes, no store */
+			d.unrecorded = true;
+			is_int(held_notice_send(cfg, NULL, NULL, &d, 100), -1,
+			       "not sent for a hold that could not be recorded");
+			d.unrecorded = false;
+			is_int(held_notice_send(cfg, NULL, NULL, &d, HELD_NOTICE_TIMEOUT_MIN - 1), -1,
+			       "not sent with DecisionTimeout all but spent");
 		}
 		decision_free(&d);
 		config_unref(cfg);
