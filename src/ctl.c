@@ -45,7 +45,7 @@ static const char usage_text[] =
 	"         [--all-days] [--lang da|en] [--csv-separator C] [--bom]\n"
 	"         [--log FILE...]                 the compliance report\n"
 	"  replay --config FILE [--since DATE] [--until DATE] [--database DB]\n"
-	"         [--format text|csv|json]       which recipients of past mail FILE would\n"
+	"         [--format text|csv|json|html]  which recipients of past mail FILE would\n"
 	"                                        handle differently\n"
 	"  export tls-policy [--level LEVEL] [--protocols PROTOCOLS] [--postmap [TYPE:FILE]]\n"
 	"                                        a Postfix smtp_tls_policy_maps table\n"

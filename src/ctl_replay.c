@@ -4,7 +4,7 @@
  * the database, and the recipients whose outcome would change:
  *
  *   replay --config FILE [--since DATE] [--until DATE] [--database DB]
- *          [--format text|csv|json]
+ *          [--format text|csv|json|html]
  *
  * Exports ctl_replay (ctl.h).
  *
@@ -30,6 +30,11 @@
  * the groups with the most recipients come first.
  * Every text from the database goes through report_clean (CPR-shaped
  * numbers masked). Everything is read before anything is written.
+ *
+ * The HTML page says what the text says, in one self-contained file: its
+ * style sheet inline (with one for print), no script, nothing loaded from
+ * anywhere (a Content-Security-Policy in the page forbids it, as in the
+ * compliance report), and every reason as text in its table cell.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,7 +53,7 @@
 #include "store.h"
 #include "util.h"
 
-enum { FMT_TEXT, FMT_CSV, FMT_JSON };
+enum { FMT_TEXT, FMT_CSV, FMT_JSON, FMT_HTML };
 
 /* Why a decision could not be fully replayed. */
 enum partial {
@@ -159,6 +164,10 @@ static void write_json(const struct replay *r, FILE *out);
 static void csv_str(FILE *out, const char *s);
 static void json_str(FILE *out, const char *s);
 static void json_outcome(FILE *out, const char *key, const struct outcome *o);
+static void write_html(const struct replay *r, FILE *out);
+static void html_str(FILE *out, const char *s);
+static void html_outcome(FILE *out, const struct outcome *o);
+static void html_row(FILE *out, const char *label, long n);
 
 int ctl_replay(struct ctl *c, int argc, char **argv)
 {
@@ -211,6 +220,8 @@ int ctl_replay(struct ctl *c, int argc, char **argv)
 		write_csv(&r, c->out);
 	else if (a.format == FMT_JSON)
 		write_json(&r, c->out);
+	else if (a.format == FMT_HTML)
+		write_html(&r, c->out);
 	else
 		write_text(&r, c->out);
 	replay_free(&r);
@@ -255,8 +266,8 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
 		else if (k == 3)
 			a->database = v;
 		else if ((a->format = parse_format(v)) < 0)
-			return ctl_usage_error("replay: unknown format \"%s\" (text, csv or json)",
-					       v);
+			return ctl_usage_error("replay: unknown format \"%s\" (text, csv, json "
+					       "or html)", v);
 	}
 	if (a->config == NULL)
 		return ctl_usage_error("replay: --config FILE is required (the configuration to "
@@ -266,7 +277,7 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
 
 static int parse_format(const char *s)
 {
-	static const char *const names[] = { "text", "csv", "json" };
+	static const char *const names[] = { "text", "csv", "json", "html" };
 
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (strcmp(s, names[i]) == 0)
@@ -761,4 +772,188 @@ static void write_json(const struct replay *r, FILE *out)
 			c->no_cert ? "true" : "false", c->partial >= 0 ? "false" : "true");
 	}
 	fputs(r->n_changes ? "\n  ]\n}\n" : "]\n}\n", out);
+}
+
+/* ------------------------------------------------------------ HTML */
+
+static const char html_style[] =
+	"body{font:14px/1.4 sans-serif;color:#222;margin:24px auto;max-width:1000px;"
+	"padding:0 12px}"
+	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;"
+	"border-bottom:1px solid #ccc}"
+	".meta{color:#555;margin:0}"
+	"table{border-collapse:collapse;margin:6px 0}"
+	"th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}"
+	"th{background:#f3f3f3}td.l,th.l{text-align:left}"
+	".reject{color:#cc2222;font-weight:bold}.hold{color:#b06d00;font-weight:bold}"
+	".would{font-style:italic}.small{color:#666;font-size:12px}"
+	"td.t{white-space:nowrap}td.r{min-width:16em}"
+	"@media print{@page{margin:15mm}"
+	"body{margin:0;max-width:none;padding:0;font-size:10pt;color:#000}"
+	"h2{break-after:avoid}tr{break-inside:avoid}thead{display:table-header-group}"
+	".meta,.small{color:#000}th{background:none}th,td{border-color:#999}}";
+
+/*
+ * html_str - text or attribute value, escaped; NULL prints "-". A line
+ * break and the indentation after it (the text output's wrapping) become
+ * one space.
+ */
+static void html_str(FILE *out, const char *s)
+{
+	if (s == NULL)
+		s = "-";
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
+		case '\n':
+			fputc(' ', out);
+			while (s[1] == ' ')
+				s++;
+			break;
+		default:
+			fputc(*s, out);
+		}
+	}
+}
+
+/* html_outcome - "class: outcome (rule)", the outcome marked when it stops the mail. */
+static void html_outcome(FILE *out, const struct outcome *o)
+{
+	char *label = outcome_label(o);
+	const char *cls = o->action == ACTION_REJECT ? "reject"
+			  : o->action == ACTION_HOLD ? "hold" : NULL;
+
+	fprintf(out, "%s: ", rclass_name(o->cls));
+	if (cls != NULL)
+		fprintf(out, "<span class=\"%s%s\">", cls, o->monitor ? " would" : "");
+	html_str(out, label);
+	if (cls != NULL)
+		fputs("</span>", out);
+	fputs(" (", out);
+	html_str(out, o->rule);
+	fputc(')', out);
+	free(label);
+}
+
+static void html_row(FILE *out, const char *label, long n)
+{
+	fprintf(out, "<tr><td class=\"l\">%s</td><td>%ld</td></tr>\n", label, n);
+}
+
+static void write_html(const struct replay *r, FILE *out)
+{
+	char when[40];
+
+	report_time_string(r->generated, false, when, sizeof(when));
+	fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+		     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
+		     " style-src 'unsafe-inline'\">\n"
+		     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		     "<title>sikkermail replay %s to %s</title>\n<style>%s</style>\n"
+		     "</head>\n<body>\n"
+		     "<h1>sikkermail replay: the recorded decisions decided again</h1>\n",
+		r->since, r->until, html_style);
+	fputs("<p class=\"meta\">Configuration: ", out);
+	html_str(out, r->config_path);
+	fprintf(out, " (Mode %s)</p>\n<p class=\"meta\">Database: ", mode_name(r->cfg->mode));
+	html_str(out, r->database);
+	fprintf(out, " (lists as they are now)</p>\n"
+		     "<p class=\"meta\">Period: %s to %s (local time)</p>\n"
+		     "<p class=\"meta\">Generated: %s</p>\n"
+		     "<p class=\"meta\">Certificates: from the database's certificate cache only; "
+		     "the certificate directory was not asked.",
+		r->since, r->until, when);
+	if (r->cfg->n_ldap_uri == 0)
+		fputs(" Without LDAPURI nobody has a certificate.</p>\n", out);
+	else
+		fprintf(out, " %ld recipient%s of personal messages had no cached answer and %s "
+			     "decided as having no certificate.</p>\n",
+			r->no_cert, r->no_cert == 1 ? "" : "s", r->no_cert == 1 ? "was" : "were");
+
+	fputs("<h2>Summary</h2>\n<table>\n", out);
+	html_row(out, "decisions replayed", r->decisions);
+	html_row(out, "recipients replayed", r->rcpts);
+	html_row(out, "messages that would change", r->changed_messages);
+	html_row(out, "recipients that would change", r->changed_rcpts);
+	html_row(out, "recipients not classified (unknown)", r->unknown);
+	html_row(out, "decisions not fully replayed",
+		 r->partial[PARTIAL_BEFORE_FACTS] + r->partial[PARTIAL_NOT_SCANNED]);
+	fputs("</table>\n", out);
+	for (int p = 0; p < PARTIAL_COUNT; p++) {
+		if (r->partial[p] == 0)
+			continue;
+		fprintf(out, "<p>%ld not fully replayed (%ld of them changed): ", r->partial[p],
+			r->partial_changed[p]);
+		html_str(out, partial_why[p]);
+		fputs("</p>\n", out);
+	}
+
+	fputs("<h2>Changes by rule</h2>\n", out);
+	if (r->n_groups == 0)
+		fputs("<p>None: every recipient would be handled as it was.</p>\n", out);
+	else
+		fputs("<table>\n<thead><tr><th>Messages</th><th>Recipients</th>"
+		      "<th class=\"l\">Before</th><th class=\"l\">After</th></tr></thead>\n"
+		      "<tbody>\n", out);
+	for (size_t i = 0; i < r->n_groups; i++) {
+		const struct group *g = &r->groups[i];
+
+		fprintf(out, "<tr><td>%ld</td><td>%ld</td><td class=\"l\">", g->messages, g->rcpts);
+		html_str(out, g->before);
+		fputs(" (", out);
+		html_str(out, g->before_rule);
+		fputs(") &rarr;</td><td class=\"l\">", out);
+		html_str(out, g->after);
+		fputs(" (", out);
+		html_str(out, g->after_rule);
+		fputs(")</td></tr>\n", out);
+	}
+	if (r->n_groups > 0)
+		fputs("</tbody>\n</table>\n", out);
+
+	if (r->n_changes > 0)
+		fputs("<h2>Recipients that would change</h2>\n<table>\n<thead><tr>"
+		      "<th class=\"l\">Time</th><th class=\"l\">Reference</th>"
+		      "<th class=\"l\">Sender</th><th class=\"l\">Recipient</th>"
+		      "<th class=\"l\">Before</th><th class=\"l\">After</th>"
+		      "<th class=\"l\">Why now</th></tr></thead>\n<tbody>\n", out);
+	for (size_t i = 0; i < r->n_changes; i++) {
+		const struct change *c = &r->changes[i];
+
+		report_time_string(c->time, false, when, sizeof(when));
+		fprintf(out, "<tr><td class=\"l t\">%s</td><td class=\"l\">", when);
+		html_str(out, c->queue_id);
+		fputs("</td><td class=\"l\">", out);
+		html_str(out, c->sender);
+		fputs("</td><td class=\"l\">", out);
+		html_str(out, c->rcpt);
+		fputs("</td><td class=\"l\">", out);
+		html_outcome(out, &c->before);
+		fputs("</td><td class=\"l\">", out);
+		html_outcome(out, &c->after);
+		fputs("</td><td class=\"l r\">", out);
+		html_str(out, c->evidence);
+		if (c->no_cert)
+			fputs("; no cached certificate", out);
+		if (c->partial >= 0)
+			fputs("; not fully replayed", out);
+		fputs("</td></tr>\n", out);
+	}
+	if (r->n_changes > 0)
+		fputs("</tbody>\n</table>\n", out);
+	fputs("</body>\n</html>\n", out);
 }

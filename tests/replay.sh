@@ -18,8 +18,9 @@
 #     known and are counted as such;
 #   - LDAPURI set: certificates come from the cache only (the directory is
 #     never asked), and a recipient without a cached answer is counted.
-# CSV and JSON say the same, the JSON parses (tests/unit/jsoncheck), and
-# no output holds a CPR number.
+# CSV, JSON and HTML say the same, the JSON parses (tests/unit/jsoncheck),
+# the HTML page loads nothing and prints every reason (headless Chromium,
+# pdftotext), and no output holds a CPR number.
 
 . "$(dirname "$0")/lib/common.sh"
 
@@ -162,6 +163,68 @@ is "$(total "$OUT" "messages that would change")" 4 "... in 4 messages"
 unlike "$(cat "$OUT")" "0101901234|010190-1234" "... no CPR number in the output"
 like "$(cat "$OUT")" "Without LDAPURI nobody has a certificate" \
 	"... the certificate source stated"
+cp "$OUT" "$T/week.txt"
+
+# the same week as one HTML page: the same content, nothing loaded, nothing only in a tooltip
+replay "$T/enforce.conf" --since "$week" --until "$today" --format html
+is "$RC" 0 "HTML: exit 0" || diag_file "$ERR"
+cp "$OUT" "$T/week.html"
+like "$(cat "$T/week.html")" "Content-Security-Policy\" content=\"default-src 'none';" \
+	"HTML: a Content-Security-Policy that forbids loading anything"
+like "$(cat "$T/week.html")" "@media print" "HTML: a print style sheet"
+is "$(grep -ci '<script' "$T/week.html")" 0 "HTML: no script"
+is "$(grep -c 'title=' "$T/week.html")" 0 "HTML: nothing only in a tooltip"
+is "$(grep -Eci '(src|href)=|url\(|@import|https?://' "$T/week.html")" 0 \
+	"HTML: nothing loaded from elsewhere"
+unlike "$(cat "$T/week.html")" "0101901234|010190-1234" "HTML: no CPR number in the page"
+L='<td class="l">'
+like "$(tr -d '\n' <"$T/week.html")" \
+	"${L}decisions replayed</td><td>27</td>.*${L}recipients that would change</td><td>4</td>" \
+	"HTML: the totals"
+want="<td>3</td><td>3</td>${L}would reject \(monitor\) \(PersonalToTLS\) &rarr;</td>"
+want+="${L}reject \(PersonalToTLS\)</td>"
+like "$(cat "$T/week.html")" "$want" "HTML: the changes grouped by rule, with counts"
+n=0
+while read -r rcpt; do
+	row=$(grep -F "$L$rcpt</td>" "$T/week.html")
+	why=$(grep -F -A2 "    $rcpt  " "$T/week.txt" | sed -n 's/^      now: //p')
+	after=': <span class="reject">reject</span> ('
+	[[ "$row" == *"would reject (monitor)"*"</td>$L"*"$after"* ]] &&
+		[[ -n "$why" && "$row" == *">$why</td></tr>"* ]] && n=$((n + 1))
+done < <(changed "$T/week.txt")
+is "$n" 4 "HTML: each changed recipient in a row with its old and new action and its reason"
+
+# rendered by Chromium and printed: the recipient and its reason are text on paper
+BROWSER=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$BROWSER" ] && command -v pdftotext >/dev/null; then
+	timeout 60 "$BROWSER" --headless --no-sandbox --disable-gpu \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--no-first-run --user-data-dir="$T/chromium" --no-pdf-header-footer \
+		--print-to-pdf="$T/week.pdf" "file://$T/week.html" >"$T/chromium.log" 2>&1
+	ok "HTML: Chromium prints it" test -s "$T/week.pdf" || diag_file "$T/chromium.log"
+	pdftotext "$T/week.pdf" "$T/week.pdf.txt" 2>/dev/null
+	# narrow columns wrap (and pdftotext joins words at hyphens): compare
+	# without white space and hyphens
+	printed=$(tr -d ' \n-' <"$T/week.pdf.txt")
+	n=0
+	while read -r rcpt; do
+		why=$(grep -F -A2 "    $rcpt  " "$T/week.txt" | sed -n 's/^      now: //p')
+		if [[ -n "$why" && "$printed" == *"$(printf '%s' "$rcpt" | tr -d ' -')"*"$(
+			printf '%s' "$why" | tr -d ' -')"* ]]; then
+			n=$((n + 1))
+		else
+			diag "not printed: $rcpt, then $why"
+		fi
+	done < <(changed "$T/week.txt")
+	is "$n" 4 "HTML printed: each changed recipient followed by its reason"
+	like "$printed" "wouldreject\(monitor\)\(PersonalToFreemail\)" \
+		"HTML printed: the old outcome and rule"
+	unlike "$(cat "$T/week.pdf.txt")" "0101901234|010190-1234" "HTML printed: no CPR number"
+elif strict; then
+	fail "chromium and pdftotext installed (SIKKERMAIL_STRICT=1: nothing may be skipped)"
+else
+	skip "the HTML replay printed by Chromium" "chromium or pdftotext (poppler-utils) missing"
+fi
 
 replay "$T/enforce.conf" --since "$day5" --until "$day5"
 is "$(total "$OUT" "recipients that would change")" 0 \
