@@ -268,7 +268,7 @@ static char *quote_ident(const char *name)
 		sb_addc(&sb, *p);
 	}
 	sb_addc(&sb, '"');
-	return sb_steal(&sb);
+	return sb.s;	/* the buffer itself: sb_steal would allocate a new one */
 }
 
 /* ------------------------------------------------------------ space */
