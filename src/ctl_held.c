@@ -19,10 +19,13 @@
  * release and delete act through Postfix's postsuper(1) (-H QUEUEID, and
  * -d QUEUEID hold: only from the hold queue), which must run as root; only
  * a queue id the filter held, and nothing recorded for yet, is acted on.
- * The database is still used as the filter's user: the effective user
- * changes to UserID for it and back to root for postsuper only. Each
- * outcome is recorded (state, who: the invoking user, and the sudo user
- * behind root; when) and logged to syslog.
+ * The database is only ever used as the filter's user, and by a child
+ * process that has given root up for good (ctl_become_user): the file
+ * belongs to that user, and a process that can still become root must
+ * not read what that user can write. The root process itself only runs
+ * postsuper, with a queue id a child found in the records. Each outcome
+ * is recorded (state, who: the invoking user, and the sudo user behind
+ * root; when) and logged to syslog.
  *
  * Postfix only: Sendmail keeps a quarantined message as an hf file in its
  * queue; what an administrator runs there is in sikkermail-ctl(8).
@@ -80,8 +83,20 @@ static void format_time(long long t, char *buf, size_t size);
 static void format_age(long long secs, char *buf, size_t size);
 static bool valid_queue_id(const char *qid);
 static char *invoking_user(void);
-static int act_on(struct ctl *c, struct store *s, const char *config_dir, enum held_state what,
-		  const char *qid, const char *who);
+/* One release or deletion, for the steps run as the filter's user. */
+struct held_step {
+	struct ctl *c;
+	enum held_state what;
+	const char *qid;
+	const char *who;
+};
+
+static int act_on(struct ctl *c, const char *config_dir, enum held_state what, const char *qid,
+		  const char *who);
+static int as_filter_user(int (*fn)(const struct held_step *), const struct held_step *st);
+static int check_held(const struct held_step *st);
+static int record_outcome(const struct held_step *st);
+static const char *verb_of(enum held_state what);
 static int postsuper(const char *config_dir, enum held_state what, const char *qid, char **said);
 
 /* ------------------------------------------------------------ held */
@@ -323,9 +338,7 @@ int ctl_release_or_delete(struct ctl *c, int argc, char **argv)
 {
 	enum held_state what = strcmp(argv[0], "release") == 0 ? HELD_RELEASED : HELD_DELETED;
 	const char *config_dir = NULL;
-	struct passwd *pw;
-	struct store *s;
-	char *who, *err = NULL;
+	char *who;
 	bool failed = false, tempfail = false;
 	int i = 1;
 
@@ -345,33 +358,13 @@ int ctl_release_or_delete(struct ctl *c, int argc, char **argv)
 			  argv[0], what == HELD_RELEASED ? "releases" : "deletes");
 		return CTL_EX_ERROR;
 	}
-	if (c->cfg->userid == NULL || (pw = getpwnam(c->cfg->userid)) == NULL) {
-		msg_error("UserID %s: no such user; the database is used as the filter's user",
-			  c->cfg->userid ? c->cfg->userid : "(none)");
-		return CTL_EX_ERROR;
-	}
 	who = invoking_user();
-	/* the database as the filter's user; root stays the saved user, for postsuper */
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setegid(pw->pw_gid) != 0 ||
-	    seteuid(pw->pw_uid) != 0) {
-		msg_error("cannot become %s: %s", pw->pw_name, strerror(errno));
-		free(who);
-		return CTL_EX_ERROR;
-	}
-	if ((s = store_open(c->database, STORE_RW_EXISTING, &err)) == NULL) {
-		msg_error("%s; nothing %s", err ? err : "cannot open the database",
-			  what == HELD_RELEASED ? "released" : "deleted");
-		free(err);
-		free(who);
-		return CTL_EX_TEMPFAIL;
-	}
 	for (; i < argc; i++) {
-		int rc = act_on(c, s, config_dir, what, argv[i], who);
+		int rc = act_on(c, config_dir, what, argv[i], who);
 
 		failed |= rc == CTL_EX_ERROR;
 		tempfail |= rc == CTL_EX_TEMPFAIL;
 	}
-	store_close(s);
 	free(who);
 	return tempfail ? CTL_EX_TEMPFAIL : failed ? CTL_EX_ERROR : CTL_EX_OK;
 }
@@ -403,54 +396,124 @@ static char *invoking_user(void)
 }
 
 /*
- * act_on - one queue id: refuse one the filter did not hold, or already
- * released or deleted; run postsuper; record and log the outcome.
+ * act_on - one queue id: a child, as the filter's user, refuses one the
+ * filter did not hold, or already released or deleted; then postsuper,
+ * as root; then a child records and logs the outcome.
  */
-static int act_on(struct ctl *c, struct store *s, const char *config_dir, enum held_state what,
-		  const char *qid, const char *who)
+static int act_on(struct ctl *c, const char *config_dir, enum held_state what, const char *qid,
+		  const char *who)
 {
-	const char *verb = what == HELD_RELEASED ? "released" : "deleted";
-	struct held_message h;
-	enum lookup r = store_held_find(s, qid, &h);
-	char at[32], *said = NULL;
-	int rc = CTL_EX_ERROR;
+	struct held_step st = { c, what, qid, who };
+	char *said = NULL;
+	int rc;
 
+	if ((rc = as_filter_user(check_held, &st)) != CTL_EX_OK)
+		return rc;
+	if (postsuper(config_dir, what, qid, &said) != 0) {
+		msg_error("%s: not %s: %s", qid, verb_of(what), said);
+		free(said);
+		return CTL_EX_ERROR;
+	}
+	if ((rc = as_filter_user(record_outcome, &st)) != CTL_EX_OK)
+		return rc;
+	fprintf(c->out, "%s: %s%s\n", qid, verb_of(what),
+		what == HELD_RELEASED ? " from the hold queue; Postfix delivers it now"
+				      : " from the hold queue");
+	return CTL_EX_OK;
+}
+
+static const char *verb_of(enum held_state what)
+{
+	return what == HELD_RELEASED ? "released" : "deleted";
+}
+
+/*
+ * as_filter_user - fn in a child process that has become UserID for good;
+ * its exit code (a CTL_EX_ value), CTL_EX_TEMPFAIL if it could not run.
+ */
+static int as_filter_user(int (*fn)(const struct held_step *), const struct held_step *st)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);	/* nothing buffered is written twice */
+	if ((pid = fork()) < 0) {
+		msg_error("cannot fork: %s", strerror(errno));
+		return CTL_EX_TEMPFAIL;
+	}
+	if (pid == 0) {
+		int rc = ctl_become_user(st->c->cfg) == 0 ? fn(st) : CTL_EX_ERROR;
+
+		fflush(NULL);
+		exit(rc);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			msg_error("cannot wait for a child: %s", strerror(errno));
+			return CTL_EX_TEMPFAIL;
+		}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : CTL_EX_TEMPFAIL;
+}
+
+/* check_held - (as the filter's user) is qid a held message with nothing recorded yet? */
+static int check_held(const struct held_step *st)
+{
+	struct held_message h;
+	struct store *s;
+	enum lookup r;
+	char at[32];
+	int rc = CTL_EX_OK;
+
+	if ((s = ctl_open_store(st->c, STORE_RO)) == NULL)
+		return CTL_EX_TEMPFAIL;
+	r = store_held_find(s, st->qid, &h);
 	if (r == LOOKUP_RETRY) {
-		msg_error("%s: %s; not %s", qid, store_errmsg(s), verb);
+		msg_error("%s: %s; not %s", st->qid, store_errmsg(s), verb_of(st->what));
+		store_close(s);
 		return CTL_EX_TEMPFAIL;
 	}
 	if (r == LOOKUP_NOTFOUND) {
 		msg_error("%s: not a message sikkermail held (no such held message in %s); not %s",
-			  qid, c->database, verb);
+			  st->qid, st->c->database, verb_of(st->what));
+		store_close(s);
 		return CTL_EX_ERROR;
 	}
 	if (h.state != HELD_WAITING) {
 		format_time(h.at, at, sizeof(at));
-		msg_error("%s: already %s by %s at %s; nothing done", qid,
+		msg_error("%s: already %s by %s at %s; nothing done", st->qid,
 			  held_state_name(h.state), h.by ? h.by : "?", at);
-		goto out;
+		rc = CTL_EX_ERROR;
 	}
-	if (postsuper(config_dir, what, qid, &said) != 0) {
-		msg_error("%s: not %s: %s", qid, verb, said);
-		goto out;
-	}
-	if (store_held_record(s, h.id, what, who, (long long)time(NULL)) != 0) {
-		msg_error("%s: %s, but not recorded: %s", qid, verb, store_errmsg(s));
-		msg_warn("held queue_id=%s state=%s by=%s unrecorded=yes", qid,
-			 held_state_name(what), who);
-		rc = CTL_EX_TEMPFAIL;
-		goto out;
-	}
-	msg_notice("held queue_id=%s state=%s by=%s sender=%s held_at=%lld", qid,
-		   held_state_name(what), who, h.sender && h.sender[0] ? h.sender : "<>", h.time);
-	fprintf(c->out, "%s: %s%s\n", qid, verb,
-		what == HELD_RELEASED ? " from the hold queue; Postfix delivers it now"
-				      : " from the hold queue");
-	rc = CTL_EX_OK;
-out:
-	free(said);
 	held_message_free(&h);
+	store_close(s);
 	return rc;
+}
+
+/* record_outcome - (as the filter's user) record and log what postsuper did. */
+static int record_outcome(const struct held_step *st)
+{
+	struct held_message h;
+	struct store *s;
+	enum lookup r = LOOKUP_RETRY;
+
+	if ((s = ctl_open_store(st->c, STORE_RW_EXISTING)) == NULL ||
+	    (r = store_held_find(s, st->qid, &h)) != LOOKUP_FOUND ||
+	    store_held_record(s, h.id, st->what, st->who, (long long)time(NULL)) != 0) {
+		msg_error("%s: %s, but not recorded: %s", st->qid, verb_of(st->what),
+			  s ? store_errmsg(s) : "the database could not be opened");
+		msg_warn("held queue_id=%s state=%s by=%s unrecorded=yes", st->qid,
+			 held_state_name(st->what), st->who);
+		if (s != NULL && r == LOOKUP_FOUND)
+			held_message_free(&h);
+		store_close(s);
+		return CTL_EX_TEMPFAIL;
+	}
+	msg_notice("held queue_id=%s state=%s by=%s sender=%s held_at=%lld", st->qid,
+		   held_state_name(st->what), st->who,
+		   h.sender && h.sender[0] ? h.sender : "<>", h.time);
+	held_message_free(&h);
+	store_close(s);
+	return CTL_EX_OK;
 }
 
 /*
@@ -463,8 +526,6 @@ static int postsuper(const char *config_dir, enum held_state what, const char *q
 	const char *argv[8];
 	const char *want = what == HELD_RELEASED ? "Released from hold: 1 message"
 						 : "Deleted: 1 message";
-	uid_t user = geteuid();
-	gid_t group = getegid();
 	char *out;
 	size_t n = 0;
 	int st;
@@ -479,15 +540,7 @@ static int postsuper(const char *config_dir, enum held_state what, const char *q
 	if (what == HELD_DELETED)
 		argv[n++] = "hold";
 	argv[n] = NULL;
-	if (seteuid(0) != 0 || setegid(0) != 0) {
-		*said = xasprintf("cannot become root again: %s", strerror(errno));
-		return -1;
-	}
 	out = ctl_run(argv, CTL_RUN_MERGE, &st);
-	if (setegid(group) != 0 || seteuid(user) != 0) {
-		/* never go on as root with the database */
-		msg_fatal("cannot give up root again: %s", strerror(errno));
-	}
 	if (out == NULL) {
 		*said = xasprintf("cannot run postsuper: %s; %s", strerror(errno), SENDMAIL_HINT);
 		return -1;
