@@ -130,6 +130,8 @@ static const struct key keys[] = {
 	       config_dump_networks, 0),
 	STR("PersonalHeader", personal_header, "X-KP-Personal", config_check_field_name, 0),
 	STR("MailboxHeader", mailbox_header, "X-KP-Secure-Mailbox", config_check_field_name, 0),
+	CUSTOM("PersonalSubjectTag", NULL, config_set_subject_tag, config_dump_subject_tags,
+	       KEY_REPEAT | KEY_REST),
 	BOOL("PreferEncryption", prefer_encryption, "no"),
 	CHOICE("PersonalToPartner", personal_to_partner, "accept", partner_choices),
 	CHOICE("PersonalToFreemail", personal_to_freemail, "reject", freemail_choices),
@@ -750,6 +752,7 @@ static void config_free(struct config *c)
 			config_free_strv(*FIELD(c, k, char **),
 					 *(size_t *)(void *)((char *)c + k->off_n));
 	}
+	config_free_strv(c->subject_tags, c->n_subject_tags);
 	for (size_t i = 0; i < c->n_mailboxes; i++) {
 		free(c->mailboxes[i].address);
 		free(c->mailboxes[i].keyfile);

@@ -75,6 +75,8 @@ struct config {
 	size_t n_internal_networks;
 	char *personal_header;		/* PersonalHeader; default X-KP-Personal */
 	char *mailbox_header;		/* MailboxHeader; default X-KP-Secure-Mailbox */
+	char **subject_tags;		/* PersonalSubjectTag (repeatable); none by default */
+	size_t n_subject_tags;
 	bool prefer_encryption;		/* PreferEncryption; default no */
 
 	/* decisions (SPEC section 5) */

@@ -68,11 +68,12 @@ struct key {
 set_fn config_set_str, config_set_bool, config_set_choice, config_set_int, config_set_octal,
 	config_set_duration, config_set_list, config_set_networks, config_set_language,
 	config_set_mailbox, config_set_default_mailbox, config_set_facility, config_set_level,
-	config_set_mailbox_users;
+	config_set_mailbox_users, config_set_subject_tag;
 /* Dumpers: the key as a line config_parse reads back to the same value. */
 dump_fn config_dump_str, config_dump_bool, config_dump_choice, config_dump_int, config_dump_octal,
 	config_dump_duration, config_dump_list, config_dump_networks, config_dump_language,
-	config_dump_mailboxes, config_dump_facility, config_dump_level, config_dump_mailbox_users;
+	config_dump_mailboxes, config_dump_facility, config_dump_level, config_dump_mailbox_users,
+	config_dump_subject_tags;
 /* Checks of string values, for config_set_str. */
 check_fn config_check_path, config_check_socket, config_check_userid, config_check_field_name,
 	config_check_url, config_check_ldap_filter, config_check_cipher, config_check_reinject,

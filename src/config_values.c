@@ -27,6 +27,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "log.h"
+#include "subject_tag.h"
 #include "util.h"
 
 #define HEADER_NAME_MAX 64
@@ -254,6 +255,36 @@ bool config_set_mailbox(struct parser *p, struct config *c, const struct key *k,
 	m->keyfile = xstrdup(w[1]);
 	m->certfile = xstrdup(w[2]);
 	m->line = config_parser_line(p);
+	return true;
+}
+
+/*
+ * config_set_subject_tag - PersonalSubjectTag TEXT, one tag a line, kept
+ * as written (UTF-8: the line was checked); case is ignored when it is
+ * looked for. It is the rest of the line, so '#' is part of it. No
+ * control characters (a tab included) and at most SUBJECT_TAG_MAX bytes:
+ * it is looked for in, and taken out of, a header field.
+ */
+bool config_set_subject_tag(struct parser *p, struct config *c, const struct key *k, char *v)
+{
+	const unsigned char *u = (const unsigned char *)v;
+
+	(void)k;
+	if (strlen(v) > SUBJECT_TAG_MAX) {
+		config_perr(p, "too long (at most %d bytes)", SUBJECT_TAG_MAX);
+		return false;
+	}
+	for (size_t i = 0; u[i] != '\0'; i++)
+		/* C0, DEL, and C1 (U+0080..U+009F, which UTF-8 writes as C2 80..C2 9F) */
+		if (u[i] < 0x20 || u[i] == 0x7f || (u[i] == 0xc2 && u[i + 1] >= 0x80 &&
+						      u[i + 1] <= 0x9f)) {
+			config_perr(p, "bad value \"%.*s%s\": a tag may not contain control "
+				    "characters", QV(v));
+			return false;
+		}
+	c->subject_tags = xrealloc(c->subject_tags, (c->n_subject_tags + 1) *
+				   sizeof(*c->subject_tags));
+	c->subject_tags[c->n_subject_tags++] = xstrdup(v);
 	return true;
 }
 
@@ -620,6 +651,14 @@ void config_dump_mailboxes(struct strbuf *out, const struct config *c, const str
 	for (size_t i = 0; i < c->n_mailboxes; i++)
 		sb_printf(out, "%-20s %s %s %s\n", k->name, c->mailboxes[i].address,
 			  c->mailboxes[i].keyfile, c->mailboxes[i].certfile);
+}
+
+void config_dump_subject_tags(struct strbuf *out, const struct config *c, const struct key *k)
+{
+	if (c->n_subject_tags == 0)
+		sb_printf(out, "# %s (not set)\n", k->name);
+	for (size_t i = 0; i < c->n_subject_tags; i++)
+		sb_printf(out, "%-20s %s\n", k->name, c->subject_tags[i]);
 }
 
 void config_dump_mailbox_users(struct strbuf *out, const struct config *c, const struct key *k)

@@ -291,11 +291,14 @@ static int parse_format(const char *s)
  * replayed_personal - personal_flag_of (pipeline.c) again, from the
  * record: only a trusted submitter's flag counts; under DetectCPR enforce
  * a CPR number found, or a body that could not be scanned, makes the
- * message personal. *partial says what the record could not tell.
+ * message personal. A PersonalSubjectTag is not in the record, only its
+ * effect: personal_source=subject (the tag made the message personal
+ * when the header had not) still counts, whatever the tags are today.
+ * *partial says what the record could not tell.
  */
 static bool replayed_personal(const struct config *cfg, const struct decision *d, int *partial)
 {
-	bool header, cpr;
+	bool header, cpr, subject = d->psrc == PSRC_SUBJECT;
 
 	*partial = -1;
 	if (d->flag == FLAG_SAID_NA) {
@@ -305,13 +308,13 @@ static bool replayed_personal(const struct config *cfg, const struct decision *d
 	} else {
 		header = d->flag == FLAG_SAID_YES || d->flag == FLAG_SAID_UNCLEAR;
 		cpr = d->cpr_scan == CPR_SCAN_FAILED || (d->cpr_scan == CPR_SCAN_DONE && d->cpr_hits > 0);
-		if (d->trusted && !header && cfg->detect_cpr == CPR_ENFORCE &&
+		if (d->trusted && !header && !subject && cfg->detect_cpr == CPR_ENFORCE &&
 		    d->cpr_scan == CPR_SCAN_SKIPPED)
 			*partial = PARTIAL_NOT_SCANNED;
 	}
 	if (!d->trusted)
 		return false;
-	return header || (cfg->detect_cpr == CPR_ENFORCE && cpr);
+	return header || subject || (cfg->detect_cpr == CPR_ENFORCE && cpr);
 }
 
 /* copy_rcpts - the recorded recipients, unclassified, into n. */

@@ -10,8 +10,11 @@
 #include "log.h"
 #include "reply.h"
 #include "smime.h"
+#include "subject_tag.h"
 
 static bool is_bare_postmaster(const char *raw);
+static const char *subject_header(struct facts *f, const char *value);
+static void add_subject(struct facts *f, char *now);
 static void keep_header(struct facts *f, const char *name, const char *value);
 static bool marker_accepted(struct facts *f);
 static bool body_needed(const struct facts *f);
@@ -84,6 +87,8 @@ void facts_header(struct facts *f, const char *name, const char *value)
 		f->n_mailbox_headers += header_name_eq(name, cfg->mailbox_header);
 		f->n_tag_headers += header_name_eq(name, FACTS_TAG_HEADER);
 		f->n_marker_headers += header_name_eq(name, ENCRYPT_MARKER_HEADER);
+		if (header_name_eq(name, "Subject"))
+			add_subject(f, NULL);	/* counted, so that the others' indexes hold */
 		return;
 	}
 
@@ -100,13 +105,47 @@ void facts_header(struct facts *f, const char *name, const char *value)
 			f->marker = xstrdup(value);
 	} else if (header_name_eq(name, "Message-ID") && f->d.message_id == NULL) {
 		f->d.message_id = reply_sanitise(value);
-	} else if (header_name_eq(name, "Subject") && f->subject == NULL) {
-		f->subject = xstrdup(value);
+	} else if (header_name_eq(name, "Subject")) {
+		if ((value = subject_header(f, value)) == NULL)
+			return;		/* only a tag: the field goes */
 	} else if (header_name_eq(name, "Content-Type")) {
 		if (f->n_content_types++ == 0)
 			f->content_type = xstrdup(value);
 	}
 	keep_header(f, name, value);
+}
+
+/*
+ * subject_header - one Subject field: a trusted submitter's is searched
+ * for PersonalSubjectTag tags, and what it is to become is kept for the
+ * end of the message. Returns the value to keep in the header block, or
+ * NULL when nothing is left of it. Anybody else's tag means nothing.
+ */
+static const char *subject_header(struct facts *f, const char *value)
+{
+	const struct config *cfg = f->rt->cfg;
+	char *text = NULL, *now = NULL;
+	int found = 0;
+
+	if (f->d.trusted && cfg->n_subject_tags > 0)
+		found = subject_tag_strip(value, cfg->subject_tags, cfg->n_subject_tags, &text, &now);
+	free(text);
+	add_subject(f, now);
+	if (found > 0) {
+		f->n_subject_tags += found;
+		value = now;
+	}
+	if (f->n_subjects == 1 && value[0] != '\0')
+		f->subject = xstrdup(value);
+	return found > 0 && value[0] == '\0' ? NULL : value;
+}
+
+/* add_subject - one more Subject field, with its new value (NULL: as it is). */
+static void add_subject(struct facts *f, char *now)
+{
+	f->subject_values = xrealloc(f->subject_values,
+				     (size_t)(f->n_subjects + 1) * sizeof(*f->subject_values));
+	f->subject_values[f->n_subjects++] = now;
 }
 
 /*
@@ -137,7 +176,7 @@ static void keep_header(struct facts *f, const char *name, const char *value)
 /*
  * body_needed - a trusted submitter's message is kept when it is to be
  * scanned for CPR numbers or may have to be encrypted (a flag header that
- * is not a clear "no"). Nobody else's is ever read.
+ * is not a clear "no", or a subject tag). Nobody else's is ever read.
  */
 static bool body_needed(const struct facts *f)
 {
@@ -146,7 +185,8 @@ static bool body_needed(const struct facts *f)
 	/* a label that says encrypted is only believed once the body shows it */
 	return f->rt->cfg->detect_cpr != CPR_OFF ||
 	       (f->content_type != NULL && smime_is_encrypted(f->content_type)) ||
-	       (mailboxes_available(f->rt->mailboxes) && (f->flag.n_yes > 0 || f->flag.n_other > 0));
+	       (mailboxes_available(f->rt->mailboxes) &&
+		(f->flag.n_yes > 0 || f->flag.n_other > 0 || f->n_subject_tags > 0));
 }
 
 void facts_end_of_headers(struct facts *f)
@@ -216,6 +256,9 @@ void facts_free(struct facts *f)
 	msgbuf_free(f->body);
 	free(f->body_error);
 	free(f->subject);
+	for (int i = 0; i < f->n_subjects; i++)
+		free(f->subject_values[i]);
+	free(f->subject_values);
 	free(f->content_type);
 	free(f->mailbox_choice);
 	free(f->marker);

@@ -8,9 +8,11 @@
  * classified safely is refused), each header, the body. This module keeps
  * what the decision and an encrypted copy need: the flag headers, the
  * function-mailbox choice, the filter's own control headers (counted, to
- * be removed), the header block and body (only when they may be scanned
- * or encrypted), and whether the message is the filter's own re-injected
- * copy. No libmilter code and no decisions beyond "is this fact usable".
+ * be removed), the PersonalSubjectTag tags found in a trusted submitter's
+ * Subject fields and what each is to become without them, the header
+ * block (with those Subjects already rewritten) and body (only when they
+ * may be scanned or encrypted), and whether the message is the filter's
+ * own re-injected copy. No libmilter code and no decisions beyond "is this fact usable".
  *
  * Exports: facts_new, facts_add_rcpt, facts_header, facts_end_of_headers,
  * facts_body, facts_set_queue_id, facts_store, facts_free.
@@ -55,7 +57,10 @@ struct facts {
 	bool over_budget;	/* DecisionTimeout spent while deciding */
 	struct msgbuf *body;	/* headers and body, kept only when they will be read */
 	char *body_error;	/* why keeping the body failed */
-	char *subject;
+	char *subject;		/* the first Subject, as it goes on (tags taken out); NULL: none */
+	int n_subjects;		/* Subject fields seen, any case */
+	int n_subject_tags;	/* PersonalSubjectTag tags found in a trusted submitter's Subjects */
+	char **subject_values;	/* [n_subjects]: a Subject's new value, "" to delete, NULL: as is */
 	char *content_type;	/* the first Content-Type */
 	int n_content_types;
 	char *mailbox_choice;	/* MailboxHeader's value */

@@ -51,6 +51,8 @@ const char *personal_source_name(enum personal_source s)
 		return "header";
 	case PSRC_CPR:
 		return "cpr";
+	case PSRC_SUBJECT:
+		return "subject";
 	default:
 		return "none";
 	}

@@ -49,6 +49,7 @@ static void remove_encrypted(struct run *x);
 static void step_hold(struct run *x);
 static void step_reply(struct run *x);
 static int remove_headers(struct run *x, const char *name, int count);
+static int rewrite_subjects(struct run *x);
 static char *tag_value(const struct decision *d);
 static void step_headers(struct run *x);
 static void step_record(struct run *x);
@@ -69,11 +70,14 @@ static const char *qid_of(const struct decision *d)
 /* ------------------------------------------------------------- deciding */
 
 /*
- * personal_flag_of - the flag headers of a trusted submitter, then the CPR
- * scan: in enforce mode a CPR number, or a message that could not be
- * scanned, makes the message personal (fail safe); in monitor mode the
- * finding is only logged and tagged. Only a trusted submitter's flag
- * counts (SPEC section 2).
+ * personal_flag_of - the flag headers of a trusted submitter, then its
+ * subject tags, then the CPR scan: in enforce mode a CPR number, or a
+ * message that could not be scanned, makes the message personal (fail
+ * safe); in monitor mode the finding is only logged and tagged. Only a
+ * trusted submitter's flag and tags count (SPEC section 2). A tag makes
+ * the message personal whatever the header says (an explicit "no" with
+ * a tag is personal: fail safe); the source stays "header" when the
+ * header had already made it personal, and is "subject" otherwise.
  */
 static void personal_flag_of(struct facts *f)
 {
@@ -88,6 +92,16 @@ static void personal_flag_of(struct facts *f)
 		d->psrc = PSRC_NONE;
 		d->personal_why = xstrdup(f->n_flag_headers > 0 ? "header from untrusted client ignored"
 								: "no header");
+	}
+	if (d->trusted && f->n_subject_tags > 0) {
+		char *why = xasprintf("%s; subject tag", d->personal_why);
+
+		free(d->personal_why);
+		d->personal_why = why;
+		if (!d->personal) {
+			d->personal = true;
+			d->psrc = PSRC_SUBJECT;
+		}
 	}
 	d->flag = flag_said_of(&f->flag);
 	d->cpr_scan = CPR_SCAN_SKIPPED;
@@ -440,6 +454,25 @@ static int remove_headers(struct run *x, const char *name, int count)
 	return 0;
 }
 
+/*
+ * rewrite_subjects - every Subject that carried a subject tag is changed
+ * to its value without the tags, or deleted when nothing is left; from
+ * the last down, so that a deletion leaves the indices of the rest as
+ * they were.
+ */
+static int rewrite_subjects(struct run *x)
+{
+	const struct facts *f = x->f;
+
+	for (int i = f->n_subjects; i >= 1; i--) {
+		const char *v = f->subject_values[i - 1];
+
+		if (v != NULL && x->ops->chgheader(x->mta, "Subject", i, v[0] ? v : NULL) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* tag_value - X-Sikkermail: what was decided, never the subject or a CPR number. */
 static char *tag_value(const struct decision *d)
 {
@@ -461,8 +494,10 @@ static char *tag_value(const struct decision *d)
 
 /*
  * step_headers - on what goes on: the function-mailbox choice is an
- * instruction to the filter, never sent on; an untrusted client's flag
- * headers go; nobody's X-Sikkermail or marker survives; the tag is added.
+ * instruction to the filter, never sent on, and so are subject tags (in
+ * monitor mode too: they are meant for the filter, not the recipient);
+ * an untrusted client's flag headers go; nobody's X-Sikkermail or marker
+ * survives; the tag is added.
  */
 static void step_headers(struct run *x)
 {
@@ -473,6 +508,7 @@ static void step_headers(struct run *x)
 	if (x->result != MTA_ACCEPT)
 		return;
 	rc |= remove_headers(x, x->cfg->mailbox_header, f->n_mailbox_headers);
+	rc |= rewrite_subjects(x);
 	if (!x->d->trusted)
 		rc |= remove_headers(x, x->cfg->personal_header, f->n_flag_headers);
 	rc |= remove_headers(x, FACTS_TAG_HEADER, f->n_tag_headers);

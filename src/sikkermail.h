@@ -46,7 +46,8 @@ enum mode {
 enum personal_source {
 	PSRC_NONE,	/* no flag: not personal */
 	PSRC_HEADER,	/* PersonalHeader from a trusted submitter */
-	PSRC_CPR	/* DetectCPR enforce found a CPR number */
+	PSRC_CPR,	/* DetectCPR enforce found a CPR number */
+	PSRC_SUBJECT	/* a PersonalSubjectTag in a trusted submitter's Subject; the last */
 };
 
 const char *rclass_name(enum rclass c);		/* "internal", ... */
@@ -54,6 +55,6 @@ int rclass_parse(const char *s);		/* -1 if unknown */
 const char *action_name(enum action a);		/* "deliver", ... */
 int action_parse(const char *s);		/* -1 if unknown */
 const char *mode_name(enum mode m);
-const char *personal_source_name(enum personal_source s);	/* "none", "header", "cpr" */
+const char *personal_source_name(enum personal_source s);	/* "none", "header", "cpr", "subject" */
 
 #endif

@@ -14,6 +14,8 @@
  *   smime_cipher_valid               is a Cipher setting known here?
  *   smime_is_encrypted               is a message already S/MIME/PGP encrypted?
  *                                    (smime_text.c: pure string logic)
+ *   smime_encode_text                a text as an unstructured header value
+ *                                    (smime_text.c)
  *   smime_marker, smime_marker_valid the loop-safety marker of a re-injected
  *                                    message
  *   smime_random                     random octets (keys, secrets)
@@ -103,6 +105,17 @@ bool smime_cipher_valid(const char *name);
  * quoting. NULL (no header) is not encrypted.
  */
 bool smime_is_encrypted(const char *content_type);
+
+struct strbuf;
+
+/*
+ * smime_encode_text - UTF-8 text appended to sb as the value of an
+ * unstructured header field (Subject), without the field name and the
+ * space after it and without a final eol: printable ASCII as it is,
+ * anything else as RFC 2047 encoded-words of at most 64 columns, one per
+ * line, folded with eol and a space.
+ */
+void smime_encode_text(struct strbuf *sb, const char *text, const char *eol);
 
 /*
  * smime_payload_encrypted - is the payload a label points at (see

@@ -3,8 +3,9 @@
  * no OpenSSL: is a message already encrypted, the outer headers of an
  * encrypted message, and reading a loop-safety marker.
  *
- * Exports smime_is_encrypted (declared in smime.h), and smime_write_headers,
- * smime_hex and smime_marker_parse (smime_int.h, for smime.c).
+ * Exports smime_is_encrypted and smime_encode_text (declared in smime.h),
+ * and smime_write_headers, smime_hex and smime_marker_parse (smime_int.h,
+ * for smime.c).
  *
  * Already encrypted is decided from the value of the top-level
  * Content-Type header alone. The value is read as RFC 2045 says, but
@@ -422,34 +423,41 @@ static void write_address_list(struct strbuf *sb, const char *name, const char *
 	sb_adds(sb, eol);
 }
 
-/*
- * write_subject - printable ASCII as it is; anything else as RFC 2047
- * UTF-8 B encoded-words of at most 39 octets each (64 columns), split only
- * between UTF-8 characters, one per folded line.
- */
+/* write_subject - the Subject field of the outer message, as smime_encode_text writes it. */
 static void write_subject(struct strbuf *sb, const char *subject, const char *eol)
 {
-	const unsigned char *s = (const unsigned char *)subject;
-	size_t len = strlen(subject), i, chunk;
+	sb_adds(sb, "Subject: ");
+	smime_encode_text(sb, subject, eol);
+	sb_adds(sb, eol);
+}
+
+/*
+ * smime_encode_text - see smime.h: printable ASCII as it is (unless it
+ * would read as an encoded-word, or is too long for one line); anything
+ * else as RFC 2047 UTF-8 B encoded-words of at most 39 octets each (64
+ * columns), split only between UTF-8 characters, one per folded line.
+ */
+void smime_encode_text(struct strbuf *sb, const char *text, const char *eol)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t len = strlen(text), i, chunk;
 	char word[64];
-	bool plain = len < 900;
+	bool plain = len < 900 && strstr(text, "=?") == NULL;
 
 	for (i = 0; plain && i < len; i++)
 		if (s[i] < 0x20 || s[i] > 0x7e)
 			plain = false;
 	if (plain) {
-		sb_printf(sb, "Subject: %s%s", subject, eol);
+		sb_adds(sb, text);
 		return;
 	}
-	sb_adds(sb, "Subject:");
 	for (i = 0; i < len; i += chunk) {
 		chunk = len - i < 39 ? len - i : 39;
 		while (chunk < len - i && chunk > 1 && (s[i + chunk] & 0xc0) == 0x80)
 			chunk--;
 		base64(s + i, chunk, word);
-		sb_printf(sb, "%s =?UTF-8?B?%s?=", i > 0 ? eol : "", word);
+		sb_printf(sb, "%s%s=?UTF-8?B?%s?=", i > 0 ? eol : "", i > 0 ? " " : "", word);
 	}
-	sb_adds(sb, eol);
 }
 
 /* base64 - n octets as RFC 4648 base64 with padding; out holds 4 * ((n + 2) / 3) + 1. */

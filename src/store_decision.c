@@ -203,7 +203,7 @@ static int mode_parse(const char *t)
 
 static int psrc_parse(const char *t)
 {
-	for (int p = PSRC_NONE; p <= PSRC_CPR; p++)
+	for (int p = PSRC_NONE; p <= PSRC_SUBJECT; p++)
 		if (strcmp(t, personal_source_name((enum personal_source)p)) == 0)
 			return p;
 	return -1;

@@ -42,6 +42,7 @@ static void test_many_errors(void);
 static void test_networks(void);
 static void test_durations(void);
 static void test_mailboxes(void);
+static void test_subject_tags(void);
 static void test_dump_round_trip(void);
 static void test_load(void);
 static void test_refcount(void);
@@ -783,6 +784,57 @@ static void test_mailboxes(void)
 }
 
 /* The dump of a snapshot parses back to a snapshot with the same dump. */
+/* PersonalSubjectTag: none by default, repeatable, the rest of the line; bad values refused. */
+static void test_subject_tags(void)
+{
+	struct config *c = config_defaults();
+	struct strbuf sb;
+
+	is_int((long long)c->n_subject_tags, 0, "subject tags: none by default");
+	config_unref(c);
+	c = parse_text("PersonalSubjectTag [sikker]\n"
+		       "PersonalSubjectTag   [personf\xc3\xb8lsom]  \n"
+		       "personalsubjecttag #pf # a tag, not a comment\n", NULL);
+	ok(c != NULL && c->n_subject_tags == 3, "subject tags: three lines, three tags");
+	if (c != NULL && c->n_subject_tags == 3) {
+		is_str(c->subject_tags[0], "[sikker]", "subject tags: the first");
+		is_str(c->subject_tags[1], "[personf\xc3\xb8lsom]",
+		       "subject tags: the second, white space around it trimmed");
+		is_str(c->subject_tags[2], "#pf # a tag, not a comment",
+		       "subject tags: the rest of the line, '#' included");
+		round_trip("subject tags", c);
+	}
+	config_unref(c);
+
+	check_bad("an empty PersonalSubjectTag", "PersonalSubjectTag   ", 21,
+		  NAME ":1: PersonalSubjectTag: missing value", 0);
+	check_bad("a tab in a PersonalSubjectTag", "PersonalSubjectTag [a\tb]", 24,
+		  NAME ":1: PersonalSubjectTag: bad value \"[a\tb]\": a tag may not contain "
+		  "control characters", 0);
+	check_bad("a C1 control in a PersonalSubjectTag", "PersonalSubjectTag [a\xc2\x85]", 24,
+		  NAME ":1: PersonalSubjectTag: bad value \"[a\xc2\x85]\": a tag may not contain "
+		  "control characters", 0);
+	check_bad("a C0 control in a PersonalSubjectTag", "PersonalSubjectTag [a\x1b]", 23,
+		  NAME ":1: line contains a control character", 0);
+	check_bad("a bad tag on line 2", "PersonalSubjectTag [sikker]\nPersonalSubjectTag \t", 48,
+		  NAME ":2: PersonalSubjectTag: missing value", 0);
+	sb_init(&sb);
+	sb_adds(&sb, "PersonalSubjectTag ");
+	for (int i = 0; i < 65; i++)
+		sb_addc(&sb, 'x');
+	check_bad("a 65-byte PersonalSubjectTag", sb.s, sb.len,
+		  NAME ":1: PersonalSubjectTag: too long (at most 64 bytes)", 0);
+	sb_free(&sb);
+	sb_init(&sb);
+	sb_adds(&sb, "PersonalSubjectTag ");
+	for (int i = 0; i < 32; i++)
+		sb_adds(&sb, "\xc3\xb8");	/* 32 characters, 64 bytes */
+	c = parse_text(sb.s, NULL);
+	ok(c != NULL && c->n_subject_tags == 1, "subject tags: a 64-byte tag is accepted");
+	config_unref(c);
+	sb_free(&sb);
+}
+
 static void round_trip(const char *label, struct config *c)
 {
 	struct strbuf one, two;
@@ -1080,6 +1132,7 @@ int main(void)
 	test_networks();
 	test_durations();
 	test_mailboxes();
+	test_subject_tags();
 	test_dump_round_trip();
 	test_load();
 	test_refcount();
