@@ -383,7 +383,8 @@ give_to_test_user() {
 # every script uses (UserID TEST_USER, UMask 000, Syslog no, InternalDomains
 # kp.dk, .kp.dk), then the LINEs. A key stands once, where it first came,
 # with the value it was given last (a later line replaces an earlier one);
-# only SecureMailbox, which the daemon takes more than once, is repeated.
+# only SecureMailbox and PersonalSubjectTag, which the daemon takes more
+# than once, are repeated.
 milter_conf() {
 	local file=$1 line key
 	local -a lines=()
@@ -392,7 +393,8 @@ milter_conf() {
 	for line in "UserID $TEST_USER" "UMask 000" "Syslog no" \
 		"InternalDomains kp.dk, .kp.dk" "$@"; do
 		key=${line%% *}
-		if [ "$key" != SecureMailbox ] && [ -n "${at[$key]:-}" ]; then
+		if [ "$key" != SecureMailbox ] && [ "$key" != PersonalSubjectTag ] &&
+			[ -n "${at[$key]:-}" ]; then
 			lines[${at[$key]}]=$line
 		else
 			at[$key]=${#lines[@]}

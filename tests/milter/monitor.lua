@@ -1,6 +1,8 @@
 -- monitor.lua - Mode monitor never rejects or holds: it delivers and
--- tags what it would have done.
--- Daemon configuration: Mode monitor; 127.0.0.1 is internal.
+-- tags what it would have done. A subject tag still makes the message
+-- personal, and is still taken out of the Subject.
+-- Daemon configuration: Mode monitor; 127.0.0.1 is internal;
+-- PersonalSubjectTag [sikker].
 dofile(libdir .. "/common.lua")
 
 local function msg(name, q, rcpts, flag)
@@ -40,6 +42,18 @@ if not check(tagged(conn, "personal=no; action=deliver; ref=" .. q),
 	     "monitor, not personal: tagged personal=no") then
 	diag("  X-Sikkermail: " .. tostring(tag_value(conn)))
 end
+mt.disconnect(conn)
+
+q = qid(4)
+conn = open("127.0.0.1")
+send(conn, msg("[sikker] monitor tag", q, {"x@gmail.com"}, nil))
+reply_is(conn, "monitor, subject tag to gmail: delivered", SMFIR_ACCEPT, SMFIR_CONTINUE)
+if not check(tagged(conn, "personal=yes (subject); action=deliver; monitor=reject; ref=" .. q),
+	     "monitor, subject tag to gmail: tagged personal=yes (subject), monitor=reject") then
+	diag("  X-Sikkermail: " .. tostring(tag_value(conn)))
+end
+check(mt.eom_check(conn, MT_HDRCHANGE, "Subject", "monitor tag"),
+      "monitor, subject tag to gmail: the tag taken out of the Subject")
 mt.disconnect(conn)
 
 finish()

@@ -79,10 +79,12 @@ record() {
 # is broken once it runs.
 daemon enforce "InternalNetworks 192.0.2.0/24"
 daemon hold "PersonalToFreemail hold" "DetectCPR off"
-daemon monitor "Mode monitor"
+daemon monitor "Mode monitor" "PersonalSubjectTag [sikker]"
 daemon broken
 daemon cprmon "DetectCPR monitor"
 daemon cprenf "DetectCPR enforce"
+daemon subjtag "InternalNetworks 192.0.2.0/24" "PersonalSubjectTag [sikker]" \
+	"PersonalSubjectTag [personfølsom]" "DetectCPR enforce"
 
 # encrypt: a function mailbox, a certificate directory that never answers
 # (the recipient's certificate is put in the cache below, as if it had),
@@ -151,6 +153,8 @@ fi
 use monitor
 if running monitor; then
 	run_lua monitor.lua DD0000
+	decision DD00000004 "monitor, subject tag" "mode=monitor" "personal=yes" \
+		"personal_source=subject" "action=reject" "applied=deliver"
 	decision DD00000001 "monitor" "mode=monitor" "personal=yes" "action=reject" \
 		"applied=deliver" "class1=freemail"
 fi
@@ -176,6 +180,28 @@ for name in cprmon cprenf; do
 	unlike "$(cat "${D_DIR[$name]}/milter.log")" '010190-?1238' \
 		"$name: the CPR number is in no log line"
 done
+
+# ------------------------------------------------------------ PersonalSubjectTag
+
+use subjtag
+if running subjtag; then
+	run_lua subject.lua 5B0000
+	decision 5B00000001 "tag, internal" "trusted=yes" "personal=yes" "personal_source=subject" \
+		"applied=deliver"
+	decision 5B00000002 "encoded tag, gmail" "personal=yes" "personal_source=subject" \
+		"applied=reject" "rule=PersonalToFreemail"
+	decision 5B00000005 "header no + tag" "personal=yes" "personal_source=subject" \
+		'personal_reason="header no; subject tag"' "applied=reject"
+	decision 5B00000006 "header yes + tag" "personal_source=header" \
+		'personal_reason="header yes; subject tag"'
+	decision 5B00000007 "tag + cpr" "personal_source=subject" "cpr=1"
+	decision 5B00000008 "no tag" "personal=no" "personal_source=none"
+	decision 5B00000009 "untrusted tag" "trusted=no" "personal=no" "personal_source=none" \
+		"applied=deliver"
+	is "$(sql "$DB" "SELECT personal_source FROM decision WHERE queue_id = '5B00000002'")" \
+		subject "encoded tag, gmail: database records personal_source subject"
+	unlike "$(cat "$LOG")" '010190-?1238' "subjtag: the CPR number in the Subject is in no log line"
+fi
 
 # ------------------------------------------------------------ encrypt
 
@@ -233,7 +259,7 @@ fi
 # ------------------------------------------------------------ shutdown
 
 [ ${#D_PID[@]} -gt 0 ] && stop_pids "${D_PID[@]}"
-for name in enforce hold monitor broken cprmon cprenf encrypt; do
+for name in enforce hold monitor broken cprmon cprenf subjtag encrypt; do
 	running "$name" || continue
 	use "$name"
 	is "${STOP_STATUSES[${D_PID[$name]}]}" 0 "$name daemon: SIGTERM exits 0"
