@@ -423,7 +423,8 @@ static int parse_mode(const char *v, enum mode *out)
 
 static int parse_psrc(const char *v, enum personal_source *out)
 {
-	static const enum personal_source all[] = { PSRC_NONE, PSRC_HEADER, PSRC_CPR, PSRC_SUBJECT };
+	static const enum personal_source all[] = { PSRC_NONE, PSRC_HEADER, PSRC_CPR,
+						    PSRC_SUBJECT };
 
 	for (size_t i = 0; v != NULL && i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(v, personal_source_name(all[i])) == 0) {

@@ -58,7 +58,7 @@ struct words {
 	const char *summary, *messages, *recipients, *with_personal, *with_cpr, *in_monitor;
 	const char *of_which;
 	const char *done[ACTION_COUNT], *would[ACTION_COUNT], *act[ACTION_COUNT];
-	const char *cls[CLASS_COUNT], *psrc[3], *no, *monitor_word;
+	const char *cls[CLASS_COUNT], *psrc[PSRC_SUBJECT + 1], *no, *monitor_word;
 	const char *chart_title[CHART_COUNT], *nothing;
 	const char *per_day, *date, *personal, *cpr_found, *monitor, *total;
 	const char *routes_note, *class_word;
@@ -89,7 +89,8 @@ static const struct words english = {
 		   "would reject" },
 	.act = { "deliver", "encrypt", "hold", "tempfail", "reject" },
 	.cls = { "internal", "tunnel", "encrypted", "partner", "freemail", "tls", "unknown" },
-	.psrc = { "none", "header", "CPR" }, .no = "no", .monitor_word = "monitor mode",
+	.psrc = { "none", "header", "CPR", "subject tag" }, .no = "no",
+	.monitor_word = "monitor mode",
 	.held_released = "released by", .held_deleted = "deleted by", .held_at = "at",
 	.chart_title = {
 		"Messages per day, by what was done",
@@ -147,7 +148,7 @@ static const struct words danish = {
 		   "ville afvise midlertidigt", "ville afvise" },
 	.act = { "lever", "krypter", "tilbagehold", "afvis midlertidigt", "afvis" },
 	.cls = { "intern", "tunnel", "krypteret", "partner", "freemail", "tls", "ukendt" },
-	.psrc = { "ingen", "brevhoved", "CPR" }, .no = "nej",
+	.psrc = { "ingen", "brevhoved", "CPR", "emnem&aelig;rke" }, .no = "nej",
 	.monitor_word = "overv&aring;gningstilstand",
 	.held_released = "frigivet af", .held_deleted = "slettet af", .held_at = "kl.",
 	.chart_title = {
@@ -239,6 +240,7 @@ static void chart_legend(const struct chart *ch, FILE *out);
 static void html_day_table(const struct report *r, const struct chart *ch, FILE *out);
 static void html_routes(const struct report *r, FILE *out);
 static void html_outcome(const struct words *w, const struct report_event *e, FILE *out);
+static const char *personal_word(const struct words *w, const struct report_event *e);
 static void html_rcpt(const struct words *w, const struct report_rcpt *rc, FILE *out);
 static void html_events(const struct report *r, FILE *out);
 static void html_event_rcpts(const struct report *r, const struct report_event *e, FILE *out);
@@ -560,6 +562,14 @@ static void html_outcome(const struct words *w, const struct report_event *e, FI
 }
 
 /* html_rcpt - an address with its class and action. */
+/* personal_word - "no", or where the personal flag came from, in the report's language. */
+static const char *personal_word(const struct words *w, const struct report_event *e)
+{
+	if (!e->personal)
+		return w->no;
+	return (unsigned)e->psrc <= PSRC_SUBJECT ? w->psrc[e->psrc] : "?";
+}
+
 static void html_rcpt(const struct words *w, const struct report_rcpt *rc, FILE *out)
 {
 	html_str(out, rc->address);
@@ -616,8 +626,7 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 	html_event_rcpts(r, e, out);
 	fputs("</td><td class=\"l\">", out);
 	html_str(out, e->rule[0] ? e->rule : NULL);
-	fprintf(out, "</td><td class=\"l\">%s",
-		!e->personal ? w->no : (unsigned)e->psrc < 3 ? w->psrc[e->psrc] : "?");
+	fprintf(out, "</td><td class=\"l\">%s", personal_word(w, e));
 	if (e->personal_reason != NULL) {
 		fputs("<br><span class=\"small\">", out);
 		html_str(out, e->personal_reason);
@@ -698,7 +707,7 @@ static void html_cpr(const struct report *r, FILE *out)
 			html_rcpt(w, &e->rcpts[j], out);
 		}
 		fprintf(out, "</td><td>%d</td><td class=\"l\">%s</td>", e->cpr_hits,
-			!e->personal ? w->no : (unsigned)e->psrc < 3 ? w->psrc[e->psrc] : "?");
+			personal_word(w, e));
 		if (r->hosts.n > 0) {
 			fputs("<td class=\"l\">", out);
 			html_str(out, e->host);
