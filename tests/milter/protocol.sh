@@ -9,6 +9,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 
 need "$MILTER" "sikkermail-milter not built ($MILTER)"
+need "$CTL" "sikkermail-ctl not built ($CTL)"
 need miltertest "miltertest not installed (Debian package miltertest)"
 need sqlite3 "sqlite3 not installed"
 need runuser
@@ -78,7 +79,7 @@ record() {
 # is trusted; hold does not scan for CPR numbers). broken: its database
 # is broken once it runs.
 daemon enforce "InternalNetworks 192.0.2.0/24"
-daemon hold "PersonalToFreemail hold" "DetectCPR off"
+daemon hold "PersonalToFreemail hold" "DetectCPR off" "PersonalSubjectTag [sikker]"
 daemon monitor "Mode monitor" "PersonalSubjectTag [sikker]"
 daemon broken
 daemon cprmon "DetectCPR monitor"
@@ -146,6 +147,7 @@ if running hold; then
 	decision CC00000001 "hold" "trusted=yes" "personal=yes" "action=hold" "applied=hold" \
 		"class1=freemail" "action1=hold"
 	decision CC00000002 "reject beats hold" "applied=reject"
+	decision CC00000004 "held by tag" "personal=yes" "personal_source=subject" "applied=hold"
 fi
 
 # ------------------------------------------------------------ monitor
@@ -201,6 +203,11 @@ if running subjtag; then
 	is "$(sql "$DB" "SELECT personal_source FROM decision WHERE queue_id = '5B00000002'")" \
 		subject "encoded tag, gmail: database records personal_source subject"
 	unlike "$(cat "$LOG")" '010190-?1238' "subjtag: the CPR number in the Subject is in no log line"
+	# the records keep the subject as the source: a replay decides them as they were
+	capture "$CTL" -c "$CONF" replay --config "$CONF" --since "$(date -d yesterday +%F)"
+	is "$RC" 0 "subjtag: replay under its own configuration: exit 0" || diag_file "$ERR"
+	like "$(cat "$OUT")" "none: every recipient would be handled as it was" \
+		"subjtag: replayed, what a subject tag made personal is refused again"
 fi
 
 # ------------------------------------------------------------ encrypt

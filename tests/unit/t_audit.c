@@ -227,6 +227,23 @@ static void test_round_trip(void)
 		decision_free(&d);
 	}
 
+	/* a subject tag as the personal source: the word "subject", read back */
+	known_decision(&d);
+	d.psrc = PSRC_SUBJECT;
+	free(d.personal_why);
+	d.personal_why = strdup("header no; subject tag");
+	{
+		struct strbuf sb;
+
+		sb_init(&sb);
+		audit_format(&d, &sb);
+		ok(strstr(sb.s, " personal=yes personal_source=subject personal_reason=\"header no; "
+			   "subject tag\" ") != NULL, "personal source subject: written as \"subject\"");
+		sb_free(&sb);
+	}
+	round_trip(&d, "", "personal source subject");
+	decision_free(&d);
+
 	/* NULLs everywhere they are allowed */
 	known_decision(&d);
 	free(d.queue_id);
