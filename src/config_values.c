@@ -27,7 +27,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "log.h"
-#include "subject_tag.h"
+#include "mime_subject.h"
 #include "util.h"
 
 #define HEADER_NAME_MAX 64
@@ -262,7 +262,7 @@ bool config_set_mailbox(struct parser *p, struct config *c, const struct key *k,
  * config_set_subject_tag - PersonalSubjectTag TEXT, one tag a line, kept
  * as written (UTF-8: the line was checked); case is ignored when it is
  * looked for. It is the rest of the line, so '#' is part of it. No
- * control characters (a tab included) and at most SUBJECT_TAG_MAX bytes:
+ * control characters (a tab included) and at most MIME_SUBJECT_TAG_MAX bytes:
  * it is looked for in, and taken out of, a header field.
  */
 bool config_set_subject_tag(struct parser *p, struct config *c, const struct key *k, char *v)
@@ -270,8 +270,8 @@ bool config_set_subject_tag(struct parser *p, struct config *c, const struct key
 	const unsigned char *u = (const unsigned char *)v;
 
 	(void)k;
-	if (strlen(v) > SUBJECT_TAG_MAX) {
-		config_perr(p, "too long (at most %d bytes)", SUBJECT_TAG_MAX);
+	if (strlen(v) > MIME_SUBJECT_TAG_MAX) {
+		config_perr(p, "too long (at most %d bytes)", MIME_SUBJECT_TAG_MAX);
 		return false;
 	}
 	for (size_t i = 0; u[i] != '\0'; i++)

@@ -10,7 +10,7 @@
 #include "log.h"
 #include "reply.h"
 #include "smime.h"
-#include "subject_tag.h"
+#include "mime_subject.h"
 
 static bool is_bare_postmaster(const char *raw);
 static const char *subject_header(struct facts *f, const char *value);
@@ -128,7 +128,8 @@ static const char *subject_header(struct facts *f, const char *value)
 	int found = 0;
 
 	if (f->d.trusted && cfg->n_subject_tags > 0)
-		found = subject_tag_strip(value, cfg->subject_tags, cfg->n_subject_tags, &text, &now);
+		found = mime_subject_strip(value, cfg->subject_tags, cfg->n_subject_tags, &text,
+					   &now);
 	free(text);
 	add_subject(f, now);
 	if (found > 0) {

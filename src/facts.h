@@ -59,7 +59,7 @@ struct facts {
 	char *body_error;	/* why keeping the body failed */
 	char *subject;		/* the first Subject, as it goes on (tags taken out); NULL: none */
 	int n_subjects;		/* Subject fields seen, any case */
-	int n_subject_tags;	/* PersonalSubjectTag tags found in a trusted submitter's Subjects */
+	int n_subject_tags;	/* subject tags found in a trusted submitter's Subjects */
 	char **subject_values;	/* [n_subjects]: a Subject's new value, "" to delete, NULL: as is */
 	char *content_type;	/* the first Content-Type */
 	int n_content_types;

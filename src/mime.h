@@ -1,7 +1,8 @@
 /*
  * mime.h - the decoded text of a message, for the CPR scanner.
  *
- * mime.c is the only file that includes GMime. It parses a whole RFC 5322
+ * mime.c and mime_subject.c (the subject tags) are the only files that
+ * include GMime. mime.c parses a whole RFC 5322
  * message (headers and body as received) and feeds the CPR scanner:
  *
  *  - the Subject, RFC 2047 encoded words decoded (an undeclared 8-bit

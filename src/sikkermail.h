@@ -55,6 +55,7 @@ int rclass_parse(const char *s);		/* -1 if unknown */
 const char *action_name(enum action a);		/* "deliver", ... */
 int action_parse(const char *s);		/* -1 if unknown */
 const char *mode_name(enum mode m);
-const char *personal_source_name(enum personal_source s);	/* "none", "header", "cpr", "subject" */
+/* personal_source_name - "none", "header", "cpr", "subject" */
+const char *personal_source_name(enum personal_source s);
 
 #endif

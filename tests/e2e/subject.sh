@@ -80,16 +80,19 @@ delivered() {
 	is "$(subject_of "$FILE")" "$want" "$tag: delivered with the Subject \"$want\""
 	unlike "$(headers_of "$FILE" | tr A-Z a-z)" '\[sikker\]|personf' \
 		"$tag: no tag left in the raw header"
-	like "$(header_value "$FILE" X-Sikkermail)" "^personal=yes \\(subject\\); action=deliver; ref=$QID\$" \
+	like "$(header_value "$FILE" X-Sikkermail)" \
+		"^personal=yes \\(subject\\); action=deliver; ref=$QID\$" \
 		"$tag: tagged personal=yes (subject)"
 }
 
 # ------------------------------------------------------------ internal
 
-if delivered internal bob@kp.dk 'Referat [sikker] fra =?UTF-8?Q?m=C3=B8det?=' 'Referat fra mødet'; then
+if delivered internal bob@kp.dk 'Referat [sikker] fra =?UTF-8?Q?m=C3=B8det?=' \
+	'Referat fra mødet'; then
 	decision "$QID" internal "trusted=yes" "personal=yes" "personal_source=subject" \
 		"class1=internal" "applied=deliver"
-	like "$(headers_of "$FILE" | grep -a -i '^Subject:')" '^Subject: =\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=$' \
+	like "$(headers_of "$FILE" | grep -a -i '^Subject:')" \
+		'^Subject: =\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=$' \
 		"internal: the new Subject is an encoded-word"
 fi
 
@@ -97,7 +100,8 @@ fi
 LONG="Ansøgning om orlov for medarbejder på afdelingen for sygepleje og ernæring, med bilag"
 if delivered long bob@kp.dk "[sikker] $LONG" "$LONG"; then
 	lines=$(headers_of "$FILE" | sed -n '/^Subject:/,/^[^ \t]/p' | sed '$d')
-	ok "long: the Subject is folded over several lines" test "$(printf '%s\n' "$lines" | wc -l)" -gt 1
+	ok "long: the Subject is folded over several lines" \
+		test "$(printf '%s\n' "$lines" | wc -l)" -gt 1
 	is "$(printf '%s\n' "$lines" | awk 'length($0) > 78' | wc -l)" 0 \
 		"long: no line of it is longer than 78 columns"
 	is "$(printf '%s\n' "$lines" | grep -o '=?[^ ]*?=' | awk 'length($0) > 75' | wc -l)" 0 \
@@ -108,7 +112,8 @@ fi
 
 if delivered tunnel x@kommune-tunnel.dk '[SIKKER]  Budget 2027' 'Budget 2027'; then
 	decision "$QID" tunnel "personal_source=subject" "class1=tunnel" "applied=deliver"
-	ok "tunnel: the new Subject is plain ASCII, as it is" header_line "$FILE" "Subject: Budget 2027"
+	ok "tunnel: the new Subject is plain ASCII, as it is" \
+		header_line "$FILE" "Subject: Budget 2027"
 fi
 
 # ------------------------------------------------------------ encrypted
@@ -117,24 +122,28 @@ subject_msg encrypted valid@example.dk '=?ISO-8859-1?Q?=5BPERSONF=D8LSOM=5D_Ans=
 send encrypted valid@example.dk
 if accepted encrypted && copy_queued encrypted 20; then
 	decision "$QID" encrypted "personal_source=subject" "class1=encrypted" "applied=encrypt"
-	ok "encrypted: the copy reached the sink" wait_for 30 eval '[ -n "$(sink_by_id "$COPY_ID")" ]'
+	ok "encrypted: the copy reached the sink" \
+		wait_for 30 eval '[ -n "$(sink_by_id "$COPY_ID")" ]'
 	COPY=$(sink_by_id "$COPY_ID")
 	if [ -n "$COPY" ] && ok "encrypted: openssl cms -decrypt with the recipient's key" \
-		openssl cms -decrypt -in "$COPY" -recip "$CERTS/valid.pem" -inkey "$CERTS/valid.key" \
-		-out "$W/enc.signed"; then
+		openssl cms -decrypt -in "$COPY" -recip "$CERTS/valid.pem" \
+		-inkey "$CERTS/valid.key" -out "$W/enc.signed"; then
 		openssl cms -verify -in "$W/enc.signed" -CAfile "$CERTS/trust.pem" \
 			-out "$W/enc.inner" 2>"$W/enc.err"
 		tr -d '\r' <"$W/enc.inner" | sed '1,/^$/d' >"$W/enc.eml"
-		like "$(cat "$W/enc.eml")" "Personal data: $CANARY" "encrypted: inside, the original body"
+		like "$(cat "$W/enc.eml")" "Personal data: $CANARY" \
+			"encrypted: inside, the original body"
 		is "$(subject_of "$W/enc.eml")" "Ansøgning om orlov" \
 			"encrypted: inside, the Subject without the tag"
 		unlike "$(headers_of "$W/enc.eml" | tr A-Z a-z)" 'personf' \
 			"encrypted: inside, no tag in the raw header"
 	fi
-	if ok "encrypted: the mailbox got its notice" wait_for 10 eval '[ -n "$(notice_for "$QID")" ]'; then
+	if ok "encrypted: the mailbox got its notice" \
+		wait_for 10 eval '[ -n "$(notice_for "$QID")" ]'; then
 		body=$(tr -d '\r' <"$(notice_for "$QID")" | sed '1,/^$/d')
 		like "$body" 'Emne / Subject: +=\?UTF-8\?B\?' "notice: names the Subject"
-		unlike "$(printf '%s' "$body" | tr A-Z a-z)" 'personf|\[sikker\]' "notice: no tag in it"
+		unlike "$(printf '%s' "$body" | tr A-Z a-z)" 'personf|\[sikker\]' \
+			"notice: no tag in it"
 	fi
 fi
 
@@ -143,7 +152,8 @@ fi
 subject_msg gmail x@gmail.com '[sikker]'
 send gmail x@gmail.com
 is "$SEND_QID" "" "gmail, only the tag: not queued"
-like "$SEND_REPLY" '^550-5\.7\.1 .*<x@gmail\.com> \(freemail\)' "gmail, only the tag: 550 names <x@gmail.com>"
+like "$SEND_REPLY" '^550-5\.7\.1 .*<x@gmail\.com> \(freemail\)' \
+	"gmail, only the tag: 550 names <x@gmail.com>"
 QID=
 [[ $SEND_REPLY =~ Ref\ ([0-9A-Za-z]+) ]] && QID=${BASH_REMATCH[1]}
 decision "$QID" gmail "personal=yes" "personal_source=subject" \
@@ -157,7 +167,8 @@ like "$(grep -a "$QID" "$OUT")" ',yes,subject,' "report (csv): the refusal's sou
 capture "$CTL" -c "$M/main.conf" report --format json
 like "$(cat "$OUT")" '"personal_source":"subject"' "report (json): personal_source subject"
 capture "$CTL" -c "$M/main.conf" report
-like "$(cat "$OUT")" 'personal: +subject \(no header; subject tag\)' "report (text): personal: subject"
+like "$(cat "$OUT")" 'personal: +subject \(no header; subject tag\)' \
+	"report (text): personal: subject"
 capture "$CTL" -c "$M/main.conf" report --format html --lang en
 like "$(cat "$OUT")" '<td class="l">subject tag<br>' "report (html): the subject tag named"
 capture "$CTL" -c "$M/main.conf" report --format csv --log "$LOG"

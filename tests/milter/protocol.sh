@@ -202,7 +202,8 @@ if running subjtag; then
 		"applied=deliver"
 	is "$(sql "$DB" "SELECT personal_source FROM decision WHERE queue_id = '5B00000002'")" \
 		subject "encoded tag, gmail: database records personal_source subject"
-	unlike "$(cat "$LOG")" '010190-?1238' "subjtag: the CPR number in the Subject is in no log line"
+	unlike "$(cat "$LOG")" '010190-?1238' \
+		"subjtag: the CPR number in the Subject is in no log line"
 	# the records keep the subject as the source: a replay decides them as they were
 	capture "$CTL" -c "$CONF" replay --config "$CONF" --since "$(date -d yesterday +%F)"
 	is "$RC" 0 "subjtag: replay under its own configuration: exit 0" || diag_file "$ERR"

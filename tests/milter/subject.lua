@@ -63,7 +63,8 @@ send(conn, msg("two subjects", q, "bob@kp.dk", {"[sikker]", "Referat [sikker]"})
 reply_is(conn, "two subjects: delivered", SMFIR_ACCEPT, SMFIR_CONTINUE)
 check(mt.eom_check(conn, MT_HDRCHANGE, "Subject", "Referat"),
       "two subjects: the second changed to \"Referat\"")
-check(mt.eom_check(conn, MT_HDRDELETE, "Subject"), "two subjects: the one that was only the tag deleted")
+check(mt.eom_check(conn, MT_HDRDELETE, "Subject"),
+      "two subjects: the one that was only the tag deleted")
 tag_is(conn, "two subjects", "personal=yes (subject); action=deliver; ref=" .. q)
 mt.disconnect(conn)
 

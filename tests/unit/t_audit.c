@@ -237,8 +237,9 @@ static void test_round_trip(void)
 
 		sb_init(&sb);
 		audit_format(&d, &sb);
-		ok(strstr(sb.s, " personal=yes personal_source=subject personal_reason=\"header no; "
-			   "subject tag\" ") != NULL, "personal source subject: written as \"subject\"");
+		ok(strstr(sb.s, " personal=yes personal_source=subject"
+				" personal_reason=\"header no; subject tag\" ") != NULL,
+		   "personal source subject: written as \"subject\"");
 		sb_free(&sb);
 	}
 	round_trip(&d, "", "personal source subject");

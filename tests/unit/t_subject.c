@@ -1,6 +1,6 @@
 /*
  * t_subject.c - PersonalSubjectTag: finding the tags in a Subject and
- * taking them out (subject_tag_strip), and the value written back.
+ * taking them out (mime_subject_strip), and the value written back.
  *
  * Each case gives the field as received and what a reader must see once
  * the tags are gone; the value written back is checked by decoding it
@@ -14,7 +14,7 @@
 #include <gmime/gmime.h>
 
 #include "mime.h"
-#include "subject_tag.h"
+#include "mime_subject.h"
 #include "tap.h"
 
 static void check_value(const char *label, const char *value, const char *text);
@@ -45,17 +45,20 @@ static const struct {
 	{ "only the tag", "[sikker]", 1, "" },
 	{ "only tags and white space", "  [sikker]\t [personf\xc3\xb8lsom]  ", 2, "" },
 	{ "white space tidied", "a  [sikker]  b", 1, "a b" },
-	{ "folded, tag on the continuation line", "Referat fra m\xc3\xb8" "det om\r\n\t[sikker] budget",
-	  1, "Referat fra mødet om budget" },
+	{ "folded, tag on the continuation line",
+	  "Referat fra m\xc3\xb8" "det om\r\n\t[sikker] budget", 1,
+	  "Referat fra mødet om budget" },
 	{ "folded, LF only", "[sikker]\n Referat", 1, "Referat" },
-	{ "Q-encoded UTF-8", "=?UTF-8?Q?=5Bpersonf=C3=B8lsom=5D_Ans=C3=B8gning?=", 1, "Ansøgning" },
+	{ "Q-encoded UTF-8", "=?UTF-8?Q?=5Bpersonf=C3=B8lsom=5D_Ans=C3=B8gning?=", 1,
+	  "Ansøgning" },
 	{ "B-encoded UTF-8", "=?utf-8?B?W1NJS0tFUl0gTMO4bg==?=", 1, "Løn" },
 	{ "Q-encoded ISO-8859-1, non-ASCII tag in upper case",
 	  "=?ISO-8859-1?Q?=5BPERSONF=D8LSOM=5D_L=F8n?=", 1, "Løn" },
 	{ "B-encoded ISO-8859-1", "=?iso-8859-1?B?QW5z+GduaW5nIFtzaWtrZXJd?=", 1, "Ansøgning" },
 	{ "a tag split over two encoded-words", "=?UTF-8?Q?=5Bsik?= =?UTF-8?Q?ker=5D_x?=", 1, "x" },
 	{ "encoded and plain words mixed",
-	  "Re: =?UTF-8?Q?m=C3=B8de?= [sikker] =?UTF-8?B?W1NJS0tFUl0=?= i dag", 2, "Re: møde i dag" },
+	  "Re: =?UTF-8?Q?m=C3=B8de?= [sikker] =?UTF-8?B?W1NJS0tFUl0=?= i dag", 2,
+	  "Re: møde i dag" },
 	{ "what is left reads like an encoded-word", "[sikker] a =?b?= c", 1, "a =?b?= c" },
 	{ "a long non-ASCII Subject",
 	  "[sikker] Ans\xc3\xb8gning om orlov for medarbejder p\xc3\xa5 afdelingen for "
@@ -134,7 +137,7 @@ int main(void)
 
 	mime_init();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		n = subject_tag_strip(cases[i].raw, tags, N_TAGS, &text, &value);
+		n = mime_subject_strip(cases[i].raw, tags, N_TAGS, &text, &value);
 		is_int(n, cases[i].found, "%s: %d tag(s) found", cases[i].label, cases[i].found);
 		is_str(text, cases[i].text, "%s: what is left", cases[i].label);
 		if (cases[i].text == NULL)
@@ -148,9 +151,9 @@ int main(void)
 	}
 
 	/* no tags configured: nothing is looked for */
-	n = subject_tag_strip("[sikker] Referat", tags, 0, &text, &value);
+	n = mime_subject_strip("[sikker] Referat", tags, 0, &text, &value);
 	ok(n == 0 && text == NULL && value == NULL, "no tags configured: nothing found");
-	n = subject_tag_strip(NULL, tags, N_TAGS, &text, &value);
+	n = mime_subject_strip(NULL, tags, N_TAGS, &text, &value);
 	ok(n == 0 && text == NULL && value == NULL, "no Subject: nothing found");
 	return done_testing();
 }

@@ -1,6 +1,7 @@
 /*
- * subject_tag.h - PersonalSubjectTag: find and take out the tags in a
- * Subject field (pure, apart from GMime's RFC 2047 decoder).
+ * mime_subject.h - PersonalSubjectTag: find and take out the tags in a
+ * Subject field (pure, apart from GMime's RFC 2047 decoder). Part of the
+ * MIME module: with mime.c, the only file that includes GMime.
  *
  * A trusted submitter marks a message personal by writing one of the
  * configured tags (e.g. "[sikker]") anywhere in its Subject, also inside a
@@ -15,23 +16,23 @@
  * is, anything else as UTF-8 encoded-words (smime_encode_text). When no
  * tag is found nothing is rewritten.
  */
-#ifndef SIKKERMAIL_SUBJECT_TAG_H
-#define SIKKERMAIL_SUBJECT_TAG_H
+#ifndef SIKKERMAIL_MIME_SUBJECT_H
+#define SIKKERMAIL_MIME_SUBJECT_H
 
 #include <stddef.h>
 
 /* The longest tag the configuration accepts, in bytes. */
-#define SUBJECT_TAG_MAX 64
+#define MIME_SUBJECT_TAG_MAX 64
 
 /*
- * subject_tag_strip - look for the n_tags tags (UTF-8) in raw, a Subject
+ * mime_subject_strip - look for the n_tags tags (UTF-8) in raw, a Subject
  * field's value as received (folded, perhaps encoded). Returns how many
  * were found; when that is more than 0, *text is the Subject that is left
  * (decoded UTF-8, "" when nothing is) and *value the same as a header
  * value (folded with "\n "; "" when nothing is left: the field is then to
  * go). Both are new strings to free. With 0 they are set to NULL.
  */
-int subject_tag_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
+int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
 		      char **value);
 
 #endif

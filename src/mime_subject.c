@@ -1,8 +1,8 @@
 /*
- * subject_tag.c - find and take out PersonalSubjectTag tags in a Subject.
- * See subject_tag.h.
+ * mime_subject.c - find and take out PersonalSubjectTag tags in a Subject.
+ * See mime_subject.h.
  *
- * Exports subject_tag_strip. The text is compared as UCS-4 so that a
+ * Exports mime_subject_strip. The text is compared as UCS-4 so that a
  * match is found at character boundaries only and case is folded per
  * character; the positions found are positions in what the reader sees.
  */
@@ -14,7 +14,7 @@
 
 #include "mime.h"
 #include "smime.h"
-#include "subject_tag.h"
+#include "mime_subject.h"
 #include "util.h"
 
 static char *unfold(const char *raw);
@@ -103,7 +103,7 @@ static char *tidy(const gunichar *u, const bool *gone, size_t n)
 	return out;
 }
 
-int subject_tag_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
+int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
 		      char **value)
 {
 	gunichar **lower = xcalloc(n_tags + 1, sizeof(*lower));
