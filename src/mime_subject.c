@@ -13,15 +13,25 @@
 #include <gmime/gmime.h>
 
 #include "mime.h"
-#include "smime.h"
 #include "mime_subject.h"
+#include "smime.h"
 #include "util.h"
+
+/*
+ * Tags that only show once others are out are taken out too, nested this
+ * deep; deeper nesting, which no mail client writes, keeps what is left
+ * (the message is personal all the same). Each pass costs one look at
+ * every character.
+ */
+#define MIME_SUBJECT_PASSES 8
 
 static char *unfold(const char *raw);
 static char *decode(const char *raw);
 static size_t match_at(const gunichar *u, size_t n, size_t i, gunichar *const *tags,
 		       const size_t *lens, size_t n_tags);
-static char *tidy(const gunichar *u, const bool *gone, size_t n);
+static int strip_once(gunichar *u, size_t *n, gunichar *const *tags, const size_t *lens,
+		      size_t n_tags);
+static char *tidy(const gunichar *u, size_t n);
 
 /* unfold - RFC 5322 unfolding: the CR and LF of a folded field go, the white space stays. */
 static char *unfold(const char *raw)
@@ -75,8 +85,31 @@ static size_t match_at(const gunichar *u, size_t n, size_t i, gunichar *const *t
 	return best;
 }
 
-/* tidy - what is not gone, white space runs as one space, none at either end. */
-static char *tidy(const gunichar *u, const bool *gone, size_t n)
+/*
+ * strip_once - every tag taken out of u[0..*n), the longest at each place,
+ * the rest moved up in place (a match only reads what is not yet moved
+ * over); how many there were.
+ */
+static int strip_once(gunichar *u, size_t *n, gunichar *const *tags, const size_t *lens,
+		      size_t n_tags)
+{
+	size_t o = 0, i = 0, m;
+	int found = 0;
+
+	while (i < *n) {
+		if ((m = match_at(u, *n, i, tags, lens, n_tags)) > 0) {
+			found++;
+			i += m;
+		} else {
+			u[o++] = u[i++];
+		}
+	}
+	*n = o;
+	return found;
+}
+
+/* tidy - u[0..n) as UTF-8, white space runs as one space, none at either end. */
+static char *tidy(const gunichar *u, size_t n)
 {
 	gunichar *o = xcalloc(n + 1, sizeof(*o));
 	size_t len = 0;
@@ -85,8 +118,6 @@ static char *tidy(const gunichar *u, const bool *gone, size_t n)
 	char *out;
 
 	for (size_t i = 0; i < n; i++) {
-		if (gone[i])
-			continue;
 		if (g_unichar_isspace(u[i])) {
 			space = len > 0;
 			continue;
@@ -104,44 +135,42 @@ static char *tidy(const gunichar *u, const bool *gone, size_t n)
 }
 
 int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
-		      char **value)
+		       char **value)
 {
 	gunichar **lower = xcalloc(n_tags + 1, sizeof(*lower));
-	size_t *lens = xcalloc(n_tags + 1, sizeof(*lens)), m;
+	size_t *lens = xcalloc(n_tags + 1, sizeof(*lens)), len;
 	char *dec = NULL;
 	gunichar *u = NULL;
 	glong n = 0;
-	bool *gone = NULL;
-	int found = 0;
+	int found = 0, k;
 
 	*text = *value = NULL;
 	if (raw == NULL || n_tags == 0)
 		goto out;
 	for (size_t t = 0; t < n_tags; t++) {
-		glong len = 0;
+		glong chars = 0;
 
-		lower[t] = g_utf8_to_ucs4(tags[t], -1, NULL, &len, NULL);
+		lower[t] = g_utf8_to_ucs4(tags[t], -1, NULL, &chars, NULL);
 		if (lower[t] == NULL)
 			continue;	/* the configuration accepts UTF-8 only */
-		for (glong j = 0; j < len; j++)
+		for (glong j = 0; j < chars; j++)
 			lower[t][j] = g_unichar_tolower(lower[t][j]);
-		lens[t] = (size_t)len;
+		lens[t] = (size_t)chars;
 	}
 	dec = decode(raw);
 	if ((u = g_utf8_to_ucs4_fast(dec, -1, &n)) == NULL || n == 0)
 		goto out;
-	gone = xcalloc((size_t)n, sizeof(*gone));
-	for (size_t i = 0; i < (size_t)n; i++) {
-		if ((m = match_at(u, (size_t)n, i, lower, lens, n_tags)) == 0)
-			continue;
-		found++;
-		memset(gone + i, 1, m * sizeof(*gone));
-		i += m - 1;
+	/* "[sik[sikker]ker]": a tag that only shows once another is out goes too */
+	len = (size_t)n;
+	for (int pass = 0; pass < MIME_SUBJECT_PASSES; pass++) {
+		if ((k = strip_once(u, &len, lower, lens, n_tags)) == 0)
+			break;
+		found += k;
 	}
 	if (found > 0) {
 		struct strbuf sb;
 
-		*text = tidy(u, gone, (size_t)n);
+		*text = tidy(u, len);
 		sb_init(&sb);
 		smime_encode_text(&sb, *text, "\n");
 		*value = sb_steal(&sb);
@@ -152,7 +181,6 @@ out:
 		g_free(lower[t]);
 	free(lower);
 	free(lens);
-	free(gone);
 	g_free(u);
 	free(dec);
 	return found;

@@ -10,7 +10,8 @@
  * RFC 2047 encoded-words decoded (any charset GMime knows, into UTF-8),
  * and compared without regard to case, character by character with
  * Unicode's simple case mapping ("[PERSONFØLSOM]" is "[personfølsom]").
- * Every tag found is taken out, the longest first where tags overlap;
+ * Every tag found is taken out, the longest first where tags overlap,
+ * and so is one that only shows once another is out ("[sik[sikker]ker]");
  * then runs of white space become one space and none is left at either
  * end. The rest is written back as a header value: printable ASCII as it
  * is, anything else as UTF-8 encoded-words (smime_encode_text). When no
@@ -33,6 +34,6 @@
  * go). Both are new strings to free. With 0 they are set to NULL.
  */
 int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
-		      char **value);
+		       char **value);
 
 #endif

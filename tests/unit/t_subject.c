@@ -42,6 +42,8 @@ static const struct {
 	{ "the longer of two overlapping tags", "x #pfs y", 1, "x y" },
 	{ "several tags", "[sikker] a [personf\xc3\xb8lsom] b [SIKKER]", 3, "a b" },
 	{ "the same tag twice, adjacent", "[sikker][sikker] a", 2, "a" },
+	{ "a tag that shows once another is out", "[sik[sikker]ker] a", 2, "a" },
+	{ "nested three deep", "[sik[sik[SIKKER]ker]ker] a [si[sikker]kker]", 5, "a" },
 	{ "only the tag", "[sikker]", 1, "" },
 	{ "only tags and white space", "  [sikker]\t [personf\xc3\xb8lsom]  ", 2, "" },
 	{ "white space tidied", "a  [sikker]  b", 1, "a b" },
