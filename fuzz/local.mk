@@ -15,8 +15,9 @@
 ##   make fuzz-replay   run the corpus and the regression inputs once
 ##   FUZZ_TARGETS="cpr mime" limits any of them to some targets.
 
-FUZZ_NAMES = address personal config lists cpr mime marker audit certs
-FUZZ_BINS = fuzz/fuzz_address fuzz/fuzz_personal fuzz/fuzz_config fuzz/fuzz_lists fuzz/fuzz_cpr fuzz/fuzz_mime fuzz/fuzz_marker fuzz/fuzz_audit fuzz/fuzz_certs
+FUZZ_NAMES = address personal config lists cpr mime marker audit certs subject
+FUZZ_BINS = fuzz/fuzz_address fuzz/fuzz_personal fuzz/fuzz_config fuzz/fuzz_lists fuzz/fuzz_cpr fuzz/fuzz_mime fuzz/fuzz_marker fuzz/fuzz_audit fuzz/fuzz_certs \
+	fuzz/fuzz_subject
 FUZZ_TIME = 60
 FUZZ_TARGETS = $(FUZZ_NAMES)
 
@@ -75,6 +76,10 @@ fuzz_fuzz_audit_LDADD = $(FUZZ_LDADD)
 fuzz_fuzz_certs_SOURCES = fuzz/fuzz_certs.c fuzz/fuzz.h fuzz/fuzz_certs_pki.h $(FUZZ_DRIVER)
 fuzz_fuzz_certs_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_fuzz_certs_LDADD = $(FUZZ_LDADD)
+
+fuzz_fuzz_subject_SOURCES = fuzz/fuzz_subject.c fuzz/fuzz.h $(FUZZ_DRIVER)
+fuzz_fuzz_subject_CFLAGS = $(FUZZ_CFLAGS)
+fuzz_fuzz_subject_LDADD = $(FUZZ_LDADD)
 
 
 # The fuzz scripts need the build's engine; the test needs to know whether

@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 C=fuzz/corpus
-mkdir -p $C/address $C/personal $C/config $C/lists $C/cpr $C/mime $C/marker $C/audit $C/certs
+mkdir -p $C/address $C/personal $C/config $C/lists $C/cpr $C/mime $C/marker $C/audit $C/certs $C/subject
 
 seed() {	# seed NAME FILE PRINTF-FORMAT [ARGS...]: a seed with the exact bytes
 	local dir=$1 file=$2
@@ -56,6 +56,17 @@ seed personal folded 'yes\r\n\t'
 seed personal disagree 'yes\0no\0maybe'
 seed personal other 'vielleicht (\001)'
 seed personal many '1\0true\0ja\00\0false\0nej'
+
+# --- subject: Subject values with and without the tags fuzz_subject.c looks for
+seed subject plain '[sikker] Referat fra m\303\270det'
+seed subject inside 'Referat[SIKKER]2024 #pfs x'
+seed subject nested '[sik[sikker]ker] a'
+seed subject folded 'Referat fra\r\n\t[sikker] budget'
+seed subject q-utf8 '=?UTF-8?Q?=5BPERSONF=C3=98LSOM=5D_Ans=C3=B8gning?='
+seed subject b-latin1 '=?iso-8859-1?B?QW5z+GduaW5nIFtzaWtrZXJd?='
+seed subject split '=?UTF-8?Q?=5Bsik?= =?UTF-8?Q?ker=5D_x?='
+seed subject only '[sikker]'
+seed subject none 'Referat =?b?= sikker'
 
 # --- config: the example file, and small ones touching each kind of value
 cp contrib/sikkermail.conf $C/config/example.conf

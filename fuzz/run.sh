@@ -22,13 +22,14 @@ set -u
 : "${FUZZ_ENGINE:=replay}"
 : "${FUZZ_FLAGS:=}"
 # A new target: here, in fuzz/local.mk, doc/FUZZING, and a corpus.
-ALL="address personal config lists cpr mime marker audit certs"
+ALL="address personal config lists cpr mime marker audit certs subject"
 
 # options_of NAME - libFuzzer options for a target.
 options_of() {
 	case $1 in
 	address) echo "-max_len=600" ;;		# RFC 5321 paths are 256 octets
 	personal) echo "-max_len=1024" ;;
+	subject) echo "-max_len=2048" ;;	# a Subject, folded and encoded
 	marker) echo "-max_len=256" ;;
 	config | lists | audit | cpr) echo "-max_len=8192" ;;
 	certs) echo "-max_len=8192" ;;		# a PKCS#7 bundle of a few certificates
