@@ -262,8 +262,8 @@ bool config_set_mailbox(struct parser *p, struct config *c, const struct key *k,
  * config_set_subject_tag - PersonalSubjectTag TEXT, one tag a line, kept
  * as written (UTF-8: the line was checked); case is ignored when it is
  * looked for. It is the rest of the line, so '#' is part of it. No
- * control characters (a tab included) and at most MIME_SUBJECT_TAG_MAX bytes:
- * it is looked for in, and taken out of, a header field.
+ * control characters (a tab included) and at most MIME_SUBJECT_TAG_MAX
+ * bytes: it is looked for in, and taken out of, a header field.
  */
 bool config_set_subject_tag(struct parser *p, struct config *c, const struct key *k, char *v)
 {

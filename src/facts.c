@@ -8,9 +8,9 @@
 #include "encrypt.h"
 #include "facts.h"
 #include "log.h"
+#include "mime_subject.h"
 #include "reply.h"
 #include "smime.h"
-#include "mime_subject.h"
 
 static bool is_bare_postmaster(const char *raw);
 static const char *subject_header(struct facts *f, const char *value);

@@ -12,7 +12,8 @@
  * Subject fields and what each is to become without them, the header
  * block (with those Subjects already rewritten) and body (only when they
  * may be scanned or encrypted), and whether the message is the filter's
- * own re-injected copy. No libmilter code and no decisions beyond "is this fact usable".
+ * own re-injected copy. No libmilter code and no decisions beyond "is
+ * this fact usable".
  *
  * Exports: facts_new, facts_add_rcpt, facts_header, facts_end_of_headers,
  * facts_body, facts_set_queue_id, facts_store, facts_free.
