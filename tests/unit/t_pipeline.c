@@ -100,6 +100,8 @@ static const struct mta_ops fake_ops = {
 };
 
 #define HOLD "PersonalToFreemail hold\nPersonalToTLS hold\nOnLookupFailure hold\n"
+#define TAG "PersonalSubjectTag [sikker]\n"
+#define SUBJ "Subject: Svar [SIKKER] om sagen\n"
 
 static const struct pcase cases[] = {
 	/* The decision table, personal message, enforce mode. */
@@ -269,6 +271,33 @@ static const struct pcase cases[] = {
 	  RULE_FREEMAIL, 0, "", true, NULL, false, NULL, NULL, NULL },
 	{ "freemail, the reply cannot be set", "", "x@gmail.com", "", "reply", MTA_REJECT,
 	  ACTION_REJECT, RULE_FREEMAIL, 0, "", false, NULL, true, NULL, NULL, NULL },
+	/* a subject tag makes the message personal, whatever X-KP-Personal says */
+	{ "subject tag, header no, freemail", TAG, "x@gmail.com", "X-KP-Personal: no\n" SUBJ, "",
+	  MTA_REJECT, ACTION_REJECT, RULE_FREEMAIL, 0, "", false, "550", true, NULL, NULL, NULL },
+	{ "subject tag, header no, encrypted", TAG, ENC, "X-KP-Personal: no\n" SUBJ, "",
+	  MTA_DISCARD, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
+	  NULL },
+	{ "subject tag, the Subject cannot be changed", TAG, "bob@kp.dk",
+	  "X-KP-Personal: no\n" SUBJ, "header", MTA_TEMPFAIL, ACTION_TEMPFAIL, RULE_MTA_REFUSED, 0,
+	  "", false, "451", true, NULL, NULL, NULL },
+	{ "subject tag, header no, internal", TAG, "bob@kp.dk", "X-KP-Personal: no\n" SUBJ, "",
+	  MTA_ACCEPT, ACTION_DELIVER, RULE_INTERNAL, 0, "", false, NULL, true, NULL, NULL, NULL },
+	{ "subject tag, only the tag, internal", TAG, "bob@kp.dk", "Subject:  [sikker] \n", "",
+	  MTA_ACCEPT, ACTION_DELIVER, RULE_INTERNAL, 0, "", false, NULL, true, NULL, NULL, NULL },
+	{ "subject tag, tag not configured", "", "x@gmail.com", "X-KP-Personal: no\n" SUBJ, "",
+	  MTA_ACCEPT, ACTION_DELIVER, RULE_NOT_PERSONAL, 0, "", false, NULL, true, NULL, NULL, NULL },
+};
+
+/* Calls to the MTA that some cases must make, one after the other. */
+static const struct {
+	const char *name;
+	const char *calls;
+} case_calls[] = {
+	{ "subject tag, the Subject cannot be changed",
+	  "chgheader Subject 2 Svar om sagen\nreply 451" },
+	{ "subject tag, header no, internal",
+	  "chgheader Subject 2 Svar om sagen\ninsheader 0 X-Sikkermail\n" },
+	{ "subject tag, only the tag, internal", "chgheader Subject 2 (delete)\n" },
 };
 
 /*
@@ -796,6 +825,10 @@ static void run_case(const struct pcase *c, int n, bool exact)
 	if (c->hold_has != NULL)
 		ok(k.quarantine != NULL && strstr(k.quarantine, c->hold_has) != NULL,
 		   "%s: the hold reason says \"%s\"", what, c->hold_has);
+	for (size_t i = 0; i < sizeof(case_calls) / sizeof(case_calls[0]); i++)
+		if (exact && strcmp(case_calls[i].name, c->name) == 0)
+			ok(k.calls.s != NULL && strstr(k.calls.s, case_calls[i].calls) != NULL,
+			   "%s: the MTA is asked for the Subject change, in order", what);
 	if (tap_failed > failed_before)
 		diag("%s: calls:\n%s", what, k.calls.s ? k.calls.s : "(none)");
 
