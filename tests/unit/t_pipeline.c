@@ -275,8 +275,8 @@ static const struct pcase cases[] = {
 	{ "subject tag, header no, freemail", TAG, "x@gmail.com", "X-KP-Personal: no\n" SUBJ, "",
 	  MTA_REJECT, ACTION_REJECT, RULE_FREEMAIL, 0, "", false, "550", true, NULL, NULL, NULL },
 	{ "subject tag, header no, encrypted", TAG, ENC, "X-KP-Personal: no\n" SUBJ, "",
-	  MTA_DISCARD, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL, NULL,
-	  NULL },
+	  MTA_DISCARD, ACTION_ENCRYPT, RULE_ENCRYPTED, 1, "<" ENC ">,", false, NULL, true, NULL,
+	  NULL, NULL },
 	{ "subject tag, the Subject cannot be changed", TAG, "bob@kp.dk",
 	  "X-KP-Personal: no\n" SUBJ, "header", MTA_TEMPFAIL, ACTION_TEMPFAIL, RULE_MTA_REFUSED, 0,
 	  "", false, "451", true, NULL, NULL, NULL },
@@ -285,7 +285,8 @@ static const struct pcase cases[] = {
 	{ "subject tag, only the tag, internal", TAG, "bob@kp.dk", "Subject:  [sikker] \n", "",
 	  MTA_ACCEPT, ACTION_DELIVER, RULE_INTERNAL, 0, "", false, NULL, true, NULL, NULL, NULL },
 	{ "subject tag, tag not configured", "", "x@gmail.com", "X-KP-Personal: no\n" SUBJ, "",
-	  MTA_ACCEPT, ACTION_DELIVER, RULE_NOT_PERSONAL, 0, "", false, NULL, true, NULL, NULL, NULL },
+	  MTA_ACCEPT, ACTION_DELIVER, RULE_NOT_PERSONAL, 0, "", false, NULL, true, NULL, NULL,
+	  NULL },
 };
 
 /* Calls to the MTA that some cases must make, one after the other. */
