@@ -59,6 +59,9 @@ static const char usage_text[] =
 	"                                        the messages the filter held, and their outcome\n"
 	"  release|delete [--config-dir DIR] QUEUEID...\n"
 	"                                        release or delete a held message (root, Postfix)\n"
+	"  serve [--listen ADDR:PORT] [--rate N]  a read-only web page and JSON service: how\n"
+	"                                        mail to an address would go (default\n"
+	"                                        127.0.0.1:8471)\n"
 	"Run as root, it reads the files it is given, then works as the filter's UserID.\n"
 	"see sikkermail-ctl(8)";
 
@@ -165,6 +168,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "held", ctl_held },
 		{ "release", ctl_release_or_delete },
 		{ "delete", ctl_release_or_delete },
+		{ "serve", ctl_serve },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
