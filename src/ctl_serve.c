@@ -564,6 +564,7 @@ static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn
 	struct strbuf sb;
 	struct MHD_Response *r;
 	const char *p, *lang;
+	size_t len;
 	enum MHD_Result ret;
 
 	/* a fresh nonce per page: the CSP allows the page's own script and style, nothing else */
@@ -588,7 +589,8 @@ static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn
 	csp = xasprintf("default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; "
 			"connect-src 'self'; base-uri 'none'; "
 			"form-action 'none'; frame-ancestors 'none'", nonce, nonce);
-	r = MHD_create_response_from_buffer(sb.len, sb_steal(&sb), MHD_RESPMEM_MUST_FREE);
+	len = sb.len;
+	r = MHD_create_response_from_buffer(len, sb_steal(&sb), MHD_RESPMEM_MUST_FREE);
 	add_common_headers(r);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
 	MHD_add_response_header(r, "Content-Security-Policy", csp);
