@@ -14,7 +14,7 @@
  *     release|delete [--config-dir DIR] QUEUEID...
  *     replay --config FILE [--since DATE] [--until DATE] [--database DB] [--format F]
  *     purge [--before DATE] [--dry-run] [--vacuum]
- *     serve [--listen ADDR:PORT] [--rate N]
+ *     serve [--listen ADDR:PORT] [--rate N] [--behind-proxy]
  *
  * Normal output goes to the FILE * in struct ctl (stdout); diagnostics go
  * through msg_* (stderr). Exit codes: CTL_EX_OK, CTL_EX_ERROR (bad input:

@@ -3,7 +3,7 @@
  * answers, for the people who send the mail, what the filter would do
  * with a message to an address, and which certificate it would encrypt to.
  *
- *   serve [--listen ADDR:PORT] [--rate N]
+ *   serve [--listen ADDR:PORT] [--rate N] [--behind-proxy]
  *
  *   GET /                  one self-contained page (Danish and English)
  *   GET /v1/route?rcpt=A&rcpt=B...
@@ -72,6 +72,7 @@ struct serve {
 	struct ctl *c;
 	struct store *store;
 	unsigned rate;			/* tokens per minute, and the bucket's size */
+	bool behind_proxy;		/* the client is X-Forwarded-For's, from loopback */
 	struct bucket buckets[SERVE_BUCKETS];
 };
 
@@ -89,7 +90,8 @@ struct query {
 	char *error;			/* the first bad argument, in words */
 };
 
-static int parse_options(int argc, char **argv, const char **listen_at, unsigned *rate);
+static int parse_options(int argc, char **argv, const char **listen_at, unsigned *rate,
+			 bool *behind_proxy);
 static int open_listener(const char *spec);
 static int run(struct serve *sv, int fd);
 static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s);
@@ -97,7 +99,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap);
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls);
-static void client_address(struct MHD_Connection *conn, char *buf, size_t size);
+static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
+			   size_t size);
+static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
 static double rate_take(struct serve *sv, const char *addr);
 static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
 				    unsigned *status);
@@ -130,9 +134,10 @@ int ctl_serve(struct ctl *c, int argc, char **argv)
 	struct serve *sv;
 	const char *listen_at = SERVE_DEFAULT_LISTEN;
 	unsigned rate = SERVE_DEFAULT_RATE;
+	bool behind_proxy = false;
 	int fd, rc;
 
-	if ((rc = parse_options(argc, argv, &listen_at, &rate)) != CTL_EX_OK)
+	if ((rc = parse_options(argc, argv, &listen_at, &rate, &behind_proxy)) != CTL_EX_OK)
 		return rc;
 	log_set_level(c->cfg->log_level);
 	/* as root: the socket first (any port), then UserID for everything else */
@@ -141,6 +146,7 @@ int ctl_serve(struct ctl *c, int argc, char **argv)
 	sv = xcalloc(1, sizeof(*sv));
 	sv->c = c;
 	sv->rate = rate;
+	sv->behind_proxy = behind_proxy;
 	rc = CTL_EX_TEMPFAIL;
 	/* read-write: certificate answers are cached, as by the filter and explain --personal */
 	if ((sv->store = ctl_open_store(c, STORE_RW)) == NULL)
@@ -158,13 +164,16 @@ out:
 	return rc;
 }
 
-static int parse_options(int argc, char **argv, const char **listen_at, unsigned *rate)
+static int parse_options(int argc, char **argv, const char **listen_at, unsigned *rate,
+			 bool *behind_proxy)
 {
 	for (int i = 1; i < argc; i++) {
 		char *end;
 		unsigned long n;
 
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--behind-proxy") == 0) {
+			*behind_proxy = true;
+		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			*listen_at = argv[++i];
 		} else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc) {
 			errno = 0;
@@ -325,7 +334,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	*con_cls = &seen;
-	client_address(conn, client, sizeof(client));
+	client_address(conn, sv->behind_proxy, client, sizeof(client));
 	if ((wait = rate_take(sv, client)) > 0) {
 		snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
 		ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
@@ -352,16 +361,60 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	return ret;
 }
 
-static void client_address(struct MHD_Connection *conn, char *buf, size_t size)
+/*
+ * client_address - the peer's address; behind a proxy (a peer on
+ * loopback, --behind-proxy) the one the proxy names in X-Forwarded-For,
+ * so that the rate limit counts each user's address, not the proxy's.
+ */
+static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
+			   size_t size)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 							: sizeof(struct sockaddr_in);
+	bool loopback = false;
 
-	if (sa == NULL || getnameinfo(sa, len, buf, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+	if (sa == NULL || getnameinfo(sa, len, buf, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0) {
 		snprintf(buf, size, "?");
+		return;
+	}
+	if (sa->sa_family == AF_INET)
+		loopback = (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	else if (sa->sa_family == AF_INET6)
+		loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	if (behind_proxy && loopback)
+		forwarded_for(conn, buf, size);
+}
+
+/*
+ * forwarded_for - the last address of X-Forwarded-For (the one the nearest
+ * proxy added) into buf, if it is an IP address; false if there is none.
+ */
+static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
+	const char *last;
+	char addr[INET6_ADDRSTRLEN];
+	size_t n;
+
+	if (xff == NULL)
+		return false;
+	last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	last += strspn(last, " \t");
+	n = strcspn(last, " \t");
+	if (n == 0 || n >= sizeof(addr))
+		return false;
+	memcpy(addr, last, n);
+	addr[n] = '\0';
+	if (getaddrinfo(addr, NULL, &hints, &res) != 0)
+		return false;
+	freeaddrinfo(res);
+	snprintf(buf, size, "%s", addr);
+	return true;
 }
 
 /*

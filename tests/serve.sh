@@ -75,9 +75,9 @@ serve_start() {
 }
 
 listening() { [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
-# serve_start6 NAME PORT - the same on [::1]:PORT
+# serve_start6 NAME PORT [ARGS...] - the same on [::1]:PORT
 serve_start6() {
-	"$CTL" -c "$M/$1.conf" serve --listen "[::1]:$2" >>"$M/$1.serve.log" 2>&1 </dev/null &
+	"$CTL" -c "$M/$1.conf" serve --listen "[::1]:$2" "${@:3}" >>"$M/$1.serve.log" 2>&1 </dev/null &
 	SPID[$1]=$!
 	track_pid "${SPID[$1]}"
 	wait_for 10 listening "$2" && return 0
@@ -88,8 +88,8 @@ serve_start6() {
 pick_port PORT
 pick_port DOWNPORT
 must "serve starts (root, 127.0.0.1:$PORT)" serve_start main "$PORT" --rate 10000
-must "a second serve starts (rate 6 a minute, directory down)" \
-	serve_start down "$DOWNPORT" --rate 6
+must "a second serve starts (rate 6 a minute, directory down, behind a proxy)" \
+	serve_start down "$DOWNPORT" --rate 6 --behind-proxy
 U=http://127.0.0.1:$PORT
 DU=http://127.0.0.1:$DOWNPORT
 is "$(proc_user "${SPID[main]}")" "$TEST_USER" "started as root, it works as UserID ($TEST_USER)"
@@ -314,6 +314,10 @@ like "$(header rate Retry-After)" '^[0-9]+$' "429 with Retry-After in seconds"
 ok "429: a JSON error" json_ok rate
 get other "$U/v1/route?rcpt=a@kp.dk"
 is "$CODE" 200 "the limit is per service and client: the other service still answers"
+get xff "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 198.51.100.9, 192.0.2.7"
+is "$CODE" 200 "--behind-proxy: another user behind the proxy (X-Forwarded-For) has a bucket of its own"
+get xffbad "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: not-an-address"
+is "$CODE" 429 "--behind-proxy: an X-Forwarded-For that is no address counts as the proxy"
 
 # ------------------------------------------------ the log and the end
 
@@ -334,11 +338,16 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
 		listening "$p6" || break
 	done
 	if ok "serve starts on [::1]:$p6 (a privileged port)" \
-		serve_start6 v6 "$p6"; then
+		serve_start6 v6 "$p6" --rate 2; then
 		get v6 "http://[::1]:$p6/v1/route?rcpt=x@gmail.com"
 		is "$CODE/$(jget v6 'j["recipients"][0]["class"]')" 200/freemail \
 			"[::1]:$p6 answers"
 		is "$(proc_user "${SPID[v6]}")" "$TEST_USER" "... as UserID"
+		get v6 "http://[::1]:$p6/v1/route?rcpt=x@gmail.com"
+		get v6 "http://[::1]:$p6/v1/route?rcpt=x@gmail.com"
+		is "$CODE" 429 "[::1]:$p6, rate 2: the third request is refused"
+		get v6 "http://[::1]:$p6/v1/route?rcpt=x@gmail.com" -H "X-Forwarded-For: 192.0.2.7"
+		is "$CODE" 429 "without --behind-proxy X-Forwarded-For counts for nothing"
 		stop_pid "${SPID[v6]}" 10
 	fi
 else
