@@ -48,6 +48,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "route.h"
+#include "serve.h"
 #include "serve_page.h"
 #include "store.h"
 #include "util.h"
@@ -55,25 +56,17 @@
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:8471"
 #define SERVE_MAX_RCPT 50		/* recipients in one /v1/route request */
 #define SERVE_DEFAULT_RATE 120		/* requests per client address per minute */
-#define SERVE_BUCKETS 512		/* client addresses the rate limit remembers */
 #define SERVE_CONN_LIMIT 64		/* connections at once */
 #define SERVE_CONN_PER_IP 8		/* connections at once from one address */
 #define SERVE_CONN_MEMORY (16 * 1024)	/* per connection: request line and headers fit in it */
 #define SERVE_CONN_TIMEOUT 15		/* seconds a connection may stay idle */
 
-/* One client address's token bucket. */
-struct bucket {
-	char addr[INET6_ADDRSTRLEN];
-	double tokens;
-	double last;			/* monotonic seconds of the last refill */
-};
 
 struct serve {
 	struct ctl *c;
 	struct store *store;
-	unsigned rate;			/* tokens per minute, and the bucket's size */
 	bool behind_proxy;		/* the client is X-Forwarded-For's, from loopback */
-	struct bucket buckets[SERVE_BUCKETS];
+	struct serve_limiter limiter;	/* --rate per client address */
 };
 
 /* A query value, decoded. */
@@ -102,7 +95,6 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
 			   size_t size);
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
-static double rate_take(struct serve *sv, const char *addr);
 static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
 				    unsigned *status);
 static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
@@ -113,7 +105,6 @@ static bool store_ready(struct serve *sv);
 static void query_read(struct MHD_Connection *conn, struct query *q);
 static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 				 size_t key_size, const char *value, size_t value_size);
-static char *decode_value(const char *s, size_t len, const char **why);
 static void query_free(struct query *q);
 static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status, char *body,
 				 size_t len, const char *type, const char *retry_after,
@@ -125,8 +116,6 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
 static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
 				  const char *msg, const char *retry_after, unsigned *sent);
 static void add_common_headers(struct MHD_Response *r);
-static char *pem_encode(const unsigned char *der, size_t len);
-static void safe_filename(const char *addr, char *buf, size_t size);
 static double now_seconds(void);
 
 int ctl_serve(struct ctl *c, int argc, char **argv)
@@ -145,7 +134,7 @@ int ctl_serve(struct ctl *c, int argc, char **argv)
 		return CTL_EX_ERROR;
 	sv = xcalloc(1, sizeof(*sv));
 	sv->c = c;
-	sv->rate = rate;
+	sv->limiter.rate = rate;
 	sv->behind_proxy = behind_proxy;
 	rc = CTL_EX_TEMPFAIL;
 	/* read-write: certificate answers are cached, as by the filter and explain --personal */
@@ -155,7 +144,7 @@ int ctl_serve(struct ctl *c, int argc, char **argv)
 	if (ctl_certs_start(c) != 0)
 		goto out;
 	rc = run(sv, fd);
-	fd = -1;	/* MHD closed it */
+	fd = -1;	/* run closed it */
 out:
 	if (fd >= 0)
 		close(fd);
@@ -278,12 +267,11 @@ static int run(struct serve *sv, int fd)
 		return CTL_EX_ERROR;
 	}
 	msg_notice("serve: listening (database %s, %u requests per minute per client)",
-		   sv->c->database, sv->rate);
+		   sv->c->database, sv->limiter.rate);
 	while (sigwait(&stop, &sig) != 0)
 		;
 	msg_notice("serve: stopping (%s)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	MHD_stop_daemon(d);
-	close(fd);
+	MHD_stop_daemon(d);	/* closes fd */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return CTL_EX_OK;
 }
@@ -335,7 +323,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	}
 	*con_cls = &seen;
 	client_address(conn, sv->behind_proxy, client, sizeof(client));
-	if ((wait = rate_take(sv, client)) > 0) {
+	if ((wait = serve_rate_take(&sv->limiter, client, now_seconds())) > 0) {
 		snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
 		ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
 				 "too many requests from this address; try again later", wait_s,
@@ -415,39 +403,6 @@ static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size)
 	freeaddrinfo(res);
 	snprintf(buf, size, "%s", addr);
 	return true;
-}
-
-/*
- * rate_take - one token from addr's bucket (rate per minute, at most rate
- * saved up): 0 when there was one, else the seconds until there is. A
- * new address takes the slot of the one seen longest ago.
- */
-static double rate_take(struct serve *sv, const char *addr)
-{
-	struct bucket *b = NULL, *oldest = &sv->buckets[0];
-	double now = now_seconds(), per_s = sv->rate / 60.0;
-
-	for (size_t i = 0; i < SERVE_BUCKETS && b == NULL; i++) {
-		if (strcmp(sv->buckets[i].addr, addr) == 0)
-			b = &sv->buckets[i];
-		else if (sv->buckets[i].last < oldest->last)
-			oldest = &sv->buckets[i];
-	}
-	if (b == NULL) {
-		b = oldest;
-		snprintf(b->addr, sizeof(b->addr), "%s", addr);
-		b->tokens = sv->rate;
-		b->last = now;
-	}
-	b->tokens += (now - b->last) * per_s;
-	if (b->tokens > sv->rate)
-		b->tokens = sv->rate;
-	b->last = now;
-	if (b->tokens >= 1) {
-		b->tokens -= 1;
-		return 0;
-	}
-	return (1 - b->tokens) / per_s;
 }
 
 /* store_ready - the database handle, reopened if the file was replaced; false if unusable. */
@@ -579,7 +534,7 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 		ret = send_json(conn, MHD_HTTP_OK, &sb, status);
 	} else {
 		bool pem = strcmp(format, "pem") == 0;
-		char name[128], *body = pem ? pem_encode(cs.der, cs.der_len) : NULL;
+		char name[128], *body = pem ? serve_pem(cs.der, cs.der_len) : NULL;
 		size_t len = pem ? strlen(body) : cs.der_len;
 		struct MHD_Response *r;
 
@@ -587,7 +542,7 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 			body = xmalloc(cs.der_len);
 			memcpy(body, cs.der, cs.der_len);
 		}
-		safe_filename(a.full, name, sizeof(name));
+		serve_filename(a.full, name, sizeof(name));
 		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 		add_common_headers(r);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -672,11 +627,11 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 	(void)kind;
 	if (q->error != NULL)
 		return MHD_NO;
-	if ((name = decode_value(key, key_size, &why)) == NULL) {
+	if ((name = serve_decode(key, key_size, &why)) == NULL) {
 		q->error = xasprintf("a parameter name: %s", why);
 		return MHD_NO;
 	}
-	if ((val = decode_value(value ? value : "", value ? value_size : 0, &why)) == NULL) {
+	if ((val = serve_decode(value ? value : "", value ? value_size : 0, &why)) == NULL) {
 		q->error = xasprintf("parameter %s: %s", name, why);
 		free(name);
 		return MHD_NO;
@@ -693,53 +648,6 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 	q->v[q->kept].value = val;
 	q->kept++;
 	return MHD_YES;
-}
-
-/*
- * decode_value - s[0..len) with its %XX escapes decoded (MHD has turned
- * "+" into a space already): NULL with *why for a bad escape, a NUL or
- * text that is not UTF-8.
- */
-static char *decode_value(const char *s, size_t len, const char **why)
-{
-	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
-	char *out = xmalloc(len + 1), *o = out;
-	const unsigned char *u, *end;
-	size_t n;
-
-	for (size_t i = 0; i < len; i++) {
-		const char *h, *l;
-
-		if (s[i] != '%') {
-			*o++ = s[i];
-			continue;
-		}
-		if (i + 2 >= len || s[i + 1] == '\0' || s[i + 2] == '\0' || (h = strchr(hex, s[i + 1])) == NULL ||
-		    (l = strchr(hex, s[i + 2])) == NULL) {
-			*why = "a % not followed by two hex digits";
-			goto bad;
-		}
-		*o++ = (char)((((h - hex) & 15) << 4) | ((l - hex) & 15));
-		i += 2;
-	}
-	*o = '\0';
-	if (memchr(out, '\0', (size_t)(o - out)) != NULL) {
-		*why = "contains a NUL";
-		goto bad;
-	}
-	end = (const unsigned char *)o;
-	for (u = (const unsigned char *)out; u < end; u += n) {
-		if (*u < 0x80) {
-			n = 1;
-		} else if ((n = utf8_decode(u, (size_t)(end - u), NULL)) == 0) {
-			*why = "not UTF-8";
-			goto bad;
-		}
-	}
-	return out;
-bad:
-	free(out);
-	return NULL;
 }
 
 static void query_free(struct query *q)
@@ -818,54 +726,6 @@ static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
 	len = sb.len;
 	return send_body(conn, status, sb_steal(&sb), len, "application/json; charset=utf-8",
 			 retry_after, sent);
-}
-
-/* pem_encode - DER as one PEM CERTIFICATE block (base64, 64 columns); malloc'ed. */
-static char *pem_encode(const unsigned char *der, size_t len)
-{
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	struct strbuf sb;
-	size_t col = 0;
-
-	sb_init(&sb);
-	sb_adds(&sb, "-----BEGIN CERTIFICATE-----\n");
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned long v = (unsigned long)der[i] << 16;
-		size_t left = len - i;
-
-		if (left > 1)
-			v |= (unsigned long)der[i + 1] << 8;
-		if (left > 2)
-			v |= der[i + 2];
-		sb_addc(&sb, b64[(v >> 18) & 63]);
-		sb_addc(&sb, b64[(v >> 12) & 63]);
-		sb_addc(&sb, left > 1 ? b64[(v >> 6) & 63] : '=');
-		sb_addc(&sb, left > 2 ? b64[v & 63] : '=');
-		if ((col += 4) == 64) {
-			sb_addc(&sb, '\n');
-			col = 0;
-		}
-	}
-	if (col > 0)
-		sb_addc(&sb, '\n');
-	sb_adds(&sb, "-----END CERTIFICATE-----\n");
-	return sb_steal(&sb);
-}
-
-/* safe_filename - addr with anything but letters, digits, "@", "." and "-" made "_". */
-static void safe_filename(const char *addr, char *buf, size_t size)
-{
-	size_t i = 0;
-
-	for (; addr[i] != '\0' && i + 1 < size; i++) {
-		unsigned char ch = (unsigned char)addr[i];
-
-		buf[i] = (ch < 0x80 && (strchr("@.-", ch) != NULL || (ch >= '0' && ch <= '9') ||
-					((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')))
-				 ? (char)ch : '_';
-	}
-	buf[i] = '\0';
 }
 
 static double now_seconds(void)

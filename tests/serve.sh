@@ -44,7 +44,8 @@ directory_start
 pass "slapd answers on $SLAPD_URI"
 
 LISTS=$top_srcdir/tests/data/lists
-MAILBOX=("SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem" "DefaultSecureMailbox sikker@kp.dk")
+MAILBOX=("SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
+	"DefaultSecureMailbox sikker@kp.dk")
 milter_conf "$M/main.conf" "Database $DB" "LDAPURI $SLAPD_URI" "LDAPBase c=DK" \
 	"TrustedCAFile $CERTS/trust.pem" "CRLFile $CERTS/crl.pem" "${MAILBOX[@]}"
 # a directory that is not there, in monitor mode, English first
@@ -157,7 +158,8 @@ is "$(jget classes 'j["recipients"][8]["certificate"]["kind"]')" personal \
 
 # the directory down: that recipient is unknown (and the answer says why), the others answered
 compare_with_explain down down "$DU" x@example.com alice@kp.dk
-is "$(jget down '[(r["class"], r["tempfail"], r["certificate"]["status"]) for r in j["recipients"]]')" \
+is "$(jget down '[(r["class"], r["tempfail"], r["certificate"]["status"])
+	for r in j["recipients"]]')" \
 	"[('unknown', True, 'lookup-failed'), ('internal', False, 'not-needed')]" \
 	"a failed lookup: class unknown for that recipient, the other answered, HTTP 200"
 is "$(jget down 'j["recipients"][0]["mode"]')" monitor "monitor mode is in the answer"
@@ -227,7 +229,8 @@ is "$(header certpem Content-Disposition)" 'attachment; filename="valid@example.
 is "$(fp -in "$TEST_TMP/certpem.body" 2>&1)" "$(fp -in "$CERTS/valid.pem")" \
 	"cert PEM: the certificate, whole (same fingerprint)"
 get certder "$U/v1/cert?addr=valid@EXAMPLE.dk&format=der"
-is "$CODE/$(header certder Content-Type)" "200/application/pkix-cert" "cert DER: application/pkix-cert"
+is "$CODE/$(header certder Content-Type)" "200/application/pkix-cert" \
+	"cert DER: application/pkix-cert"
 is "$(fp -inform DER -in "$TEST_TMP/certder.body" 2>&1)" "$(fp -in "$CERTS/valid.pem")" \
 	"cert DER: the same certificate"
 bad "cert: none known" 404 "/v1/cert?addr=nocert@example.dk"
@@ -268,14 +271,16 @@ ok "page: Chromium drives it" cdp page "$U/" \
 	"document.querySelectorAll('#results b').length" \
 	"document.getElementById('lang-en').click(); document.querySelector('h1').textContent" \
 	"$(wait_js '#results .route' "$CARD")" \
-	"document.getElementById('certaddr').value = 'valid@example.dk'; document.getElementById('certbtn').click(); 0" \
+	"document.getElementById('certaddr').value = 'valid@example.dk';
+	 document.getElementById('certbtn').click(); 0" \
 	"$(wait_js '#certresult dd[data-field=fingerprint]' 'e.textContent')" \
 	"fetch(document.getElementById('certdl').href).then(r => r.text())" ||
 	diag_file "$TEST_TMP/page.cdp.err"
 is "$(line page 1)" '"Kan jeg sende personoplysninger sikkert til \u2026?"' \
 	"page: Danish by default (Language da,en), headed Kan jeg sende personoplysninger sikkert til …?"
 routes=$(line page 3)
-like "$routes" '\["valid@example.dk", "encrypted", "Beskeden med personoplysninger bliver krypteret' \
+like "$routes" \
+	'\["valid@example.dk", "encrypted", "Beskeden med personoplysninger bliver krypteret' \
 	"page: valid@example.dk shown as encrypted, in Danish words"
 like "$routes" '\["x@gmail.com", "freemail", "Beskeden med personoplysninger bliver afvist' \
 	"page: x@gmail.com shown as freemail, rejected"
@@ -290,7 +295,8 @@ like "$(line page 6)" '\["x@gmail.com", "freemail", "A message with personal dat
 	"page: the routes shown again in English"
 shown=$(line page 8 | tr -d '[]"')
 is "$shown" "$(fp -in "$CERTS/valid.pem")" "page: the certificate search shows its fingerprint"
-line page 9 | /usr/bin/python3 -c 'import json,sys; sys.stdout.write(json.loads(sys.stdin.read()))' \
+line page 9 |
+	/usr/bin/python3 -c 'import json,sys; sys.stdout.write(json.loads(sys.stdin.read()))' \
 	>"$TEST_TMP/page-download.pem"
 is "$(fp -in "$TEST_TMP/page-download.pem" 2>&1)" "$shown" \
 	"page: the download link gives the certificate with the fingerprint shown"
@@ -315,7 +321,8 @@ ok "429: a JSON error" json_ok rate
 get other "$U/v1/route?rcpt=a@kp.dk"
 is "$CODE" 200 "the limit is per service and client: the other service still answers"
 get xff "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 198.51.100.9, 192.0.2.7"
-is "$CODE" 200 "--behind-proxy: another user behind the proxy (X-Forwarded-For) has a bucket of its own"
+is "$CODE" 200 \
+	"--behind-proxy: another user behind the proxy (X-Forwarded-For) has a bucket of its own"
 get xffbad "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: not-an-address"
 is "$CODE" 429 "--behind-proxy: an X-Forwarded-For that is no address counts as the proxy"
 
