@@ -255,7 +255,9 @@ static int run(struct serve *sv, int fd)
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONN_LIMIT,
-			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SERVE_CONN_PER_IP,
+			     /* behind a proxy every connection comes from the proxy */
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			     (unsigned)(sv->behind_proxy ? SERVE_CONN_LIMIT : SERVE_CONN_PER_IP),
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_CONN_TIMEOUT,
 			     MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,

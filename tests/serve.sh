@@ -201,6 +201,9 @@ bad "unknown path" 404 "/v1/routes?rcpt=a@kp.dk"
 bad "cert: no address" 400 "/v1/cert"
 bad "cert: invalid address" 400 "/v1/cert?addr=foo@"
 bad "cert: bad format" 400 "/v1/cert?addr=valid@example.dk&format=exe"
+get head "$U/" -I
+is "$CODE/$(header head Content-Type)" "200/text/html; charset=utf-8" "HEAD /: the page's headers"
+unlike "$BODY" "<html" "HEAD /: no body"
 get after "$U/v1/route?rcpt=x@gmail.com"
 is "$CODE/$(jget after 'j["recipients"][0]["class"]')" 200/freemail \
 	"after all that, the service still answers"
