@@ -33,7 +33,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +59,6 @@
 #define SERVE_CONN_PER_IP 8		/* connections at once from one address */
 #define SERVE_CONN_MEMORY (16 * 1024)	/* per connection: request line and headers fit in it */
 #define SERVE_CONN_TIMEOUT 15		/* seconds a connection may stay idle */
-
 
 struct serve {
 	struct ctl *c;
@@ -280,8 +278,9 @@ static int run(struct serve *sv, int fd)
 
 /*
  * keep_escapes - MHD's unescaper, replaced: the values reach the handler
- * as they were sent, and decode_value decodes them strictly (a bad escape
- * is an error there, where MHD would pass it on as it is).
+ * as they were sent (MHD has only made each "+" a space), and
+ * serve_decode decodes them strictly (a bad escape is an error there,
+ * where MHD would pass it on as it is).
  */
 static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s)
 {
