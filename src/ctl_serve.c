@@ -599,7 +599,8 @@ static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn
 			"connect-src 'self'; base-uri 'none'; "
 			"form-action 'none'; frame-ancestors 'none'", nonce, nonce);
 	len = sb.len;
-	r = MHD_create_response_from_buffer(len, sb_steal(&sb), MHD_RESPMEM_MUST_FREE);
+	/* the buffer itself goes to MHD, which frees it */
+	r = MHD_create_response_from_buffer(len, sb.s, MHD_RESPMEM_MUST_FREE);
 	add_common_headers(r);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
 	MHD_add_response_header(r, "Content-Security-Policy", csp);
@@ -607,7 +608,6 @@ static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	free(csp);
-	sb_free(&sb);
 	return ret;
 }
 
@@ -701,9 +701,12 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
 				 struct strbuf *sb, unsigned *sent)
 {
 	size_t len = sb->len;
+	char *body = sb->s;	/* the buffer itself, handed to MHD */
 
-	return send_body(conn, status, sb_steal(sb), len, "application/json; charset=utf-8",
-			 NULL, sent);
+	sb->s = NULL;
+	sb->len = sb->cap = 0;
+	return send_body(conn, status, body, len, "application/json; charset=utf-8", NULL,
+			 sent);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
@@ -718,6 +721,7 @@ static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
 				  const char *msg, const char *retry_after, unsigned *sent)
 {
 	struct strbuf sb;
+	char *body;
 	size_t len;
 
 	sb_init(&sb);
@@ -725,7 +729,8 @@ static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
 	json_string(&sb, msg);
 	sb_adds(&sb, "}\n");
 	len = sb.len;
-	return send_body(conn, status, sb_steal(&sb), len, "application/json; charset=utf-8",
+	body = sb.s;	/* the buffer itself, handed to MHD */
+	return send_body(conn, status, body, len, "application/json; charset=utf-8",
 			 retry_after, sent);
 }
 

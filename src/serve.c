@@ -123,7 +123,7 @@ char *serve_pem(const unsigned char *der, size_t len)
 	if (col > 0)
 		sb_addc(&sb, '\n');
 	sb_adds(&sb, "-----END CERTIFICATE-----\n");
-	return sb_steal(&sb);
+	return sb.s;	/* the buffer itself: sb_steal would allocate a new one */
 }
 
 void serve_filename(const char *addr, char *buf, size_t size)
