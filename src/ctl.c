@@ -3,7 +3,8 @@
  * partner and freemail lists, and explain how an address is classified
  * and what would happen to a personal message sent to it.
  *
- * Exports ctl_main, ctl_import, ctl_list and ctl_explain (see ctl.h).
+ * Exports ctl_main, ctl_import, ctl_list and ctl_explain (see ctl.h); what
+ * explain finds and prints for an address is route.h's.
  *
  * The tool runs on the same modules as the daemon (lists, store,
  * address, classify, policy, certs), so what explain says is what the
@@ -21,14 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "certs.h"
 #include "classify.h"
 #include "config.h"
 #include "ctl.h"
 #include "lists.h"
 #include "log.h"
-#include "policy.h"
 #include "route.h"
 #include "store.h"
 #include "util.h"
