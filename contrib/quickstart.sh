@@ -27,10 +27,11 @@ esac
 # Build and test dependencies, by Debian package name.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmilter-dev libssl-dev libldap-dev libsqlite3-dev libidn2-dev libgmime-3.0-dev zlib1g-dev
+	libmicrohttpd-dev
 	openssl sqlite3 ca-certificates procps iproute2 passwd"
 TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev chromium poppler-utils
 	debhelper dpkg-dev lintian systemd gdb
-	sasl2-bin libsasl2-modules"
+	sasl2-bin libsasl2-modules curl python3"
 
 say() { printf 'quickstart: %s\n' "$*"; }
 die() {

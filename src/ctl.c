@@ -3,7 +3,8 @@
  * partner and freemail lists, and explain how an address is classified
  * and what would happen to a personal message sent to it.
  *
- * Exports ctl_main, ctl_import, ctl_list and ctl_explain (see ctl.h).
+ * Exports ctl_main, ctl_import, ctl_list and ctl_explain (see ctl.h); what
+ * explain finds and prints for an address is route.h's.
  *
  * The tool runs on the same modules as the daemon (lists, store,
  * address, classify, policy, certs), so what explain says is what the
@@ -21,14 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "certs.h"
 #include "classify.h"
 #include "config.h"
 #include "ctl.h"
 #include "lists.h"
 #include "log.h"
-#include "policy.h"
+#include "route.h"
 #include "store.h"
 #include "util.h"
 
@@ -58,6 +58,10 @@ static const char usage_text[] =
 	"                                        the messages the filter held, and their outcome\n"
 	"  release|delete [--config-dir DIR] QUEUEID...\n"
 	"                                        release or delete a held message (root, Postfix)\n"
+	"  serve [--listen ADDR:PORT] [--rate N] [--behind-proxy]\n"
+	"                                        a read-only web page and JSON service: how\n"
+	"                                        mail to an address would go (default\n"
+	"                                        127.0.0.1:8471)\n"
 	"Run as root, it reads the files it is given, then works as the filter's UserID.\n"
 	"see sikkermail-ctl(8)";
 
@@ -77,10 +81,6 @@ static int print_entry(const struct list_entry *e, void *arg);
 static void format_time(long long t, char *buf, size_t size);
 static int explain_one(struct ctl *c, struct store *s, const char *raw, bool personal,
 		       const char *today);
-static bool settled_before_cert(const struct config *cfg, enum rclass cls);
-static int explain_cert(struct ctl *c, struct store *s, const struct address *a, bool personal,
-			enum rclass cls);
-static void explain_actions(struct ctl *c, enum rclass cls);
 
 int ctl_usage_error(const char *fmt, ...)
 {
@@ -168,6 +168,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		{ "held", ctl_held },
 		{ "release", ctl_release_or_delete },
 		{ "delete", ctl_release_or_delete },
+		{ "serve", ctl_serve },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -366,7 +367,7 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
 	if ((s = ctl_open_store(c, personal ? STORE_RW : STORE_RO)) == NULL)
 		return CTL_EX_TEMPFAIL;
 	/* the certificate module answers "none" until started: start it before classifying */
-	if (personal && c->cfg->n_ldap_uri > 0 && ctl_certs_start(c) != 0) {
+	if (personal && ctl_certs_start(c) != 0) {
 		store_close(s);
 		return CTL_EX_ERROR;
 	}
@@ -389,89 +390,12 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
 static int explain_one(struct ctl *c, struct store *s, const char *raw, bool personal,
 		       const char *today)
 {
-	struct classification cl = { 0 };
-	struct address a;
-	const char *why = NULL;
-	enum addr_status st = address_normalise(raw, strlen(raw), &a, &why);
+	struct route r;
 	int rc;
 
-	fprintf(c->out, "address: %s\n", raw);
-	if (st != ADDR_OK) {
-		fprintf(c->out, "  %s: %s\n", st == ADDR_ROUTED ? "refused" : "invalid",
-			why ? why : "not a recipient address");
-		fprintf(c->out, "  action: a recipient like this is refused at RCPT TO (5.1.3)\n");
-		address_free(&a);
-		return CTL_EX_ERROR;
-	}
-	if (strcmp(a.full, raw) != 0)
-		fprintf(c->out, "  normalised: %s\n", a.full);
-	classify_address(c->cfg, c->certs, s, NULL, &a, personal, today, &cl);
-	fprintf(c->out, "  class: %s\n", rclass_name(cl.cls));
-	fprintf(c->out, "  evidence: %s\n", cl.evidence ? cl.evidence : "-");
-	rc = explain_cert(c, s, &a, personal, cl.cls);
-	explain_actions(c, cl.cls);
-	if (cl.cls == CLASS_UNKNOWN) {
-		if (strcmp(store_errmsg(s), "no error") != 0)
-			fprintf(c->out, "  error: %s\n", store_errmsg(s));
-		rc = CTL_EX_TEMPFAIL;
-	}
-	classification_free(&cl);
-	address_free(&a);
+	route_explain(c->cfg, c->certs, s, raw, strlen(raw), personal, today, &r);
+	route_write_text(c->out, &r);
+	rc = r.status != ROUTE_OK ? CTL_EX_ERROR : r.tempfail ? CTL_EX_TEMPFAIL : CTL_EX_OK;
+	route_free(&r);
 	return rc;
-}
-
-/* settled_before_cert - does this class win before a certificate is looked up? (SPEC 3) */
-static bool settled_before_cert(const struct config *cfg, enum rclass cls)
-{
-	return cls == CLASS_INTERNAL || (cls == CLASS_TUNNEL && !cfg->prefer_encryption);
-}
-
-static int explain_cert(struct ctl *c, struct store *s, const struct address *a, bool personal,
-			enum rclass cls)
-{
-	struct cert_summary cs = { 0 };
-	char when[32];
-	enum lookup r;
-
-	if (settled_before_cert(c->cfg, cls)) {
-		fprintf(c->out, "  certificate: not needed (class %s comes before encrypted)\n",
-			rclass_name(cls));
-		return CTL_EX_OK;
-	}
-	if (!personal) {
-		fprintf(c->out, "  certificate: the certificate directory was not consulted"
-				" (with --personal it is; a valid certificate makes the class"
-				" encrypted)\n");
-		return CTL_EX_OK;
-	}
-	if (ctl_certs_start(c) != 0)
-		return CTL_EX_ERROR;
-	r = certs_lookup(c->certs, s, a, &cs);
-	if (r == LOOKUP_RETRY) {
-		fprintf(c->out, "  certificate: lookup failed (temporary)\n");
-		return CTL_EX_TEMPFAIL;
-	}
-	if (r == LOOKUP_NOTFOUND) {
-		fprintf(c->out, "  certificate: no valid certificate known for this address\n");
-		return CTL_EX_OK;
-	}
-	format_time(cs.not_after, when, sizeof(when));
-	fprintf(c->out, "  certificate: subject %s; SHA-256 %s; expires %s; from %s\n",
-		cs.subject ? cs.subject : "-", cs.fingerprint ? cs.fingerprint : "-", when,
-		cs.source ? cs.source : "-");
-	cert_summary_free(&cs);
-	return CTL_EX_OK;
-}
-
-static void explain_actions(struct ctl *c, enum rclass cls)
-{
-	const char *rule = NULL;
-	enum action act;
-
-	act = policy_rcpt_action(c->cfg, true, cls, &rule);
-	fprintf(c->out, "  personal message: %s (rule %s)\n", action_name(act), rule);
-	act = policy_rcpt_action(c->cfg, false, cls, &rule);
-	fprintf(c->out, "  other message: %s (rule %s)\n", action_name(act), rule);
-	if (c->cfg->mode == MODE_MONITOR)
-		fprintf(c->out, "  mode: monitor (the action is logged and tagged, not applied)\n");
 }

@@ -14,6 +14,7 @@
  *     release|delete [--config-dir DIR] QUEUEID...
  *     replay --config FILE [--since DATE] [--until DATE] [--database DB] [--format F]
  *     purge [--before DATE] [--dry-run] [--vacuum]
+ *     serve [--listen ADDR:PORT] [--rate N] [--behind-proxy]
  *
  * Normal output goes to the FILE * in struct ctl (stdout); diagnostics go
  * through msg_* (stderr). Exit codes: CTL_EX_OK, CTL_EX_ERROR (bad input:
@@ -86,6 +87,8 @@ int ctl_held(struct ctl *c, int argc, char **argv);
 int ctl_release_or_delete(struct ctl *c, int argc, char **argv);
 /* ctl_reload - signal the running filter (PidFile) to reload. ctl_admin.c */
 int ctl_reload(struct ctl *c, int argc, char **argv);
+/* ctl_serve - the read-only web service and page until SIGTERM or SIGINT. ctl_serve.c */
+int ctl_serve(struct ctl *c, int argc, char **argv);
 /* ctl_become_user - as root, become UserID (0), or say why not (-1). ctl_admin.c */
 int ctl_become_user(const struct config *cfg);
 /* ctl_open_store - the database, or NULL after saying why and what fixes it. ctl_admin.c */

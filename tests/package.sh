@@ -45,7 +45,9 @@ contents=$(dpkg -c "$DEB" | awk '{print $6}')
 for f in ./usr/sbin/sikkermail-milter ./usr/sbin/sikkermail-ctl ./lib/systemd/system/sikkermail.service \
 	./usr/lib/tmpfiles.d/sikkermail.conf ./etc/sikkermail/sikkermail.conf \
 	./usr/share/man/man8/sikkermail-milter.8.gz ./usr/share/man/man8/sikkermail-ctl.8.gz \
-	./usr/share/man/man5/sikkermail.conf.5.gz ./usr/share/doc/sikkermail/ADMIN-GUIDE.gz; do
+	./usr/share/man/man5/sikkermail.conf.5.gz ./usr/share/doc/sikkermail/ADMIN-GUIDE.gz \
+	./lib/systemd/system/sikkermail-serve.service ./usr/share/doc/sikkermail/sikkermail-serve.nginx \
+	./usr/share/doc/sikkermail/sikkermail-serve.apache; do
 	like "$contents" "(^|"$'\n'")${f//./\\.}("$'\n'"|\$)" "the package has ${f#.}"
 done
 
@@ -62,6 +64,8 @@ fi
 is "$(md5sum /etc/postfix/main.cf /etc/postfix/master.cf 2>/dev/null)" "$maincf_before" \
 	"Postfix's main.cf and master.cf are untouched"
 ok "the sikkermail user exists" getent passwd sikkermail
+ok "the web service's unit is installed but not enabled (it waits for a proxy in front)" \
+	test ! -e /etc/systemd/system/multi-user.target.wants/sikkermail-serve.service
 like "$(dpkg-query -W -f='${Conffiles}' sikkermail)" "/etc/sikkermail/sikkermail\\.conf" \
 	"/etc/sikkermail/sikkermail.conf is a conffile"
 like "$(cat /etc/sikkermail/sikkermail.conf)" $'(^|\n)Mode[[:space:]]+monitor' \
@@ -108,7 +112,8 @@ else
 	diag_file "$TEST_TMP/purge.log" 20
 fi
 for p in /usr/sbin/sikkermail-milter /usr/sbin/sikkermail-ctl /etc/sikkermail /var/lib/sikkermail \
-	/run/sikkermail /var/spool/postfix/sikkermail /lib/systemd/system/sikkermail.service; do
+	/run/sikkermail /var/spool/postfix/sikkermail /lib/systemd/system/sikkermail.service \
+	/lib/systemd/system/sikkermail-serve.service; do
 	ok "after purge: $p is gone" test ! -e "$p"
 done
 ok "after purge: the sikkermail user is gone" sh -c '! getent passwd sikkermail'

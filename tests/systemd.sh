@@ -4,7 +4,8 @@
 # programs and its man pages found), its sandbox scores as systemd's
 # "security" analysis rates it (the figure is in README and the admin
 # guide), it reloads with SIGUSR1 and runs the filter as its own user with
-# no capabilities; the tmpfiles.d entry makes /run/sikkermail for that user.
+# no capabilities; so does the web service's unit (sikkermail-serve); the
+# tmpfiles.d entry makes /run/sikkermail for that user.
 
 . "$(dirname "$0")/lib/common.sh"
 
@@ -41,6 +42,28 @@ for line in "User=sikkermail" "CapabilityBoundingSet=" "NoNewPrivileges=yes" "Pr
 done
 like "$unit" $'\nReadWritePaths=[^\n]*/var/spool/postfix/maildrop' \
 	"unit: sendmail(1) may write Postfix's maildrop (the encrypted copies)"
+
+# the web service's unit: verified, sandboxed as well, as the filter's user, on loopback
+SUNIT=$top_builddir/contrib/sikkermail-serve.service
+sed "s#^\(ExecStart=\)[^ ]*/sikkermail-ctl#\1$CTL#" "$SUNIT" >"$TEST_TMP/sikkermail-serve.service"
+out=$(cd "$TEST_TMP" && MANPATH=$TEST_TMP/man systemd-analyze verify sikkermail-serve.service 2>&1)
+is "$?/$out" "0/" "sikkermail-serve.service: systemd-analyze verify, clean" || diag "$out"
+out=$(cd "$TEST_TMP" && systemd-analyze security --offline=yes sikkermail-serve.service 2>&1 |
+	tail -n 1)
+if [[ $out =~ exposure\ level\ for\ sikkermail-serve\.service:\ ([0-9.]+)\ ([A-Z]+) ]]; then
+	ok "sikkermail-serve.service: exposure at most 2.0 (${BASH_REMATCH[1]})" \
+		awk "BEGIN { exit !(${BASH_REMATCH[1]} <= 2.0) }"
+else
+	fail "sikkermail-serve.service: systemd-analyze security gave a score"
+	diag "$out"
+fi
+sunit=$(cat "$SUNIT")
+for line in "User=sikkermail" "CapabilityBoundingSet=" "NoNewPrivileges=yes" "ProtectSystem=strict" \
+	"ReadWritePaths=/var/lib/sikkermail"; do
+	like "$sunit" "(^|"$'\n'")$line("$'\n'"|\$)" "sikkermail-serve.service: $line"
+done
+like "$sunit" $'\nExecStart=[^\n]*/sikkermail-ctl serve --listen 127\\.0\\.0\\.1:8471 --behind-proxy' \
+	"sikkermail-serve.service: serve on loopback, behind the site's proxy"
 
 tmpf=$top_srcdir/contrib/tmpfiles.d/sikkermail.conf
 if command -v systemd-tmpfiles >/dev/null; then

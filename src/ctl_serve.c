@@ -1,0 +1,743 @@
+/*
+ * ctl_serve.c - sikkermail-ctl serve: a small read-only web service that
+ * answers, for the people who send the mail, what the filter would do
+ * with a message to an address, and which certificate it would encrypt to.
+ *
+ *   serve [--listen ADDR:PORT] [--rate N] [--behind-proxy]
+ *
+ *   GET /                  one self-contained page (Danish and English)
+ *   GET /v1/route?rcpt=A&rcpt=B...
+ *                          each recipient's route as JSON, the answer
+ *                          "explain --personal" gives (route.h)
+ *   GET /v1/cert?addr=A[&format=json|pem|der]
+ *                          the certificate the filter would encrypt to
+ *
+ * Exports ctl_serve (ctl.h).
+ *
+ * HTTP is GNU libmicrohttpd's: it parses requests, enforces the limits on
+ * connections, memory (and so on the request line and header sizes) and
+ * time; this file only decodes the query values strictly (MHD hands them
+ * over undecoded), limits the request rate per client address with a
+ * token bucket, and answers. The daemon runs one internal thread, so the
+ * requests are answered one after another on one database connection
+ * and one certificate pool; no lock is needed. Nothing here writes the
+ * lists or records decisions: the only writes are the certificate cache's,
+ * exactly those explain --personal and the filter make.
+ *
+ * The listening socket is opened before the process becomes UserID, so a
+ * port below 1024 works from a root start; SIGTERM and SIGINT stop it.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "certs.h"
+#include "classify.h"
+#include "ctl.h"
+#include "log.h"
+#include "route.h"
+#include "serve.h"
+#include "serve_page.h"
+#include "store.h"
+#include "util.h"
+
+#define SERVE_DEFAULT_LISTEN "127.0.0.1:8471"
+#define SERVE_MAX_RCPT 50		/* recipients in one /v1/route request */
+#define SERVE_DEFAULT_RATE 120		/* requests per client address per minute */
+#define SERVE_CONN_LIMIT 64		/* connections at once */
+#define SERVE_CONN_PER_IP 8		/* connections at once from one address */
+#define SERVE_CONN_MEMORY (16 * 1024)	/* per connection: request line and headers fit in it */
+#define SERVE_CONN_TIMEOUT 15		/* seconds a connection may stay idle */
+
+struct serve {
+	struct ctl *c;
+	struct store *store;
+	bool behind_proxy;		/* the client is X-Forwarded-For's, from loopback */
+	struct serve_limiter limiter;	/* --rate per client address */
+};
+
+/* A query value, decoded. */
+struct arg {
+	char *name;
+	char *value;
+};
+
+/* The query of one request, in order. */
+struct query {
+	struct arg *v;
+	size_t kept;			/* in v */
+	size_t n;			/* sent: more than kept when there are too many */
+	char *error;			/* the first bad argument, in words */
+};
+
+static int parse_options(int argc, char **argv, const char **listen_at, unsigned *rate,
+			 bool *behind_proxy);
+static int open_listener(const char *spec);
+static int run(struct serve *sv, int fd);
+static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s);
+static void mhd_log(void *cls, const char *fmt, va_list ap);
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls);
+static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
+			   size_t size);
+static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
+static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
+				    unsigned *status);
+static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
+				   unsigned *status);
+static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn,
+				   unsigned *status);
+static bool store_ready(struct serve *sv);
+static void query_read(struct MHD_Connection *conn, struct query *q);
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size);
+static void query_free(struct query *q);
+static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status, char *body,
+				 size_t len, const char *type, const char *retry_after,
+				 unsigned *sent);
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
+				 struct strbuf *sb, unsigned *sent);
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
+				  const char *msg, unsigned *sent);
+static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
+				  const char *msg, const char *retry_after, unsigned *sent);
+static void add_common_headers(struct MHD_Response *r);
+static double now_seconds(void);
+
+int ctl_serve(struct ctl *c, int argc, char **argv)
+{
+	struct serve *sv;
+	const char *listen_at = SERVE_DEFAULT_LISTEN;
+	unsigned rate = SERVE_DEFAULT_RATE;
+	bool behind_proxy = false;
+	int fd, rc;
+
+	if ((rc = parse_options(argc, argv, &listen_at, &rate, &behind_proxy)) != CTL_EX_OK)
+		return rc;
+	log_set_level(c->cfg->log_level);
+	/* as root: the socket first (any port), then UserID for everything else */
+	if ((fd = open_listener(listen_at)) < 0)
+		return CTL_EX_ERROR;
+	sv = xcalloc(1, sizeof(*sv));
+	sv->c = c;
+	sv->limiter.rate = rate;
+	sv->behind_proxy = behind_proxy;
+	rc = CTL_EX_TEMPFAIL;
+	/* read-write: certificate answers are cached, as by the filter and explain --personal */
+	if ((sv->store = ctl_open_store(c, STORE_RW)) == NULL)
+		goto out;
+	rc = CTL_EX_ERROR;
+	if (ctl_certs_start(c) != 0)
+		goto out;
+	rc = run(sv, fd);
+	fd = -1;	/* run closed it */
+out:
+	if (fd >= 0)
+		close(fd);
+	store_close(sv->store);
+	free(sv);
+	return rc;
+}
+
+static int parse_options(int argc, char **argv, const char **listen_at, unsigned *rate,
+			 bool *behind_proxy)
+{
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		unsigned long n;
+
+		if (strcmp(argv[i], "--behind-proxy") == 0) {
+			*behind_proxy = true;
+		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+			*listen_at = argv[++i];
+		} else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc) {
+			errno = 0;
+			n = strtoul(argv[++i], &end, 10);
+			if (errno != 0 || *end != '\0' || argv[i][0] == '-' || n < 1 || n > 100000)
+				return ctl_usage_error("serve: --rate %s: requests per minute, 1 to "
+						       "100000", argv[i]);
+			*rate = (unsigned)n;
+		} else if (strcmp(argv[i], "--listen") == 0 || strcmp(argv[i], "--rate") == 0) {
+			return ctl_usage_error("serve: %s needs a value", argv[i]);
+		} else {
+			return ctl_usage_error("serve: unknown argument %s", argv[i]);
+		}
+	}
+	return CTL_EX_OK;
+}
+
+/*
+ * open_listener - a listening TCP socket on HOST:PORT or [V6ADDR]:PORT;
+ * -1 after saying why.
+ */
+static int open_listener(const char *spec)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char *host = NULL;
+	const char *port, *colon = strrchr(spec, ':');
+	int fd = -1, one = 1, e;
+
+	if (spec[0] == '[') {
+		const char *close_br = strchr(spec, ']');
+
+		if (close_br == NULL || close_br[1] != ':') {
+			msg_error("serve: --listen %s: expected [IPV6]:PORT", spec);
+			return -1;
+		}
+		host = xstrndup(spec + 1, (size_t)(close_br - spec - 1));
+		port = close_br + 2;
+		hints.ai_family = AF_INET6;
+	} else {
+		if (colon == NULL || colon == spec) {
+			msg_error("serve: --listen %s: expected ADDRESS:PORT", spec);
+			return -1;
+		}
+		host = xstrndup(spec, (size_t)(colon - spec));
+		port = colon + 1;
+	}
+	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port) || atol(port) < 1 ||
+	    atol(port) > 65535) {
+		msg_error("serve: --listen %s: the port must be a number from 1 to 65535", spec);
+		goto out;
+	}
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		msg_error("serve: --listen %s: %s", spec, gai_strerror(e));
+		goto out;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    res->ai_protocol);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (res->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+		msg_error("serve: cannot listen on %s: %s", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	free(host);
+	return fd;
+}
+
+/* run - serve on fd until SIGTERM or SIGINT; an exit code. */
+static int run(struct serve *sv, int fd)
+{
+	struct MHD_Daemon *d;
+	sigset_t stop, old;
+	int sig = 0;
+
+	/* the daemon's thread inherits the mask: only sigwait below sees these */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	signal(SIGPIPE, SIG_IGN);
+	d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+			     answer, sv,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONN_LIMIT,
+			     /* behind a proxy every connection comes from the proxy */
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			     (unsigned)(sv->behind_proxy ? SERVE_CONN_LIMIT : SERVE_CONN_PER_IP),
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVE_CONN_MEMORY,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_CONN_TIMEOUT,
+			     MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+			     MHD_OPTION_END);
+	if (d == NULL) {
+		msg_error("serve: cannot start the HTTP service");
+		close(fd);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return CTL_EX_ERROR;
+	}
+	msg_notice("serve: listening (database %s, %u requests per minute per client)",
+		   sv->c->database, sv->limiter.rate);
+	while (sigwait(&stop, &sig) != 0)
+		;
+	msg_notice("serve: stopping (%s)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	MHD_stop_daemon(d);	/* closes fd */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return CTL_EX_OK;
+}
+
+/*
+ * keep_escapes - MHD's unescaper, replaced: the values reach the handler
+ * as they were sent (MHD has only made each "+" a space), and
+ * serve_decode decodes them strictly (a bad escape is an error there,
+ * where MHD would pass it on as it is).
+ */
+static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	msg_warn("serve: %s", buf);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	static int seen;
+	struct serve *sv = cls;
+	char client[INET6_ADDRSTRLEN], wait_s[16];
+	unsigned status = 0;
+	double wait;
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload;
+	if (*con_cls != NULL) {
+		/* a body we did not ask for (the answer is queued already): drop it */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	*con_cls = &seen;
+	client_address(conn, sv->behind_proxy, client, sizeof(client));
+	if ((wait = serve_rate_take(&sv->limiter, client, now_seconds())) > 0) {
+		snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
+		ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+				 "too many requests from this address; try again later", wait_s,
+				 &status);
+		msg_info("serve: %s %s %s %u (rate limit; retry after %s s)", client, method, url,
+			 status, wait_s);
+		return ret;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		ret = send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				 "only GET and HEAD: this service changes nothing", &status);
+	else if (strcmp(url, "/") == 0)
+		ret = answer_page(sv, conn, &status);
+	else if (strcmp(url, "/v1/route") == 0)
+		ret = answer_route(sv, conn, &status);
+	else if (strcmp(url, "/v1/cert") == 0)
+		ret = answer_cert(sv, conn, &status);
+	else
+		ret = send_error(conn, MHD_HTTP_NOT_FOUND,
+				 "no such resource: GET /, /v1/route or /v1/cert", &status);
+	/* the path only: the query holds the addresses asked about */
+	msg_info("serve: %s %s %s %u", client, method, url, status);
+	return ret;
+}
+
+/*
+ * client_address - the peer's address; behind a proxy (a peer on
+ * loopback, --behind-proxy) the one the proxy names in X-Forwarded-For,
+ * so that the rate limit counts each user's address, not the proxy's.
+ */
+static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
+			   size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							: sizeof(struct sockaddr_in);
+	bool loopback = false;
+
+	if (sa == NULL || getnameinfo(sa, len, buf, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	if (sa->sa_family == AF_INET)
+		loopback = (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	else if (sa->sa_family == AF_INET6)
+		loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	if (behind_proxy && loopback)
+		forwarded_for(conn, buf, size);
+}
+
+/*
+ * forwarded_for - the last address of X-Forwarded-For (the one the nearest
+ * proxy added) into buf, if it is an IP address; false if there is none.
+ */
+static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
+	const char *last;
+	char addr[INET6_ADDRSTRLEN];
+	size_t n;
+
+	if (xff == NULL)
+		return false;
+	last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	last += strspn(last, " \t");
+	n = strcspn(last, " \t");
+	if (n == 0 || n >= sizeof(addr))
+		return false;
+	memcpy(addr, last, n);
+	addr[n] = '\0';
+	if (getaddrinfo(addr, NULL, &hints, &res) != 0)
+		return false;
+	freeaddrinfo(res);
+	snprintf(buf, size, "%s", addr);
+	return true;
+}
+
+/* store_ready - the database handle, reopened if the file was replaced; false if unusable. */
+static bool store_ready(struct serve *sv)
+{
+	char *err = NULL;
+	struct store *s;
+
+	if (store_still_usable(sv->store))
+		return true;
+	if ((s = store_open(sv->c->database, STORE_RW_EXISTING, &err)) == NULL) {
+		msg_error("serve: %s", err ? err : "cannot open the database");
+		free(err);
+		return false;
+	}
+	store_close(sv->store);
+	sv->store = s;
+	return true;
+}
+
+static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
+				    unsigned *status)
+{
+	struct query q = { 0 };
+	struct strbuf sb;
+	char today[11];
+	enum MHD_Result ret;
+
+	query_read(conn, &q);
+	for (size_t i = 0; i < q.kept && q.error == NULL; i++) {
+		if (strcmp(q.v[i].name, "rcpt") != 0)
+			q.error = xasprintf("unknown parameter \"%s\" (only rcpt)", q.v[i].name);
+		else if (q.v[i].value[0] == '\0')
+			q.error = xasprintf("rcpt %zu is empty", i + 1);
+	}
+	if (q.error == NULL && q.n == 0)
+		q.error = xstrdup("no recipient: ask /v1/route?rcpt=ADDRESS");
+	if (q.error == NULL && q.n > SERVE_MAX_RCPT)
+		q.error = xasprintf("%zu recipients; at most %d in one request", q.n,
+				    SERVE_MAX_RCPT);
+	if (q.error != NULL) {
+		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, q.error, status);
+		query_free(&q);
+		return ret;
+	}
+	if (!store_ready(sv)) {
+		query_free(&q);
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "the database cannot be read; try again later", status);
+	}
+	today_string(today);
+	sb_init(&sb);
+	sb_adds(&sb, "{\"recipients\":[");
+	for (size_t i = 0; i < q.kept; i++) {
+		struct route r;
+
+		route_explain(sv->c->cfg, sv->c->certs, sv->store, q.v[i].value,
+			      strlen(q.v[i].value), true, today, &r);
+		if (i > 0)
+			sb_addc(&sb, ',');
+		route_write_json(&sb, &r);
+		route_free(&r);
+	}
+	sb_adds(&sb, "]}\n");
+	query_free(&q);
+	return send_json(conn, MHD_HTTP_OK, &sb, status);
+}
+
+static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
+				   unsigned *status)
+{
+	struct query q = { 0 };
+	struct cert_summary cs = { 0 };
+	struct address a = { 0 };
+	struct strbuf sb;
+	const char *addr = NULL, *format = "json", *why = NULL;
+	enum MHD_Result ret;
+	enum lookup l;
+
+	query_read(conn, &q);
+	for (size_t i = 0; i < q.kept && q.error == NULL; i++) {
+		if (strcmp(q.v[i].name, "addr") == 0 && addr == NULL)
+			addr = q.v[i].value;
+		else if (strcmp(q.v[i].name, "format") == 0)
+			format = q.v[i].value;
+		else
+			q.error = xasprintf("unexpected parameter \"%s\" (addr once, format)",
+					    q.v[i].name);
+	}
+	if (q.error == NULL && (addr == NULL || addr[0] == '\0'))
+		q.error = xstrdup("which address? ask /v1/cert?addr=ADDRESS");
+	if (q.error == NULL && strcmp(format, "json") != 0 && strcmp(format, "pem") != 0 &&
+	    strcmp(format, "der") != 0)
+		q.error = xasprintf("format \"%s\": json, pem or der", format);
+	if (q.error == NULL && address_normalise(addr, strlen(addr), &a, &why) != ADDR_OK)
+		q.error = xasprintf("%s", why ? why : "not a recipient address");
+	if (q.error != NULL) {
+		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, q.error, status);
+		goto out;
+	}
+	if (!store_ready(sv)) {
+		ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 "the database cannot be read; try again later", status);
+		goto out;
+	}
+	l = certs_lookup(sv->c->certs, sv->store, &a, &cs);
+	if (l == LOOKUP_RETRY) {
+		ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 "the certificate directory cannot be asked now; try again later",
+				 status);
+	} else if (l == LOOKUP_NOTFOUND || cs.der == NULL) {
+		sb_init(&sb);
+		sb_adds(&sb, "{\"address\":");
+		json_string(&sb, addr);
+		sb_adds(&sb, ",\"normalised\":");
+		json_string(&sb, a.full);
+		sb_adds(&sb, ",\"certificate\":null,"
+			     "\"error\":\"no valid certificate known for this address\"}\n");
+		ret = send_json(conn, MHD_HTTP_NOT_FOUND, &sb, status);
+	} else if (strcmp(format, "json") == 0) {
+		sb_init(&sb);
+		sb_adds(&sb, "{\"address\":");
+		json_string(&sb, addr);
+		sb_adds(&sb, ",\"normalised\":");
+		json_string(&sb, a.full);
+		sb_adds(&sb, ",\"certificate\":");
+		route_cert_json(&sb, &cs, "personal");
+		sb_adds(&sb, "}\n");
+		ret = send_json(conn, MHD_HTTP_OK, &sb, status);
+	} else {
+		bool pem = strcmp(format, "pem") == 0;
+		char name[128], *body = pem ? serve_pem(cs.der, cs.der_len) : NULL;
+		size_t len = pem ? strlen(body) : cs.der_len;
+		struct MHD_Response *r;
+
+		if (!pem) {
+			body = xmalloc(cs.der_len);
+			memcpy(body, cs.der, cs.der_len);
+		}
+		serve_filename(a.full, name, sizeof(name));
+		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		add_common_headers(r);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					pem ? "application/pem-certificate-chain"
+					    : "application/pkix-cert");
+		sb_init(&sb);
+		sb_printf(&sb, "attachment; filename=\"%s.%s\"", name, pem ? "pem" : "cer");
+		MHD_add_response_header(r, "Content-Disposition", sb.s);
+		sb_free(&sb);
+		*status = MHD_HTTP_OK;
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+	}
+out:
+	cert_summary_free(&cs);
+	address_free(&a);
+	query_free(&q);
+	return ret;
+}
+
+static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn,
+				   unsigned *status)
+{
+	const struct config *cfg = sv->c->cfg;
+	unsigned char raw[16];
+	char nonce[33], *csp;
+	struct strbuf sb;
+	struct MHD_Response *r;
+	const char *p, *lang;
+	size_t len;
+	enum MHD_Result ret;
+
+	/* a fresh nonce per page: the CSP allows the page's own script and style, nothing else */
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no random numbers", status);
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+	lang = cfg->languages == LANG_EN || (cfg->language_en_first && cfg->languages != LANG_DA)
+		       ? "en" : "da";
+	sb_init(&sb);
+	for (p = serve_page_html; *p != '\0';) {
+		if (strncmp(p, "@NONCE@", 7) == 0) {
+			sb_adds(&sb, nonce);
+			p += 7;
+		} else if (strncmp(p, "@LANG@", 6) == 0) {
+			sb_adds(&sb, lang);
+			p += 6;
+		} else {
+			sb_addc(&sb, *p++);
+		}
+	}
+	csp = xasprintf("default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; "
+			"connect-src 'self'; base-uri 'none'; "
+			"form-action 'none'; frame-ancestors 'none'", nonce, nonce);
+	len = sb.len;
+	/* the buffer itself goes to MHD, which frees it */
+	r = MHD_create_response_from_buffer(len, sb.s, MHD_RESPMEM_MUST_FREE);
+	add_common_headers(r);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
+	*status = MHD_HTTP_OK;
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	free(csp);
+	return ret;
+}
+
+/* ------------------------------------------------------------ the query */
+
+static void query_read(struct MHD_Connection *conn, struct query *q)
+{
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, query_arg, q);
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
+{
+	struct query *q = cls;
+	const char *why = NULL;
+	char *name, *val;
+
+	(void)kind;
+	if (q->error != NULL)
+		return MHD_NO;
+	if ((name = serve_decode(key, key_size, &why)) == NULL) {
+		q->error = xasprintf("a parameter name: %s", why);
+		return MHD_NO;
+	}
+	if ((val = serve_decode(value ? value : "", value ? value_size : 0, &why)) == NULL) {
+		q->error = xasprintf("parameter %s: %s", name, why);
+		free(name);
+		return MHD_NO;
+	}
+	q->n++;
+	/* more than the limit is refused anyway: do not keep thousands */
+	if (q->kept > SERVE_MAX_RCPT) {
+		free(name);
+		free(val);
+		return MHD_YES;
+	}
+	q->v = xrealloc(q->v, (q->kept + 1) * sizeof(*q->v));
+	q->v[q->kept].name = name;
+	q->v[q->kept].value = val;
+	q->kept++;
+	return MHD_YES;
+}
+
+static void query_free(struct query *q)
+{
+	for (size_t i = 0; i < q->kept; i++) {
+		free(q->v[i].name);
+		free(q->v[i].value);
+	}
+	free(q->v);
+	free(q->error);
+}
+
+/* ------------------------------------------------------------ answers */
+
+/* add_common_headers - every answer: never cached, never sniffed, framed or referred. */
+static void add_common_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+}
+
+/*
+ * send_body - queue body (malloc'ed; MHD frees it) with status and type,
+ * and Retry-After when given; *sent = status.
+ */
+static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status, char *body,
+				 size_t len, const char *type, const char *retry_after,
+				 unsigned *sent)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	add_common_headers(r);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'none'; frame-ancestors 'none'");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (retry_after != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
+	*sent = status;
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
+				 struct strbuf *sb, unsigned *sent)
+{
+	size_t len = sb->len;
+	char *body = sb->s;	/* the buffer itself, handed to MHD */
+
+	sb->s = NULL;
+	sb->len = sb->cap = 0;
+	return send_body(conn, status, body, len, "application/json; charset=utf-8", NULL,
+			 sent);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
+				  const char *msg, unsigned *sent)
+{
+	return send_retry(conn, status, msg, status == MHD_HTTP_SERVICE_UNAVAILABLE ? "30" : NULL,
+			  sent);
+}
+
+/* send_retry - {"status":N,"error":msg}, with Retry-After when given. */
+static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
+				  const char *msg, const char *retry_after, unsigned *sent)
+{
+	struct strbuf sb;
+	char *body;
+	size_t len;
+
+	sb_init(&sb);
+	sb_printf(&sb, "{\"status\":%u,\"error\":", status);
+	json_string(&sb, msg);
+	sb_adds(&sb, "}\n");
+	len = sb.len;
+	body = sb.s;	/* the buffer itself, handed to MHD */
+	return send_body(conn, status, body, len, "application/json; charset=utf-8",
+			 retry_after, sent);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,143 @@
+/*
+ * serve.c - what "sikkermail-ctl serve" does to the bytes it is given,
+ * apart from HTTP: query values decoded strictly, the rate limit per
+ * client address, and a certificate as PEM.
+ *
+ * Exports serve_decode, serve_rate_take, serve_pem and serve_filename
+ * (serve.h).
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+#include "util.h"
+
+static int hex_value(char c);
+
+char *serve_decode(const char *s, size_t len, const char **why)
+{
+	char *out = xmalloc(len + 1), *o = out;
+	const unsigned char *u, *end;
+	size_t n;
+
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 2 >= len || (hi = hex_value(s[i + 1])) < 0 ||
+		    (lo = hex_value(s[i + 2])) < 0) {
+			*why = "a % not followed by two hex digits";
+			goto bad;
+		}
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = '\0';
+	end = (const unsigned char *)o;
+	for (u = (const unsigned char *)out; u < end; u += n) {
+		if (*u == '\0') {
+			*why = "contains a NUL";
+			goto bad;
+		}
+		if ((n = *u < 0x80 ? 1 : utf8_decode(u, (size_t)(end - u), NULL)) == 0) {
+			*why = "not UTF-8";
+			goto bad;
+		}
+	}
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+double serve_rate_take(struct serve_limiter *l, const char *addr, double now)
+{
+	struct serve_bucket *b = NULL, *oldest = &l->bucket[0];
+	double per_s = l->rate / 60.0;
+
+	for (size_t i = 0; i < SERVE_BUCKETS && b == NULL; i++) {
+		if (strcmp(l->bucket[i].addr, addr) == 0)
+			b = &l->bucket[i];
+		else if (l->bucket[i].last < oldest->last)
+			oldest = &l->bucket[i];
+	}
+	if (b == NULL) {
+		b = oldest;
+		snprintf(b->addr, sizeof(b->addr), "%s", addr);
+		b->tokens = l->rate;
+		b->last = now;
+	}
+	b->tokens += (now - b->last) * per_s;
+	if (b->tokens > l->rate)
+		b->tokens = l->rate;
+	b->last = now;
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return 0;
+	}
+	return (1 - b->tokens) / per_s;
+}
+
+char *serve_pem(const unsigned char *der, size_t len)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct strbuf sb;
+	size_t col = 0;
+
+	sb_init(&sb);
+	sb_adds(&sb, "-----BEGIN CERTIFICATE-----\n");
+	for (size_t i = 0; i < len; i += 3) {
+		size_t left = len - i;
+		unsigned long v = (unsigned long)der[i] << 16;
+
+		if (left > 1)
+			v |= (unsigned long)der[i + 1] << 8;
+		if (left > 2)
+			v |= der[i + 2];
+		sb_addc(&sb, b64[(v >> 18) & 63]);
+		sb_addc(&sb, b64[(v >> 12) & 63]);
+		sb_addc(&sb, left > 1 ? b64[(v >> 6) & 63] : '=');
+		sb_addc(&sb, left > 2 ? b64[v & 63] : '=');
+		if ((col += 4) == 64) {
+			sb_addc(&sb, '\n');
+			col = 0;
+		}
+	}
+	if (col > 0)
+		sb_addc(&sb, '\n');
+	sb_adds(&sb, "-----END CERTIFICATE-----\n");
+	return sb.s;	/* the buffer itself: sb_steal would allocate a new one */
+}
+
+void serve_filename(const char *addr, char *buf, size_t size)
+{
+	size_t i = 0;
+
+	if (size == 0)
+		return;
+	for (; addr[i] != '\0' && i + 1 < size; i++) {
+		unsigned char ch = (unsigned char)addr[i];
+		bool keep = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+			    (ch >= 'A' && ch <= 'Z') || ch == '@' || ch == '.' || ch == '-';
+
+		buf[i] = keep ? (char)ch : '_';
+	}
+	buf[i] = '\0';
+}

@@ -1,0 +1,106 @@
+/*
+ * t_serve.c - the parts of sikkermail-ctl serve below HTTP: a query value
+ * decoded strictly (bad escapes, NUL, non-UTF-8 refused), the token
+ * bucket per client address, the PEM of a certificate, the download's
+ * file name.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+#include "tap.h"
+
+static void decode(const char *in, const char *want, const char *want_why);
+
+static void decode(const char *in, const char *want, const char *want_why)
+{
+	const char *why = NULL;
+	char *got = serve_decode(in, strlen(in), &why);
+
+	is_str(got, want, "decode \"%s\"", in);
+	if (want == NULL)
+		is_str(why, want_why, "decode \"%s\": why", in);
+	free(got);
+}
+
+int main(void)
+{
+	static struct serve_limiter l;
+	char name[32], *pem;
+	const char *why = NULL;
+	int n;
+
+	decode("alice@kp.dk", "alice@kp.dk", NULL);
+	decode("%3CCarol%40KP.DK.%3e", "<Carol@KP.DK.>", NULL);
+	decode("a+b@kp.dk", "a+b@kp.dk", NULL);
+	decode("s%C3%B8ren@%C3%A6r%C3%B8.dk", "s\xc3\xb8ren@\xc3\xa6r\xc3\xb8.dk", NULL);
+	decode("", "", NULL);
+	decode("%zz@kp.dk", NULL, "a % not followed by two hex digits");
+	decode("a@kp.dk%4", NULL, "a % not followed by two hex digits");
+	decode("a@kp.dk%", NULL, "a % not followed by two hex digits");
+	decode("a%00b@kp.dk", NULL, "contains a NUL");
+	decode("%ff@kp.dk", NULL, "not UTF-8");
+	decode("%c0%af@kp.dk", NULL, "not UTF-8");		/* overlong "/" */
+	decode("%ed%a0%80@kp.dk", NULL, "not UTF-8");		/* a UTF-16 surrogate */
+	decode("s%C3@kp.dk", NULL, "not UTF-8");		/* cut short */
+	ok(serve_decode("a\0b", 3, &why) == NULL && strcmp(why, "contains a NUL") == 0,
+	   "a raw NUL inside the value is refused");
+
+	/* 3 a minute: three at once, then one every 20 s */
+	l.rate = 3;
+	n = 0;
+	for (int i = 0; i < 3; i++)
+		n += serve_rate_take(&l, "192.0.2.1", 100.0) == 0;
+	is_int(n, 3, "a full bucket: 3 requests at once");
+	ok(serve_rate_take(&l, "192.0.2.1", 100.0) > 19.9 &&
+	   serve_rate_take(&l, "192.0.2.1", 100.0) < 20.1, "the 4th: wait 20 s");
+	ok(serve_rate_take(&l, "192.0.2.2", 100.0) == 0, "another address has its own bucket");
+	ok(serve_rate_take(&l, "192.0.2.1", 110.0) > 9.9, "after 10 s: 10 s more to wait");
+	ok(serve_rate_take(&l, "192.0.2.1", 120.5) == 0, "after 20 s: one more request");
+	ok(serve_rate_take(&l, "192.0.2.1", 120.5) > 0, "... and only one");
+	ok(serve_rate_take(&l, "192.0.2.1", 1000.0) == 0 &&
+	   serve_rate_take(&l, "192.0.2.1", 1000.0) == 0 &&
+	   serve_rate_take(&l, "192.0.2.1", 1000.0) == 0 &&
+	   serve_rate_take(&l, "192.0.2.1", 1000.0) > 0, "a long pause saves up no more than 3");
+	/* more addresses than buckets: the one seen longest ago gives way */
+	for (int i = 0; i < SERVE_BUCKETS; i++) {
+		snprintf(name, sizeof(name), "198.51.100.%d", i);
+		serve_rate_take(&l, name, 2000.0 + i);
+	}
+	ok(serve_rate_take(&l, "198.51.100.1", 2000.0 + SERVE_BUCKETS) == 0,
+	   "a recent address keeps its bucket");
+	for (int i = 0; i < 3; i++)
+		serve_rate_take(&l, "2001:db8::1", 3000.0);
+	ok(serve_rate_take(&l, "2001:db8::1", 3000.0) > 0, "an IPv6 address is limited as well");
+
+	pem = serve_pem((const unsigned char *)"Man", 3);
+	is_str(pem, "-----BEGIN CERTIFICATE-----\nTWFu\n-----END CERTIFICATE-----\n", "PEM of 3 bytes");
+	free(pem);
+	pem = serve_pem((const unsigned char *)"Ma", 2);
+	ok(strstr(pem, "\nTWE=\n") != NULL, "PEM of 2 bytes: one = of padding");
+	free(pem);
+	pem = serve_pem((const unsigned char *)"M", 1);
+	ok(strstr(pem, "\nTQ==\n") != NULL, "PEM of 1 byte: two = of padding");
+	free(pem);
+	{
+		unsigned char der[96];
+
+		memset(der, 0xff, sizeof(der));
+		pem = serve_pem(der, sizeof(der));
+		is_str(pem, "-----BEGIN CERTIFICATE-----\n"
+			    "////////////////////////////////////////////////////////////////\n"
+			    "////////////////////////////////////////////////////////////////\n"
+			    "-----END CERTIFICATE-----\n", "PEM: lines of 64 characters");
+		free(pem);
+	}
+
+	serve_filename("Valid.Name-1@example.dk", name, sizeof(name));
+	is_str(name, "Valid.Name-1@example.dk", "file name: an ordinary address unchanged");
+	serve_filename("\"a/b\\\"c\r\n\"@x.dk", name, sizeof(name));
+	is_str(name, "_a_b__c___@x.dk", "file name: quotes, slashes, controls become _");
+	serve_filename("s\xc3\xb8ren@x.dk", name, sizeof(name));
+	is_str(name, "s__ren@x.dk", "file name: non-ASCII becomes _");
+	serve_filename("averyveryverylongaddress@example.dk", name, 8);
+	is_str(name, "averyve", "file name: cut to fit");
+	return done_testing();
+}
