@@ -142,7 +142,7 @@ static const struct key keys[] = {
 	LIST("LDAPURI", ldap_uri, NULL, config_entry_ldap_uri),
 	STR("LDAPBase", ldap_base, NULL, NULL, 0),
 	STR("LDAPFilter", ldap_filter, "(mail=%s)", config_check_ldap_filter, 0),
-	STR("LDAPDomainFilter", ldap_domain_filter, "(&(objectClass=domain)(associatedDomain=%s))",
+	STR("LDAPDomainFilter", ldap_domain_filter, "(associatedDomain=%s)",
 	    config_check_ldap_filter, 0),
 	STR("LDAPBindDN", ldap_bind_dn, NULL, NULL, 0),
 	PATH("LDAPBindPasswordFile", ldap_bind_password_file, NULL),

@@ -397,7 +397,7 @@ struct directory *directory_new(const struct config *cfg, char **err)
 	const char *why;
 	const char *filter = cfg->ldap_filter ? cfg->ldap_filter : "(mail=%s)";
 	const char *dfilter = cfg->ldap_domain_filter ? cfg->ldap_domain_filter
-						      : "(&(objectClass=domain)(associatedDomain=%s))";
+						      : "(associatedDomain=%s)";
 
 	*err = NULL;
 	if (cfg->n_ldap_uri == 0) {
