@@ -612,6 +612,14 @@ static void check_file(struct parser *p, struct config *c)
 		perr_at(p, "LDAPURI",
 			"certificates are looked up but no SecureMailbox is configured to encrypt "
 			"from: add a SecureMailbox (and its key), or remove LDAPURI");
+	/* a domain certificate, like a personal one, needs a trust store and a mailbox to encrypt from */
+	if (c->domain_certificates && c->trusted_ca_file == NULL && !failed(p, "TrustedCAFile"))
+		perr_at(p, "DomainCertificates", "TrustedCAFile must be set too");
+	if (c->domain_certificates && c->n_ldap_uri == 0 && c->n_mailboxes == 0 &&
+	    !failed(p, "SecureMailbox"))
+		perr_at(p, "DomainCertificates",
+			"domain certificates are used but no SecureMailbox is configured to "
+			"encrypt from: add a SecureMailbox (and its key)");
 	/* With one mailbox there is nothing to choose; with several the sender may name none. */
 	if (c->default_secure_mailbox == NULL && c->n_mailboxes == 1)
 		c->default_secure_mailbox = xstrdup(c->mailboxes[0].address);

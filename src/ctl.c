@@ -372,7 +372,8 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
 	if ((s = ctl_open_store(c, personal ? STORE_RW : STORE_RO)) == NULL)
 		return CTL_EX_TEMPFAIL;
 	/* the certificate module answers "none" until started: start it before classifying */
-	if (personal && c->cfg->n_ldap_uri > 0 && ctl_certs_start(c) != 0) {
+	if (personal && (c->cfg->n_ldap_uri > 0 || c->cfg->domain_certificates) &&
+	    ctl_certs_start(c) != 0) {
 		store_close(s);
 		return CTL_EX_ERROR;
 	}

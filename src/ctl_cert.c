@@ -62,7 +62,7 @@ int ctl_cert(struct ctl *c, int argc, char **argv)
 
 	if (argc < 2)
 		return ctl_usage_error("cert: which address?");
-	if (c->cfg->n_ldap_uri == 0) {
+	if (c->cfg->n_ldap_uri == 0 && !c->cfg->domain_certificates) {
 		msg_error("cert: no certificate directory configured (LDAPURI)");
 		return CTL_EX_ERROR;
 	}

@@ -229,7 +229,7 @@ static const struct {
 	{ "TrustedCAFile /etc/sikkermail/oces.pem", "TrustedCAFile", "/etc/sikkermail/oces.pem" },
 	{ "CRLFile /etc/sikkermail/oces.crl", "CRLFile", "/etc/sikkermail/oces.crl" },
 	{ "AcceptSubjectEmail yes", "AcceptSubjectEmail", "yes" },
-	{ "DomainCertificates yes", "DomainCertificates", "yes" },
+	{ "DomainCertificates yes\nTrustedCAFile /ca.pem\n" MAILBOX, "DomainCertificates", "yes" },
 	{ "LDAPDomainFilter (&(objectClass=domain)(associatedDomain=%s))", "LDAPDomainFilter",
 	  "(&(objectClass=domain)(associatedDomain=%s))" },
 	{ "SecureMailbox Sikker@KP.DK /k.pem /c.pem", "SecureMailbox", "Sikker@kp.dk /k.pem /c.pem" },
@@ -418,6 +418,10 @@ static const struct {
 	{ "LDAPURI http://crtdir.certifikat.dk\nLDAPBase c=DK",
 	  NAME ":1: LDAPURI: bad entry \"http://crtdir.certifikat.dk\": expected an ldap://, ldaps:// or ldapi:// URI", 0 },
 	{ "LDAPURI ldap://crtdir.certifikat.dk\n" MAILBOX, NAME ":1: LDAPURI: LDAPBase must be set too", 0 },
+	{ "DomainCertificates yes\n" MAILBOX, NAME ":1: DomainCertificates: TrustedCAFile must be set too", 0 },
+	{ "DomainCertificates yes\nTrustedCAFile /ca.pem",
+	  NAME ":1: DomainCertificates: domain certificates are used but no SecureMailbox is "
+	       "configured to encrypt from: add a SecureMailbox (and its key)", 0 },
 	/* an encrypted class that nothing can serve */
 	{ "LDAPURI ldap://x\nLDAPBase c=DK",
 	  NAME ":1: LDAPURI: certificates are looked up but no SecureMailbox is configured to "
