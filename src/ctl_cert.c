@@ -164,8 +164,20 @@ int ctl_cache(struct ctl *c, int argc, char **argv)
 		for (int i = 2; i < argc || (argc == 2 && i == 2); i++) {
 			struct address a;
 			const char *addr = NULL;
+			char *domain = NULL;
 
-			if (argc > 2) {
+			if (argc > 2 && argv[i][0] == '@') {
+				/* a domain's own answer (DomainCertificates), kept as "@domain" */
+				char *d = domain_normalise(argv[i] + 1, false, NULL);
+
+				if (d == NULL) {
+					msg_error("%s: not a valid domain", argv[i]);
+					rc = CTL_EX_ERROR;
+					continue;
+				}
+				addr = domain = xasprintf("@%s", d);
+				free(d);
+			} else if (argc > 2) {
 				if (address_normalise(argv[i], strlen(argv[i]), &a, NULL) != ADDR_OK) {
 					msg_error("%s: not a valid address", argv[i]);
 					rc = CTL_EX_ERROR;
@@ -178,7 +190,9 @@ int ctl_cache(struct ctl *c, int argc, char **argv)
 				rc = CTL_EX_TEMPFAIL;
 			}
 			total += removed;
-			if (addr != NULL)
+			if (domain != NULL)
+				free(domain);
+			else if (addr != NULL)
 				address_free(&a);
 		}
 		fprintf(c->out, "removed %ld cached answer%s\n", total, total == 1 ? "" : "s");
