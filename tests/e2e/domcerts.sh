@@ -246,6 +246,16 @@ ctl main cache stats
 like "$(field "$OUT" domain)" "^[1-9][0-9]* \\([1-9][0-9]* with a certificate\\)" \
 	"cache stats: domain answers cached, with certificates"
 like "$(field "$OUT" personal)" "^[1-9]" "cache stats: personal answers counted apart"
+ctl main cache stats
+before_purge=$(field "$OUT" domain)
+ctl main cache purge @dirpartner.dk
+like "$OUT" "removed 1 cached answer" "cache purge @dirpartner.dk: the domain's answer is forgotten"
+ctl main cache stats
+isnt "$(field "$OUT" domain)" "$before_purge" "cache stats: one domain answer fewer"
+ctl main cert z@dirpartner.dk
+ctl main cache stats
+is "$(field "$OUT" domain)" "$before_purge" "cache stats: the domain's answer cached again"
+
 # bob@ and carl@, bob@ again, x@dirpartner.dk: four recipients by domain certificate
 ctl main report --format csv
 like "$OUT" $'(^|\n)summary,domain_certificate,4(\n|$)' "report csv: 4 recipients by domain certificate"
