@@ -46,7 +46,7 @@ struct cert_summary {
 	long long not_before;	/* unix time */
 	long long not_after;
 	char *source;		/* the directory URI it came from, or FILE:LINE of an import */
-	char *domain;		/* a domain certificate: the domain it is for; NULL: personal */
+	char *domain;		/* a domain certificate: for this domain; NULL: personal */
 	long long fetched_at;	/* when the directory was asked (the import: when imported) */
 	bool from_cache;
 	bool stale;		/* a cache entry past CertTTL, used while the directory is down */

@@ -612,7 +612,7 @@ static void check_file(struct parser *p, struct config *c)
 		perr_at(p, "LDAPURI",
 			"certificates are looked up but no SecureMailbox is configured to encrypt "
 			"from: add a SecureMailbox (and its key), or remove LDAPURI");
-	/* a domain certificate, like a personal one, needs a trust store and a mailbox to encrypt from */
+	/* a domain certificate, like a personal one, needs trust and a mailbox to encrypt from */
 	if (c->domain_certificates && c->trusted_ca_file == NULL && !failed(p, "TrustedCAFile"))
 		perr_at(p, "DomainCertificates", "TrustedCAFile must be set too");
 	if (c->domain_certificates && c->n_ldap_uri == 0 && c->n_mailboxes == 0 &&

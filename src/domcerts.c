@@ -33,7 +33,7 @@ struct parse {
 	time_t now;
 	struct domain_certs *out;
 	struct strlist *errors;
-	char *domain;		/* the current domain line's, normalised; NULL before the first */
+	char *domain;		/* the current domain line's, normalised; NULL: none (yet) */
 	long domain_line;
 	size_t domain_certs;	/* certificates seen for it, valid or not */
 };
@@ -78,8 +78,8 @@ int domcerts_parse(const char *name, const char *text, size_t len, struct certch
 			/* blank or comment */
 		} else if (strcmp(t, PEM_BEGIN) == 0) {
 			if (p.domain == NULL && p.domain_line == 0)
-				strlist_addf(errors, "%s:%ld: a certificate before any \"domain\" line",
-					     name, lineno);
+				strlist_addf(errors, "%s:%ld: a certificate before any \"domain\" "
+					     "line", name, lineno);
 			pem_line = lineno;
 			sb_adds(&pem, t);
 			sb_addc(&pem, '\n');
@@ -90,7 +90,8 @@ int domcerts_parse(const char *name, const char *text, size_t len, struct certch
 			end_domain(&p);
 			p.domain_line = lineno;
 			if (*d == '\0' || strpbrk(d, " \t") != NULL) {
-				strlist_addf(errors, "%s:%ld: expected \"domain NAME\"", name, lineno);
+				strlist_addf(errors, "%s:%ld: expected \"domain NAME\"", name,
+					     lineno);
 			} else if ((p.domain = domain_normalise(d, false, &why)) == NULL) {
 				strlist_addf(errors, "%s:%ld: %s: %s", name, lineno, d,
 					     why ? why : "not a valid domain");
@@ -99,8 +100,8 @@ int domcerts_parse(const char *name, const char *text, size_t len, struct certch
 					     lineno, d);
 			}
 		} else {
-			strlist_addf(errors, "%s:%ld: expected \"domain NAME\" or a PEM certificate",
-				     name, lineno);
+			strlist_addf(errors, "%s:%ld: expected \"domain NAME\" or a PEM "
+				     "certificate", name, lineno);
 		}
 		free(line);
 	}

@@ -161,8 +161,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CERT_GET] = "SELECT found, der, subject, issuer, fingerprint, source, not_before,"
 			" not_after, fetched_at, fresh_until FROM cert_cache WHERE address = ?1",
 	[ST_CERT_PUT] = "INSERT OR REPLACE INTO cert_cache (address, found, der, subject, issuer,"
-			" fingerprint, source, not_before, not_after, fetched_at, fresh_until, kind)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			" fingerprint, source, not_before, not_after, fetched_at, fresh_until,"
+			" kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_LIST_GENERATION] = "SELECT id, imported_at, count FROM list_import ORDER BY id DESC LIMIT 1",

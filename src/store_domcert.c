@@ -40,7 +40,8 @@ static int replace_locked(struct store *s, const struct domain_certs *l, long lo
 		return -1;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO domain_cert (domain, fingerprint,"
 			       " der, subject, not_after, source, line, imported_at)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1, &ins, NULL) != SQLITE_OK) {
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			       -1, &ins, NULL) != SQLITE_OK) {
 		store_set_db_err(s, "cannot import the domain certificates");
 		return -1;
 	}
@@ -56,8 +57,9 @@ static int replace_locked(struct store *s, const struct domain_certs *l, long lo
 		sqlite3_bind_int64(ins, 7, d->line);
 		sqlite3_bind_int64(ins, 8, now);
 		if (sqlite3_step(ins) != SQLITE_DONE) {
-			store_set_err(s, "database %s: cannot insert the certificate for %s (line "
-				      "%ld): %s", s->path, d->domain, d->line, sqlite3_errmsg(s->db));
+			store_set_err(s, "database %s: cannot insert the certificate for %s "
+				      "(line %ld): %s", s->path, d->domain, d->line,
+				      sqlite3_errmsg(s->db));
 			goto out;
 		}
 		sqlite3_reset(ins);

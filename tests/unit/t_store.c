@@ -752,6 +752,7 @@ static void cleanup(void)
 		"future.db", "broken.db", "broken.db-wal", "broken.db-shm", "future.db-wal",
 		"future.db-shm", "foreign.db-wal", "foreign.db-shm", "empty.db-wal", "empty.db-shm",
 		"v1.db", "v1.db-wal", "v1.db-shm", "facts.db", "facts.db-wal", "facts.db-shm",
+		"domcert.db", "domcert.db-wal", "domcert.db-shm",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -937,8 +938,9 @@ static void test_decision_facts(void)
  * domain, latest expiry first; the cache tells a domain's answer
  * ("@domain") from an address's.
  */
-static void test_domain_certs(struct store *s)
+static void test_domain_certs(void)
 {
+	char *path = xasprintf("%s/domcert.db", dir);
 	unsigned char der1[] = { 1, 2, 3 }, der2[] = { 4, 5 }, der3[] = { 6 };
 	struct domain_cert v[] = {
 		{ "partner.dk", der1, 3, "CN=a", "AA", 100, "/f", 4, 0 },
@@ -950,7 +952,11 @@ static void test_domain_certs(struct store *s)
 				      .fresh_until = 9 };
 	struct cert_cache_stats st, before;
 	char *err = NULL;
+	struct store *s = store_open(path, STORE_RW, &err);
 
+	free(path);
+	if (!ok(s != NULL, "domain certs: a database (%s)", err ? err : "opened"))
+		exit(1);
 	is_int(store_domain_certs_replace(s, &l, 1000, &err), 0, "domain certs: import three");
 	is_int(store_domain_certs_get(s, "partner.dk", &got), LOOKUP_FOUND,
 	       "domain certs: partner.dk found");
@@ -983,6 +989,7 @@ static void test_domain_certs(struct store *s)
 	is_int(st.domain - before.domain, 1, "cache kind: one more domain answer");
 	is_int(st.domain_found - before.domain_found, 1, "cache kind: with a certificate");
 	is_int(st.entries - before.entries, 2, "cache kind: two answers in all");
+	store_close(s);
 }
 
 /*
@@ -1085,7 +1092,7 @@ int main(void)
 	test_concurrent_writers();
 	test_notices();
 	test_upgrade();
-	test_domain_certs(s);
+	test_domain_certs();
 	test_decision_facts();
 	cleanup();
 	free(db_path);
