@@ -571,8 +571,11 @@ static void test_domcerts(struct certcheck *cc)
 	if (l.n == 2) {
 		is_str(l.v[0].domain, "partner.dk", "domcerts: the domain is normalised");
 		is_int(l.v[0].line, 4, "domcerts: the first certificate begins on line 4");
-		fp = run(xasprintf("openssl x509 -in '%s/dom-partner.pem' -noout -fingerprint "
-				   "-sha256 | sed 's/.*=//'", dir));
+		char *cmd = xasprintf("openssl x509 -in '%s/dom-partner.pem' -noout -fingerprint "
+				      "-sha256 | sed 's/.*=//'", dir);
+
+		fp = run(cmd);
+		free(cmd);
 		is_str(l.v[0].fingerprint, fp, "domcerts: the fingerprint of dom-partner.pem");
 		free(fp);
 		ok(l.v[1].der_len > 0 && l.v[1].not_after > now, "domcerts: the second is kept too");
