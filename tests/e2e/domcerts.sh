@@ -47,6 +47,9 @@ CONF_DEFAULTS=("HelpURL https://kp.dk/sikkermail" "LDAPURI $SLAPD_URI" "LDAPBase
 	"DefaultSecureMailbox sikker@kp.dk" "Reinject smtp:127.0.0.1:$REINJECT_PORT")
 conf main "DomainCertificates yes"
 conf off "DomainCertificates no" "Database $M/db/off.db"
+# the same database, trusting only the root: the imported certificate's
+# chain (it needs the issuing CA) no longer verifies
+conf rootonly "DomainCertificates yes" "TrustedCAFile $CERTS/trust-root.pem"
 
 # ------------------------------------------------------------ the import
 
@@ -239,6 +242,15 @@ for addr in bob@partner.dk x@dirpartner.dk; do
 	unlike "$line" "domain certificate" "DomainCertificates no: no domain certificate in the evidence"
 done
 LOG=$M/main.log
+
+# ------------------------------------------------------------ judged again at use
+
+ctl rootonly cert dora@partner.dk
+like "$OUT" $'(^|\n)  not usable: domain CN=partner\\.dk[^\n]*\\(imported, '"$M"$'/good\\.txt:4\\): chain does not verify' \
+	"judged at use: an imported certificate that no longer chains is not used, and why"
+like "$OUT" "no usable certificate" "judged at use: dora@partner.dk has none then"
+ctl rootonly explain --personal dora@partner.dk
+is "$(field "$OUT" class)" tls "judged at use: explain dora@partner.dk: tls"
 
 # ------------------------------------------------------------ cache and report
 
