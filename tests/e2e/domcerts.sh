@@ -85,6 +85,8 @@ NOEKU_LINE=$((EXPIRED_LINE + $(lines "$CERTS/dom-expired.pem") + 1))
 {
 	printf '# partners that decrypt centrally\n\ndomain Partner.DK\n'
 	cat "$CERTS/dom-partner.pem"
+	printf '# the old one, still valid for a while\n'
+	cat "$CERTS/dom-short.pem"
 } >"$M/good.txt"
 give_to_test_user "$M"
 
@@ -100,10 +102,14 @@ is "$OUT" "" "list domain-certs: nothing after a refused import"
 
 ctl main import domain-certs "$M/good.txt"
 is "$RC" 0 "import a good file: exit 0"
-like "$OUT" "imported 1 domain certificate from $M/good\\.txt" "import: says what it did"
+like "$OUT" "imported 2 domain certificates from $M/good\\.txt" "import: says what it did"
 ctl main list domain-certs
 like "$OUT" "^partner\\.dk"$'\t'"[^"$'\t'"]*CN=partner\\.dk[^"$'\t'"]*"$'\t'"$(fp "$CERTS/dom-partner.pem")"$'\t'"[0-9-]+"$'\t'"$M/good\\.txt:4"$'\t' \
 	"list domain-certs: domain, subject, fingerprint, expiry, FILE:LINE"
+is "$(printf '%s\n' "$OUT" | wc -l)" 2 "list domain-certs: both certificates"
+ctl main explain --personal eve@partner.dk
+like "$(field "$OUT" certificate)" "^domain partner\\.dk; subject CN=partner\\.dk,O=Partner,C=DK; SHA-256 $(fp "$CERTS/dom-partner.pem")" \
+	"explain eve@partner.dk: of two imported, the one that expires last"
 # the daemon without domain certificates has them imported too: it must ignore them
 ctl off import domain-certs "$M/good.txt"
 is "$RC" 0 "import into the database of DomainCertificates no"

@@ -43,6 +43,8 @@
 #
 # Domain certificates (DomainCertificates), not in leaves.txt:
 #   dom-partner  partner.dk, SAN dNSName partner.dk (for the import file)
+#   dom-short    partner.dk, dNSName, ending in 200 days (dom-partner, in a
+#                year, wins over it)
 #   dom-email    partner.dk, SAN rfc822Name partner.dk (the bare domain)
 #   dom-dir      dirpartner.dk, dNSName; in the directory's domain entry
 #   dom-expired  expired-partner.dk, ended a year ago; in the directory
@@ -301,6 +303,8 @@ domleaf() {
 }
 leaf dom-partner - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=DNS:partner.dk" \
 	"SUBJECT=/C=DK/O=Partner/CN=partner.dk"
+leaf dom-short - inter "$YESTERDAY" "$(when $((200 * DAY)))" LIST=no "SAN=DNS:partner.dk" \
+	"SUBJECT=/C=DK/O=Partner/CN=partner.dk short"
 leaf dom-email - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=email:partner.dk" \
 	"SUBJECT=/C=DK/O=Partner/CN=partner.dk by mail"
 leaf dom-wild - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=DNS:*.partner.dk"
