@@ -68,6 +68,7 @@ static bool address_equal(const char *want, const unsigned char *got, size_t got
 static bool san_has_address(X509 *x, const char *address, struct strbuf *seen);
 static bool subject_has_address(X509 *x, const char *address);
 static char *check_address(const struct certcheck *cc, X509 *x, const char *address);
+static char *check_domain(X509 *x, const char *domain);
 static char *check_dates(X509 *x, time_t now);
 static char *check_key(X509 *x);
 static char *check_usage(X509 *x);
@@ -228,12 +229,14 @@ static bool subject_has_address(X509 *x, const char *address)
 	return false;
 }
 
-/* check_address - NULL if the certificate names address, else why not. */
+/* check_address - NULL if the certificate names address (or the domain), else why not. */
 static char *check_address(const struct certcheck *cc, X509 *x, const char *address)
 {
 	struct strbuf seen;
 	char *why;
 
+	if (strchr(address, '@') == NULL)
+		return check_domain(x, address);
 	sb_init(&seen);
 	if (san_has_address(x, address, &seen)) {
 		sb_free(&seen);
@@ -251,6 +254,60 @@ static char *check_address(const struct certcheck *cc, X509 *x, const char *addr
 	else
 		why = xasprintf("%s is not in the certificate (no rfc822Name in "
 				"subjectAltName)", address);
+	sb_free(&seen);
+	return why;
+}
+
+/*
+ * check_domain - NULL if the certificate names the domain itself, else why
+ * not: a dNSName or an rfc822Name of subjectAltName equal to it, without
+ * regard to ASCII case, exactly (a wildcard such as *.example.dk names no
+ * domain, and a mailbox of the domain is not the domain). The subject's
+ * emailAddress and commonName never count.
+ */
+static char *check_domain(X509 *x, const char *domain)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int n = names ? sk_GENERAL_NAME_num(names) : 0;
+	size_t dlen = strlen(domain);
+	struct strbuf seen;
+	bool found = false;
+	char *why;
+
+	sb_init(&seen);
+	for (int i = 0; i < n && !found; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const ASN1_IA5STRING *v;
+
+		if (g->type == GEN_DNS)
+			v = g->d.dNSName;
+		else if (g->type == GEN_EMAIL)
+			v = g->d.rfc822Name;
+		else
+			continue;
+		const unsigned char *p = ASN1_STRING_get0_data(v);
+		size_t len = (size_t)ASN1_STRING_length(v);
+		found = len == dlen && memchr(p, '\0', len) == NULL &&
+			ascii_strncasecmp((const char *)p, domain, len) == 0;
+		if (seen.len >= 200)
+			continue;
+		/* These go into logs: nothing but printable ASCII from a certificate. */
+		sb_adds(&seen, seen.len ? ", " : "");
+		for (size_t k = 0; k < len && k < 100; k++)
+			sb_addc(&seen, p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?');
+	}
+	GENERAL_NAMES_free(names);
+	ERR_clear_error();
+	if (found) {
+		sb_free(&seen);
+		return NULL;
+	}
+	if (seen.len)
+		why = xasprintf("the domain %s is not in subjectAltName (it names %s)", domain,
+				seen.s);
+	else
+		why = xasprintf("the domain %s is not in the certificate (no dNSName in "
+				"subjectAltName)", domain);
 	sb_free(&seen);
 	return why;
 }

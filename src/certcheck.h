@@ -7,6 +7,10 @@
  *   - the address is in its subjectAltName as an rfc822Name (local part
  *     compared exactly, domain without regard to case); the subject's
  *     emailAddress counts too only with AcceptSubjectEmail yes;
+ *   - for a domain certificate (the "address" is a bare domain, no '@';
+ *     DomainCertificates): the domain is a dNSName or an rfc822Name of its
+ *     subjectAltName, exactly, without regard to case; a wildcard names no
+ *     domain, and the subject (emailAddress, commonName) never counts;
  *   - "now" lies inside its validity period;
  *   - its key can be encrypted to: RSA of at least 2048 bits, or EC on a
  *     curve of at least 256 bits (other key types cannot be used);

@@ -24,6 +24,12 @@
  * A struct certs made by certs_new_cached has the trust store but no
  * directory pool: it answers from the cache alone (sikkermail-ctl replay).
  *
+ * Domain certificates (certs.h) go through the same code under the key
+ * "@domain": the directory is asked with LDAPDomainFilter and the
+ * certificate judged for the bare domain (name_of). The imported ones
+ * are read from the store at each use and judged there, with the same
+ * remembered verdicts.
+ *
  * Exports: certs_new, certs_new_cached, certs_free, certs_lookup,
  * certs_lookup_now, cert_summary_free, certs_directory_queries (certs.h).
  */
@@ -104,6 +110,13 @@ static bool verdict_known(const struct certs *cs, const char *address,
 			  const struct cert_cache_entry *e, long long now);
 static void verdict_keep(const struct certs *cs, const char *address,
 			 const struct cert_cache_entry *e, long long now);
+static const char *name_of(const char *key);
+static enum lookup with_domain(const struct certs *cs, struct store *store,
+			       const struct address *addr, bool use_cache, enum lookup r,
+			       struct cert_summary *out);
+static enum lookup lookup_imported(const struct certs *cs, struct store *store,
+				   const char *domain, struct cert_summary *out);
+static void adopt(struct cert_summary *out, struct cert_summary *d, bool found);
 
 struct certs *certs_new(struct config *cfg, char **err)
 {
@@ -123,14 +136,20 @@ static struct certs *make(struct config *cfg, bool cache_only, char **err)
 	cs->cfg = config_ref(cfg);
 	cs->verdicts = xcalloc(1, sizeof(*cs->verdicts));
 	pthread_mutex_init(&cs->verdicts->lock, NULL);
-	if (cfg->n_ldap_uri == 0)
+	if (cfg->n_ldap_uri == 0 && !cfg->domain_certificates)
 		return cs;
 	if (cfg->trusted_ca_file == NULL) {
-		*err = xstrdup("LDAPURI is set but TrustedCAFile is not: no certificate could be trusted");
+		*err = xstrdup(cfg->n_ldap_uri > 0
+				       ? "LDAPURI is set but TrustedCAFile is not: no certificate "
+					 "could be trusted"
+				       : "DomainCertificates is on but TrustedCAFile is not: no "
+					 "certificate could be trusted");
 		goto fail;
 	}
 	if ((cs->check = certcheck_new(cfg, err)) == NULL)
 		goto fail;
+	if (cfg->n_ldap_uri == 0)
+		return cs;	/* imported domain certificates only */
 	cs->cache_only = cache_only;
 	if (!cache_only && (cs->dir = directory_new(cfg, err)) == NULL)
 		goto fail;
@@ -166,13 +185,160 @@ unsigned long certs_directory_queries(void)
 enum lookup certs_lookup(const struct certs *cs, struct store *store, const struct address *addr,
 			 struct cert_summary *out)
 {
-	return lookup(cs, store, addr->full, true, out);
+	return with_domain(cs, store, addr, true, lookup(cs, store, addr->full, true, out), out);
 }
 
 enum lookup certs_lookup_now(const struct certs *cs, struct store *store,
 			     const struct address *addr, struct cert_summary *out)
 {
-	return lookup(cs, store, addr->full, false, out);
+	return with_domain(cs, store, addr, false, lookup(cs, store, addr->full, false, out), out);
+}
+
+/* name_of - what a cache key's certificate must name: the address, or the domain of "@domain". */
+static const char *name_of(const char *key)
+{
+	return key[0] == '@' ? key + 1 : key;
+}
+
+/*
+ * with_domain - r is the answer for the address itself; without a valid
+ * personal certificate, and with DomainCertificates, the domain's: the
+ * imported ones first, then the directory's entry for the domain.
+ */
+static enum lookup with_domain(const struct certs *cs, struct store *store,
+			       const struct address *addr, bool use_cache, enum lookup r,
+			       struct cert_summary *out)
+{
+	struct cert_summary d;
+	char *key;
+
+	if (r != LOOKUP_NOTFOUND || !cs->cfg->domain_certificates || cs->check == NULL)
+		return r;
+	memset(&d, 0, sizeof(d));
+	strlist_init(&d.rejected);
+	r = lookup_imported(cs, store, addr->domain, &d);
+	if (r == LOOKUP_NOTFOUND) {
+		adopt(out, &d, false);	/* keeps why the imported ones are not usable */
+		key = xasprintf("@%s", addr->domain);
+		r = lookup(cs, store, key, use_cache, &d);
+		free(key);
+	}
+	if (r == LOOKUP_FOUND)
+		d.domain = xstrdup(addr->domain);
+	adopt(out, &d, r == LOOKUP_FOUND);
+	return r;
+}
+
+/*
+ * adopt - the domain's answer d joins the address's in out: its
+ * rejections always, its certificate when found, its error on RETRY.
+ * d is released.
+ */
+static void adopt(struct cert_summary *out, struct cert_summary *d, bool found)
+{
+	for (size_t i = 0; i < d->rejected.n; i++)
+		strlist_addf(&out->rejected, "domain %s", d->rejected.v[i]);
+	if (found) {
+		struct strlist keep = out->rejected;
+
+		strlist_init(&out->rejected);
+		cert_summary_free(out);
+		strlist_free(&d->rejected);
+		*out = *d;
+		out->rejected = keep;
+		memset(d, 0, sizeof(*d));
+		return;
+	}
+	if (d->error != NULL) {
+		free(out->error);
+		out->error = d->error;
+		d->error = NULL;
+	}
+	cert_summary_free(d);
+}
+
+/*
+ * lookup_imported - the imported certificates for domain, judged now: the
+ * valid one that expires last. NOTFOUND when none is valid (why joins
+ * out->rejected); RETRY when the store cannot answer, or none is valid
+ * and one cannot be judged now.
+ */
+static enum lookup lookup_imported(const struct certs *cs, struct store *store,
+				   const char *domain, struct cert_summary *out)
+{
+	struct domain_certs l;
+	long long now = (long long)time(NULL);
+	const struct domain_cert *best = NULL;
+	char *key, *undecided = NULL;
+	enum lookup r;
+
+	if (store == NULL)
+		return LOOKUP_NOTFOUND;
+	if ((r = store_domain_certs_get(store, domain, &l)) != LOOKUP_FOUND) {
+		if (r == LOOKUP_RETRY)
+			out->error = xasprintf("imported domain certificates: %s",
+					       store_errmsg(store));
+		return r;
+	}
+	key = xasprintf("@%s", domain);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct domain_cert *d = &l.v[i];
+		struct cert_cache_entry e = { .found = true, .der = d->der, .der_len = d->der_len,
+					      .not_after = d->not_after };
+		char *reason = NULL;
+		int rc = verdict_known(cs, key, &e, now) ? 1
+			 : certcheck_check_der(cs->check, domain, d->der, d->der_len, (time_t)now,
+					       &reason);
+
+		if (rc == 1) {
+			verdict_keep(cs, key, &e, now);
+			if (best == NULL || d->not_after > best->not_after)
+				best = d;
+		} else if (rc == 0) {
+			strlist_addf(&out->rejected, "%s (imported, %s:%ld): %s",
+				     d->subject ? d->subject : "?", d->source ? d->source : "-",
+				     d->line, reason ? reason : "not valid");
+		} else if (undecided == NULL) {
+			undecided = xasprintf("the imported certificate for %s cannot be judged "
+					      "now: %s", domain, reason ? reason : "?");
+		}
+		free(reason);
+	}
+	r = LOOKUP_NOTFOUND;
+	if (best != NULL) {
+		struct cert_choice c;
+		char *err = NULL;
+
+		if (certcheck_parse_one(best->der, best->der_len, &c, &err) == 1) {
+			out->subject = c.subject;
+			out->issuer = c.issuer;
+			out->fingerprint = c.fingerprint;
+			c.subject = c.issuer = c.fingerprint = NULL;
+			out->der = c.der;
+			out->der_len = c.der_len;
+			c.der = NULL;
+			out->not_before = (long long)c.not_before;
+			out->not_after = (long long)c.not_after;
+			out->source = xasprintf("%s:%ld", best->source ? best->source : "(import)",
+						best->line);
+			out->fetched_at = best->imported_at;
+			r = LOOKUP_FOUND;
+		} else {
+			out->error = err;
+			err = NULL;
+			r = LOOKUP_RETRY;
+		}
+		cert_choice_free(&c);
+		free(err);
+	} else if (undecided != NULL) {
+		out->error = undecided;
+		undecided = NULL;
+		r = LOOKUP_RETRY;
+	}
+	free(undecided);
+	free(key);
+	domain_certs_free(&l);
+	return r;
 }
 
 /*
@@ -295,7 +461,8 @@ static int still_valid(const struct certs *cs, const char *address,
 
 	if (!e->found || verdict_known(cs, address, e, now))
 		return 1;
-	rc = certcheck_check_der(cs->check, address, e->der, e->der_len, (time_t)now, &reason);
+	rc = certcheck_check_der(cs->check, name_of(address), e->der, e->der_len, (time_t)now,
+				 &reason);
 	if (rc == 1)
 		verdict_keep(cs, address, e, now);
 	if (rc == 0)
@@ -475,7 +642,8 @@ static bool cached_meanwhile(const struct certs *cs, struct store *store, const 
 		return false;
 	if (e->fresh_until > now && (!e->found || e->not_after > now) && e->fetched_at >= now - 1 &&
 	    (!e->found || verdict_known(cs, address, e, now) ||
-	     certcheck_check_der(cs->check, address, e->der, e->der_len, (time_t)now, &reason) == 1)) {
+	     certcheck_check_der(cs->check, name_of(address), e->der, e->der_len, (time_t)now,
+				 &reason) == 1)) {
 		free(reason);
 		return true;
 	}
@@ -499,7 +667,8 @@ static enum lookup ask_directory(const struct certs *cs, const char *address,
 	memset(e, 0, sizeof(*e));
 	memset(&dr, 0, sizeof(dr));
 	atomic_fetch_add(&directory_queries, 1);
-	r = directory_lookup(cs->dir, address, &dr);
+	r = address[0] == '@' ? directory_lookup_domain(cs->dir, address + 1, &dr)
+			      : directory_lookup(cs->dir, address, &dr);
 	if (r == LOOKUP_RETRY) {
 		msg_warn("certificate directory lookup for %s failed: %s", address,
 			 dr.error ? dr.error : "unknown error");
@@ -510,8 +679,9 @@ static enum lookup ask_directory(const struct certs *cs, const char *address,
 	e->fetched_at = now;
 	e->source = dr.server ? xstrdup(dr.server) : NULL;
 	cert_choice_init(&choice);
-	ok = r == LOOKUP_FOUND ? certcheck_choose(cs->check, address, &dr, (time_t)now, &choice)
-			       : 0;
+	ok = r == LOOKUP_FOUND
+		     ? certcheck_choose(cs->check, name_of(address), &dr, (time_t)now, &choice)
+		     : 0;
 	for (size_t i = 0; i < choice.rejected.n; i++) {
 		msg_info("certificate for %s not usable: %s", address, choice.rejected.v[i]);
 		strlist_add(rejected, choice.rejected.v[i]);
@@ -569,6 +739,7 @@ void cert_summary_free(struct cert_summary *c)
 	free(c->issuer);
 	free(c->fingerprint);
 	free(c->source);
+	free(c->domain);
 	free(c->der);
 	free(c->error);
 	strlist_free(&c->rejected);

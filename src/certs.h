@@ -13,7 +13,19 @@
  * A struct certs belongs to one configuration (a runtime, runtime.h): its
  * directory pool, TrustedCAFile and CRLFile. It is built before the
  * threads that use it and only read by them; a reload builds a new one.
- * Without LDAPURI no address has a certificate.
+ * Without LDAPURI no address has a personal certificate.
+ *
+ * Domain certificates (DomainCertificates yes): when no valid personal
+ * certificate is known for an address (a personal one always wins), a
+ * certificate for the address's domain serves it: first one imported with
+ * sikkermail-ctl import domain-certs (the store's domain_cert table), then
+ * the directory's entry for the domain (LDAPDomainFilter). An imported one
+ * wins over the directory's, as the administrator's own, local choice.
+ * Each is judged at every use for the domain (certcheck.h); of several
+ * valid ones the one that expires last is chosen. The directory's answer
+ * for a domain is cached like an address's, under the key "@domain" (kind
+ * "domain"). A directory failure while looking for the domain's
+ * certificate is LOOKUP_RETRY, as for an address.
  */
 #ifndef SIKKERMAIL_CERTS_H
 #define SIKKERMAIL_CERTS_H
@@ -33,8 +45,9 @@ struct cert_summary {
 	char *fingerprint;	/* SHA-256, hex with colons */
 	long long not_before;	/* unix time */
 	long long not_after;
-	char *source;		/* the directory URI it came from */
-	long long fetched_at;	/* when the directory was asked */
+	char *source;		/* the directory URI it came from, or FILE:LINE of an import */
+	char *domain;		/* a domain certificate: for this domain; NULL: personal */
+	long long fetched_at;	/* when the directory was asked (the import: when imported) */
 	bool from_cache;
 	bool stale;		/* a cache entry past CertTTL, used while the directory is down */
 	unsigned char *der;	/* the certificate, for encryption */
@@ -60,7 +73,10 @@ struct certs *certs_new(struct config *cfg, char **err);
 struct certs *certs_new_cached(struct config *cfg, char **err);
 void certs_free(struct certs *cs);
 
-/* certs_lookup - cache, then directory; see above. out is always initialised. */
+/*
+ * certs_lookup - cache, then directory; then, with DomainCertificates,
+ * the domain's certificate; see above. out is always initialised.
+ */
 enum lookup certs_lookup(const struct certs *cs, struct store *store, const struct address *addr,
 			 struct cert_summary *out);
 

@@ -171,7 +171,9 @@ static enum step step_encrypted(struct classify_ctx *c)
 		cs.der = NULL;
 		date_string(cs.not_after, date);
 		s = set_class(c, CLASS_ENCRYPTED,
-			      xasprintf("certificate %s (SHA-256 %s; expires %s; from %s)",
+			      xasprintf("%s%s%scertificate %s (SHA-256 %s; expires %s; from %s)",
+					cs.domain ? "domain certificate for " : "",
+					cs.domain ? cs.domain : "", cs.domain ? ": " : "",
 					cs.subject ? cs.subject : "(no subject)",
 					cs.fingerprint ? cs.fingerprint : "?", date,
 					cs.source ? cs.source : "?"));

@@ -144,6 +144,8 @@ static const struct key keys[] = {
 	LIST("LDAPURI", ldap_uri, NULL, config_entry_ldap_uri),
 	STR("LDAPBase", ldap_base, NULL, NULL, 0),
 	STR("LDAPFilter", ldap_filter, "(mail=%s)", config_check_ldap_filter, 0),
+	STR("LDAPDomainFilter", ldap_domain_filter, "(associatedDomain=%s)",
+	    config_check_ldap_filter, 0),
 	STR("LDAPBindDN", ldap_bind_dn, NULL, NULL, 0),
 	PATH("LDAPBindPasswordFile", ldap_bind_password_file, NULL),
 	PATH("LDAPCACertFile", ldap_ca_cert_file, NULL),
@@ -156,6 +158,7 @@ static const struct key keys[] = {
 	PATH("TrustedCAFile", trusted_ca_file, NULL),
 	PATH("CRLFile", crl_file, NULL),
 	BOOL("AcceptSubjectEmail", accept_subject_email, "no"),
+	BOOL("DomainCertificates", domain_certificates, "no"),
 	CUSTOM("SecureMailbox", NULL, config_set_mailbox, config_dump_mailboxes, KEY_REPEAT),
 	CUSTOM("SecureMailboxUsers", NULL, config_set_mailbox_users, config_dump_mailbox_users,
 	       KEY_REPEAT),
@@ -611,6 +614,14 @@ static void check_file(struct parser *p, struct config *c)
 		perr_at(p, "LDAPURI",
 			"certificates are looked up but no SecureMailbox is configured to encrypt "
 			"from: add a SecureMailbox (and its key), or remove LDAPURI");
+	/* a domain certificate, like a personal one, needs trust and a mailbox to encrypt from */
+	if (c->domain_certificates && c->trusted_ca_file == NULL && !failed(p, "TrustedCAFile"))
+		perr_at(p, "DomainCertificates", "TrustedCAFile must be set too");
+	if (c->domain_certificates && c->n_ldap_uri == 0 && c->n_mailboxes == 0 &&
+	    !failed(p, "SecureMailbox"))
+		perr_at(p, "DomainCertificates",
+			"domain certificates are used but no SecureMailbox is configured to "
+			"encrypt from: add a SecureMailbox (and its key)");
 	/* With one mailbox there is nothing to choose; with several the sender may name none. */
 	if (c->default_secure_mailbox == NULL && c->n_mailboxes == 1)
 		c->default_secure_mailbox = xstrdup(c->mailboxes[0].address);

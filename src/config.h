@@ -95,6 +95,7 @@ struct config {
 	size_t n_ldap_uri;
 	char *ldap_base;		/* LDAPBase */
 	char *ldap_filter;		/* LDAPFilter; default (mail=%s) */
+	char *ldap_domain_filter;	/* LDAPDomainFilter: a domain's entry */
 	char *ldap_bind_dn;
 	char *ldap_bind_password_file;
 	char *ldap_ca_cert_file;
@@ -107,6 +108,7 @@ struct config {
 	char *trusted_ca_file;
 	char *crl_file;
 	bool accept_subject_email;
+	bool domain_certificates;	/* DomainCertificates: a domain's certificate serves */
 
 	/* encryption (issue 4) */
 	struct secure_mailbox *mailboxes;	/* SecureMailbox ADDRESS KEYFILE CERTFILE (repeatable) */

@@ -38,6 +38,8 @@ static const char usage_text[] =
 	"usage: sikkermail-ctl [-c FILE] [-d DATABASE] COMMAND ...\n"
 	"  import tunnel|partners|freemail FILE  replace a list with FILE (- reads stdin)\n"
 	"  list tunnel|partners|freemail         show a list, with where each entry came from\n"
+	"  import domain-certs FILE              replace the imported domain certificates\n"
+	"  list domain-certs                     show the imported domain certificates\n"
 	"  explain [--personal] ADDRESS...       how each address is classified and handled\n"
 	"  cert ADDRESS...                       look certificates up now, show and cache them\n"
 	"  cache stats | cache purge [ADDRESS...] the certificate cache\n"
@@ -198,6 +200,8 @@ int ctl_import(struct ctl *c, int argc, char **argv)
 	char *err = NULL;
 	int kind, rc = CTL_EX_ERROR;
 
+	if (argc >= 2 && strcmp(argv[1], "domain-certs") == 0)
+		return ctl_import_domain_certs(c, argc, argv);
 	if (argc != 3)
 		return ctl_usage_error("import: expected import tunnel|partners|freemail FILE");
 	if ((kind = parse_kind("import", argv[1])) < 0)
@@ -301,6 +305,8 @@ int ctl_list(struct ctl *c, int argc, char **argv)
 	struct store *s;
 	int kind, rc = CTL_EX_OK;
 
+	if (argc >= 2 && strcmp(argv[1], "domain-certs") == 0)
+		return ctl_list_domain_certs(c, argc, argv);
 	if (argc != 2)
 		return ctl_usage_error("list: expected list tunnel|partners|freemail");
 	if ((kind = parse_kind("list", argv[1])) < 0)

@@ -5,6 +5,7 @@
  *   sikkermail-ctl [-c FILE] [-d DATABASE] COMMAND ...
  *     import tunnel|partners|freemail FILE
  *     list tunnel|partners|freemail
+ *     import domain-certs FILE | list domain-certs
  *     explain [--personal] ADDRESS...
  *     cert ADDRESS...
  *     cache stats | cache purge [ADDRESS...]
@@ -54,6 +55,8 @@ int ctl_list(struct ctl *c, int argc, char **argv);
 int ctl_explain(struct ctl *c, int argc, char **argv);
 int ctl_cert(struct ctl *c, int argc, char **argv);	/* ctl_cert.c */
 int ctl_cache(struct ctl *c, int argc, char **argv);	/* ctl_cert.c */
+int ctl_import_domain_certs(struct ctl *c, int argc, char **argv);	/* ctl_cert.c */
+int ctl_list_domain_certs(struct ctl *c, int argc, char **argv);	/* ctl_cert.c */
 int ctl_report(struct ctl *c, int argc, char **argv);	/* ctl_report.c */
 int ctl_export(struct ctl *c, int argc, char **argv);	/* ctl_export.c */
 int ctl_replay(struct ctl *c, int argc, char **argv);	/* ctl_replay.c */

@@ -530,7 +530,7 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 		sb_adds(&sb, ",\"normalised\":");
 		json_string(&sb, a.full);
 		sb_adds(&sb, ",\"certificate\":");
-		route_cert_json(&sb, &cs, "personal");
+		route_cert_json(&sb, &cs, cs.domain != NULL ? "domain" : "personal");
 		sb_adds(&sb, "}\n");
 		ret = send_json(conn, MHD_HTTP_OK, &sb, status);
 	} else {

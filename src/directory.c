@@ -2,9 +2,9 @@
  * directory.c - certificate lookups in LDAP directories; the only file
  * that includes <ldap.h> and <lber.h>.
  *
- * Exports directory_new/free, directory_lookup, dir_result_free and
- * directory_filter_expand/check (directory.h), and directory_conn_free
- * (directory_int.h); the servers' state is in directory_state.c.
+ * Exports directory_new/free, directory_lookup, directory_lookup_domain,
+ * dir_result_free and directory_filter_expand/check (directory.h), and
+ * directory_conn_free (directory_int.h); the servers' state is in directory_state.c.
  *
  * TLS: ldaps:// servers, and with LDAPStartTLS the ldap:// ones, must show
  * a certificate that chains to LDAPCACertFile and names the host. StartTLS
@@ -98,6 +98,8 @@ static struct attempt search(struct directory *dir, struct dir_conn *c, const ch
 static struct attempt try_server(struct directory *dir, size_t i, const char *filter,
 				 long long deadline, struct dir_result *out);
 static void result_reset(struct dir_result *r);
+static enum lookup lookup_with(struct directory *dir, const char *template, const char *value,
+			       struct dir_result *out);
 
 static const char *const dir_attrs[] = {
 	"userCertificate;binary", "userCertificate", "userSMIMECertificate", NULL
@@ -394,6 +396,8 @@ struct directory *directory_new(const struct config *cfg, char **err)
 	struct directory *dir;
 	const char *why;
 	const char *filter = cfg->ldap_filter ? cfg->ldap_filter : "(mail=%s)";
+	const char *dfilter = cfg->ldap_domain_filter ? cfg->ldap_domain_filter
+						      : "(associatedDomain=%s)";
 
 	*err = NULL;
 	if (cfg->n_ldap_uri == 0) {
@@ -402,6 +406,10 @@ struct directory *directory_new(const struct config *cfg, char **err)
 	}
 	if ((why = directory_filter_check(filter)) != NULL) {
 		*err = xasprintf("LDAPFilter \"%s\": %s", filter, why);
+		return NULL;
+	}
+	if ((why = directory_filter_check(dfilter)) != NULL) {
+		*err = xasprintf("LDAPDomainFilter \"%s\": %s", dfilter, why);
 		return NULL;
 	}
 	if ((cfg->ldap_bind_dn != NULL) != (cfg->ldap_bind_password_file != NULL)) {
@@ -422,6 +430,7 @@ struct directory *directory_new(const struct config *cfg, char **err)
 	dir->timeout = cfg->ldap_timeout > 0 ? cfg->ldap_timeout : 5;
 	dir->base = xstrdup(cfg->ldap_base ? cfg->ldap_base : "");
 	dir->filter = xstrdup(filter);
+	dir->domain_filter = xstrdup(dfilter);
 	dir->ca_file = cfg->ldap_ca_cert_file ? xstrdup(cfg->ldap_ca_cert_file) : NULL;
 	dir->starttls = cfg->ldap_start_tls;
 	if (cfg->ldap_bind_dn != NULL) {
@@ -460,6 +469,7 @@ void directory_free(struct directory *dir)
 	free(dir->servers);
 	free(dir->base);
 	free(dir->filter);
+	free(dir->domain_filter);
 	free(dir->bind_dn);
 	if (dir->password != NULL) {
 		explicit_bzero(dir->password, strlen(dir->password));
@@ -713,9 +723,22 @@ void directory_budget_clear(void)
 
 enum lookup directory_lookup(struct directory *dir, const char *address, struct dir_result *out)
 {
+	return lookup_with(dir, dir->filter, address, out);
+}
+
+enum lookup directory_lookup_domain(struct directory *dir, const char *domain,
+				    struct dir_result *out)
+{
+	return lookup_with(dir, dir->domain_filter, domain, out);
+}
+
+/* lookup_with - search every server in turn with template expanded for value. */
+static enum lookup lookup_with(struct directory *dir, const char *template, const char *value,
+			       struct dir_result *out)
+{
 	size_t order[dir->n_servers + 1], healthy, n;
 	long long start = mono_ms(), deadline = start + (long long)dir->timeout * 1000;
-	char *filter = directory_filter_expand(dir->filter, address, strlen(address));
+	char *filter = directory_filter_expand(template, value, strlen(value));
 	struct strbuf errors;
 	enum lookup rc = LOOKUP_RETRY;
 	time_t now = directory_clock();

@@ -68,7 +68,7 @@ struct directory;
 
 /*
  * directory_new - take the LDAP settings of cfg (LDAPURI, LDAPBase,
- * LDAPFilter, LDAPBindDN, LDAPBindPasswordFile, LDAPCACertFile,
+ * LDAPFilter, LDAPDomainFilter, LDAPBindDN, LDAPBindPasswordFile, LDAPCACertFile,
  * LDAPStartTLS, LDAPTimeout). Reads the bind password file now, so call
  * it before dropping privileges. No network I/O. The directory keeps its
  * own copies: cfg may be released afterwards. NULL with *err (xmalloc'd) on
@@ -83,6 +83,13 @@ void directory_free(struct directory *dir);
  * dir_result_free whatever the answer.
  */
 enum lookup directory_lookup(struct directory *dir, const char *address, struct dir_result *out);
+/*
+ * directory_lookup_domain - the same for a domain's own entry (IDNA
+ * A-label form, lower case), found with LDAPDomainFilter: a certificate
+ * that serves every address of the domain (DomainCertificates).
+ */
+enum lookup directory_lookup_domain(struct directory *dir, const char *domain,
+				    struct dir_result *out);
 void dir_result_free(struct dir_result *r);
 
 /*

@@ -31,6 +31,7 @@ struct directory {
 	size_t n_servers;
 	char *base;
 	char *filter;
+	char *domain_filter;	/* LDAPDomainFilter */
 	char *bind_dn;		/* NULL: anonymous */
 	char *password;
 	char *ca_file;

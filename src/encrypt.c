@@ -49,6 +49,8 @@ static const struct loaded_mailbox *choose_mailbox(const struct mailboxes *mbs, 
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
 			const char *message_id, const char *marker, char **reason);
 static void tell_mailbox(const struct encrypt_job *job, const struct loaded_mailbox *lm);
+static bool cert_listed(const struct smime_der *certs, size_t n, const unsigned char *der,
+			size_t len);
 static int send_notice(const struct encrypt_job *job, const char *mailbox, const char *entry,
 		       char **reason);
 static char *marker_binding(const char *message_id, const char *sender, const char *const *rcpts,
@@ -330,6 +332,20 @@ out:
 	return st;
 }
 
+/*
+ * cert_listed - is this certificate among the first n already? A domain
+ * certificate serves every recipient of its domain: the copy is encrypted
+ * to it once.
+ */
+static bool cert_listed(const struct smime_der *certs, size_t n, const unsigned char *der,
+			size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (certs[i].len == len && der != NULL && memcmp(certs[i].der, der, len) == 0)
+			return true;
+	return false;
+}
+
 /* build_copy - the signed and encrypted message in an unlinked temporary file, rewound. */
 static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailbox *lm,
 			const char *message_id, const char *marker, char **reason)
@@ -346,8 +362,11 @@ static FILE *build_copy(const struct encrypt_job *job, const struct loaded_mailb
 		if (d->rcpts[i].action != ACTION_ENCRYPT)
 			continue;
 		to[req.n_to++] = d->rcpts[i].addr.full;
-		certs[req.n_certs].der = d->rcpts[i].cert_der;
-		certs[req.n_certs++].len = d->rcpts[i].cert_der_len;
+		if (!cert_listed(certs, req.n_certs, d->rcpts[i].cert_der,
+				 d->rcpts[i].cert_der_len)) {
+			certs[req.n_certs].der = d->rcpts[i].cert_der;
+			certs[req.n_certs++].len = d->rcpts[i].cert_der_len;
+		}
 	}
 	req.key = lm->key;
 	req.mailbox = lm->mb->address;

@@ -52,6 +52,7 @@ struct report_day {
 	long messages;
 	long personal;				/* messages with personal data */
 	long cpr;				/* messages in which CPR numbers were found */
+	long domain_cert;			/* recipients encrypted to a domain certificate */
 	long applied[ACTION_COUNT];		/* messages by what was done */
 	long monitor;				/* messages decided in Mode monitor */
 	long would[ACTION_COUNT];		/* of those, by what enforce would have done */

@@ -56,6 +56,7 @@ struct words {
 	const char *log_file, *log_files, *lines, *unreadable, *outside, *generated;
 	const char *incomplete;
 	const char *summary, *messages, *recipients, *with_personal, *with_cpr, *in_monitor;
+	const char *domain_cert;
 	const char *of_which;
 	const char *done[ACTION_COUNT], *would[ACTION_COUNT], *act[ACTION_COUNT];
 	const char *cls[CLASS_COUNT], *psrc[PSRC_SUBJECT + 1], *no, *monitor_word;
@@ -83,6 +84,7 @@ static const struct words english = {
 	.summary = "Summary", .messages = "messages", .recipients = "recipients",
 	.with_personal = "messages with personal data",
 	.with_cpr = "messages with CPR numbers found",
+	.domain_cert = "recipients encrypted to a domain certificate",
 	.in_monitor = "decided in monitor mode", .of_which = "of which",
 	.done = { "delivered", "encrypted", "held", "tempfailed", "rejected" },
 	.would = { "would deliver", "would encrypt", "would hold", "would tempfail",
@@ -142,6 +144,7 @@ static const struct words danish = {
 	.summary = "Overblik", .messages = "beskeder", .recipients = "modtagere",
 	.with_personal = "beskeder med personoplysninger",
 	.with_cpr = "beskeder med fundne CPR-numre",
+	.domain_cert = "modtagere krypteret til et dom&aelig;necertifikat",
 	.in_monitor = "afgjort i overv&aring;gningstilstand", .of_which = "heraf",
 	.done = { "leveret", "krypteret", "tilbageholdt", "midlertidigt afvist", "afvist" },
 	.would = { "ville levere", "ville kryptere", "ville tilbageholde",
@@ -330,6 +333,8 @@ static void html_summary(const struct report *r, FILE *out)
 	fprintf(out, "<tr><th class=\"l\">%s</th><td>%ld</td></tr>\n", w->with_personal,
 		t->personal);
 	fprintf(out, "<tr><th class=\"l\">%s</th><td>%ld</td></tr>\n", w->with_cpr, t->cpr);
+	fprintf(out, "<tr><th class=\"l\">%s</th><td>%ld</td></tr>\n", w->domain_cert,
+		t->domain_cert);
 	for (int a = 0; a < ACTION_COUNT; a++)
 		fprintf(out, "<tr><th class=\"l\">%s</th><td>%ld</td></tr>\n", w->done[a],
 			t->applied[a]);

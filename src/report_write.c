@@ -162,6 +162,7 @@ static void text_summary(const struct report *r, FILE *out)
 	fprintf(out, "  %-36s %9ld\n", "recipients", rcpts);
 	fprintf(out, "  %-36s %9ld\n", "messages with personal data", t->personal);
 	fprintf(out, "  %-36s %9ld\n", "messages with CPR numbers found", t->cpr);
+	fprintf(out, "  %-36s %9ld\n", "encrypted to a domain certificate", t->domain_cert);
 	for (int a = 0; a < ACTION_COUNT; a++)
 		fprintf(out, "  %-36s %9ld\n", done_name((enum action)a), t->applied[a]);
 	if (t->monitor == 0)
@@ -432,6 +433,7 @@ static void csv_summary(const struct report *r, FILE *out)
 		     "summary,outside,%ld\n", r->lines, r->bad_lines, r->incomplete, r->outside);
 	fprintf(out, "summary,messages,%ld\nsummary,personal,%ld\nsummary,cpr,%ld\n", t->messages,
 		t->personal, t->cpr);
+	fprintf(out, "summary,domain_certificate,%ld\n", t->domain_cert);
 	for (int a = 0; a < ACTION_COUNT; a++)
 		fprintf(out, "summary,%s,%ld\n", action_cols[a], t->applied[a]);
 	fprintf(out, "summary,monitor,%ld\n", t->monitor);
@@ -709,6 +711,7 @@ static void json_day(FILE *out, const struct report_day *d)
 	json_counts(out, "would", d->would, ACTION_COUNT, false);
 	json_counts(out, "recipients", d->rcpts, CLASS_COUNT, true);
 	json_counts(out, "personal_recipients", d->personal_rcpts, CLASS_COUNT, true);
+	fprintf(out, ",\"domain_certificate\":%ld", d->domain_cert);
 	fputc('}', out);
 }
 
@@ -827,7 +830,7 @@ static void json_tables(const struct report *r, FILE *out)
 /*
  * report_write_json - one object: "report" (period and source), "totals"
  * and "days" (counts: applied, would, recipients and personal_recipients
- * by name; days without messages only with all_days), "personal_routes",
+ * by name, domain_certificate; days without messages only with all_days), "personal_routes",
  * "stopped" (the rejected and held messages with their offending
  * recipients, or all of them when whole_message, and the reason in plain
  * words), "cpr_found" (the messages with CPR numbers found, with all their

@@ -91,7 +91,7 @@ static void route_cert(const struct config *cfg, const struct certs *certs, stru
 		r->cert_status = ROUTE_CERT_NONE;
 	} else {
 		r->cert_status = ROUTE_CERT_FOUND;
-		r->cert_kind = "personal";
+		r->cert_kind = r->cert.domain != NULL ? "domain" : "personal";
 	}
 }
 
@@ -140,7 +140,9 @@ void route_write_text(FILE *out, const struct route *r)
 		break;
 	case ROUTE_CERT_FOUND:
 		local_time(r->cert.not_after, when, sizeof(when));
-		fprintf(out, "  certificate: subject %s; SHA-256 %s; expires %s; from %s\n",
+		fprintf(out, "  certificate: %s%s; subject %s; SHA-256 %s; expires %s; from %s\n",
+			r->cert.domain ? "domain " : "personal",
+			r->cert.domain ? r->cert.domain : "",
 			r->cert.subject ? r->cert.subject : "-",
 			r->cert.fingerprint ? r->cert.fingerprint : "-", when,
 			r->cert.source ? r->cert.source : "-");
@@ -239,6 +241,8 @@ static void cert_fields(struct strbuf *sb, const struct cert_summary *cs, const 
 	iso_time(cs->fetched_at, fetched, sizeof(fetched));
 	sb_adds(sb, ",\"kind\":");
 	json_string(sb, kind);
+	sb_adds(sb, ",\"domain\":");
+	json_string(sb, cs->domain);
 	sb_adds(sb, ",\"subject\":");
 	json_string(sb, cs->subject);
 	sb_adds(sb, ",\"issuer\":");

@@ -46,7 +46,7 @@ struct route {
 	char *evidence;			/* ROUTE_OK: why this class, in words */
 	enum route_cert cert_status;
 	struct cert_summary cert;	/* ROUTE_CERT_FOUND */
-	const char *cert_kind;		/* ROUTE_CERT_FOUND: "personal" (for this address) */
+	const char *cert_kind;		/* ROUTE_CERT_FOUND: "personal" or "domain" (cert.domain) */
 	enum action personal_action;	/* ROUTE_OK: a message with personal data */
 	const char *personal_rule;
 	enum action other_action;	/* ROUTE_OK: any other message */

@@ -120,6 +120,18 @@ static const char *const store_migrations[] = {
 	 * decisions of several gateways sharing a database can be told apart.
 	 */
 	"ALTER TABLE decision ADD COLUMN instance TEXT;",
+	/*
+	 * 5 -> 6: domain certificates (DomainCertificates). The cache says
+	 * which kind of answer a row is: "personal" for an address, "domain"
+	 * for a domain's own directory entry (kept under "@domain"). The
+	 * certificates imported with sikkermail-ctl import domain-certs, with
+	 * the file and line each came from; an import replaces them all.
+	 */
+	"ALTER TABLE cert_cache ADD COLUMN kind TEXT NOT NULL DEFAULT 'personal';"
+	"CREATE TABLE domain_cert (domain TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+	"  der BLOB NOT NULL, subject TEXT, not_after INTEGER NOT NULL, source TEXT,"
+	"  line INTEGER NOT NULL, imported_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, fingerprint)) WITHOUT ROWID;",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -149,8 +161,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CERT_GET] = "SELECT found, der, subject, issuer, fingerprint, source, not_before,"
 			" not_after, fetched_at, fresh_until FROM cert_cache WHERE address = ?1",
 	[ST_CERT_PUT] = "INSERT OR REPLACE INTO cert_cache (address, found, der, subject, issuer,"
-			" fingerprint, source, not_before, not_after, fetched_at, fresh_until)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			" fingerprint, source, not_before, not_after, fetched_at, fresh_until,"
+			" kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_LIST_GENERATION] = "SELECT id, imported_at, count FROM list_import ORDER BY id DESC LIMIT 1",
@@ -639,6 +651,7 @@ int store_cert_put(struct store *s, const char *address, const struct cert_cache
 	sqlite3_bind_int64(st, 9, e->not_after);
 	sqlite3_bind_int64(st, 10, e->fetched_at);
 	sqlite3_bind_int64(st, 11, e->fresh_until);
+	store_bind_text(st, 12, address[0] == '@' ? "domain" : "personal");
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		store_set_db_err(s, "cannot write the certificate cache");
@@ -681,7 +694,8 @@ int store_cert_stats(struct store *s, long long now, struct cert_cache_stats *ou
 	memset(out, 0, sizeof(*out));
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT count(*), total(found), total(fresh_until > ?1),"
-			       " min(fetched_at), max(fetched_at) FROM cert_cache",
+			       " min(fetched_at), max(fetched_at), total(kind = 'domain'),"
+			       " total(kind = 'domain' AND found) FROM cert_cache",
 			       -1, &st, NULL) != SQLITE_OK) {
 		store_set_db_err(s, "cannot read the certificate cache");
 		return -1;
@@ -695,6 +709,8 @@ int store_cert_stats(struct store *s, long long now, struct cert_cache_stats *ou
 		out->fresh = (long)sqlite3_column_double(st, 2);
 		out->oldest_fetch = sqlite3_column_int64(st, 3);
 		out->newest_fetch = sqlite3_column_int64(st, 4);
+		out->domain = (long)sqlite3_column_double(st, 5);
+		out->domain_found = (long)sqlite3_column_double(st, 6);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW) {

@@ -143,6 +143,8 @@ struct cert_cache_stats {
 	long fresh;			/* fresh_until > now */
 	long long oldest_fetch;		/* 0 if empty */
 	long long newest_fetch;
+	long domain;			/* entries for a domain ("@domain": kind "domain") */
+	long domain_found;		/* of which with a certificate */
 };
 
 /*
@@ -151,12 +153,50 @@ struct cert_cache_stats {
  * cert_cache_entry_free.
  */
 enum lookup store_cert_get(struct store *s, const char *address, struct cert_cache_entry *out);
-/* store_cert_put - insert or replace the cached answer for address. 0 or -1. */
+/*
+ * store_cert_put - insert or replace the cached answer for address. 0 or
+ * -1. A key "@domain" holds a domain's own answer (DomainCertificates)
+ * and is recorded as of kind "domain", any other as "personal".
+ */
 int store_cert_put(struct store *s, const char *address, const struct cert_cache_entry *e);
 /* store_cert_purge - forget address's entry, or every entry when address is NULL. 0 or -1. */
 int store_cert_purge(struct store *s, const char *address, long *removed);
 int store_cert_stats(struct store *s, long long now, struct cert_cache_stats *out);
 void cert_cache_entry_free(struct cert_cache_entry *e);
+
+/* A certificate imported for a domain (sikkermail-ctl import domain-certs). */
+struct domain_cert {
+	char *domain;			/* normalised, A-labels */
+	unsigned char *der;
+	size_t der_len;
+	char *subject;
+	char *fingerprint;		/* SHA-256, upper-case hex with colons */
+	long long not_after;
+	char *source;			/* the file it came from */
+	long line;			/* where its PEM block began */
+	long long imported_at;
+};
+
+struct domain_certs {
+	struct domain_cert *v;
+	size_t n;
+};
+
+/*
+ * store_domain_certs_replace - the imported domain certificates become
+ * exactly l, stamped with now, in one transaction: all or nothing. 0 or
+ * -1 with *err (xmalloc'd).
+ */
+int store_domain_certs_replace(struct store *s, const struct domain_certs *l, long long now,
+			       char **err);
+/*
+ * store_domain_certs_get - the certificates imported for domain (every
+ * one when domain is NULL), by domain and expiry. FOUND (out->n > 0),
+ * NOTFOUND, or RETRY on a database error. Free with domain_certs_free.
+ */
+enum lookup store_domain_certs_get(struct store *s, const char *domain,
+				   struct domain_certs *out);
+void domain_certs_free(struct domain_certs *l);
 
 /*
  * store_secret - the secret called name, len bytes, made with make() and

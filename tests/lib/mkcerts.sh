@@ -41,11 +41,27 @@
 #   server       not a mail certificate: slapd's TLS certificate for
 #                localhost and 127.0.0.1 (EKU serverAuth), not in leaves.txt
 #
+# Domain certificates (DomainCertificates), not in leaves.txt:
+#   dom-partner  partner.dk, SAN dNSName partner.dk (for the import file)
+#   dom-short    partner.dk, dNSName, ending in 200 days (dom-partner, in a
+#                year, wins over it)
+#   dom-email    partner.dk, SAN rfc822Name partner.dk (the bare domain)
+#   dom-dir      dirpartner.dk, dNSName; in the directory's domain entry
+#   dom-expired  expired-partner.dk, ended a year ago; in the directory
+#   dom-noeku    noeku-partner.dk, EKU clientAuth only; in the directory
+#   dom-wild     SAN dNSName *.partner.dk (names no domain)
+#   dom-mailbox  SAN rfc822Name someone@partner.dk (a mailbox, not the domain)
+#   anna         anna@partner.dk, a personal certificate; in the directory
+# domains.txt lists "NAME DOMAIN" for the domain entries of the LDIF.
+#
 # directory.ldif: c=DK, ou=people,c=DK and one inetOrgPerson per address
 # under it (cn=NAME), mail = the address, the certificate as
 # userCertificate;binary (bundle: userSMIMECertificate), plus
 # cn=nocert with mail nocert@example.dk and no certificate. two-a and
-# two-b are two entries with the same mail.
+# two-b are two entries with the same mail. Under ou=domains,c=DK one
+# entry per line of domains.txt (objectClass domain, domainRelatedObject
+# and pkiUser: dc, associatedDomain, userCertificate;binary), and
+# anna@partner.dk under ou=people.
 #
 # Prints nothing on success; on failure the openssl transcript goes to
 # stderr and the exit status is 1.
@@ -277,6 +293,29 @@ leaf star 'star*name@example.dk' inter "$YESTERDAY" "$IN_A_YEAR"
 leaf server - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no EKU=serverAuth \
 	"SAN=DNS:localhost, IP:127.0.0.1" "SUBJECT=/C=DK/O=Example/CN=localhost"
 
+# Domain certificates
+: >"$D/domains.txt"
+domleaf() {
+	local name=$1 domain=$2
+	shift 2
+	leaf "$name" - inter "$@" LIST=no "SUBJECT=/C=DK/O=Partner/CN=$domain"
+	echo "$name $domain" >>"$D/domains.txt"
+}
+leaf dom-partner - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=DNS:partner.dk" \
+	"SUBJECT=/C=DK/O=Partner/CN=partner.dk"
+leaf dom-short - inter "$YESTERDAY" "$(when $((200 * DAY)))" LIST=no "SAN=DNS:partner.dk" \
+	"SUBJECT=/C=DK/O=Partner/CN=partner.dk short"
+leaf dom-email - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=email:partner.dk" \
+	"SUBJECT=/C=DK/O=Partner/CN=partner.dk by mail"
+leaf dom-wild - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=DNS:*.partner.dk"
+leaf dom-mailbox - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=email:someone@partner.dk"
+domleaf dom-dir dirpartner.dk "$YESTERDAY" "$IN_A_YEAR" "SAN=DNS:dirpartner.dk"
+domleaf dom-expired expired-partner.dk "$(when $((-730 * DAY)))" "$(when $((-365 * DAY)))" \
+	"SAN=DNS:expired-partner.dk"
+domleaf dom-noeku noeku-partner.dk "$YESTERDAY" "$IN_A_YEAR" EKU=clientAuth \
+	"SAN=DNS:noeku-partner.dk"
+leaf anna anna@partner.dk inter "$YESTERDAY" "$IN_A_YEAR" LIST=no
+
 run openssl crl2pkcs7 -nocrl -certfile "$D/bundle.pem" -certfile "$D/ca/inter2/ca.pem" \
 	-outform DER -out "$D/bundle.p7b"
 
@@ -312,6 +351,14 @@ entry() {
 		fi
 	done <"$D/leaves.txt"
 	entry nocert nocert@example.dk
+	entry anna anna@partner.dk "userCertificate;binary" "$D/anna.der"
+	printf 'dn: ou=domains,c=DK\nobjectClass: organizationalUnit\nou: domains\n\n'
+	while read -r name domain; do
+		printf 'dn: dc=%s,ou=domains,c=DK\n' "${domain%%.*}"
+		printf 'objectClass: domain\nobjectClass: domainRelatedObject\n'
+		printf 'objectClass: pkiUser\ndc: %s\nassociatedDomain: %s\n' "${domain%%.*}" "$domain"
+		printf 'userCertificate;binary:< file://%s\n\n' "$D/$name.der"
+	done <"$D/domains.txt"
 } >"$D/directory.ldif"
 
 exit 0

@@ -19,6 +19,7 @@
 
 #include "certcheck.h"
 #include "directory.h"
+#include "domcerts.h"
 #include "tap.h"
 #include "util.h"
 
@@ -105,6 +106,34 @@ static const struct row rows[] = {
 	  "unable to get local issuer certificate" },
 	{ "ca/inter/ca.der", "valid@example.dk", T_BOTH, C_NONE, false, 0, 0,
 	  "a CA certificate, not a personal one" },
+	/* domain certificates: judged for a bare domain (DomainCertificates) */
+	{ "dom-partner.der", "partner.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "dom-partner.der", "Partner.DK", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "dom-partner.der", "partner.dk", T_BOTH, C_ALL, false, 0, 1, NULL },
+	{ "dom-partner.der", "other.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "the domain other.dk is not in subjectAltName (it names partner.dk)" },
+	{ "dom-partner.der", "x.partner.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "the domain x.partner.dk is not in subjectAltName" },
+	{ "dom-partner.der", "partner.dk.evil.com", T_BOTH, C_NONE, false, 0, 0,
+	  "not in subjectAltName" },
+	{ "dom-partner.der", "anna@partner.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "anna@partner.dk is not in the certificate (no rfc822Name" },
+	{ "dom-partner.der", "partner.dk", T_ROOT, C_NONE, false, 0, 0,
+	  "chain does not verify: unable to get local issuer certificate" },
+	{ "dom-partner.der", "partner.dk", T_BOTH, C_NONE, false, 2 * YEAR, 0, "expired on" },
+	{ "dom-email.der", "partner.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "dom-wild.der", "partner.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "the domain partner.dk is not in subjectAltName (it names *.partner.dk)" },
+	{ "dom-wild.der", "x.partner.dk", T_BOTH, C_NONE, false, 0, 0, "(it names *.partner.dk)" },
+	{ "dom-mailbox.der", "partner.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "(it names someone@partner.dk)" },
+	{ "valid.der", "example.dk", T_BOTH, C_NONE, false, 0, 0, "(it names valid@example.dk)" },
+	{ "subjonly.der", "example.dk", T_BOTH, C_NONE, true, 0, 0,
+	  "the domain example.dk is not in the certificate (no dNSName" },
+	{ "dom-expired.der", "expired-partner.dk", T_BOTH, C_NONE, false, 0, 0, "expired on" },
+	{ "dom-noeku.der", "noeku-partner.dk", T_BOTH, C_NONE, false, 0, 0,
+	  "extendedKeyUsage does not include emailProtection" },
+	{ "dom-dir.der", "dirpartner.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -496,6 +525,146 @@ static void test_threads(void)
 	certcheck_free(cc);
 }
 
+/* pem - the text of a PEM file made by mkcerts.sh. */
+static char *pem(const char *name)
+{
+	size_t len;
+	char *s = (char *)slurp(name, &len);
+
+	s = xrealloc(s, len + 1);
+	s[len] = '\0';
+	return s;
+}
+
+/* parse - domcerts_parse of text at now with the default trust; the errors joined by "|". */
+static int parse(struct certcheck *cc, const char *text, struct domain_certs *out, char **errs)
+{
+	struct strlist errors;
+	struct strbuf sb;
+	int rc;
+
+	strlist_init(&errors);
+	rc = domcerts_parse("certs.txt", text, strlen(text), cc, now, out, &errors);
+	sb_init(&sb);
+	for (size_t i = 0; i < errors.n; i++)
+		sb_printf(&sb, "%s%s", i ? "|" : "", errors.v[i]);
+	*errs = sb.s;
+	strlist_free(&errors);
+	return rc;
+}
+
+static void test_domcerts(struct certcheck *cc)
+{
+	char *partner = pem("dom-partner.pem"), *email = pem("dom-email.pem");
+	char *expired = pem("dom-expired.pem"), *noeku = pem("dom-noeku.pem");
+	char *wild = pem("dom-wild.pem"), *text, *errs, *fp;
+	struct domain_certs l;
+	int rc;
+
+	/* a good file: comments, blank lines, CRLF, an IDNA domain, two certificates */
+	text = xasprintf("# partner certificates\n\n  domain Partner.DK.\r\n%s\n%s"
+			 "# the end\n", partner, email);
+	rc = parse(cc, text, &l, &errs);
+	is_int(rc, 0, "domcerts: a good file parses");
+	ok(errs[0] == '\0', "domcerts: no errors (%s)", errs);
+	is_int((long)l.n, 2, "domcerts: two certificates");
+	if (l.n == 2) {
+		is_str(l.v[0].domain, "partner.dk", "domcerts: the domain is normalised");
+		is_int(l.v[0].line, 4, "domcerts: the first certificate begins on line 4");
+		char *cmd = xasprintf("openssl x509 -in '%s/dom-partner.pem' -noout -fingerprint "
+				      "-sha256 | sed 's/.*=//'", dir);
+
+		fp = run(cmd);
+		free(cmd);
+		is_str(l.v[0].fingerprint, fp, "domcerts: the fingerprint of dom-partner.pem");
+		free(fp);
+		ok(l.v[1].der_len > 0 && l.v[1].not_after > now, "domcerts: the second is kept too");
+	}
+	domain_certs_free(&l);
+	free(text);
+	free(errs);
+
+	text = xasprintf("domain bücher.example\n%s", partner);
+	rc = parse(cc, text, &l, &errs);
+	ok(rc < 0 && strstr(errs, "certs.txt:2: the certificate for xn--bcher-kva.example is "
+			    "not valid: the domain xn--bcher-kva.example is not in subjectAltName"),
+	   "domcerts: a UTF-8 domain becomes IDNA, and the certificate must name it (%s)", errs);
+	free(text);
+	free(errs);
+
+	/* every bad line is reported, and nothing is returned */
+	text = xasprintf("%s"				/* 1..n: before any domain */
+			 "domain partner.dk\n"
+			 "nonsense here\n"
+			 "domain expired-partner.dk\n%s"
+			 "domain noeku-partner.dk\n%s"
+			 "domain partner.dk\n%s"
+			 "domain a b\n"
+			 "domain -bad-.dk\n"
+			 "domain dk\n"
+			 "domain empty.dk\n"
+			 "domain partner.dk\n"
+			 "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
+			 "domain partner.dk\n-----BEGIN CERTIFICATE-----\nMIIB\n",
+			 partner, expired, noeku, wild);
+	rc = parse(cc, text, &l, &errs);
+	is_int(rc, -1, "domcerts: a bad file is refused");
+	is_int((long)l.n, 0, "domcerts: nothing returned from a bad file");
+	ok(strstr(errs, "certs.txt:1: a certificate before any \"domain\" line") != NULL,
+	   "domcerts: a certificate before any domain line, with its line");
+	{
+		/* the line numbers after the first PEM block */
+		long pl = 0;
+		for (const char *p = partner; *p; p++)
+			pl += *p == '\n';
+		long el = 0, nl = 0;
+		for (const char *p = expired; *p; p++)
+			el += *p == '\n';
+		for (const char *p = noeku; *p; p++)
+			nl += *p == '\n';
+		char *want;
+
+		want = xasprintf("certs.txt:%ld: expected \"domain NAME\" or a PEM certificate",
+				 pl + 2);
+		ok(strstr(errs, want) != NULL, "domcerts: an unknown line (%s)", want);
+		free(want);
+		want = xasprintf("certs.txt:%ld: the certificate for expired-partner.dk is not "
+				 "valid: expired on", pl + 4);
+		ok(strstr(errs, want) != NULL, "domcerts: an expired certificate (%s)", want);
+		free(want);
+		want = xasprintf("certs.txt:%ld: the certificate for noeku-partner.dk is not valid: "
+				 "extendedKeyUsage does not include emailProtection", pl + 5 + el);
+		ok(strstr(errs, want) != NULL, "domcerts: a wrong EKU (%s)", want);
+		free(want);
+		want = xasprintf("certs.txt:%ld: the certificate for partner.dk is not valid: the "
+				 "domain partner.dk is not in subjectAltName (it names *.partner.dk)",
+				 pl + 6 + el + nl);
+		ok(strstr(errs, want) != NULL, "domcerts: a wildcard does not name it (%s)", want);
+		free(want);
+	}
+	ok(strstr(errs, "expected \"domain NAME\"|") != NULL, "domcerts: \"domain a b\" refused");
+	ok(strstr(errs, ": -bad-.dk: ") != NULL, "domcerts: a bad domain refused (%s)", errs);
+	ok(strstr(errs, ": dk is a whole top-level domain") != NULL, "domcerts: a TLD refused");
+	ok(strstr(errs, ": no certificate for empty.dk") != NULL,
+	   "domcerts: a domain without a certificate refused");
+	ok(strstr(errs, "not a PEM certificate (it cannot be decoded)") != NULL,
+	   "domcerts: an undecodable PEM block refused");
+	ok(strstr(errs, "the certificate has no \"-----END CERTIFICATE-----\" line") != NULL,
+	   "domcerts: an unterminated PEM block refused");
+	domain_certs_free(&l);
+	free(text);
+	free(errs);
+
+	rc = parse(cc, "", &l, &errs);
+	ok(rc == 0 && l.n == 0, "domcerts: an empty file is an empty set");
+	free(errs);
+	free(partner);
+	free(email);
+	free(expired);
+	free(noeku);
+	free(wild);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -522,6 +691,7 @@ int main(void)
 	test_several(cc);
 	test_garbage(cc);
 	test_check_der(cc);
+	test_domcerts(cc);
 	certcheck_free(cc);
 	test_new_errors();
 	test_threads();

@@ -134,6 +134,8 @@ static void test_defaults(void)
 	is_int(c->max_stale, 7 * 86400, "defaults: MaxStale 7d");
 	ok(c->trusted_ca_file == NULL && c->crl_file == NULL, "defaults: no TrustedCAFile, CRLFile");
 	ok(!c->accept_subject_email, "defaults: AcceptSubjectEmail no");
+	ok(!c->domain_certificates, "defaults: DomainCertificates no");
+	is_str(c->ldap_domain_filter, "(associatedDomain=%s)", "defaults: LDAPDomainFilter");
 	is_int((long long)c->n_mailboxes, 0, "defaults: no SecureMailbox");
 	ok(c->default_secure_mailbox == NULL, "defaults: no DefaultSecureMailbox");
 	is_str(c->secure_subject, "Sikker besked / Secure message", "defaults: SecureSubject");
@@ -228,6 +230,9 @@ static const struct {
 	{ "TrustedCAFile /etc/sikkermail/oces.pem", "TrustedCAFile", "/etc/sikkermail/oces.pem" },
 	{ "CRLFile /etc/sikkermail/oces.crl", "CRLFile", "/etc/sikkermail/oces.crl" },
 	{ "AcceptSubjectEmail yes", "AcceptSubjectEmail", "yes" },
+	{ "DomainCertificates yes\nTrustedCAFile /ca.pem\n" MAILBOX, "DomainCertificates", "yes" },
+	{ "LDAPDomainFilter (&(objectClass=domain)(associatedDomain=%s))", "LDAPDomainFilter",
+	  "(&(objectClass=domain)(associatedDomain=%s))" },
 	{ "SecureMailbox Sikker@KP.DK /k.pem /c.pem", "SecureMailbox", "Sikker@kp.dk /k.pem /c.pem" },
 	{ MAILBOX "\nSecureMailboxUsers a@KP.dk hr@kp.dk, @Personale.KP.dk  Jens@kp.dk",
 	  "SecureMailboxUsers", "a@kp.dk hr@kp.dk, @personale.kp.dk, Jens@kp.dk" },
@@ -408,9 +413,16 @@ static const struct {
 	{ "LDAPFilter (mail=%s", NAME ":1: LDAPFilter: bad value", 1 },
 	{ "LDAPFilter (mail=%s))", NAME ":1: LDAPFilter: bad value", 1 },
 	{ "LDAPFilter (mail=%s)(cn=x)", NAME ":1: LDAPFilter: bad value", 1 },
+	{ "LDAPDomainFilter (associatedDomain=x)", NAME ":1: LDAPDomainFilter: must contain exactly one %s", 1 },
+	{ "LDAPDomainFilter associatedDomain=%s", NAME ":1: LDAPDomainFilter: bad value", 1 },
+	{ "DomainCertificates perhaps", NAME ":1: DomainCertificates: ", 1 },
 	{ "LDAPURI http://crtdir.certifikat.dk\nLDAPBase c=DK",
 	  NAME ":1: LDAPURI: bad entry \"http://crtdir.certifikat.dk\": expected an ldap://, ldaps:// or ldapi:// URI", 0 },
 	{ "LDAPURI ldap://crtdir.certifikat.dk\n" MAILBOX, NAME ":1: LDAPURI: LDAPBase must be set too", 0 },
+	{ "DomainCertificates yes\n" MAILBOX, NAME ":1: DomainCertificates: TrustedCAFile must be set too", 0 },
+	{ "DomainCertificates yes\nTrustedCAFile /ca.pem",
+	  NAME ":1: DomainCertificates: domain certificates are used but no SecureMailbox is "
+	       "configured to encrypt from: add a SecureMailbox (and its key)", 0 },
 	/* an encrypted class that nothing can serve */
 	{ "LDAPURI ldap://x\nLDAPBase c=DK",
 	  NAME ":1: LDAPURI: certificates are looked up but no SecureMailbox is configured to "

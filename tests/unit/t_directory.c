@@ -219,6 +219,13 @@ static void test_new_errors(void)
 	ok(d != NULL && err == NULL, "accepted: bind DN with a password file, default filter");
 	directory_free(d);
 	free(err);
+	cfg_init(&cfg, one, 1);
+	cfg.ldap_domain_filter = "(associatedDomain=x)";
+	d = directory_new(&cfg, &err);
+	ok(d == NULL && err != NULL && strstr(err, "LDAPDomainFilter \"(associatedDomain=x)\"") != NULL,
+	   "refused: an LDAPDomainFilter without %%s (%s)", err ? err : "accepted");
+	free(err);
+	err = NULL;
 	directory_free(NULL);
 	ok(1, "directory_free(NULL) is harmless");
 	free(pw);

@@ -752,6 +752,7 @@ static void cleanup(void)
 		"future.db", "broken.db", "broken.db-wal", "broken.db-shm", "future.db-wal",
 		"future.db-shm", "foreign.db-wal", "foreign.db-shm", "empty.db-wal", "empty.db-shm",
 		"v1.db", "v1.db-wal", "v1.db-shm", "facts.db", "facts.db-wal", "facts.db-shm",
+		"domcert.db", "domcert.db-wal", "domcert.db-shm",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -933,6 +934,65 @@ static void test_decision_facts(void)
 }
 
 /*
+ * Domain certificates: an import replaces the whole set; lookups by
+ * domain, latest expiry first; the cache tells a domain's answer
+ * ("@domain") from an address's.
+ */
+static void test_domain_certs(void)
+{
+	char *path = xasprintf("%s/domcert.db", dir);
+	unsigned char der1[] = { 1, 2, 3 }, der2[] = { 4, 5 }, der3[] = { 6 };
+	struct domain_cert v[] = {
+		{ "partner.dk", der1, 3, "CN=a", "AA", 100, "/f", 4, 0 },
+		{ "partner.dk", der2, 2, "CN=b", "BB", 200, "/f", 40, 0 },
+		{ "other.dk", der3, 1, "CN=c", "CC", 300, "/f", 80, 0 },
+	};
+	struct domain_certs l = { v, 3 }, got;
+	struct cert_cache_entry e = { .found = true, .der = der1, .der_len = 3, .fetched_at = 5,
+				      .fresh_until = 9 };
+	struct cert_cache_stats st, before;
+	char *err = NULL;
+	struct store *s = store_open(path, STORE_RW, &err);
+
+	free(path);
+	if (!ok(s != NULL, "domain certs: a database (%s)", err ? err : "opened"))
+		exit(1);
+	is_int(store_domain_certs_replace(s, &l, 1000, &err), 0, "domain certs: import three");
+	is_int(store_domain_certs_get(s, "partner.dk", &got), LOOKUP_FOUND,
+	       "domain certs: partner.dk found");
+	is_int((long)got.n, 2, "domain certs: two for partner.dk");
+	if (got.n == 2) {
+		is_str(got.v[0].fingerprint, "BB", "domain certs: the later expiry first");
+		is_int(got.v[0].line, 40, "domain certs: with its line");
+		is_str(got.v[0].source, "/f", "domain certs: and its file");
+		is_int(got.v[0].imported_at, 1000, "domain certs: and the time of the import");
+		ok(got.v[1].der_len == 3 && memcmp(got.v[1].der, der1, 3) == 0,
+		   "domain certs: the certificate bytes kept");
+	}
+	domain_certs_free(&got);
+	is_int(store_domain_certs_get(s, "nobody.dk", &got), LOOKUP_NOTFOUND,
+	       "domain certs: none for another domain");
+	l.n = 1;
+	l.v = &v[2];
+	is_int(store_domain_certs_replace(s, &l, 2000, &err), 0, "domain certs: re-import one");
+	is_int(store_domain_certs_get(s, "partner.dk", &got), LOOKUP_NOTFOUND,
+	       "domain certs: a re-import replaces the old set");
+	is_int(store_domain_certs_get(s, NULL, &got), LOOKUP_FOUND, "domain certs: all of them");
+	is_int((long)got.n, 1, "domain certs: just the one re-imported");
+	domain_certs_free(&got);
+	free(err);
+
+	ok(store_cert_stats(s, 0, &before) == 0, "cache kind: stats before");
+	is_int(store_cert_put(s, "@partner.dk", &e), 0, "cache kind: a domain's answer");
+	is_int(store_cert_put(s, "bob@partner.dk", &e), 0, "cache kind: an address's answer");
+	ok(store_cert_stats(s, 0, &st) == 0, "cache kind: stats after");
+	is_int(st.domain - before.domain, 1, "cache kind: one more domain answer");
+	is_int(st.domain_found - before.domain_found, 1, "cache kind: with a certificate");
+	is_int(st.entries - before.entries, 2, "cache kind: two answers in all");
+	store_close(s);
+}
+
+/*
  * A database of schema version 1 (before the notices) is upgraded by a
  * read-write open, keeping what it holds; a read-only open refuses it.
  */
@@ -959,6 +1019,7 @@ static void test_upgrade(void)
 	ok(sqlite3_open(p, &db) == SQLITE_OK &&
 	   sqlite3_exec(db, "DROP TABLE notice; DROP TABLE held_outcome; DROP TABLE decision_facts;"
 			    " DROP INDEX decision_queue_id; ALTER TABLE decision DROP COLUMN instance;"
+			    " DROP TABLE domain_cert; ALTER TABLE cert_cache DROP COLUMN kind;"
 			    " PRAGMA user_version = 1",
 			NULL, NULL, &msg) == SQLITE_OK,
 	   "upgrade: made a version-1 database (no notice, held_outcome or decision_facts table)");
@@ -983,6 +1044,10 @@ static void test_upgrade(void)
 	       "upgrade: with the held_outcome table");
 	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'decision_facts'"), 1,
 	       "upgrade: with the decision_facts table");
+	is_int(db_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'domain_cert'"), 1,
+	       "upgrade: with the domain_cert table");
+	is_int(db_int(p, "SELECT count(*) FROM pragma_table_info('cert_cache') WHERE name = 'kind'"),
+	       1, "upgrade: with the certificate cache's kind");
 	if (s != NULL) {
 		is_str(match(s, LIST_TUNNEL, "kept.example", &e), "kept.example",
 		       "upgrade: the tunnel list is kept");
@@ -1027,6 +1092,7 @@ int main(void)
 	test_concurrent_writers();
 	test_notices();
 	test_upgrade();
+	test_domain_certs();
 	test_decision_facts();
 	cleanup();
 	free(db_path);
