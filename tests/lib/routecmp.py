@@ -38,8 +38,9 @@ def certificate_line(c):
     if c["status"] == "none":
         return "no valid certificate known for this address"
     expires = c["not_after"].replace("T", " ").rstrip("Z")
-    return "subject %s; SHA-256 %s; expires %s; from %s" % (
-        c["subject"], c["fingerprint_sha256"], expires, c["source"])
+    kind = "domain " + c["domain"] if c["kind"] == "domain" else "personal"
+    return "%s; subject %s; SHA-256 %s; expires %s; from %s" % (
+        kind, c["subject"], c["fingerprint_sha256"], expires, c["source"])
 
 
 def compare(b, r, say):
