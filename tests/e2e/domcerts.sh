@@ -26,6 +26,8 @@
 . "$(dirname "$0")/../lib/slapd.sh"
 
 e2e_need openssl ldapsearch
+need curl "curl not installed (Debian: curl)"
+need /usr/bin/python3 "python3 not installed (Debian: python3)"
 need "$CTL" "sikkermail-ctl not built ($CTL)"
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
@@ -212,6 +214,42 @@ is "$(field "$OUT" kind)" "domain certificate for dirpartner.dk" "cert z@dirpart
 is "$(field "$OUT" sha256)" "$(fp "$CERTS/dom-dir.pem")" "cert z@dirpartner.dk: the fingerprint"
 ctl main cert anna@partner.dk
 is "$(field "$OUT" kind)" personal "cert anna@partner.dk: personal"
+
+# ------------------------------------------------------------ serve tells the kinds apart
+
+# The web service renders the same route answer as explain: the JSON names the
+# kind, the domain and the certificate explain printed, for both sources.
+pick_port SPORT
+as_test_user "$CTL" -c "$M/main.conf" serve --listen "127.0.0.1:$SPORT" \
+	>"$TEST_TMP/serve.log" 2>&1 </dev/null &
+SERVE_PID=$!
+if ok "serve starts" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$SPORT/"; then
+	curl -sS -g -o "$TEST_TMP/route.json" \
+		"http://127.0.0.1:$SPORT/v1/route?rcpt=eve@partner.dk&rcpt=anna@partner.dk&rcpt=y@dirpartner.dk"
+	TZ=UTC ctl main explain --personal eve@partner.dk anna@partner.dk y@dirpartner.dk
+	printf '%s\n' "$OUT" >"$TEST_TMP/route.explain"
+	n=0
+	while IFS=$'\t' read -r res what; do
+		n=$((n + 1))
+		if [ "$res" = ok ]; then pass "serve = explain: $what"; else fail "serve = explain: $what"; fi
+	done < <(/usr/bin/python3 "$top_srcdir/tests/lib/routecmp.py" \
+		"$TEST_TMP/route.explain" "$TEST_TMP/route.json" 2>&1)
+	[ "$n" -gt 0 ] || fail "serve = explain: something compared"
+	KINDS=$(/usr/bin/python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["recipients"]:
+    c = r["certificate"]
+    print(c.get("kind"), c.get("domain"))' "$TEST_TMP/route.json" 2>&1)
+	is "$KINDS" "domain partner.dk
+personal None
+domain dirpartner.dk" "serve /v1/route: kind and domain of each certificate"
+	curl -sS -o "$TEST_TMP/cert.pem" "http://127.0.0.1:$SPORT/v1/cert?addr=eve@partner.dk&format=pem"
+	is "$(fp "$TEST_TMP/cert.pem")" "$(fp "$CERTS/dom-partner.pem")" \
+		"serve /v1/cert: the domain certificate explain named"
+else
+	diag_file "$TEST_TMP/serve.log"
+fi
+kill "$SERVE_PID" 2>/dev/null
+wait "$SERVE_PID" 2>/dev/null
 
 # ------------------------------------------------------------ refused like personal ones
 
