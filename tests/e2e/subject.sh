@@ -11,14 +11,17 @@
 # tunnel recipient (the delivered Subject), to a certificate recipient
 # (the Subject inside the decrypted copy, and in the mailbox's notice).
 # A message to gmail whose Subject is only the tag is refused. From a
-# client that is not trusted the tag changes nothing.
+# client that is not trusted the tag changes nothing. Two Subject fields
+# (one only the tag, one with it, in another case) are each dealt with
+# in the MTA's own counting; a message submitted with sendmail(1)
+# (pickup, non_smtpd_milters) is handled like one sent over SMTP.
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
 . "$(dirname "$0")/../lib/e2e.sh"
 . "$(dirname "$0")/../lib/slapd.sh"
 
-e2e_need openssl ldapsearch perl
+e2e_need openssl ldapsearch perl sendmail
 need "$CTL" "sikkermail-ctl not built ($CTL)"
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
@@ -106,6 +109,35 @@ if delivered long bob@kp.dk "[sikker] $LONG" "$LONG"; then
 		"long: no line of it is longer than 78 columns"
 	is "$(printf '%s\n' "$lines" | grep -o '=?[^ ]*?=' | awk 'length($0) > 75' | wc -l)" 0 \
 		"long: no encoded-word is longer than 75 characters"
+fi
+
+# ------------------------------------------------------------ two Subject fields
+
+# the first only the tag (it goes), the second, in upper case, with it
+# (changed): Postfix counts the fields whatever their case, as the filter does
+pf_message "$TEST_TMP/two.eml" two "From: Alice <alice@kp.dk>" "To: <bob@kp.dk>" \
+	"Subject: [sikker]" "SUBJECT: Referat [SIKKER] 2027"
+send two bob@kp.dk
+if accepted two && ok "two: delivered" sink_wait two; then
+	FILE=$(sink_file two)
+	is "$(subject_of "$FILE")" "Referat 2027" "two: one Subject left, without the tag"
+	is "$(headers_of "$FILE" | grep -a -i -c '^subject:')" 1 "two: exactly one Subject field"
+	unlike "$(headers_of "$FILE" | tr A-Z a-z)" '\[sikker\]' "two: no tag left in the raw header"
+	decision "$QID" two "personal=yes" "personal_source=subject" "applied=deliver"
+fi
+
+# ------------------------------------------------------------ sendmail(1)
+
+# local submission: pickup -> cleanup -> non_smtpd_milters, presented to
+# the milter as 127.0.0.1 (trusted); the tag goes there too
+subject_msg local bob@kp.dk '[sikker] Lokalt indsendt'
+if ok "local: sendmail(1) takes the message" \
+	sendmail -C "$PF_DIR" -i -f alice@kp.dk -- bob@kp.dk <"$TEST_TMP/local.eml" &&
+	ok "local: delivered" sink_wait local; then
+	FILE=$(sink_file local)
+	is "$(subject_of "$FILE")" "Lokalt indsendt" "local: delivered with the tag gone"
+	like "$(header_value "$FILE" X-Sikkermail)" '^personal=yes \(subject\); action=deliver; ' \
+		"local: tagged personal=yes (subject)"
 fi
 
 # ------------------------------------------------------------ tunnel
