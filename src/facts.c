@@ -88,7 +88,7 @@ void facts_header(struct facts *f, const char *name, const char *value)
 		f->n_tag_headers += header_name_eq(name, FACTS_TAG_HEADER);
 		f->n_marker_headers += header_name_eq(name, ENCRYPT_MARKER_HEADER);
 		if (header_name_eq(name, "Subject"))
-			add_subject(f, NULL);	/* counted, so that the others' indexes hold */
+			(void)subject_header(f, value);	/* a tag still counts; indexes hold */
 		return;
 	}
 
