@@ -27,6 +27,7 @@
 
 static char *unfold(const char *raw);
 static char *decode(const char *raw);
+static char *nfc(const char *s);
 static size_t match_at(const gunichar *u, size_t n, size_t i, gunichar *const *tags,
 		       const size_t *lens, size_t n_tags);
 static int strip_once(gunichar *u, size_t *n, gunichar *const *tags, const size_t *lens,
@@ -45,7 +46,11 @@ static char *unfold(const char *raw)
 	return s;
 }
 
-/* decode - the unfolded field as a reader sees it, in valid UTF-8. */
+/*
+ * decode - the unfolded field as a reader sees it, in valid UTF-8,
+ * composed (NFC): "å" is one character whether the client wrote it as
+ * one or as "a" and a combining ring.
+ */
 static char *decode(const char *raw)
 {
 	char *unfolded = unfold(raw), *dec, *out;
@@ -55,15 +60,24 @@ static char *decode(const char *raw)
 	free(unfolded);
 	if (dec == NULL)
 		return xstrdup("");
-	if (g_utf8_validate(dec, -1, NULL)) {
-		out = xstrdup(dec);
-	} else {
+	if (!g_utf8_validate(dec, -1, NULL)) {
 		gchar *valid = g_utf8_make_valid(dec, -1);
 
-		out = xstrdup(valid);
-		g_free(valid);
+		g_free(dec);
+		dec = valid;
 	}
+	out = nfc(dec);
 	g_free(dec);
+	return out;
+}
+
+/* nfc - valid UTF-8 s composed (NFC), as a new string. */
+static char *nfc(const char *s)
+{
+	gchar *n = g_utf8_normalize(s, -1, G_NORMALIZE_NFC);
+	char *out = xstrdup(n != NULL ? n : s);
+
+	g_free(n);
 	return out;
 }
 
@@ -149,10 +163,15 @@ int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char *
 		goto out;
 	for (size_t t = 0; t < n_tags; t++) {
 		glong chars = 0;
+		char *tag;
 
-		lower[t] = g_utf8_to_ucs4(tags[t], -1, NULL, &chars, NULL);
-		if (lower[t] == NULL)
+		if (!g_utf8_validate(tags[t], -1, NULL))
 			continue;	/* the configuration accepts UTF-8 only */
+		tag = nfc(tags[t]);
+		lower[t] = g_utf8_to_ucs4(tag, -1, NULL, &chars, NULL);
+		free(tag);
+		if (lower[t] == NULL)
+			continue;
 		for (glong j = 0; j < chars; j++)
 			lower[t][j] = g_unichar_tolower(lower[t][j]);
 		lens[t] = (size_t)chars;
