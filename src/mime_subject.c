@@ -32,6 +32,7 @@ static size_t match_at(const gunichar *u, size_t n, size_t i, gunichar *const *t
 		       const size_t *lens, size_t n_tags);
 static int strip_once(gunichar *u, size_t *n, gunichar *const *tags, const size_t *lens,
 		      size_t n_tags);
+static size_t squeeze(gunichar *u, size_t n);
 static char *tidy(const gunichar *u, size_t n);
 
 /* unfold - RFC 5322 unfolding: the CR and LF of a folded field go, the white space stays. */
@@ -122,6 +123,25 @@ static int strip_once(gunichar *u, size_t *n, gunichar *const *tags, const size_
 	return found;
 }
 
+/*
+ * squeeze - every run of white space in u[0..n) (tabs, a fold, several
+ * spaces, a no-break space) made one space, in place; the new length. A
+ * tag with a space in it ("[så sikker]") matches however the space was
+ * written.
+ */
+static size_t squeeze(gunichar *u, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!g_unichar_isspace(u[i]))
+			u[o++] = u[i];
+		else if (o == 0 || u[o - 1] != ' ')
+			u[o++] = ' ';
+	}
+	return o;
+}
+
 /* tidy - u[0..n) as UTF-8, white space runs as one space, none at either end. */
 static char *tidy(const gunichar *u, size_t n)
 {
@@ -174,17 +194,18 @@ int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char *
 			continue;
 		for (glong j = 0; j < chars; j++)
 			lower[t][j] = g_unichar_tolower(lower[t][j]);
-		lens[t] = (size_t)chars;
+		lens[t] = squeeze(lower[t], (size_t)chars);
 	}
 	dec = decode(raw);
 	if ((u = g_utf8_to_ucs4_fast(dec, -1, &n)) == NULL || n == 0)
 		goto out;
 	/* "[sik[sikker]ker]": a tag that only shows once another is out goes too */
-	len = (size_t)n;
+	len = squeeze(u, (size_t)n);
 	for (int pass = 0; pass < MIME_SUBJECT_PASSES; pass++) {
 		if ((k = strip_once(u, &len, lower, lens, n_tags)) == 0)
 			break;
 		found += k;
+		len = squeeze(u, len);	/* "[så [sikker] sikker]" */
 	}
 	if (found > 0) {
 		struct strbuf sb;

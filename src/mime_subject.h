@@ -11,7 +11,8 @@
  * composed (NFC; so is each tag: "å" typed as "a" and a combining ring
  * is "å"), and compared without regard to case, character by character
  * with Unicode's simple case mapping ("[PERSONFØLSOM]" is
- * "[personfølsom]").
+ * "[personfølsom]"); a run of white space, in the Subject or in a tag,
+ * counts as one space.
  * Every tag found is taken out, the longest first where tags overlap,
  * and so is one that only shows once another is out ("[sik[sikker]ker]");
  * then runs of white space become one space and none is left at either
