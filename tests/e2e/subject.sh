@@ -14,14 +14,16 @@
 # client that is not trusted the tag changes nothing. Two Subject fields
 # (one only the tag, one with it, in another case) are each dealt with
 # in the MTA's own counting; a message submitted with sendmail(1)
-# (pickup, non_smtpd_milters) is handled like one sent over SMTP.
+# (pickup, non_smtpd_milters) is handled like one sent over SMTP. A
+# message held for review (PersonalToFreemail hold) waits in Postfix's
+# hold queue with the tag already gone, as it will go on when released.
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
 . "$(dirname "$0")/../lib/e2e.sh"
 . "$(dirname "$0")/../lib/slapd.sh"
 
-e2e_need openssl ldapsearch perl sendmail
+e2e_need openssl ldapsearch perl sendmail postcat
 need "$CTL" "sikkermail-ctl not built ($CTL)"
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
@@ -32,6 +34,7 @@ directory_start
 
 pf_listener_nomilter reinject
 pf_listener untrusted "$M/untrusted.sock"
+pf_listener hold "$M/hold.sock"
 must "private Postfix starts" pf_start "$M/main.sock"
 
 CONF_DEFAULTS=("LDAPURI $SLAPD_URI" "LDAPBase c=DK" "NoticeDelay 0"
@@ -40,11 +43,12 @@ CONF_DEFAULTS=("LDAPURI $SLAPD_URI" "LDAPBase c=DK" "NoticeDelay 0"
 	"PersonalSubjectTag [sikker]" "PersonalSubjectTag [personfølsom]")
 conf main
 conf untrusted "InternalNetworks 192.0.2.0/24"
+conf hold "PersonalToFreemail hold"
 printf '# tunnelmail\nkommune-tunnel.dk,Eksempel Kommune\n' >"$M/tunnel.txt"
 give_to_test_user "$M"
 ctl_import "$M/main.conf" tunnel "$M/tunnel.txt"
-milters_start main untrusted
-pass "slapd, Postfix, smtp-sink and 2 milters running"
+milters_start main untrusted hold
+pass "slapd, Postfix, smtp-sink and 3 milters running"
 
 LOG=$M/main.log
 CANARY="KANARIE-$RANDOM$RANDOM"
@@ -206,6 +210,20 @@ like "$(cat "$OUT")" '<td class="l">subject tag<br>' "report (html): the subject
 capture "$CTL" -c "$M/main.conf" report --format csv --log "$LOG"
 like "$(grep -a "$QID" "$OUT")" ',yes,subject,' "report from the log (csv): source subject"
 
+# ------------------------------------------------------------ held
+
+in_hold() { pf_queue_files hold | grep -q -F "/$1"; }
+subject_msg held x@gmail.com 'Til vurdering [sikker]'
+SEND_PORT=${PF_PORTS[hold]} send held x@gmail.com
+if accepted held && ok "held: in Postfix's hold queue" wait_for 10 in_hold "$QID"; then
+	postcat -c "$PF_DIR" -h -q "$QID" >"$W/held.txt" 2>"$W/held.err"
+	is "$(subject_of "$W/held.txt")" "Til vurdering" \
+		"held: the held message's Subject has no tag" || diag_file "$W/held.err"
+	like "$(header_value "$W/held.txt" X-Sikkermail)" '^personal=yes \(subject\); action=hold; ' \
+		"held: tagged personal=yes (subject), action=hold"
+	LOG=$M/hold.log decision "$QID" held "personal_source=subject" "applied=hold"
+fi
+
 # ------------------------------------------------------------ untrusted
 
 subject_msg untrusted x@gmail.com '[sikker] Referat'
@@ -219,5 +237,5 @@ if accepted untrusted && ok "untrusted: delivered to gmail" sink_wait untrusted;
 		"personal_source=none"
 fi
 
-e2e_stop main untrusted
+e2e_stop main untrusted hold
 done_testing
