@@ -11,7 +11,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 C=fuzz/corpus
-mkdir -p $C/address $C/personal $C/config $C/lists $C/cpr $C/mime $C/marker $C/audit $C/certs $C/subject
+mkdir -p $C/address $C/personal $C/config $C/lists $C/cpr $C/mime $C/marker $C/audit $C/certs \
+	$C/subject
 
 seed() {	# seed NAME FILE PRINTF-FORMAT [ARGS...]: a seed with the exact bytes
 	local dir=$1 file=$2
