@@ -177,7 +177,8 @@ if accepted encrypted && copy_queued encrypted 20; then
 	if ok "encrypted: the mailbox got its notice" \
 		wait_for 10 eval '[ -n "$(notice_for "$QID")" ]'; then
 		body=$(tr -d '\r' <"$(notice_for "$QID")" | sed '1,/^$/d')
-		like "$body" 'Emne / Subject: +=\?UTF-8\?B\?' "notice: names the Subject"
+		like "$body" 'Emne / Subject: +Ansøgning om orlov' \
+			"notice: names the Subject as a reader sees it, decoded"
 		unlike "$(printf '%s' "$body" | tr A-Z a-z)" 'personf|\[sikker\]' \
 			"notice: no tag in it"
 	fi
