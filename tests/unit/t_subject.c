@@ -75,6 +75,9 @@ static const struct {
 	{ "a tag's space written as a tab and spaces", "[s\xc3\xa5\t  sikker] Budget", 1, "Budget" },
 	{ "a tag's space written as a fold", "Budget [s\xc3\xa5\r\n\t sikker]", 1, "Budget" },
 	{ "a tag with a space around another tag", "[s\xc3\xa5 [sikker] sikker] a", 2, "a" },
+	/* "[sikker] a\r\nBcc: evil@x" encoded: what is left must not start a new field */
+	{ "an encoded CR LF does not start a field", "=?UTF-8?B?W3Npa2tlcl0gYQ0KQmNjOiBldmlsQHg=?=",
+	  1, "a Bcc: evil@x" },
 	{ "no tag", "Referat fra mødet", 0, NULL },
 	{ "no tag: a near miss", "[sikke r] and [sikker", 0, NULL },
 	{ "no tag: the word without its brackets", "sikker mail", 0, NULL },
