@@ -68,6 +68,7 @@ seed subject b-latin1 '=?iso-8859-1?B?QW5z+GduaW5nIFtzaWtrZXJd?='
 seed subject split '=?UTF-8?Q?=5Bsik?= =?UTF-8?Q?ker=5D_x?='
 seed subject only '[sikker]'
 seed subject none 'Referat =?b?= sikker'
+seed subject spaced '[s\303\245\t [sikker]\r\n sikker] a'
 
 # --- config: the example file, and small ones touching each kind of value
 cp contrib/sikkermail.conf $C/config/example.conf
