@@ -3,12 +3,12 @@
  * field as a trusted submitter may write it, folded, encoded or not.
  *
  * Input: the field's value. The tags are fixed: two bracketed ones (one
- * with a non-ASCII letter), and two that overlap. Invariants: nothing
- * found means nothing to write back; otherwise what is left is valid
- * UTF-8 with no white space at either end and no run of it, the value
- * written back is ASCII, empty only when the text is, and a reader finds
- * no tag in it any more (looking again finds none, unless tags were
- * nested deeper than the matcher goes).
+ * with a non-ASCII letter), two that overlap, and one with a space in
+ * it. Invariants: nothing found means nothing to write back; otherwise
+ * what is left is valid UTF-8 with no white space at either end and no
+ * run of it, the value written back is ASCII, empty only when the text
+ * is, and a reader finds no tag in it any more (looking again finds none,
+ * unless tags were nested deeper than the matcher goes).
  */
 #include <stdbool.h>
 
@@ -18,7 +18,7 @@
 #include "mime.h"
 #include "mime_subject.h"
 
-static char *tags[] = { "[sikker]", "[personf\xc3\xb8lsom]", "#pf", "#pfs" };
+static char *tags[] = { "[sikker]", "[personf\xc3\xb8lsom]", "#pf", "#pfs", "[s\xc3\xa5 sikker]" };
 
 #define N_TAGS (sizeof(tags) / sizeof(tags[0]))
 

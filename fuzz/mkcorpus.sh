@@ -11,7 +11,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 C=fuzz/corpus
-mkdir -p $C/address $C/personal $C/config $C/lists $C/cpr $C/mime $C/marker $C/audit $C/certs $C/subject
+mkdir -p $C/address $C/personal $C/config $C/lists $C/cpr $C/mime $C/marker $C/audit $C/certs \
+	$C/subject
 
 seed() {	# seed NAME FILE PRINTF-FORMAT [ARGS...]: a seed with the exact bytes
 	local dir=$1 file=$2
@@ -67,6 +68,7 @@ seed subject b-latin1 '=?iso-8859-1?B?QW5z+GduaW5nIFtzaWtrZXJd?='
 seed subject split '=?UTF-8?Q?=5Bsik?= =?UTF-8?Q?ker=5D_x?='
 seed subject only '[sikker]'
 seed subject none 'Referat =?b?= sikker'
+seed subject spaced '[s\303\245\t [sikker]\r\n sikker] a'
 
 # --- config: the example file, and small ones touching each kind of value
 cp contrib/sikkermail.conf $C/config/example.conf

@@ -88,7 +88,7 @@ void facts_header(struct facts *f, const char *name, const char *value)
 		f->n_tag_headers += header_name_eq(name, FACTS_TAG_HEADER);
 		f->n_marker_headers += header_name_eq(name, ENCRYPT_MARKER_HEADER);
 		if (header_name_eq(name, "Subject"))
-			add_subject(f, NULL);	/* counted, so that the others' indexes hold */
+			(void)subject_header(f, value);	/* a tag still counts; indexes hold */
 		return;
 	}
 
@@ -130,14 +130,15 @@ static const char *subject_header(struct facts *f, const char *value)
 	if (f->d.trusted && cfg->n_subject_tags > 0)
 		found = mime_subject_strip(value, cfg->subject_tags, cfg->n_subject_tags, &text,
 					   &now);
-	free(text);
 	add_subject(f, now);
 	if (found > 0) {
 		f->n_subject_tags += found;
 		value = now;
 	}
+	/* the notice names it as a reader sees it once the tags are out */
 	if (f->n_subjects == 1 && value[0] != '\0')
-		f->subject = xstrdup(value);
+		f->subject = xstrdup(found > 0 ? text : value);
+	free(text);
 	return found > 0 && value[0] == '\0' ? NULL : value;
 }
 

@@ -58,7 +58,7 @@ struct facts {
 	bool over_budget;	/* DecisionTimeout spent while deciding */
 	struct msgbuf *body;	/* headers and body, kept only when they will be read */
 	char *body_error;	/* why keeping the body failed */
-	char *subject;		/* the first Subject, as it goes on (tags taken out); NULL: none */
+	char *subject;		/* the first Subject as received, or decoded without its tags */
 	int n_subjects;		/* Subject fields seen, any case */
 	int n_subject_tags;	/* subject tags found in a trusted submitter's Subjects */
 	char **subject_values;	/* [n_subjects]: a Subject's new value, "" to delete, NULL: as is */

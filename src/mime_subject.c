@@ -27,10 +27,12 @@
 
 static char *unfold(const char *raw);
 static char *decode(const char *raw);
+static char *nfc(const char *s);
 static size_t match_at(const gunichar *u, size_t n, size_t i, gunichar *const *tags,
 		       const size_t *lens, size_t n_tags);
 static int strip_once(gunichar *u, size_t *n, gunichar *const *tags, const size_t *lens,
 		      size_t n_tags);
+static size_t squeeze(gunichar *u, size_t n);
 static char *tidy(const gunichar *u, size_t n);
 
 /* unfold - RFC 5322 unfolding: the CR and LF of a folded field go, the white space stays. */
@@ -45,7 +47,11 @@ static char *unfold(const char *raw)
 	return s;
 }
 
-/* decode - the unfolded field as a reader sees it, in valid UTF-8. */
+/*
+ * decode - the unfolded field as a reader sees it, in valid UTF-8,
+ * composed (NFC): "å" is one character whether the client wrote it as
+ * one or as "a" and a combining ring.
+ */
 static char *decode(const char *raw)
 {
 	char *unfolded = unfold(raw), *dec, *out;
@@ -55,15 +61,24 @@ static char *decode(const char *raw)
 	free(unfolded);
 	if (dec == NULL)
 		return xstrdup("");
-	if (g_utf8_validate(dec, -1, NULL)) {
-		out = xstrdup(dec);
-	} else {
+	if (!g_utf8_validate(dec, -1, NULL)) {
 		gchar *valid = g_utf8_make_valid(dec, -1);
 
-		out = xstrdup(valid);
-		g_free(valid);
+		g_free(dec);
+		dec = valid;
 	}
+	out = nfc(dec);
 	g_free(dec);
+	return out;
+}
+
+/* nfc - valid UTF-8 s composed (NFC), as a new string. */
+static char *nfc(const char *s)
+{
+	gchar *n = g_utf8_normalize(s, -1, G_NORMALIZE_NFC);
+	char *out = xstrdup(n != NULL ? n : s);
+
+	g_free(n);
 	return out;
 }
 
@@ -108,6 +123,25 @@ static int strip_once(gunichar *u, size_t *n, gunichar *const *tags, const size_
 	return found;
 }
 
+/*
+ * squeeze - every run of white space in u[0..n) (tabs, a fold, several
+ * spaces, a no-break space) made one space, in place; the new length. A
+ * tag with a space in it ("[så sikker]") matches however the space was
+ * written.
+ */
+static size_t squeeze(gunichar *u, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!g_unichar_isspace(u[i]))
+			u[o++] = u[i];
+		else if (o == 0 || u[o - 1] != ' ')
+			u[o++] = ' ';
+	}
+	return o;
+}
+
 /* tidy - u[0..n) as UTF-8, white space runs as one space, none at either end. */
 static char *tidy(const gunichar *u, size_t n)
 {
@@ -149,23 +183,29 @@ int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char *
 		goto out;
 	for (size_t t = 0; t < n_tags; t++) {
 		glong chars = 0;
+		char *tag;
 
-		lower[t] = g_utf8_to_ucs4(tags[t], -1, NULL, &chars, NULL);
-		if (lower[t] == NULL)
+		if (!g_utf8_validate(tags[t], -1, NULL))
 			continue;	/* the configuration accepts UTF-8 only */
+		tag = nfc(tags[t]);
+		lower[t] = g_utf8_to_ucs4(tag, -1, NULL, &chars, NULL);
+		free(tag);
+		if (lower[t] == NULL)
+			continue;
 		for (glong j = 0; j < chars; j++)
 			lower[t][j] = g_unichar_tolower(lower[t][j]);
-		lens[t] = (size_t)chars;
+		lens[t] = squeeze(lower[t], (size_t)chars);
 	}
 	dec = decode(raw);
 	if ((u = g_utf8_to_ucs4_fast(dec, -1, &n)) == NULL || n == 0)
 		goto out;
 	/* "[sik[sikker]ker]": a tag that only shows once another is out goes too */
-	len = (size_t)n;
+	len = squeeze(u, (size_t)n);
 	for (int pass = 0; pass < MIME_SUBJECT_PASSES; pass++) {
 		if ((k = strip_once(u, &len, lower, lens, n_tags)) == 0)
 			break;
 		found += k;
+		len = squeeze(u, len);	/* "[så [sikker] sikker]" */
 	}
 	if (found > 0) {
 		struct strbuf sb;

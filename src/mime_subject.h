@@ -8,8 +8,11 @@
  * word; mail clients on phones and webmail that cannot set PersonalHeader
  * can still do that. The field is read as a reader sees it: unfolded,
  * RFC 2047 encoded-words decoded (any charset GMime knows, into UTF-8),
- * and compared without regard to case, character by character with
- * Unicode's simple case mapping ("[PERSONFØLSOM]" is "[personfølsom]").
+ * composed (NFC; so is each tag: "å" typed as "a" and a combining ring
+ * is "å"), and compared without regard to case, character by character
+ * with Unicode's simple case mapping ("[PERSONFØLSOM]" is
+ * "[personfølsom]"); a run of white space, in the Subject or in a tag,
+ * counts as one space.
  * Every tag found is taken out, the longest first where tags overlap,
  * and so is one that only shows once another is out ("[sik[sikker]ker]");
  * then runs of white space become one space and none is left at either

@@ -566,7 +566,6 @@ static void html_outcome(const struct words *w, const struct report_event *e, FI
 	fputs("</td>", out);
 }
 
-/* html_rcpt - an address with its class and action. */
 /* personal_word - "no", or where the personal flag came from, in the report's language. */
 static const char *personal_word(const struct words *w, const struct report_event *e)
 {
@@ -575,6 +574,7 @@ static const char *personal_word(const struct words *w, const struct report_even
 	return (unsigned)e->psrc <= PSRC_SUBJECT ? w->psrc[e->psrc] : "?";
 }
 
+/* html_rcpt - an address with its class and action. */
 static void html_rcpt(const struct words *w, const struct report_rcpt *rc, FILE *out)
 {
 	html_str(out, rc->address);

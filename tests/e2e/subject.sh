@@ -11,14 +11,19 @@
 # tunnel recipient (the delivered Subject), to a certificate recipient
 # (the Subject inside the decrypted copy, and in the mailbox's notice).
 # A message to gmail whose Subject is only the tag is refused. From a
-# client that is not trusted the tag changes nothing.
+# client that is not trusted the tag changes nothing. Two Subject fields
+# (one only the tag, one with it, in another case) are each dealt with
+# in the MTA's own counting; a message submitted with sendmail(1)
+# (pickup, non_smtpd_milters) is handled like one sent over SMTP. A
+# message held for review (PersonalToFreemail hold) waits in Postfix's
+# hold queue with the tag already gone, as it will go on when released.
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
 . "$(dirname "$0")/../lib/e2e.sh"
 . "$(dirname "$0")/../lib/slapd.sh"
 
-e2e_need openssl ldapsearch perl
+e2e_need openssl ldapsearch perl sendmail postcat
 need "$CTL" "sikkermail-ctl not built ($CTL)"
 need "$SLAPD_BIN" "slapd not installed (Debian: slapd)"
 need "$SLAPADD_BIN" "slapadd not installed (Debian: slapd)"
@@ -29,6 +34,7 @@ directory_start
 
 pf_listener_nomilter reinject
 pf_listener untrusted "$M/untrusted.sock"
+pf_listener hold "$M/hold.sock"
 must "private Postfix starts" pf_start "$M/main.sock"
 
 CONF_DEFAULTS=("LDAPURI $SLAPD_URI" "LDAPBase c=DK" "NoticeDelay 0"
@@ -37,11 +43,12 @@ CONF_DEFAULTS=("LDAPURI $SLAPD_URI" "LDAPBase c=DK" "NoticeDelay 0"
 	"PersonalSubjectTag [sikker]" "PersonalSubjectTag [personfølsom]")
 conf main
 conf untrusted "InternalNetworks 192.0.2.0/24"
+conf hold "PersonalToFreemail hold"
 printf '# tunnelmail\nkommune-tunnel.dk,Eksempel Kommune\n' >"$M/tunnel.txt"
 give_to_test_user "$M"
 ctl_import "$M/main.conf" tunnel "$M/tunnel.txt"
-milters_start main untrusted
-pass "slapd, Postfix, smtp-sink and 2 milters running"
+milters_start main untrusted hold
+pass "slapd, Postfix, smtp-sink and 3 milters running"
 
 LOG=$M/main.log
 CANARY="KANARIE-$RANDOM$RANDOM"
@@ -108,6 +115,35 @@ if delivered long bob@kp.dk "[sikker] $LONG" "$LONG"; then
 		"long: no encoded-word is longer than 75 characters"
 fi
 
+# ------------------------------------------------------------ two Subject fields
+
+# the first only the tag (it goes), the second, in upper case, with it
+# (changed): Postfix counts the fields whatever their case, as the filter does
+pf_message "$TEST_TMP/two.eml" two "From: Alice <alice@kp.dk>" "To: <bob@kp.dk>" \
+	"Subject: [sikker]" "SUBJECT: Referat [SIKKER] 2027"
+send two bob@kp.dk
+if accepted two && ok "two: delivered" sink_wait two; then
+	FILE=$(sink_file two)
+	is "$(subject_of "$FILE")" "Referat 2027" "two: one Subject left, without the tag"
+	is "$(headers_of "$FILE" | grep -a -i -c '^subject:')" 1 "two: exactly one Subject field"
+	unlike "$(headers_of "$FILE" | tr A-Z a-z)" '\[sikker\]' "two: no tag left in the raw header"
+	decision "$QID" two "personal=yes" "personal_source=subject" "applied=deliver"
+fi
+
+# ------------------------------------------------------------ sendmail(1)
+
+# local submission: pickup -> cleanup -> non_smtpd_milters, presented to
+# the milter as 127.0.0.1 (trusted); the tag goes there too
+subject_msg local bob@kp.dk '[sikker] Lokalt indsendt'
+if ok "local: sendmail(1) takes the message" \
+	sendmail -C "$PF_DIR" -i -f alice@kp.dk -- bob@kp.dk <"$TEST_TMP/local.eml" &&
+	ok "local: delivered" sink_wait local; then
+	FILE=$(sink_file local)
+	is "$(subject_of "$FILE")" "Lokalt indsendt" "local: delivered with the tag gone"
+	like "$(header_value "$FILE" X-Sikkermail)" '^personal=yes \(subject\); action=deliver; ' \
+		"local: tagged personal=yes (subject)"
+fi
+
 # ------------------------------------------------------------ tunnel
 
 if delivered tunnel x@kommune-tunnel.dk '[SIKKER]  Budget 2027' 'Budget 2027'; then
@@ -141,7 +177,8 @@ if accepted encrypted && copy_queued encrypted 20; then
 	if ok "encrypted: the mailbox got its notice" \
 		wait_for 10 eval '[ -n "$(notice_for "$QID")" ]'; then
 		body=$(tr -d '\r' <"$(notice_for "$QID")" | sed '1,/^$/d')
-		like "$body" 'Emne / Subject: +=\?UTF-8\?B\?' "notice: names the Subject"
+		like "$body" 'Emne / Subject: +Ansøgning om orlov' \
+			"notice: names the Subject as a reader sees it, decoded"
 		unlike "$(printf '%s' "$body" | tr A-Z a-z)" 'personf|\[sikker\]' \
 			"notice: no tag in it"
 	fi
@@ -174,6 +211,20 @@ like "$(cat "$OUT")" '<td class="l">subject tag<br>' "report (html): the subject
 capture "$CTL" -c "$M/main.conf" report --format csv --log "$LOG"
 like "$(grep -a "$QID" "$OUT")" ',yes,subject,' "report from the log (csv): source subject"
 
+# ------------------------------------------------------------ held
+
+in_hold() { pf_queue_files hold | grep -q -F "/$1"; }
+subject_msg held x@gmail.com 'Til vurdering [sikker]'
+SEND_PORT=${PF_PORTS[hold]} send held x@gmail.com
+if accepted held && ok "held: in Postfix's hold queue" wait_for 10 in_hold "$QID"; then
+	postcat -c "$PF_DIR" -h -q "$QID" >"$W/held.txt" 2>"$W/held.err"
+	is "$(subject_of "$W/held.txt")" "Til vurdering" \
+		"held: the held message's Subject has no tag" || diag_file "$W/held.err"
+	like "$(header_value "$W/held.txt" X-Sikkermail)" '^personal=yes \(subject\); action=hold; ' \
+		"held: tagged personal=yes (subject), action=hold"
+	LOG=$M/hold.log decision "$QID" held "personal_source=subject" "applied=hold"
+fi
+
 # ------------------------------------------------------------ untrusted
 
 subject_msg untrusted x@gmail.com '[sikker] Referat'
@@ -187,5 +238,5 @@ if accepted untrusted && ok "untrusted: delivered to gmail" sink_wait untrusted;
 		"personal_source=none"
 fi
 
-e2e_stop main untrusted
+e2e_stop main untrusted hold
 done_testing

@@ -554,6 +554,10 @@ static void test_lines_round_trip(void)
 	d.unrecorded = true;
 	lines_round_trip(&d, AUDIT_KV, true, "kv: known decision");
 	lines_round_trip(&d, AUDIT_JSON, true, "json: known decision");
+	/* what report --log reads of a message a subject tag made personal */
+	d.psrc = PSRC_SUBJECT;
+	lines_round_trip(&d, AUDIT_KV, true, "kv: personal source subject");
+	lines_round_trip(&d, AUDIT_JSON, true, "json: personal source subject");
 	decision_free(&d);
 
 	for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {

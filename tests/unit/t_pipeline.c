@@ -860,7 +860,8 @@ static void run_case(const struct pcase *c, int n, bool exact)
  * header_limits - what is kept of a trusted submitter's header is bounded:
  * one field over FACTS_HEADER_FIELD_LIMIT or a block over
  * FACTS_HEADER_BLOCK_LIMIT is refused 552 5.3.4 (an encrypted copy would
- * lack part of the header); many small fields under the limit go on.
+ * lack part of the header); many small fields under the limit go on; a
+ * subject tag in a Subject that is not kept still counts.
  */
 static void header_limits(void)
 {
@@ -886,6 +887,22 @@ static void header_limits(void)
 	pc.rcode = "552";
 	run_case(&pc, 900, true);
 	sb_free(&sb);
+
+	/* a tag in a Subject too long to keep still makes the message personal */
+	sb_init(&sb);
+	sb_printf(&sb, "X-KP-Personal: no\nSubject: [sikker] %s\n", big);
+	pc.name = "a Subject over 64 KB with a subject tag, to gmail";
+	pc.conf = TAG;
+	pc.rcpts = "x@gmail.com";
+	pc.headers = sb.s;
+	pc.rule = RULE_FREEMAIL;
+	pc.rcode = "550";
+	run_case(&pc, 903, true);
+	sb_free(&sb);
+	pc.conf = "";
+	pc.rcpts = ENC;
+	pc.rule = RULE_HEADER_LIMIT;
+	pc.rcode = "552";
 
 	sb_init(&sb);
 	for (int i = 0; i < 10000; i++)

@@ -20,7 +20,9 @@
 static void check_value(const char *label, const char *value, const char *text);
 static bool is_plain(const char *s);
 
-static char *tags[] = { "[sikker]", "[personf\xc3\xb8lsom]", "#pf", "#pfs" };
+/* the last two: "[så sikker]" composed, "[fortrolig-é]" decomposed (e, combining acute) */
+static char *tags[] = { "[sikker]", "[personf\xc3\xb8lsom]", "#pf", "#pfs", "[s\xc3\xa5 sikker]",
+			"[fortrolig-e\xcc\x81]" };
 
 #define N_TAGS (sizeof(tags) / sizeof(tags[0]))
 
@@ -67,6 +69,15 @@ static const struct {
 	  "sygepleje og ern\xc3\xa6ring, med l\xc3\xa6gejournaler og \xc3\xb8vrige bilag",
 	  1, "Ansøgning om orlov for medarbejder på afdelingen for sygepleje og ernæring, med "
 	     "lægejournaler og øvrige bilag" },
+	{ "decomposed in the Subject, composed in the tag", "[sa\xcc\x8a SIKKER] L\xc3\xb8n", 1,
+	  "Løn" },
+	{ "composed in the Subject, decomposed in the tag", "Sag [FORTROLIG-\xc3\x89]", 1, "Sag" },
+	{ "a tag's space written as a tab and spaces", "[s\xc3\xa5\t  sikker] Budget", 1, "Budget" },
+	{ "a tag's space written as a fold", "Budget [s\xc3\xa5\r\n\t sikker]", 1, "Budget" },
+	{ "a tag with a space around another tag", "[s\xc3\xa5 [sikker] sikker] a", 2, "a" },
+	/* "[sikker] a\r\nBcc: evil@x" encoded: what is left must not start a new field */
+	{ "an encoded CR LF does not start a field", "=?UTF-8?B?W3Npa2tlcl0gYQ0KQmNjOiBldmlsQHg=?=",
+	  1, "a Bcc: evil@x" },
 	{ "no tag", "Referat fra mødet", 0, NULL },
 	{ "no tag: a near miss", "[sikke r] and [sikker", 0, NULL },
 	{ "no tag: the word without its brackets", "sikker mail", 0, NULL },
