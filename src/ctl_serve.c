@@ -90,6 +90,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap);
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls);
+static bool has_body(struct MHD_Connection *conn);
 static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
 			   size_t size);
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
@@ -304,11 +305,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ------------------------------------------------------------ requests */
 
+/*
+ * answer - MHD's handler, called first when the request's headers are in,
+ * then for each piece of a body, then once more when the request is whole.
+ * Refusals (rate, method, a body) are queued at once: MHD then closes the
+ * connection, which is what a refused client deserves. A request that is
+ * answered is answered on the last call: an answer queued before the
+ * request is whole makes MHD close the connection, and a mail client's
+ * add-in asking for every recipient it is shown should keep its connection.
+ */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
 {
-	static int seen;
+	static int waiting, answered;
 	struct serve *sv = cls;
 	char client[INET6_ADDRSTRLEN], wait_s[16];
 	unsigned status = 0;
@@ -317,37 +327,65 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 	(void)version;
 	(void)upload;
-	if (*con_cls != NULL) {
-		/* a body we did not ask for (the answer is queued already): drop it */
+	if (*con_cls == &answered || (*con_cls == &waiting && *upload_size != 0)) {
+		/* a body after the answer was queued, or (by MHD's choice) some of one: dropped */
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	*con_cls = &seen;
 	client_address(conn, sv->behind_proxy, client, sizeof(client));
-	if ((wait = serve_rate_take(&sv->limiter, client, now_seconds())) > 0) {
-		snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
-		ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-				 "too many requests from this address; try again later", wait_s,
-				 &status);
-		msg_info("serve: %s %s %s %u (rate limit; retry after %s s)", client, method, url,
-			 status, wait_s);
-		return ret;
+	if (*con_cls == NULL) {
+		if ((wait = serve_rate_take(&sv->limiter, client, now_seconds())) > 0) {
+			*con_cls = &answered;
+			snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
+			ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+					 "too many requests from this address; try again later",
+					 wait_s, &status);
+			msg_info("serve: %s %s %s %u (rate limit; retry after %s s)", client,
+				 method, url, status, wait_s);
+			return ret;
+		}
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+			*con_cls = &answered;
+			ret = send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					 "only GET and HEAD: this service changes nothing",
+					 &status);
+		} else if (has_body(conn)) {
+			*con_cls = &answered;
+			ret = send_error(conn, MHD_HTTP_BAD_REQUEST,
+					 "a GET or HEAD request has no body", &status);
+		} else {
+			/* answered on the last call, when MHD can keep the connection */
+			*con_cls = &waiting;
+			return MHD_YES;
+		}
+	} else {
+		*con_cls = &answered;
+		if (strcmp(url, "/") == 0)
+			ret = answer_page(sv, conn, &status);
+		else if (strcmp(url, "/v1/route") == 0)
+			ret = answer_route(sv, conn, &status);
+		else if (strcmp(url, "/v1/cert") == 0)
+			ret = answer_cert(sv, conn, &status);
+		else
+			ret = send_error(conn, MHD_HTTP_NOT_FOUND,
+					 "no such resource: GET /, /v1/route or /v1/cert", &status);
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		ret = send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				 "only GET and HEAD: this service changes nothing", &status);
-	else if (strcmp(url, "/") == 0)
-		ret = answer_page(sv, conn, &status);
-	else if (strcmp(url, "/v1/route") == 0)
-		ret = answer_route(sv, conn, &status);
-	else if (strcmp(url, "/v1/cert") == 0)
-		ret = answer_cert(sv, conn, &status);
-	else
-		ret = send_error(conn, MHD_HTTP_NOT_FOUND,
-				 "no such resource: GET /, /v1/route or /v1/cert", &status);
 	/* the path only: the query holds the addresses asked about */
 	msg_info("serve: %s %s %s %u", client, method, url, status);
 	return ret;
+}
+
+/* has_body - whether the request announces a body (a length above 0, or chunks). */
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return true;
+	return len != NULL && len[strspn(len, "0 \t")] != '\0';
 }
 
 /*

@@ -204,11 +204,31 @@ bad "cert: bad format" 400 "/v1/cert?addr=valid@example.dk&format=exe"
 get head "$U/" -I
 is "$CODE/$(header head Content-Type)" "200/text/html; charset=utf-8" "HEAD /: the page's headers"
 unlike "$BODY" "<html" "HEAD /: no body"
+get headroute "$U/v1/route?rcpt=valid@example.dk" -I
+is "$CODE/$(header headroute Content-Type)" "200/application/json; charset=utf-8" \
+	"HEAD /v1/route: the answer's headers"
+# raw, as curl -I stops reading at the headers: nothing may follow them
+raw_head() {
+	exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+	printf 'HEAD /v1/route?rcpt=valid@example.dk HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+	timeout 10 cat <&3 >"$TEST_TMP/rawhead.out"
+	exec 3<&-
+}
+raw_head
+is "$(head -n 1 "$TEST_TMP/rawhead.out" | tr -d '\r')/$(sed '1,/^\r$/d' "$TEST_TMP/rawhead.out" |
+	wc -c)" "HTTP/1.1 200 OK/0" "HEAD /v1/route: the headers and no body"
+bad "GET with a body" 400 "/v1/route?rcpt=a@kp.dk" -X GET --data-binary x
+like "$BODY" "no body" "GET with a body: the error says so"
 get after "$U/v1/route?rcpt=x@gmail.com"
 is "$CODE/$(jget after 'j["recipients"][0]["class"]')" 200/freemail \
 	"after all that, the service still answers"
 is "$(header after X-Content-Type-Options)/$(header after Cache-Control)" "nosniff/no-store" \
 	"answers: nosniff, never cached"
+is "$(header after Connection)" "" "answers do not close the connection"
+# two requests on one connection: curl connects once (num_connects 1, then 0)
+is "$(curl -sS -o /dev/null -o /dev/null -w '%{http_code}/%{num_connects} ' \
+	"$U/v1/route?rcpt=x@gmail.com" "$U/v1/cert?addr=valid@example.dk")" "200/1 200/0 " \
+	"keep-alive: a client (a mail client's add-in) asks again on the same connection"
 
 # ------------------------------------------------ certificates
 
