@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -94,6 +95,8 @@ static bool has_body(struct MHD_Connection *conn);
 static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
 			   size_t size);
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
+static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
+					  const char *value);
 static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
 				    unsigned *status);
 static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
@@ -418,15 +421,18 @@ static void client_address(struct MHD_Connection *conn, bool behind_proxy, char 
 /*
  * forwarded_for - the last address of X-Forwarded-For (the one the nearest
  * proxy added) into buf, if it is an IP address; false if there is none.
+ * The header may come more than once (a client's own, then the line a
+ * proxy adds, as HAProxy does): the last address of the last one counts,
+ * as if they were one list, so a client cannot put its own first.
  */
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size)
 {
-	const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
-	const char *last;
+	const char *xff = NULL, *last;
 	char addr[INET6_ADDRSTRLEN];
 	size_t n;
 
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, last_forwarded_for, &xff);
 	if (xff == NULL)
 		return false;
 	last = strrchr(xff, ',');
@@ -442,6 +448,16 @@ static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size)
 	freeaddrinfo(res);
 	snprintf(buf, size, "%s", addr);
 	return true;
+}
+
+/* last_forwarded_for - *cls, the value of the last X-Forwarded-For seen so far. */
+static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
+					  const char *value)
+{
+	(void)kind;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
 }
 
 /* store_ready - the database handle, reopened if the file was replaced; false if unusable. */

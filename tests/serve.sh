@@ -348,6 +348,11 @@ is "$CODE" 200 \
 	"--behind-proxy: another user behind the proxy (X-Forwarded-For) has a bucket of its own"
 get xffbad "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: not-an-address"
 is "$CODE" 429 "--behind-proxy: an X-Forwarded-For that is no address counts as the proxy"
+# a client's own X-Forwarded-For, then the line a proxy adds (as HAProxy does): the proxy's counts
+get xffspoof "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 203.0.113.99" \
+	-H "X-Forwarded-For: 127.0.0.1"
+is "$CODE" 429 \
+	"--behind-proxy: the last X-Forwarded-For counts; a client's own before it dodges nothing"
 
 # ------------------------------------------------ the log and the end
 
