@@ -385,6 +385,8 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
 		is "$CODE" 429 "without --behind-proxy X-Forwarded-For counts for nothing"
 		stop_pid "${SPID[v6]}" 10
 	fi
+elif strict; then
+	fail "serve on [::1]: no IPv6 loopback here (SIKKERMAIL_STRICT=1: nothing may be skipped)"
 else
 	skip "serve on [::1]" "no IPv6 loopback on this machine"
 fi
