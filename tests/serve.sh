@@ -229,6 +229,9 @@ is "$(header after Connection)" "" "answers do not close the connection"
 is "$(curl -sS -o /dev/null -o /dev/null -w '%{http_code}/%{num_connects} ' \
 	"$U/v1/route?rcpt=x@gmail.com" "$U/v1/cert?addr=valid@example.dk")" "200/1 200/0 " \
 	"keep-alive: a client (a mail client's add-in) asks again on the same connection"
+get cors "$U/v1/route?rcpt=x@gmail.com" -H "Origin: https://evil.example"
+is "$CODE/$(header cors Access-Control-Allow-Origin)" 200/ \
+	"no CORS: a page of another origin cannot read the answers"
 
 # ------------------------------------------------ certificates
 
