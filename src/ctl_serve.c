@@ -92,6 +92,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls);
 static bool has_body(struct MHD_Connection *conn);
+static const char *log_path(const char *url);
+static const char *log_method(const char *method);
 static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
 			   size_t size);
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
@@ -344,7 +346,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 					 "too many requests from this address; try again later",
 					 wait_s, &status);
 			msg_info("serve: %s %s %s %u (rate limit; retry after %s s)", client,
-				 method, url, status, wait_s);
+				 log_method(method), log_path(url), status, wait_s);
 			return ret;
 		}
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -375,8 +377,28 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 					 "no such resource: GET /, /v1/route or /v1/cert", &status);
 	}
 	/* the path only: the query holds the addresses asked about */
-	msg_info("serve: %s %s %s %u", client, method, url, status);
+	msg_info("serve: %s %s %s %u", client, log_method(method), log_path(url), status);
 	return ret;
+}
+
+/*
+ * log_path - url for the log if it is one of the service's paths, else
+ * "(other)": a path is the client's to choose, and may hold an address
+ * (GET /v1/route/someone@kp.dk) or bytes meant for a terminal.
+ */
+static const char *log_path(const char *url)
+{
+	return strcmp(url, "/") == 0 || strcmp(url, "/v1/route") == 0 ||
+		       strcmp(url, "/v1/cert") == 0 ? url : "(other)";
+}
+
+/* log_method - the method for the log if it is a plain token of capitals, else "(other)". */
+static const char *log_method(const char *method)
+{
+	size_t n = strlen(method);
+
+	return n > 0 && n <= 16 && strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-") == n
+		       ? method : "(other)";
 }
 
 /* has_body - whether the request announces a body (a length above 0, or chunks). */

@@ -198,6 +198,7 @@ bad "POST" 405 "/v1/route?rcpt=a@kp.dk" -X POST --data-binary x=1
 is "$(header POST Allow)" "GET, HEAD" "POST: 405 with Allow: GET, HEAD"
 bad "PUT" 405 "/" -X PUT --data-binary x
 bad "unknown path" 404 "/v1/routes?rcpt=a@kp.dk"
+bad "an address in the path" 404 "/v1/route/secret@kp.dk"
 bad "cert: no address" 400 "/v1/cert"
 bad "cert: invalid address" 400 "/v1/cert?addr=foo@"
 bad "cert: bad format" 400 "/v1/cert?addr=valid@example.dk&format=exe"
@@ -364,6 +365,8 @@ like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 POST /v1/route 405" \
 	"refused requests are logged with their status"
 unlike "$(grep 'serve: 127' "$M/main.serve.log")" "[?@]" \
 	"the request lines do not hold the query (the addresses asked about)"
+like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 GET \(other\) 404" \
+	"nor a path of the client's own (it may hold an address): (other)"
 stop_pid "${SPID[main]}" 10
 is "$STOP_STATUS" 0 "SIGTERM: it stops, exit 0"
 like "$(tail -n 1 "$M/main.serve.log")" "serve: stopping \(SIGTERM\)" "SIGTERM: it says it stops"
