@@ -87,7 +87,7 @@ static int parse_options(int argc, char **argv, const char **listen_at, unsigned
 static int open_listener(const char *spec);
 static int run(struct serve *sv, int fd);
 static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s);
-static void mhd_log(void *cls, const char *fmt, va_list ap);
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls);
