@@ -367,8 +367,17 @@ unlike "$(grep 'serve: 127' "$M/main.serve.log")" "[?@]" \
 	"the request lines do not hold the query (the addresses asked about)"
 like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 GET \(other\) 404" \
 	"nor a path of the client's own (it may hold an address): (other)"
-stop_pid "${SPID[main]}" 10
-is "$STOP_STATUS" 0 "SIGTERM: it stops, exit 0"
+# in flight: one request half sent, one connection kept after its answer;
+# it stops at once (5 s, well inside the 15 s a connection may idle), not after them
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /v1/route?rcpt=a@kp.dk HTTP/1.1\r\nHost: x\r\n' >&5
+exec 6<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /v1/route?rcpt=x@gmail.com HTTP/1.1\r\nHost: x\r\n\r\n' >&6
+read -r -t 10 kept <&6 || kept=
+is "${kept%$'\r'}" "HTTP/1.1 200 OK" "a connection is answered and stays open"
+stop_pid "${SPID[main]}" 5
+exec 5<&- 6<&-
+is "$STOP_STATUS" 0 "SIGTERM with connections in flight: it stops at once, exit 0"
 like "$(tail -n 1 "$M/main.serve.log")" "serve: stopping \(SIGTERM\)" "SIGTERM: it says it stops"
 stop_pid "${SPID[down]}" 10
 is "$STOP_STATUS" 0 "the second one stops too"
