@@ -42,7 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "certs.h"
 #include "classify.h"
 #include "ctl.h"
@@ -103,6 +102,8 @@ static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *con
 				    unsigned *status);
 static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
 				   unsigned *status);
+static enum MHD_Result send_cert_file(struct MHD_Connection *conn, const struct route *r,
+				      bool pem, unsigned *status);
 static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn,
 				   unsigned *status);
 static bool store_ready(struct serve *sv);
@@ -548,16 +549,20 @@ static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *con
 	return send_json(conn, MHD_HTTP_OK, &sb, status);
 }
 
+/*
+ * answer_cert - the certificate route_explain finds for the address, as
+ * explain --personal shows it: none when the class comes before encrypted
+ * (internal, tunnel), as the filter then encrypts to none.
+ */
 static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
 				   unsigned *status)
 {
 	struct query q = { 0 };
-	struct cert_summary cs = { 0 };
-	struct address a = { 0 };
+	struct route r = { 0 };
 	struct strbuf sb;
-	const char *addr = NULL, *format = "json", *why = NULL;
+	const char *addr = NULL, *format = "json";
+	char today[11];
 	enum MHD_Result ret;
-	enum lookup l;
 
 	query_read(conn, &q);
 	for (size_t i = 0; i < q.kept && q.error == NULL; i++) {
@@ -574,8 +579,6 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 	if (q.error == NULL && strcmp(format, "json") != 0 && strcmp(format, "pem") != 0 &&
 	    strcmp(format, "der") != 0)
 		q.error = xasprintf("format \"%s\": json, pem or der", format);
-	if (q.error == NULL && address_normalise(addr, strlen(addr), &a, &why) != ADDR_OK)
-		q.error = xasprintf("%s", why ? why : "not a recipient address");
 	if (q.error != NULL) {
 		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, q.error, status);
 		goto out;
@@ -585,58 +588,76 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 				 "the database cannot be read; try again later", status);
 		goto out;
 	}
-	l = certs_lookup(sv->c->certs, sv->store, &a, &cs);
-	if (l == LOOKUP_RETRY) {
+	today_string(today);
+	route_explain(sv->c->cfg, sv->c->certs, sv->store, addr, strlen(addr), true, today, &r);
+	if (r.status != ROUTE_OK) {
+		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, r.why, status);
+	} else if (r.cert_status == ROUTE_CERT_RETRY) {
 		ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				 "the certificate directory cannot be asked now; try again later",
 				 status);
-	} else if (l == LOOKUP_NOTFOUND || cs.der == NULL) {
+	} else if (r.cert_status != ROUTE_CERT_FOUND || r.cert.der == NULL) {
 		sb_init(&sb);
 		sb_adds(&sb, "{\"address\":");
 		json_string(&sb, addr);
 		sb_adds(&sb, ",\"normalised\":");
-		json_string(&sb, a.full);
-		sb_adds(&sb, ",\"certificate\":null,"
-			     "\"error\":\"no valid certificate known for this address\"}\n");
+		json_string(&sb, r.normalised);
+		sb_adds(&sb, ",\"class\":");
+		json_string(&sb, rclass_name(r.cls));
+		sb_adds(&sb, ",\"certificate\":null,\"error\":");
+		if (r.cert_status == ROUTE_CERT_NOT_NEEDED)
+			sb_printf(&sb, "\"none is used: class %s comes before encrypted\"}\n",
+				  rclass_name(r.cls));
+		else
+			sb_adds(&sb, "\"no valid certificate known for this address\"}\n");
 		ret = send_json(conn, MHD_HTTP_NOT_FOUND, &sb, status);
 	} else if (strcmp(format, "json") == 0) {
 		sb_init(&sb);
 		sb_adds(&sb, "{\"address\":");
 		json_string(&sb, addr);
 		sb_adds(&sb, ",\"normalised\":");
-		json_string(&sb, a.full);
+		json_string(&sb, r.normalised);
+		sb_adds(&sb, ",\"class\":");
+		json_string(&sb, rclass_name(r.cls));
 		sb_adds(&sb, ",\"certificate\":");
-		route_cert_json(&sb, &cs, "personal");
+		route_cert_json(&sb, &r.cert, r.cert_kind);
 		sb_adds(&sb, "}\n");
 		ret = send_json(conn, MHD_HTTP_OK, &sb, status);
 	} else {
-		bool pem = strcmp(format, "pem") == 0;
-		char name[128], *body = pem ? serve_pem(cs.der, cs.der_len) : NULL;
-		size_t len = pem ? strlen(body) : cs.der_len;
-		struct MHD_Response *r;
-
-		if (!pem) {
-			body = xmalloc(cs.der_len);
-			memcpy(body, cs.der, cs.der_len);
-		}
-		serve_filename(a.full, name, sizeof(name));
-		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-		add_common_headers(r);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					pem ? "application/pem-certificate-chain"
-					    : "application/pkix-cert");
-		sb_init(&sb);
-		sb_printf(&sb, "attachment; filename=\"%s.%s\"", name, pem ? "pem" : "cer");
-		MHD_add_response_header(r, "Content-Disposition", sb.s);
-		sb_free(&sb);
-		*status = MHD_HTTP_OK;
-		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-		MHD_destroy_response(r);
+		ret = send_cert_file(conn, &r, strcmp(format, "pem") == 0, status);
 	}
 out:
-	cert_summary_free(&cs);
-	address_free(&a);
+	route_free(&r);
 	query_free(&q);
+	return ret;
+}
+
+/* send_cert_file - r's certificate as a PEM or DER download named after the address. */
+static enum MHD_Result send_cert_file(struct MHD_Connection *conn, const struct route *r,
+				      bool pem, unsigned *status)
+{
+	char name[128], *body = pem ? serve_pem(r->cert.der, r->cert.der_len) : NULL;
+	size_t len = pem ? strlen(body) : r->cert.der_len;
+	struct MHD_Response *resp;
+	struct strbuf sb;
+	enum MHD_Result ret;
+
+	if (!pem) {
+		body = xmalloc(len);
+		memcpy(body, r->cert.der, len);
+	}
+	serve_filename(r->normalised, name, sizeof(name));
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	add_common_headers(resp);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				pem ? "application/pem-certificate-chain" : "application/pkix-cert");
+	sb_init(&sb);
+	sb_printf(&sb, "attachment; filename=\"%s.%s\"", name, pem ? "pem" : "cer");
+	MHD_add_response_header(resp, "Content-Disposition", sb.s);
+	sb_free(&sb);
+	*status = MHD_HTTP_OK;
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
 	return ret;
 }
 

@@ -241,6 +241,7 @@ is "$CODE" 200 "cert JSON: 200"
 ok "cert JSON: valid JSON" json_ok certjson
 is "$(jget certjson 'j["certificate"]["fingerprint_sha256"]')" "$(fp -in "$CERTS/valid.pem")" \
 	"cert JSON: the fingerprint of valid.pem"
+is "$(jget certjson 'j["class"]')" encrypted "cert JSON: the class it makes, encrypted"
 is "$(jget certjson '(j["certificate"]["kind"], j["certificate"]["source"])')" \
 	"('personal', '$SLAPD_URI')" "cert JSON: kind personal, from the private slapd"
 like "$(jget certjson 'j["certificate"]["subject"]')" "Valid" "cert JSON: the subject"
@@ -262,6 +263,11 @@ is "$(fp -inform DER -in "$TEST_TMP/certder.body" 2>&1)" "$(fp -in "$CERTS/valid
 	"cert DER: the same certificate"
 bad "cert: none known" 404 "/v1/cert?addr=nocert@example.dk"
 bad "cert: none usable (revoked)" 404 "/v1/cert?addr=revoked@example.dk&format=pem"
+# the certificate explain --personal shows: none for a class that comes before encrypted
+bad "cert: internal, none used" 404 "/v1/cert?addr=Alice@KP.DK"
+is "$(jget "cert: internal, none used" '(j["normalised"], j["class"], j["certificate"])')" \
+	"('Alice@kp.dk', 'internal', None)" "cert: internal: the class, and no certificate"
+like "$BODY" "class internal comes before encrypted" "cert: internal: the error says why"
 
 # ------------------------------------------------ the page in Chromium
 
