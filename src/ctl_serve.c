@@ -604,12 +604,13 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 		json_string(&sb, r.normalised);
 		sb_adds(&sb, ",\"class\":");
 		json_string(&sb, rclass_name(r.cls));
-		sb_adds(&sb, ",\"certificate\":null,\"error\":");
+		sb_adds(&sb, ",\"certificate\":null,\"certificate_status\":");
 		if (r.cert_status == ROUTE_CERT_NOT_NEEDED)
-			sb_printf(&sb, "\"none is used: class %s comes before encrypted\"}\n",
-				  rclass_name(r.cls));
+			sb_printf(&sb, "\"not-needed\",\"error\":\"none is used: class %s comes "
+				  "before encrypted\"}\n", rclass_name(r.cls));
 		else
-			sb_adds(&sb, "\"no valid certificate known for this address\"}\n");
+			sb_adds(&sb, "\"none\",\"error\":\"no valid certificate known for this "
+				     "address\"}\n");
 		ret = send_json(conn, MHD_HTTP_NOT_FOUND, &sb, status);
 	} else if (strcmp(format, "json") == 0) {
 		sb_init(&sb);

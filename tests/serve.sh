@@ -262,11 +262,13 @@ is "$CODE/$(header certder Content-Type)" "200/application/pkix-cert" \
 is "$(fp -inform DER -in "$TEST_TMP/certder.body" 2>&1)" "$(fp -in "$CERTS/valid.pem")" \
 	"cert DER: the same certificate"
 bad "cert: none known" 404 "/v1/cert?addr=nocert@example.dk"
+is "$(jget "cert: none known" 'j["certificate_status"]')" none "cert: none known: status none"
 bad "cert: none usable (revoked)" 404 "/v1/cert?addr=revoked@example.dk&format=pem"
 # the certificate explain --personal shows: none for a class that comes before encrypted
 bad "cert: internal, none used" 404 "/v1/cert?addr=Alice@KP.DK"
-is "$(jget "cert: internal, none used" '(j["normalised"], j["class"], j["certificate"])')" \
-	"('Alice@kp.dk', 'internal', None)" "cert: internal: the class, and no certificate"
+is "$(jget "cert: internal, none used" '(j["normalised"], j["class"], j["certificate"],
+	j["certificate_status"])')" "('Alice@kp.dk', 'internal', None, 'not-needed')" \
+	"cert: internal: the class, and no certificate (not-needed)"
 like "$BODY" "class internal comes before encrypted" "cert: internal: the error says why"
 
 # ------------------------------------------------ the page in Chromium
@@ -307,7 +309,10 @@ ok "page: Chromium drives it" cdp page "$U/" \
 	"document.getElementById('certaddr').value = 'valid@example.dk';
 	 document.getElementById('certbtn').click(); 0" \
 	"$(wait_js '#certresult dd[data-field=fingerprint]' 'e.textContent')" \
-	"fetch(document.getElementById('certdl').href).then(r => r.text())" ||
+	"fetch(document.getElementById('certdl').href).then(r => r.text())" \
+	"document.getElementById('certaddr').value = 'alice@kp.dk';
+	 document.getElementById('certbtn').click(); 0" \
+	"$(wait_js '#certresult .nocert' 'e.textContent')" ||
 	diag_file "$TEST_TMP/page.cdp.err"
 is "$(line page 1)" '"Kan jeg sende personoplysninger sikkert til \u2026?"' \
 	"page: Danish by default (Language da,en), headed Kan jeg sende personoplysninger sikkert til …?"
@@ -333,6 +338,8 @@ line page 9 |
 	>"$TEST_TMP/page-download.pem"
 is "$(fp -in "$TEST_TMP/page-download.pem" 2>&1)" "$shown" \
 	"page: the download link gives the certificate with the fingerprint shown"
+is "$(line page 11)" '["Certificate: not needed."]' \
+	"page: the certificate search for an internal address: none needed"
 
 ok "page (English first): Chromium drives it" cdp pageen "$DU/" \
 	"document.querySelector('h1').textContent" ||
