@@ -36,12 +36,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "address.h"
 #include "certs.h"
 #include "classify.h"
 #include "ctl.h"
@@ -86,17 +86,24 @@ static int parse_options(int argc, char **argv, const char **listen_at, unsigned
 static int open_listener(const char *spec);
 static int run(struct serve *sv, int fd);
 static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s);
-static void mhd_log(void *cls, const char *fmt, va_list ap);
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls);
+static bool has_body(struct MHD_Connection *conn);
+static const char *log_path(const char *url);
+static const char *log_method(const char *method);
 static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
 			   size_t size);
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
+static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
+					  const char *value);
 static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
 				    unsigned *status);
 static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
 				   unsigned *status);
+static enum MHD_Result send_cert_file(struct MHD_Connection *conn, const struct route *r,
+				      bool pem, unsigned *status);
 static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn,
 				   unsigned *status);
 static bool store_ready(struct serve *sv);
@@ -304,11 +311,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ------------------------------------------------------------ requests */
 
+/*
+ * answer - MHD's handler, called first when the request's headers are in,
+ * then for each piece of a body, then once more when the request is whole.
+ * Refusals (rate, method, a body) are queued at once: MHD then closes the
+ * connection, which is what a refused client deserves. A request that is
+ * answered is answered on the last call: an answer queued before the
+ * request is whole makes MHD close the connection, and a mail client's
+ * add-in asking for every recipient it is shown should keep its connection.
+ */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
 {
-	static int seen;
+	static int waiting, answered;
 	struct serve *sv = cls;
 	char client[INET6_ADDRSTRLEN], wait_s[16];
 	unsigned status = 0;
@@ -317,37 +333,85 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 	(void)version;
 	(void)upload;
-	if (*con_cls != NULL) {
-		/* a body we did not ask for (the answer is queued already): drop it */
+	if (*con_cls == &answered || (*con_cls == &waiting && *upload_size != 0)) {
+		/* a body after the answer was queued, or (by MHD's choice) some of one: dropped */
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	*con_cls = &seen;
 	client_address(conn, sv->behind_proxy, client, sizeof(client));
-	if ((wait = serve_rate_take(&sv->limiter, client, now_seconds())) > 0) {
-		snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
-		ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-				 "too many requests from this address; try again later", wait_s,
-				 &status);
-		msg_info("serve: %s %s %s %u (rate limit; retry after %s s)", client, method, url,
-			 status, wait_s);
-		return ret;
+	if (*con_cls == NULL) {
+		if ((wait = serve_rate_take(&sv->limiter, client, now_seconds())) > 0) {
+			*con_cls = &answered;
+			snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
+			ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+					 "too many requests from this address; try again later",
+					 wait_s, &status);
+			msg_info("serve: %s %s %s %u (rate limit; retry after %s s)", client,
+				 log_method(method), log_path(url), status, wait_s);
+			return ret;
+		}
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+			*con_cls = &answered;
+			ret = send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					 "only GET and HEAD: this service changes nothing",
+					 &status);
+		} else if (has_body(conn)) {
+			*con_cls = &answered;
+			ret = send_error(conn, MHD_HTTP_BAD_REQUEST,
+					 "a GET or HEAD request has no body", &status);
+		} else {
+			/* answered on the last call, when MHD can keep the connection */
+			*con_cls = &waiting;
+			return MHD_YES;
+		}
+	} else {
+		*con_cls = &answered;
+		if (strcmp(url, "/") == 0)
+			ret = answer_page(sv, conn, &status);
+		else if (strcmp(url, "/v1/route") == 0)
+			ret = answer_route(sv, conn, &status);
+		else if (strcmp(url, "/v1/cert") == 0)
+			ret = answer_cert(sv, conn, &status);
+		else
+			ret = send_error(conn, MHD_HTTP_NOT_FOUND,
+					 "no such resource: GET /, /v1/route or /v1/cert", &status);
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		ret = send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				 "only GET and HEAD: this service changes nothing", &status);
-	else if (strcmp(url, "/") == 0)
-		ret = answer_page(sv, conn, &status);
-	else if (strcmp(url, "/v1/route") == 0)
-		ret = answer_route(sv, conn, &status);
-	else if (strcmp(url, "/v1/cert") == 0)
-		ret = answer_cert(sv, conn, &status);
-	else
-		ret = send_error(conn, MHD_HTTP_NOT_FOUND,
-				 "no such resource: GET /, /v1/route or /v1/cert", &status);
 	/* the path only: the query holds the addresses asked about */
-	msg_info("serve: %s %s %s %u", client, method, url, status);
+	msg_info("serve: %s %s %s %u", client, log_method(method), log_path(url), status);
 	return ret;
+}
+
+/*
+ * log_path - url for the log if it is one of the service's paths, else
+ * "(other)": a path is the client's to choose, and may hold an address
+ * (GET /v1/route/someone@kp.dk) or bytes meant for a terminal.
+ */
+static const char *log_path(const char *url)
+{
+	return strcmp(url, "/") == 0 || strcmp(url, "/v1/route") == 0 ||
+		       strcmp(url, "/v1/cert") == 0 ? url : "(other)";
+}
+
+/* log_method - the method for the log if it is a plain token of capitals, else "(other)". */
+static const char *log_method(const char *method)
+{
+	size_t n = strlen(method);
+
+	return n > 0 && n <= 16 && strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-") == n
+		       ? method : "(other)";
+}
+
+/* has_body - whether the request announces a body (a length above 0, or chunks). */
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return true;
+	return len != NULL && len[strspn(len, "0 \t")] != '\0';
 }
 
 /*
@@ -380,15 +444,18 @@ static void client_address(struct MHD_Connection *conn, bool behind_proxy, char 
 /*
  * forwarded_for - the last address of X-Forwarded-For (the one the nearest
  * proxy added) into buf, if it is an IP address; false if there is none.
+ * The header may come more than once (a client's own, then the line a
+ * proxy adds, as HAProxy does): the last address of the last one counts,
+ * as if they were one list, so a client cannot put its own first.
  */
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size)
 {
-	const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
-	const char *last;
+	const char *xff = NULL, *last;
 	char addr[INET6_ADDRSTRLEN];
 	size_t n;
 
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, last_forwarded_for, &xff);
 	if (xff == NULL)
 		return false;
 	last = strrchr(xff, ',');
@@ -404,6 +471,16 @@ static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size)
 	freeaddrinfo(res);
 	snprintf(buf, size, "%s", addr);
 	return true;
+}
+
+/* last_forwarded_for - *cls, the value of the last X-Forwarded-For seen so far. */
+static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
+					  const char *value)
+{
+	(void)kind;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
 }
 
 /* store_ready - the database handle, reopened if the file was replaced; false if unusable. */
@@ -472,16 +549,20 @@ static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *con
 	return send_json(conn, MHD_HTTP_OK, &sb, status);
 }
 
+/*
+ * answer_cert - the certificate route_explain finds for the address, as
+ * explain --personal shows it: none when the class comes before encrypted
+ * (internal, tunnel), as the filter then encrypts to none.
+ */
 static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
 				   unsigned *status)
 {
 	struct query q = { 0 };
-	struct cert_summary cs = { 0 };
-	struct address a = { 0 };
+	struct route r = { 0 };
 	struct strbuf sb;
-	const char *addr = NULL, *format = "json", *why = NULL;
+	const char *addr = NULL, *format = "json";
+	char today[11];
 	enum MHD_Result ret;
-	enum lookup l;
 
 	query_read(conn, &q);
 	for (size_t i = 0; i < q.kept && q.error == NULL; i++) {
@@ -498,8 +579,6 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 	if (q.error == NULL && strcmp(format, "json") != 0 && strcmp(format, "pem") != 0 &&
 	    strcmp(format, "der") != 0)
 		q.error = xasprintf("format \"%s\": json, pem or der", format);
-	if (q.error == NULL && address_normalise(addr, strlen(addr), &a, &why) != ADDR_OK)
-		q.error = xasprintf("%s", why ? why : "not a recipient address");
 	if (q.error != NULL) {
 		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, q.error, status);
 		goto out;
@@ -509,58 +588,77 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 				 "the database cannot be read; try again later", status);
 		goto out;
 	}
-	l = certs_lookup(sv->c->certs, sv->store, &a, &cs);
-	if (l == LOOKUP_RETRY) {
+	today_string(today);
+	route_explain(sv->c->cfg, sv->c->certs, sv->store, addr, strlen(addr), true, today, &r);
+	if (r.status != ROUTE_OK) {
+		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, r.why, status);
+	} else if (r.cert_status == ROUTE_CERT_RETRY) {
 		ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				 "the certificate directory cannot be asked now; try again later",
 				 status);
-	} else if (l == LOOKUP_NOTFOUND || cs.der == NULL) {
+	} else if (r.cert_status != ROUTE_CERT_FOUND || r.cert.der == NULL) {
 		sb_init(&sb);
 		sb_adds(&sb, "{\"address\":");
 		json_string(&sb, addr);
 		sb_adds(&sb, ",\"normalised\":");
-		json_string(&sb, a.full);
-		sb_adds(&sb, ",\"certificate\":null,"
-			     "\"error\":\"no valid certificate known for this address\"}\n");
+		json_string(&sb, r.normalised);
+		sb_adds(&sb, ",\"class\":");
+		json_string(&sb, rclass_name(r.cls));
+		sb_adds(&sb, ",\"certificate\":null,\"certificate_status\":");
+		if (r.cert_status == ROUTE_CERT_NOT_NEEDED)
+			sb_printf(&sb, "\"not-needed\",\"error\":\"none is used: class %s comes "
+				  "before encrypted\"}\n", rclass_name(r.cls));
+		else
+			sb_adds(&sb, "\"none\",\"error\":\"no valid certificate known for this "
+				     "address\"}\n");
 		ret = send_json(conn, MHD_HTTP_NOT_FOUND, &sb, status);
 	} else if (strcmp(format, "json") == 0) {
 		sb_init(&sb);
 		sb_adds(&sb, "{\"address\":");
 		json_string(&sb, addr);
 		sb_adds(&sb, ",\"normalised\":");
-		json_string(&sb, a.full);
+		json_string(&sb, r.normalised);
+		sb_adds(&sb, ",\"class\":");
+		json_string(&sb, rclass_name(r.cls));
 		sb_adds(&sb, ",\"certificate\":");
-		route_cert_json(&sb, &cs, cs.domain != NULL ? "domain" : "personal");
+		route_cert_json(&sb, &r.cert, r.cert_kind);
 		sb_adds(&sb, "}\n");
 		ret = send_json(conn, MHD_HTTP_OK, &sb, status);
 	} else {
-		bool pem = strcmp(format, "pem") == 0;
-		char name[128], *body = pem ? serve_pem(cs.der, cs.der_len) : NULL;
-		size_t len = pem ? strlen(body) : cs.der_len;
-		struct MHD_Response *r;
-
-		if (!pem) {
-			body = xmalloc(cs.der_len);
-			memcpy(body, cs.der, cs.der_len);
-		}
-		serve_filename(a.full, name, sizeof(name));
-		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-		add_common_headers(r);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					pem ? "application/pem-certificate-chain"
-					    : "application/pkix-cert");
-		sb_init(&sb);
-		sb_printf(&sb, "attachment; filename=\"%s.%s\"", name, pem ? "pem" : "cer");
-		MHD_add_response_header(r, "Content-Disposition", sb.s);
-		sb_free(&sb);
-		*status = MHD_HTTP_OK;
-		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-		MHD_destroy_response(r);
+		ret = send_cert_file(conn, &r, strcmp(format, "pem") == 0, status);
 	}
 out:
-	cert_summary_free(&cs);
-	address_free(&a);
+	route_free(&r);
 	query_free(&q);
+	return ret;
+}
+
+/* send_cert_file - r's certificate as a PEM or DER download named after the address. */
+static enum MHD_Result send_cert_file(struct MHD_Connection *conn, const struct route *r,
+				      bool pem, unsigned *status)
+{
+	char name[128], *body = pem ? serve_pem(r->cert.der, r->cert.der_len) : NULL;
+	size_t len = pem ? strlen(body) : r->cert.der_len;
+	struct MHD_Response *resp;
+	struct strbuf sb;
+	enum MHD_Result ret;
+
+	if (!pem) {
+		body = xmalloc(len);
+		memcpy(body, r->cert.der, len);
+	}
+	serve_filename(r->normalised, name, sizeof(name));
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	add_common_headers(resp);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				pem ? "application/pem-certificate-chain" : "application/pkix-cert");
+	sb_init(&sb);
+	sb_printf(&sb, "attachment; filename=\"%s.%s\"", name, pem ? "pem" : "cer");
+	MHD_add_response_header(resp, "Content-Disposition", sb.s);
+	sb_free(&sb);
+	*status = MHD_HTTP_OK;
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
 	return ret;
 }
 

@@ -198,17 +198,41 @@ bad "POST" 405 "/v1/route?rcpt=a@kp.dk" -X POST --data-binary x=1
 is "$(header POST Allow)" "GET, HEAD" "POST: 405 with Allow: GET, HEAD"
 bad "PUT" 405 "/" -X PUT --data-binary x
 bad "unknown path" 404 "/v1/routes?rcpt=a@kp.dk"
+bad "an address in the path" 404 "/v1/route/secret@kp.dk"
 bad "cert: no address" 400 "/v1/cert"
 bad "cert: invalid address" 400 "/v1/cert?addr=foo@"
 bad "cert: bad format" 400 "/v1/cert?addr=valid@example.dk&format=exe"
 get head "$U/" -I
 is "$CODE/$(header head Content-Type)" "200/text/html; charset=utf-8" "HEAD /: the page's headers"
 unlike "$BODY" "<html" "HEAD /: no body"
+get headroute "$U/v1/route?rcpt=valid@example.dk" -I
+is "$CODE/$(header headroute Content-Type)" "200/application/json; charset=utf-8" \
+	"HEAD /v1/route: the answer's headers"
+# raw, as curl -I stops reading at the headers: nothing may follow them
+raw_head() {
+	exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+	printf 'HEAD /v1/route?rcpt=valid@example.dk HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+	timeout 10 cat <&3 >"$TEST_TMP/rawhead.out"
+	exec 3<&-
+}
+raw_head
+is "$(head -n 1 "$TEST_TMP/rawhead.out" | tr -d '\r')/$(sed '1,/^\r$/d' "$TEST_TMP/rawhead.out" |
+	wc -c)" "HTTP/1.1 200 OK/0" "HEAD /v1/route: the headers and no body"
+bad "GET with a body" 400 "/v1/route?rcpt=a@kp.dk" -X GET --data-binary x
+like "$BODY" "no body" "GET with a body: the error says so"
 get after "$U/v1/route?rcpt=x@gmail.com"
 is "$CODE/$(jget after 'j["recipients"][0]["class"]')" 200/freemail \
 	"after all that, the service still answers"
 is "$(header after X-Content-Type-Options)/$(header after Cache-Control)" "nosniff/no-store" \
 	"answers: nosniff, never cached"
+is "$(header after Connection)" "" "answers do not close the connection"
+# two requests on one connection: curl connects once (num_connects 1, then 0)
+is "$(curl -sS -o /dev/null -o /dev/null -w '%{http_code}/%{num_connects} ' \
+	"$U/v1/route?rcpt=x@gmail.com" "$U/v1/cert?addr=valid@example.dk")" "200/1 200/0 " \
+	"keep-alive: a client (a mail client's add-in) asks again on the same connection"
+get cors "$U/v1/route?rcpt=x@gmail.com" -H "Origin: https://evil.example"
+is "$CODE/$(header cors Access-Control-Allow-Origin)" 200/ \
+	"no CORS: a page of another origin cannot read the answers"
 
 # ------------------------------------------------ certificates
 
@@ -217,6 +241,7 @@ is "$CODE" 200 "cert JSON: 200"
 ok "cert JSON: valid JSON" json_ok certjson
 is "$(jget certjson 'j["certificate"]["fingerprint_sha256"]')" "$(fp -in "$CERTS/valid.pem")" \
 	"cert JSON: the fingerprint of valid.pem"
+is "$(jget certjson 'j["class"]')" encrypted "cert JSON: the class it makes, encrypted"
 is "$(jget certjson '(j["certificate"]["kind"], j["certificate"]["source"])')" \
 	"('personal', '$SLAPD_URI')" "cert JSON: kind personal, from the private slapd"
 like "$(jget certjson 'j["certificate"]["subject"]')" "Valid" "cert JSON: the subject"
@@ -237,7 +262,14 @@ is "$CODE/$(header certder Content-Type)" "200/application/pkix-cert" \
 is "$(fp -inform DER -in "$TEST_TMP/certder.body" 2>&1)" "$(fp -in "$CERTS/valid.pem")" \
 	"cert DER: the same certificate"
 bad "cert: none known" 404 "/v1/cert?addr=nocert@example.dk"
+is "$(jget "cert: none known" 'j["certificate_status"]')" none "cert: none known: status none"
 bad "cert: none usable (revoked)" 404 "/v1/cert?addr=revoked@example.dk&format=pem"
+# the certificate explain --personal shows: none for a class that comes before encrypted
+bad "cert: internal, none used" 404 "/v1/cert?addr=Alice@KP.DK"
+is "$(jget "cert: internal, none used" '(j["normalised"], j["class"], j["certificate"],
+	j["certificate_status"])')" "('Alice@kp.dk', 'internal', None, 'not-needed')" \
+	"cert: internal: the class, and no certificate (not-needed)"
+like "$BODY" "class internal comes before encrypted" "cert: internal: the error says why"
 
 # ------------------------------------------------ the page in Chromium
 
@@ -277,7 +309,10 @@ ok "page: Chromium drives it" cdp page "$U/" \
 	"document.getElementById('certaddr').value = 'valid@example.dk';
 	 document.getElementById('certbtn').click(); 0" \
 	"$(wait_js '#certresult dd[data-field=fingerprint]' 'e.textContent')" \
-	"fetch(document.getElementById('certdl').href).then(r => r.text())" ||
+	"fetch(document.getElementById('certdl').href).then(r => r.text())" \
+	"document.getElementById('certaddr').value = 'alice@kp.dk';
+	 document.getElementById('certbtn').click(); 0" \
+	"$(wait_js '#certresult .nocert' 'e.textContent')" ||
 	diag_file "$TEST_TMP/page.cdp.err"
 is "$(line page 1)" '"Kan jeg sende personoplysninger sikkert til \u2026?"' \
 	"page: Danish by default (Language da,en), headed Kan jeg sende personoplysninger sikkert til …?"
@@ -303,6 +338,8 @@ line page 9 |
 	>"$TEST_TMP/page-download.pem"
 is "$(fp -in "$TEST_TMP/page-download.pem" 2>&1)" "$shown" \
 	"page: the download link gives the certificate with the fingerprint shown"
+is "$(line page 11)" '["Certificate: not needed."]' \
+	"page: the certificate search for an internal address: none needed"
 
 ok "page (English first): Chromium drives it" cdp pageen "$DU/" \
 	"document.querySelector('h1').textContent" ||
@@ -328,6 +365,11 @@ is "$CODE" 200 \
 	"--behind-proxy: another user behind the proxy (X-Forwarded-For) has a bucket of its own"
 get xffbad "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: not-an-address"
 is "$CODE" 429 "--behind-proxy: an X-Forwarded-For that is no address counts as the proxy"
+# a client's own X-Forwarded-For, then the line a proxy adds (as HAProxy does): the proxy's counts
+get xffspoof "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 203.0.113.99" \
+	-H "X-Forwarded-For: 127.0.0.1"
+is "$CODE" 429 \
+	"--behind-proxy: the last X-Forwarded-For counts; a client's own before it dodges nothing"
 
 # ------------------------------------------------ the log and the end
 
@@ -336,8 +378,19 @@ like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 POST /v1/route 405" \
 	"refused requests are logged with their status"
 unlike "$(grep 'serve: 127' "$M/main.serve.log")" "[?@]" \
 	"the request lines do not hold the query (the addresses asked about)"
-stop_pid "${SPID[main]}" 10
-is "$STOP_STATUS" 0 "SIGTERM: it stops, exit 0"
+like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 GET \(other\) 404" \
+	"nor a path of the client's own (it may hold an address): (other)"
+# in flight: one request half sent, one connection kept after its answer;
+# it stops at once (5 s, well inside the 15 s a connection may idle), not after them
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /v1/route?rcpt=a@kp.dk HTTP/1.1\r\nHost: x\r\n' >&5
+exec 6<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /v1/route?rcpt=x@gmail.com HTTP/1.1\r\nHost: x\r\n\r\n' >&6
+read -r -t 10 kept <&6 || kept=
+is "${kept%$'\r'}" "HTTP/1.1 200 OK" "a connection is answered and stays open"
+stop_pid "${SPID[main]}" 5
+exec 5<&- 6<&-
+is "$STOP_STATUS" 0 "SIGTERM with connections in flight: it stops at once, exit 0"
 like "$(tail -n 1 "$M/main.serve.log")" "serve: stopping \(SIGTERM\)" "SIGTERM: it says it stops"
 stop_pid "${SPID[down]}" 10
 is "$STOP_STATUS" 0 "the second one stops too"
@@ -360,6 +413,8 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128'; then
 		is "$CODE" 429 "without --behind-proxy X-Forwarded-For counts for nothing"
 		stop_pid "${SPID[v6]}" 10
 	fi
+elif strict; then
+	fail "serve on [::1]: no IPv6 loopback here (SIKKERMAIL_STRICT=1: nothing may be skipped)"
 else
 	skip "serve on [::1]" "no IPv6 loopback on this machine"
 fi
