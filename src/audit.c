@@ -61,7 +61,6 @@ static int parse_mode(const char *v, enum mode *out);
 static int parse_psrc(const char *v, enum personal_source *out);
 static int parse_action(const char *v, enum action *out);
 static int take(char **field, char *v);
-static int hexval(int c);
 static int set_indexed(struct parse_state *st, const char *key, char *v);
 static void set_rcpt_address(struct rcpt *r, const char *v);
 static const char *rule_of(const char *v);
@@ -191,17 +190,6 @@ static const char *find_start(const char *line)
 	return NULL;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* read_value - a bare or quoted value at *pp; *out is NULL for "-". 0 or -1. */
 static int read_value(const char **pp, char **out)
 {
@@ -231,7 +219,7 @@ static int read_value(const char **pp, char **out)
 		p++;
 		if (*p == '"' || *p == '\\') {
 			sb_addc(&sb, *p);
-		} else if (*p == 'x' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+		} else if (*p == 'x' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
 			sb_addc(&sb, hi * 16 + lo);
 			p += 2;
 		} else {
@@ -631,7 +619,7 @@ static long hex4(const char *p)
 	int h;
 
 	for (int i = 0; i < 4; i++) {
-		if ((h = hexval(p[i])) < 0)
+		if ((h = hex_digit(p[i])) < 0)
 			return -1;
 		v = v * 16 + h;
 	}

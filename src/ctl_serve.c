@@ -104,6 +104,7 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 				   unsigned *status);
 static enum MHD_Result send_cert_file(struct MHD_Connection *conn, const struct route *r,
 				      bool pem, unsigned *status);
+static void cert_answer_start(struct strbuf *sb, const char *addr, const struct route *r);
 static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn,
 				   unsigned *status);
 static bool store_ready(struct serve *sv);
@@ -549,6 +550,18 @@ static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *con
 	return send_json(conn, MHD_HTTP_OK, &sb, status);
 }
 
+/* cert_answer_start - a new sb with the opening members of a /v1/cert answer. */
+static void cert_answer_start(struct strbuf *sb, const char *addr, const struct route *r)
+{
+	sb_init(sb);
+	sb_adds(sb, "{\"address\":");
+	json_string(sb, addr);
+	sb_adds(sb, ",\"normalised\":");
+	json_string(sb, r->normalised);
+	sb_adds(sb, ",\"class\":");
+	json_string(sb, rclass_name(r->cls));
+}
+
 /*
  * answer_cert - the certificate route_explain finds for the address, as
  * explain --personal shows it: none when the class comes before encrypted
@@ -597,13 +610,7 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 				 "the certificate directory cannot be asked now; try again later",
 				 status);
 	} else if (r.cert_status != ROUTE_CERT_FOUND || r.cert.der == NULL) {
-		sb_init(&sb);
-		sb_adds(&sb, "{\"address\":");
-		json_string(&sb, addr);
-		sb_adds(&sb, ",\"normalised\":");
-		json_string(&sb, r.normalised);
-		sb_adds(&sb, ",\"class\":");
-		json_string(&sb, rclass_name(r.cls));
+		cert_answer_start(&sb, addr, &r);
 		sb_adds(&sb, ",\"certificate\":null,\"certificate_status\":");
 		if (r.cert_status == ROUTE_CERT_NOT_NEEDED)
 			sb_printf(&sb, "\"not-needed\",\"error\":\"none is used: class %s comes "
@@ -613,13 +620,7 @@ static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn
 				     "address\"}\n");
 		ret = send_json(conn, MHD_HTTP_NOT_FOUND, &sb, status);
 	} else if (strcmp(format, "json") == 0) {
-		sb_init(&sb);
-		sb_adds(&sb, "{\"address\":");
-		json_string(&sb, addr);
-		sb_adds(&sb, ",\"normalised\":");
-		json_string(&sb, r.normalised);
-		sb_adds(&sb, ",\"class\":");
-		json_string(&sb, rclass_name(r.cls));
+		cert_answer_start(&sb, addr, &r);
 		sb_adds(&sb, ",\"certificate\":");
 		route_cert_json(&sb, &r.cert, r.cert_kind);
 		sb_adds(&sb, "}\n");

@@ -14,7 +14,6 @@
 #include "serve.h"
 #include "util.h"
 
-static int hex_value(char c);
 
 char *serve_decode(const char *s, size_t len, const char **why)
 {
@@ -29,8 +28,8 @@ char *serve_decode(const char *s, size_t len, const char **why)
 			*o++ = s[i];
 			continue;
 		}
-		if (i + 2 >= len || (hi = hex_value(s[i + 1])) < 0 ||
-		    (lo = hex_value(s[i + 2])) < 0) {
+		if (i + 2 >= len || (hi = hex_digit(s[i + 1])) < 0 ||
+		    (lo = hex_digit(s[i + 2])) < 0) {
 			*why = "a % not followed by two hex digits";
 			goto bad;
 		}
@@ -53,17 +52,6 @@ char *serve_decode(const char *s, size_t len, const char **why)
 bad:
 	free(out);
 	return NULL;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 double serve_rate_take(struct serve_limiter *l, const char *addr, double now)

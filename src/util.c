@@ -253,3 +253,14 @@ size_t utf8_text_len(const unsigned char *s)
 
 	return n > 1 && cp >= 0xa0 ? n : 0;
 }
+
+int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -58,6 +58,9 @@ size_t utf8_decode(const unsigned char *s, size_t left, unsigned long *cp);
 size_t utf8_text_len(const unsigned char *s);
 
 /* Case-insensitive ASCII comparison, independent of the locale. */
+/* hex_digit - the value of a hex digit (either case), or -1. */
+int hex_digit(int c);
+
 int ascii_strcasecmp(const char *a, const char *b);
 int ascii_strncasecmp(const char *a, const char *b, size_t n);
 void ascii_lower(char *s);
