@@ -19,7 +19,8 @@
 # like personal ones (the recipient is handled as without a certificate);
 # DomainCertificates no ignores both sources, and so does a reload that
 # turns it off (a cached domain answer included); a subdomain is not
-# served by its parent's certificate; the kind shows in the
+# served by its parent's certificate; an imported certificate revoked
+# since its import is not used; the kind shows in the
 # evidence, explain, cert, cache stats and the report.
 
 . "$(dirname "$0")/../lib/common.sh"
@@ -52,6 +53,8 @@ conf off "DomainCertificates no" "Database $M/db/off.db"
 # the same database, trusting only the root: the imported certificate's
 # chain (it needs the issuing CA) no longer verifies
 conf rootonly "DomainCertificates yes" "TrustedCAFile $CERTS/trust-root.pem"
+# a CRL from before dom-revoked.pem was revoked
+conf crlbefore "DomainCertificates yes" "CRLFile $CERTS/crl-before.pem"
 
 # ------------------------------------------------------------ the import
 
@@ -320,6 +323,21 @@ for addr in reload@partner.dk reload@dirpartner.dk; do
 	unlike "$line" "domain certificate" "after the reload: no domain certificate for $addr"
 done
 conf main "DomainCertificates yes"
+
+# ------------------------------------------------------------ revoked since the import
+
+{
+	printf 'domain revoked-partner.dk\n'
+	cat "$CERTS/dom-revoked.pem"
+} >"$M/revoked.txt"
+give_to_test_user "$M/revoked.txt"
+ctl crlbefore import domain-certs "$M/revoked.txt"
+is "$RC" 0 "import under a CRL from before the revocation: accepted" || diag "$ERR"
+ctl main cert x@revoked-partner.dk
+like "$OUT" $'(^|\n)  not usable: domain CN=revoked-partner\\.dk[^\n]*\\(imported, [^\n]*\\): [^\n]*certificate revoked' \
+	"revoked since the import: judged against the CRL of now, and why"
+ctl main explain --personal x@revoked-partner.dk
+is "$(field "$OUT" class)" tls "revoked since the import: x@revoked-partner.dk is handled as without one"
 
 # a re-import replaces: an empty file leaves nothing, and partner.dk has no certificate
 printf '# none\n' >"$M/empty.txt"

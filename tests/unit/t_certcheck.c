@@ -134,6 +134,9 @@ static const struct row rows[] = {
 	{ "dom-noeku.der", "noeku-partner.dk", T_BOTH, C_NONE, false, 0, 0,
 	  "extendedKeyUsage does not include emailProtection" },
 	{ "dom-dir.der", "dirpartner.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "dom-revoked.der", "revoked-partner.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "dom-revoked.der", "revoked-partner.dk", T_BOTH, C_ALL, false, 0, 0,
+	  "certificate revoked" },
 };
 
 /* ------------------------------------------------------------ helpers */
