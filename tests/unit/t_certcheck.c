@@ -587,6 +587,16 @@ static void test_domcerts(struct certcheck *cc)
 	free(text);
 	free(errs);
 
+	/* the same certificate twice for a domain: the database would keep one, count two */
+	text = xasprintf("domain partner.dk\n%s\n%s", partner, partner);
+	rc = parse(cc, text, &l, &errs);
+	ok(rc < 0 && l.n == 0, "domcerts: a repeated certificate refuses the file");
+	ok(strstr(errs, ": the same certificate for partner.dk as on line 2") != NULL &&
+	   strncmp(errs, "certs.txt:", 10) == 0,
+	   "domcerts: the repeat named FILE:LINE, with the first's line (%s)", errs);
+	free(text);
+	free(errs);
+
 	text = xasprintf("domain bücher.example\n%s", partner);
 	rc = parse(cc, text, &l, &errs);
 	ok(rc < 0 && strstr(errs, "certs.txt:2: the certificate for xn--bcher-kva.example is "

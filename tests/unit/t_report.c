@@ -285,8 +285,8 @@ static void test_domain_cert(void)
 	report_add(&r, &d, NULL);
 	decision_free(&d);
 	report_finish(&r);
-	is_int(r.total.domain_cert, 2,
-	       "domain certificate: the two copies sent, not monitor, stopped or passed-through ones");
+	is_int(r.total.domain_cert, 2, "domain certificate: the two copies sent, not monitor, "
+	       "stopped or passed-through ones");
 	is_int(r.days[0].domain_cert, 2, "domain certificate: on 28 March");
 	is_int(r.total.rcpts[CLASS_ENCRYPTED], 6, "... while all six were classified encrypted");
 	report_free(&r);
