@@ -564,7 +564,10 @@ static void write_text(const struct replay *r, FILE *out)
 	fprintf(out, "Generated:     %s\n", when);
 	fprintf(out, "Certificates:  from the database's certificate cache only; the certificate\n"
 		     "               directory was not asked.");
-	if (r->cfg->n_ldap_uri == 0)
+	if (r->cfg->n_ldap_uri == 0 && r->cfg->domain_certificates)
+		fprintf(out, " Without LDAPURI only the imported domain\n"
+			     "               certificates serve (DomainCertificates).\n");
+	else if (r->cfg->n_ldap_uri == 0)
 		fprintf(out, " Without LDAPURI nobody has a certificate.\n");
 	else
 		fprintf(out, " %ld recipient%s of personal messages had\n"
@@ -880,7 +883,10 @@ static void write_html(const struct replay *r, FILE *out)
 		     "<p class=\"meta\">Certificates: from the database's certificate cache only; "
 		     "the certificate directory was not asked.",
 		r->since, r->until, when);
-	if (r->cfg->n_ldap_uri == 0)
+	if (r->cfg->n_ldap_uri == 0 && r->cfg->domain_certificates)
+		fputs(" Without LDAPURI only the imported domain certificates serve "
+		      "(DomainCertificates).</p>\n", out);
+	else if (r->cfg->n_ldap_uri == 0)
 		fputs(" Without LDAPURI nobody has a certificate.</p>\n", out);
 	else
 		fprintf(out, " %ld recipient%s of personal messages had no cached answer and %s "

@@ -41,6 +41,8 @@ struct parse {
 static void add_cert(struct parse *p, const char *pem, size_t len, long line);
 static void end_domain(struct parse *p);
 static char *trim(char *s);
+static const struct domain_cert *find(const struct domain_certs *l, const char *domain,
+				      const char *fingerprint);
 
 int domcerts_parse(const char *name, const char *text, size_t len, struct certcheck *cc,
 		   time_t now, struct domain_certs *out, struct strlist *errors)
@@ -161,7 +163,17 @@ static void add_cert(struct parse *p, const char *pem, size_t len, long line)
 			     reason ? reason : "?");
 	} else if (certcheck_parse_one(der, (size_t)der_len, &desc, &reason) == 1) {
 		struct domain_cert *d;
+		const struct domain_cert *twin = find(p->out, p->domain, desc.fingerprint);
 
+		if (twin != NULL) {
+			/* the database keeps one per domain: a repeat would be counted, not kept */
+			strlist_addf(p->errors, "%s:%ld: the same certificate for %s as on line %ld",
+				     p->name, line, p->domain, twin->line);
+			cert_choice_free(&desc);
+			free(reason);
+			OPENSSL_free(der);
+			return;
+		}
 		p->out->v = xrealloc(p->out->v, (p->out->n + 1) * sizeof(*p->out->v));
 		d = &p->out->v[p->out->n++];
 		memset(d, 0, sizeof(*d));
@@ -179,6 +191,17 @@ static void add_cert(struct parse *p, const char *pem, size_t len, long line)
 	}
 	free(reason);
 	OPENSSL_free(der);
+}
+
+/* find - the certificate of l with this domain and fingerprint, or NULL. */
+static const struct domain_cert *find(const struct domain_certs *l, const char *domain,
+				      const char *fingerprint)
+{
+	for (size_t i = 0; fingerprint != NULL && i < l->n; i++)
+		if (strcmp(l->v[i].domain, domain) == 0 && l->v[i].fingerprint != NULL &&
+		    strcmp(l->v[i].fingerprint, fingerprint) == 0)
+			return &l->v[i];
+	return NULL;
 }
 
 /* trim - s without leading and trailing blanks (and a CR), in place. */

@@ -12,10 +12,11 @@
  *
  * A "domain NAME" line names the domain (UTF-8 or IDNA, normalised as the
  * lists normalise it) of the PEM certificates that follow it, up to the
- * next domain line; each domain has at least one. Every certificate must
- * be valid for its domain now, by the rules of certcheck.h: it names the
- * domain, is in its validity period, allows encryption and chains to
- * TrustedCAFile (intermediates belong there, not in this file).
+ * next domain line; each domain has at least one, and none twice. Every
+ * certificate must be valid for its domain now, by the rules of
+ * certcheck.h: it names the domain, is in its validity period, allows
+ * encryption and chains to TrustedCAFile (intermediates belong there, not
+ * in this file).
  */
 #ifndef SIKKERMAIL_DOMCERTS_H
 #define SIKKERMAIL_DOMCERTS_H

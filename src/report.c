@@ -399,8 +399,13 @@ static void add_counts(struct report_day *day, const struct decision *d)
 		day->rcpts[c]++;
 		if (d->personal)
 			day->personal_rcpts[c]++;
-		/* classify.c's evidence for a domain certificate (DomainCertificates) */
-		if (c == CLASS_ENCRYPTED && d->rcpts[i].evidence != NULL &&
+		/*
+		 * classify.c's evidence for a domain certificate
+		 * (DomainCertificates), and only for a copy that was sent:
+		 * not in monitor mode, not when the message was stopped.
+		 */
+		if (c == CLASS_ENCRYPTED && d->applied == ACTION_ENCRYPT &&
+		    d->rcpts[i].action == ACTION_ENCRYPT && d->rcpts[i].evidence != NULL &&
 		    strncmp(d->rcpts[i].evidence, "domain certificate for ", 23) == 0)
 			day->domain_cert++;
 	}

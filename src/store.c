@@ -180,6 +180,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    " already_encrypted, mailbox, failure) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_FACTS] = "SELECT flag, cpr_scan, already_encrypted, mailbox, failure"
 		     " FROM decision_facts WHERE decision_id = ?1",
+	/* the imported certificates of one domain: asked per recipient (DomainCertificates) */
+	[ST_DOMCERT_GET] = "SELECT domain, der, subject, fingerprint, not_after, source, line,"
+			   " imported_at FROM domain_cert WHERE domain = ?1"
+			   " ORDER BY not_after DESC, fingerprint",
 };
 
 static int create_file(struct store *s);

@@ -77,24 +77,33 @@ enum lookup store_domain_certs_get(struct store *s, const char *domain, struct d
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (sqlite3_prepare_v2(s->db, "SELECT domain, der, subject, fingerprint, not_after, source,"
-			       " line, imported_at FROM domain_cert WHERE ?1 IS NULL OR domain = ?1"
-			       " ORDER BY domain, not_after DESC, fingerprint", -1, &st,
-			       NULL) != SQLITE_OK) {
+	/* one domain is asked for each recipient: that statement is kept prepared */
+	if (domain != NULL) {
+		if ((st = store_stmt_get(s, ST_DOMCERT_GET)) == NULL)
+			return LOOKUP_RETRY;
+	} else if (sqlite3_prepare_v2(s->db, "SELECT domain, der, subject, fingerprint, not_after,"
+				      " source, line, imported_at FROM domain_cert"
+				      " ORDER BY domain, not_after DESC, fingerprint", -1, &st,
+				      NULL) != SQLITE_OK) {
 		store_set_db_err(s, "cannot read the domain certificates");
 		return LOOKUP_RETRY;
 	}
-	store_bind_text(st, 1, domain);
+	if (domain != NULL)
+		store_bind_text(st, 1, domain);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		out->v = xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
 		row_to_cert(st, &out->v[out->n++]);
 	}
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		store_set_db_err(s, "cannot read the domain certificates");
 		domain_certs_free(out);
-		return LOOKUP_RETRY;
 	}
+	if (domain != NULL)
+		store_stmt_done(st);
+	else
+		sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return LOOKUP_RETRY;
 	return out->n > 0 ? LOOKUP_FOUND : LOOKUP_NOTFOUND;
 }
 

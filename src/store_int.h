@@ -49,6 +49,7 @@ enum stmt_id {
 	ST_NOTICE_DELETE,
 	ST_FACTS_INSERT,
 	ST_FACTS,
+	ST_DOMCERT_GET,
 	ST_COUNT
 };
 

@@ -350,4 +350,17 @@ replay "$T/ldap.conf" --since "$today" --until "$today" --format json
 ok "... JSON parses" "$JSONCHECK" <"$OUT"
 like "$(cat "$OUT")" '"no_cached_certificate":5' "... JSON: the count"
 
+# without LDAPURI but with DomainCertificates the imported domain certificates still serve
+conf domcerts "SecureMailbox sikker@kp.dk $P/valid.key $P/valid.pem" \
+	"TrustedCAFile $P/trust.pem" "DomainCertificates yes"
+replay "$T/domcerts.conf" --since "$today" --until "$today"
+is "$RC" 0 "DomainCertificates without LDAPURI: exit 0" || diag_file "$ERR"
+like "$(tr -s ' \n' ' ' <"$OUT")" \
+	"Without LDAPURI only the imported domain certificates serve \(DomainCertificates\)" \
+	"... the summary says the imported domain certificates serve"
+unlike "$(cat "$OUT")" "nobody has a certificate" "... not that nobody has one"
+replay "$T/domcerts.conf" --since "$today" --until "$today" --format html
+like "$(cat "$OUT")" "Without LDAPURI only the imported domain certificates serve" \
+	"... HTML: the same"
+
 done_testing

@@ -17,7 +17,10 @@
 # directory's domain entry (dirpartner.dk, LDAPDomainFilter) serves too;
 # expired and wrong-EKU domain certificates in the directory are refused
 # like personal ones (the recipient is handled as without a certificate);
-# DomainCertificates no ignores both sources; the kind shows in the
+# DomainCertificates no ignores both sources, and so does a reload that
+# turns it off (a cached domain answer included); a subdomain is not
+# served by its parent's certificate; an imported certificate revoked
+# since its import is not used; the kind shows in the
 # evidence, explain, cert, cache stats and the report.
 
 . "$(dirname "$0")/../lib/common.sh"
@@ -52,6 +55,8 @@ conf off "DomainCertificates no" "Database $M/db/off.db"
 # the same database, trusting only the root: the imported certificate's
 # chain (it needs the issuing CA) no longer verifies
 conf rootonly "DomainCertificates yes" "TrustedCAFile $CERTS/trust-root.pem"
+# a CRL from before dom-revoked.pem was revoked
+conf crlbefore "DomainCertificates yes" "CRLFile $CERTS/crl-before.pem"
 
 # ------------------------------------------------------------ the import
 
@@ -112,6 +117,14 @@ is "$(printf '%s\n' "$OUT" | wc -l)" 2 "list domain-certs: both certificates"
 ctl main explain --personal eve@partner.dk
 like "$(field "$OUT" certificate)" "^domain partner\\.dk; subject CN=partner\\.dk,O=Partner,C=DK; SHA-256 $(fp "$CERTS/dom-partner.pem")" \
 	"explain eve@partner.dk: of two imported, the one that expires last"
+# exactly the domain: not a subdomain of it; case and a trailing dot do not matter
+ctl main explain --personal x@sub.partner.dk
+is "$(field "$OUT" class)" tls \
+	"explain x@sub.partner.dk: partner.dk's certificate does not serve a subdomain"
+unlike "$OUT" "domain partner" "explain x@sub.partner.dk: no domain certificate named"
+ctl main explain --personal Eve@PARTNER.DK.
+like "$(field "$OUT" certificate)" "^domain partner\\.dk; " \
+	"explain Eve@PARTNER.DK.: normalised, partner.dk's certificate serves"
 # the daemon without domain certificates has them imported too: it must ignore them
 ctl off import domain-certs "$M/good.txt"
 is "$RC" 0 "import into the database of DomainCertificates no"
@@ -327,6 +340,42 @@ ctl main report --log "$LOG"
 like "$OUT" "encrypted to a domain certificate +4" "report from the log: 4 by domain certificate"
 sq=$(as_test_user sqlite3 "$DB" "SELECT count(*) FROM decision_rcpt WHERE class = 'encrypted' AND evidence LIKE 'domain certificate for %'")
 is "$sq" 4 "the database records the 4 with evidence \"domain certificate for ...\""
+
+# ------------------------------------------------------------ a reload turns them off
+
+# dirpartner.dk's answer is cached and fresh, partner.dk's certificate
+# imported: after SIGUSR1 with DomainCertificates no, neither serves
+reloads=$(grep -a -c 'reload accepted' "$LOG")
+give_to_test_user "$MB"	# the daemon reads the mailbox key again, as its own user
+conf main "DomainCertificates no"
+kill -USR1 "${MPID[main]}"
+ok "SIGUSR1 with DomainCertificates no: reload accepted" \
+	wait_for 10 eval '[ "$(grep -a -c "reload accepted" "$LOG")" -gt "$reloads" ]' ||
+	diag "$(grep -a -i 'reload' "$LOG" | tail -n 3)"
+for addr in reload@partner.dk reload@dirpartner.dk; do
+	msg "reload-${addr#*@}" "$addr"
+	send "reload-${addr#*@}" "$addr"
+	wait_for 10 eval '[ -n "$(decision_with_rcpt "$LOG" "$addr")" ]'
+	line=$(decision_with_rcpt "$LOG" "$addr")
+	like "$line" "class1=tls" "after the reload: $addr is handled as without a certificate"
+	unlike "$line" "domain certificate" "after the reload: no domain certificate for $addr"
+done
+conf main "DomainCertificates yes"
+
+# ------------------------------------------------------------ revoked since the import
+
+{
+	printf 'domain revoked-partner.dk\n'
+	cat "$CERTS/dom-revoked.pem"
+} >"$M/revoked.txt"
+give_to_test_user "$M/revoked.txt"
+ctl crlbefore import domain-certs "$M/revoked.txt"
+is "$RC" 0 "import under a CRL from before the revocation: accepted" || diag "$ERR"
+ctl main cert x@revoked-partner.dk
+like "$OUT" $'(^|\n)  not usable: domain CN=revoked-partner\\.dk[^\n]*\\(imported, [^\n]*\\): [^\n]*certificate revoked' \
+	"revoked since the import: judged against the CRL of now, and why"
+ctl main explain --personal x@revoked-partner.dk
+is "$(field "$OUT" class)" tls "revoked since the import: x@revoked-partner.dk is handled as without one"
 
 # a re-import replaces: an empty file leaves nothing, and partner.dk has no certificate
 printf '# none\n' >"$M/empty.txt"

@@ -15,6 +15,7 @@
 #   trust-inter.pem    inter only (an intermediate as the trust anchor)
 #   crl.pem            CRLFile: current CRLs of root, inter and inter2
 #   crl-inter.pem      the CRL of inter alone (revoked.pem is on it)
+#   crl-before.pem     as crl.pem, but inter's from before any revocation
 #
 # Leaves, each as NAME.pem, NAME.der and NAME.key (PEM, unencrypted);
 # leaves.txt lists "NAME ADDRESS" (the address the test looks up):
@@ -51,6 +52,8 @@
 #   dom-noeku    noeku-partner.dk, EKU clientAuth only; in the directory
 #   dom-wild     SAN dNSName *.partner.dk (names no domain)
 #   dom-mailbox  SAN rfc822Name someone@partner.dk (a mailbox, not the domain)
+#   dom-revoked  revoked-partner.dk, dNSName; revoked (on crl.pem, not on
+#                crl-before.pem)
 #   anna         anna@partner.dk, a personal certificate; in the directory
 # domains.txt lists "NAME DOMAIN" for the domain entries of the LDIF.
 #
@@ -314,6 +317,8 @@ domleaf dom-expired expired-partner.dk "$(when $((-730 * DAY)))" "$(when $((-365
 	"SAN=DNS:expired-partner.dk"
 domleaf dom-noeku noeku-partner.dk "$YESTERDAY" "$IN_A_YEAR" EKU=clientAuth \
 	"SAN=DNS:noeku-partner.dk"
+leaf dom-revoked - inter "$YESTERDAY" "$IN_A_YEAR" LIST=no "SAN=DNS:revoked-partner.dk" \
+	"SUBJECT=/C=DK/O=Partner/CN=revoked-partner.dk"
 leaf anna anna@partner.dk inter "$YESTERDAY" "$IN_A_YEAR" LIST=no
 
 run openssl crl2pkcs7 -nocrl -certfile "$D/bundle.pem" -certfile "$D/ca/inter2/ca.pem" \
@@ -321,7 +326,12 @@ run openssl crl2pkcs7 -nocrl -certfile "$D/bundle.pem" -certfile "$D/ca/inter2/c
 
 # --------------------------------------------------------------- CRLs
 
+# inter's CRL before anything was revoked (crl-before.pem)
+CA_DIR=$D/ca/inter run openssl ca -batch -config "$OPENSSL_CONF" -gencrl \
+	-out "$D/ca/inter/crl-before.pem"
 CA_DIR=$D/ca/inter run openssl ca -batch -config "$OPENSSL_CONF" -revoke "$D/revoked.pem" \
+	-crl_reason keyCompromise
+CA_DIR=$D/ca/inter run openssl ca -batch -config "$OPENSSL_CONF" -revoke "$D/dom-revoked.pem" \
 	-crl_reason keyCompromise
 for ca in root inter inter2; do
 	CA_DIR=$D/ca/$ca run openssl ca -batch -config "$OPENSSL_CONF" -gencrl \
@@ -329,6 +339,8 @@ for ca in root inter inter2; do
 done
 cp "$D/ca/inter/crl.pem" "$D/crl-inter.pem"
 cat "$D/ca/root/crl.pem" "$D/ca/inter/crl.pem" "$D/ca/inter2/crl.pem" >"$D/crl.pem"
+cat "$D/ca/root/crl.pem" "$D/ca/inter/crl-before.pem" "$D/ca/inter2/crl.pem" \
+	>"$D/crl-before.pem"
 
 # ---------------------------------------------------------------- LDIF
 

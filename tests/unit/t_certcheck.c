@@ -134,6 +134,9 @@ static const struct row rows[] = {
 	{ "dom-noeku.der", "noeku-partner.dk", T_BOTH, C_NONE, false, 0, 0,
 	  "extendedKeyUsage does not include emailProtection" },
 	{ "dom-dir.der", "dirpartner.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "dom-revoked.der", "revoked-partner.dk", T_BOTH, C_NONE, false, 0, 1, NULL },
+	{ "dom-revoked.der", "revoked-partner.dk", T_BOTH, C_ALL, false, 0, 0,
+	  "certificate revoked" },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -581,6 +584,16 @@ static void test_domcerts(struct certcheck *cc)
 		ok(l.v[1].der_len > 0 && l.v[1].not_after > now, "domcerts: the second is kept too");
 	}
 	domain_certs_free(&l);
+	free(text);
+	free(errs);
+
+	/* the same certificate twice for a domain: the database would keep one, count two */
+	text = xasprintf("domain partner.dk\n%s\n%s", partner, partner);
+	rc = parse(cc, text, &l, &errs);
+	ok(rc < 0 && l.n == 0, "domcerts: a repeated certificate refuses the file");
+	ok(strstr(errs, ": the same certificate for partner.dk as on line 2") != NULL &&
+	   strncmp(errs, "certs.txt:", 10) == 0,
+	   "domcerts: the repeat named FILE:LINE, with the first's line (%s)", errs);
 	free(text);
 	free(errs);
 

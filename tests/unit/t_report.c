@@ -241,6 +241,57 @@ static void test_counts(void)
 	report_free(&r);
 }
 
+/* dom_rcpt - a recipient encrypted to partner.dk's domain certificate (classify.c's evidence). */
+static void dom_rcpt(struct decision *d, const char *full, enum action act)
+{
+	add_rcpt(d, full, CLASS_ENCRYPTED, act, "encrypted");
+	d->rcpts[d->n_rcpts - 1].evidence =
+		strdup("domain certificate for partner.dk: certificate CN=partner.dk "
+		       "(SHA-256 AA; expires 2027-03-28; from /etc/sikkermail/d.txt:4)");
+}
+
+/* test_domain_cert - recipients encrypted to a domain certificate: only copies that were sent */
+static void test_domain_cert(void)
+{
+	struct report r;
+	struct decision d;
+	const char *err;
+
+	report_init(&r, "2026-03-28", "2026-03-30", 2, MAR31, &err);
+	make(&d, MAR28 + 3600, "D1", "a@kp.dk", true, MODE_ENFORCE, ACTION_ENCRYPT, "encrypted");
+	dom_rcpt(&d, "bob@partner.dk", ACTION_ENCRYPT);
+	dom_rcpt(&d, "carl@partner.dk", ACTION_ENCRYPT);
+	add_rcpt(&d, "anna@partner.dk", CLASS_ENCRYPTED, ACTION_ENCRYPT, "encrypted");
+	d.rcpts[2].evidence = strdup("certificate CN=anna (SHA-256 BB; expires 2027-01-01; "
+				     "from ldap://x)");
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	/* monitor mode: delivered as it was, nothing encrypted */
+	make(&d, MAR28 + 7200, "D2", "a@kp.dk", true, MODE_MONITOR, ACTION_ENCRYPT, "encrypted");
+	dom_rcpt(&d, "bob@partner.dk", ACTION_ENCRYPT);
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	/* another recipient stopped the message: no copy went out */
+	make(&d, MAR28 + 10800, "D3", "a@kp.dk", true, MODE_ENFORCE, ACTION_REJECT,
+	     "PersonalToFreemail");
+	dom_rcpt(&d, "bob@partner.dk", ACTION_ENCRYPT);
+	add_rcpt(&d, "x@gmail.com", CLASS_FREEMAIL, ACTION_REJECT, "PersonalToFreemail");
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	/* already encrypted by the sender: delivered as it was */
+	make(&d, MAR28 + 14400, "D4", "a@kp.dk", true, MODE_ENFORCE, ACTION_DELIVER,
+	     "already-encrypted");
+	dom_rcpt(&d, "bob@partner.dk", ACTION_DELIVER);
+	report_add(&r, &d, NULL);
+	decision_free(&d);
+	report_finish(&r);
+	is_int(r.total.domain_cert, 2, "domain certificate: the two copies sent, not monitor, "
+	       "stopped or passed-through ones");
+	is_int(r.days[0].domain_cert, 2, "domain certificate: on 28 March");
+	is_int(r.total.rcpts[CLASS_ENCRYPTED], 6, "... while all six were classified encrypted");
+	report_free(&r);
+}
+
 /* write - one writer's output as a string. */
 static char *write_out(const struct report *r, void (*fn)(const struct report *, FILE *))
 {
@@ -505,5 +556,6 @@ int main(void)
 	test_relative_dates();
 	test_listings();
 	test_formats();
+	test_domain_cert();
 	return done_testing();
 }
