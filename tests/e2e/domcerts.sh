@@ -232,8 +232,9 @@ is "$(field "$OUT" kind)" personal "cert anna@partner.dk: personal"
 
 # The web service renders the same route answer as explain: the JSON names the
 # kind, the domain and the certificate explain printed, for both sources.
+# Started as the test runs (root in CI), it becomes UserID itself; $! is its own pid.
 pick_port SPORT
-as_test_user "$CTL" -c "$M/main.conf" serve --listen "127.0.0.1:$SPORT" \
+"$CTL" -c "$M/main.conf" serve --listen "127.0.0.1:$SPORT" \
 	>"$TEST_TMP/serve.log" 2>&1 </dev/null &
 SERVE_PID=$!
 if ok "serve starts" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$SPORT/"; then
@@ -263,6 +264,7 @@ else
 fi
 kill "$SERVE_PID" 2>/dev/null
 wait "$SERVE_PID" 2>/dev/null
+ok "serve has stopped" test ! -d "/proc/$SERVE_PID"
 
 # ------------------------------------------------------------ refused like personal ones
 
