@@ -43,7 +43,8 @@ export TZ=UTC
 directory_start
 pass "slapd answers on $SLAPD_URI"
 
-LISTS=$top_srcdir/tests/data/lists
+# the lists are copied: the source tree may be unreadable to the test user
+cp "$top_srcdir/tests/data/lists/tunnel.txt" "$top_srcdir/tests/data/lists/partners.txt" "$M/"
 MAILBOX=("SecureMailbox sikker@kp.dk $MB/sikker.key $MB/sikker.pem"
 	"DefaultSecureMailbox sikker@kp.dk")
 milter_conf "$M/main.conf" "Database $DB" "LDAPURI $SLAPD_URI" "LDAPBase c=DK" \
@@ -55,8 +56,8 @@ milter_conf "$M/down.conf" "Database $M/db/down.db" "LDAPURI ldap://127.0.0.1:1/
 cp "$M/main.conf" "$M/v6.conf"
 give_to_test_user "$M"
 for conf in main down; do
-	ctl_import "$M/$conf.conf" tunnel "$LISTS/tunnel.txt"
-	ctl_import "$M/$conf.conf" partners "$LISTS/partners.txt"
+	ctl_import "$M/$conf.conf" tunnel "$M/tunnel.txt"
+	ctl_import "$M/$conf.conf" partners "$M/partners.txt"
 done
 
 # serve_start NAME PORT [ARGS...] - the service of $M/NAME.conf, started as
