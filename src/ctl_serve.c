@@ -17,8 +17,9 @@
  * HTTP is GNU libmicrohttpd's: it parses requests, enforces the limits on
  * connections, memory (and so on the request line and header sizes) and
  * time; this file only decodes the query values strictly (MHD hands them
- * over undecoded), limits the request rate per client address with a
- * token bucket, and answers. The daemon runs one internal thread, so the
+ * over undecoded), limits the request rate per client (an IPv4 address or
+ * an IPv6 /64) with a token bucket charged one per recipient asked about,
+ * and answers. The daemon runs one internal thread, so the
  * requests are answered one after another on one database connection
  * and one certificate pool; no lock is needed. Nothing here writes the
  * lists or records decisions: the only writes are the certificate cache's,
@@ -91,6 +92,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls);
 static bool has_body(struct MHD_Connection *conn);
+static unsigned request_cost(struct MHD_Connection *conn, const char *url);
 static const char *log_path(const char *url);
 static const char *log_method(const char *method);
 static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
@@ -327,7 +329,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 {
 	static int waiting, answered;
 	struct serve *sv = cls;
-	char client[INET6_ADDRSTRLEN], wait_s[16];
+	char client[INET6_ADDRSTRLEN], key[INET6_ADDRSTRLEN + 4], wait_s[16];
 	unsigned status = 0;
 	double wait;
 	enum MHD_Result ret;
@@ -341,7 +343,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	}
 	client_address(conn, sv->behind_proxy, client, sizeof(client));
 	if (*con_cls == NULL) {
-		if ((wait = serve_rate_take(&sv->limiter, client, now_seconds())) > 0) {
+		serve_rate_key(client, key, sizeof(key));
+		if ((wait = serve_rate_charge(&sv->limiter, key, request_cost(conn, url),
+					      now_seconds())) > 0) {
 			*con_cls = &answered;
 			snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
 			ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
@@ -381,6 +385,22 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	/* the path only: the query holds the addresses asked about */
 	msg_info("serve: %s %s %s %u", client, log_method(method), log_path(url), status);
 	return ret;
+}
+
+/*
+ * request_cost - what a request costs in the rate limit: a /v1/route
+ * question one per parameter (its recipients, up to the most one request
+ * may ask), anything else one. The query is in when MHD first calls the
+ * handler, so the charge is known before the answer is made.
+ */
+static unsigned request_cost(struct MHD_Connection *conn, const char *url)
+{
+	int n;
+
+	if (strcmp(url, "/v1/route") != 0)
+		return 1;
+	n = MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+	return n < 1 ? 1 : n > SERVE_MAX_RCPT ? SERVE_MAX_RCPT : (unsigned)n;
 }
 
 /*

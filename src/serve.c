@@ -1,11 +1,12 @@
 /*
  * serve.c - what "sikkermail-ctl serve" does to the bytes it is given,
  * apart from HTTP: query values decoded strictly, the rate limit per
- * client address, and a certificate as PEM.
+ * client (an IPv4 address or an IPv6 /64), and a certificate as PEM.
  *
- * Exports serve_decode, serve_rate_take, serve_pem and serve_filename
- * (serve.h).
+ * Exports serve_decode, serve_rate_charge, serve_rate_key, serve_pem and
+ * serve_filename (serve.h).
  */
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,20 +55,20 @@ bad:
 	return NULL;
 }
 
-double serve_rate_take(struct serve_limiter *l, const char *addr, double now)
+double serve_rate_charge(struct serve_limiter *l, const char *key, unsigned n, double now)
 {
 	struct serve_bucket *b = NULL, *oldest = &l->bucket[0];
 	double per_s = l->rate / 60.0;
 
 	for (size_t i = 0; i < SERVE_BUCKETS && b == NULL; i++) {
-		if (strcmp(l->bucket[i].addr, addr) == 0)
+		if (strcmp(l->bucket[i].addr, key) == 0)
 			b = &l->bucket[i];
 		else if (l->bucket[i].last < oldest->last)
 			oldest = &l->bucket[i];
 	}
 	if (b == NULL) {
 		b = oldest;
-		snprintf(b->addr, sizeof(b->addr), "%s", addr);
+		snprintf(b->addr, sizeof(b->addr), "%s", key);
 		b->tokens = l->rate;
 		b->last = now;
 	}
@@ -75,11 +76,36 @@ double serve_rate_take(struct serve_limiter *l, const char *addr, double now)
 	if (b->tokens > l->rate)
 		b->tokens = l->rate;
 	b->last = now;
-	if (b->tokens >= 1) {
-		b->tokens -= 1;
-		return 0;
+	if (b->tokens < 1)
+		return (1 - b->tokens) / per_s;
+	b->tokens -= n;
+	if (b->tokens < -(double)l->rate)
+		b->tokens = -(double)l->rate;
+	return 0;
+}
+
+void serve_rate_key(const char *addr, char *buf, size_t size)
+{
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+
+	if (size == 0)
+		return;
+	if (inet_pton(AF_INET6, addr, &a6) != 1) {
+		snprintf(buf, size, "%s", addr);
+		return;
 	}
-	return (1 - b->tokens) / per_s;
+	if (IN6_IS_ADDR_V4MAPPED(&a6) &&
+	    inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof(text)) != NULL) {
+		snprintf(buf, size, "%s", text);
+		return;
+	}
+	memset(&a6.s6_addr[8], 0, 8);
+	if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) == NULL) {
+		snprintf(buf, size, "%s", addr);
+		return;
+	}
+	snprintf(buf, size, "%s/64", text);
 }
 
 char *serve_pem(const unsigned char *der, size_t len)

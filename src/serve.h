@@ -18,26 +18,38 @@
  */
 char *serve_decode(const char *s, size_t len, const char **why);
 
-/* One client address's token bucket. */
+/* One client's token bucket. */
 struct serve_bucket {
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN + 4];	/* the key: an address, or an IPv6 /64 */
 	double tokens;
 	double last;		/* when it was last refilled, in seconds */
 };
 
-/* A token bucket per client address: rate requests a minute, at most rate saved up. */
+/* A token bucket per client: rate requests a minute, at most rate saved up. */
 struct serve_limiter {
 	unsigned rate;
 	struct serve_bucket bucket[SERVE_BUCKETS];
 };
 
 /*
- * serve_rate_take - one token from addr's bucket at time now (seconds, of
- * a monotonic clock that starts above 0): 0 when there was one, else the
- * seconds until there is. A new address takes the slot of the one seen
- * longest ago, with a full bucket.
+ * serve_rate_charge - charge n requests (a /v1/route question counts one
+ * per recipient) to key's bucket at time now (seconds, of a monotonic
+ * clock that starts above 0): 0 when the bucket held at least one token,
+ * else the seconds until it does. A request that finds a token is answered
+ * whole even if it costs more: the bucket goes into debt, at most one
+ * bucketful, which is paid back before the next answer. A new key takes
+ * the slot of the one seen longest ago, with a full bucket.
  */
-double serve_rate_take(struct serve_limiter *l, const char *addr, double now);
+double serve_rate_charge(struct serve_limiter *l, const char *key, unsigned n, double now);
+
+/*
+ * serve_rate_key - the key an address is counted under: an IPv4 address
+ * (an IPv4-mapped IPv6 one as IPv4) as it is; an IPv6 address as its /64
+ * ("2001:db8:1:2::/64"), since one host is given a whole /64 and could
+ * otherwise take a fresh address, and a fresh bucket, for every request;
+ * anything else as it is, cut to fit size.
+ */
+void serve_rate_key(const char *addr, char *buf, size_t size);
 
 /* serve_pem - der as one PEM "CERTIFICATE" block (base64, 64 columns); malloc'ed. */
 char *serve_pem(const unsigned char *der, size_t len);

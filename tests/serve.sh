@@ -12,7 +12,8 @@
 # in monitor mode), as valid JSON of type application/json; malformed,
 # oversized and many-recipient requests, POST and unknown paths get the
 # right 4xx and the service answers afterwards; the rate limit answers 429
-# with Retry-After; GET /v1/cert gives the certificate as JSON, PEM and DER
+# with Retry-After, charges a route question per recipient and counts an
+# IPv6 client by its /64; GET /v1/cert gives the certificate as JSON, PEM and DER
 # with its fingerprint; the page, driven in Chromium: addresses typed, the
 # button pressed, each route shown (as text, never as HTML), Danish and
 # English with the default from Language, the certificate search and its
@@ -371,6 +372,22 @@ get xffspoof "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 203.0.113.99" \
 	-H "X-Forwarded-For: 127.0.0.1"
 is "$CODE" 429 \
 	"--behind-proxy: the last X-Forwarded-For counts; a client's own before it dodges nothing"
+# a route question costs one per recipient it asks about
+SIX="rcpt=a@kp.dk&rcpt=b@kp.dk&rcpt=c@kp.dk&rcpt=d@kp.dk&rcpt=e@kp.dk&rcpt=f@kp.dk"
+get six "$DU/v1/route?$SIX" -H "X-Forwarded-For: 198.51.100.20"
+is "$CODE/$(jget six 'len(j["recipients"])')" 200/6 "6 recipients from a full bucket of 6: answered"
+get seventh "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 198.51.100.20"
+is "$CODE" 429 "... and they used it up: the next question, of one recipient, is refused"
+get cert6 "$DU/v1/cert?addr=a@kp.dk" -H "X-Forwarded-For: 198.51.100.21"
+get cert7 "$DU/v1/route?$SIX" -H "X-Forwarded-For: 198.51.100.21"
+is "$CODE" 200 "a certificate question costs one: 6 recipients after it still answered"
+# IPv6 clients are counted by their /64: a host has a whole /64 to pick from
+get v6a "$DU/v1/route?$SIX" -H "X-Forwarded-For: 2001:db8:5:1::1"
+is "$CODE" 200 "IPv6 client: 6 recipients answered"
+get v6b "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 2001:db8:5:1:ffff:ffff:ffff:fffe"
+is "$CODE" 429 "another address in the same /64 shares the bucket: refused"
+get v6c "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 2001:db8:5:2::1"
+is "$CODE" 200 "an address in the next /64 has a bucket of its own"
 
 # ------------------------------------------------ the log and the end
 

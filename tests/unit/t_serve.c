@@ -1,7 +1,8 @@
 /*
  * t_serve.c - the parts of sikkermail-ctl serve below HTTP: a query value
  * decoded strictly (bad escapes, NUL, non-UTF-8 refused), the token
- * bucket per client address, the PEM of a certificate, the download's
+ * bucket per client (charged per recipient, into debt at most one
+ * bucketful) and its key (an IPv6 address by its /64), the PEM of a certificate, the download's
  * file name.
  */
 #include <stdlib.h>
@@ -26,8 +27,9 @@ static void decode(const char *in, const char *want, const char *want_why)
 int main(void)
 {
 	static struct serve_limiter l;
-	char name[32], *pem;
+	char name[32], key[64], key2[64], *pem;
 	const char *why = NULL;
+	double wait;
 	int n;
 
 	decode("alice@kp.dk", "alice@kp.dk", NULL);
@@ -50,28 +52,62 @@ int main(void)
 	l.rate = 3;
 	n = 0;
 	for (int i = 0; i < 3; i++)
-		n += serve_rate_take(&l, "192.0.2.1", 100.0) == 0;
+		n += serve_rate_charge(&l, "192.0.2.1", 1, 100.0) == 0;
 	is_int(n, 3, "a full bucket: 3 requests at once");
-	ok(serve_rate_take(&l, "192.0.2.1", 100.0) > 19.9 &&
-	   serve_rate_take(&l, "192.0.2.1", 100.0) < 20.1, "the 4th: wait 20 s");
-	ok(serve_rate_take(&l, "192.0.2.2", 100.0) == 0, "another address has its own bucket");
-	ok(serve_rate_take(&l, "192.0.2.1", 110.0) > 9.9, "after 10 s: 10 s more to wait");
-	ok(serve_rate_take(&l, "192.0.2.1", 120.5) == 0, "after 20 s: one more request");
-	ok(serve_rate_take(&l, "192.0.2.1", 120.5) > 0, "... and only one");
-	ok(serve_rate_take(&l, "192.0.2.1", 1000.0) == 0 &&
-	   serve_rate_take(&l, "192.0.2.1", 1000.0) == 0 &&
-	   serve_rate_take(&l, "192.0.2.1", 1000.0) == 0 &&
-	   serve_rate_take(&l, "192.0.2.1", 1000.0) > 0, "a long pause saves up no more than 3");
+	ok(serve_rate_charge(&l, "192.0.2.1", 1, 100.0) > 19.9 &&
+	   serve_rate_charge(&l, "192.0.2.1", 1, 100.0) < 20.1, "the 4th: wait 20 s");
+	ok(serve_rate_charge(&l, "192.0.2.2", 1, 100.0) == 0, "another address has its own bucket");
+	ok(serve_rate_charge(&l, "192.0.2.1", 1, 110.0) > 9.9, "after 10 s: 10 s more to wait");
+	ok(serve_rate_charge(&l, "192.0.2.1", 1, 120.5) == 0, "after 20 s: one more request");
+	ok(serve_rate_charge(&l, "192.0.2.1", 1, 120.5) > 0, "... and only one");
+	ok(serve_rate_charge(&l, "192.0.2.1", 1, 1000.0) == 0 &&
+	   serve_rate_charge(&l, "192.0.2.1", 1, 1000.0) == 0 &&
+	   serve_rate_charge(&l, "192.0.2.1", 1, 1000.0) == 0 &&
+	   serve_rate_charge(&l, "192.0.2.1", 1, 1000.0) > 0, "a long pause saves up no more than 3");
 	/* more addresses than buckets: the one seen longest ago gives way */
 	for (int i = 0; i < SERVE_BUCKETS; i++) {
 		snprintf(name, sizeof(name), "198.51.100.%d", i);
-		serve_rate_take(&l, name, 2000.0 + i);
+		serve_rate_charge(&l, name, 1, 2000.0 + i);
 	}
-	ok(serve_rate_take(&l, "198.51.100.1", 2000.0 + SERVE_BUCKETS) == 0,
+	ok(serve_rate_charge(&l, "198.51.100.1", 1, 2000.0 + SERVE_BUCKETS) == 0,
 	   "a recent address keeps its bucket");
 	for (int i = 0; i < 3; i++)
-		serve_rate_take(&l, "2001:db8::1", 3000.0);
-	ok(serve_rate_take(&l, "2001:db8::1", 3000.0) > 0, "an IPv6 address is limited as well");
+		serve_rate_charge(&l, "2001:db8::1", 1, 3000.0);
+	ok(serve_rate_charge(&l, "2001:db8::1", 1, 3000.0) > 0, "an IPv6 address is limited as well");
+
+	/* a /v1/route question costs one per recipient; a token lets it through, into debt */
+	l.rate = 6;
+	ok(serve_rate_charge(&l, "192.0.2.50", 4, 4000.0) == 0, "4 recipients from a full bucket of 6");
+	ok(serve_rate_charge(&l, "192.0.2.50", 4, 4000.0) == 0,
+	   "4 more with 2 left: answered, the bucket 2 in debt");
+	wait = serve_rate_charge(&l, "192.0.2.50", 1, 4000.0);
+	ok(wait > 29.9 && wait < 30.1, "then wait until the debt is paid and one token is back: 30 s");
+	ok(serve_rate_charge(&l, "192.0.2.50", 1, 4030.5) == 0, "... after which one more");
+	ok(serve_rate_charge(&l, "192.0.2.51", 50, 4000.0) == 0, "50 at once from a full bucket");
+	wait = serve_rate_charge(&l, "192.0.2.51", 1, 4000.0);
+	ok(wait > 69.9 && wait < 70.1, "the debt is at most one bucketful: 6 + 1 tokens, 70 s");
+
+	/* the key: IPv4 as it is, IPv6 by its /64 */
+	serve_rate_key("192.0.2.1", key, sizeof(key));
+	is_str(key, "192.0.2.1", "key: an IPv4 address");
+	serve_rate_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", key, sizeof(key));
+	is_str(key, "2001:db8:1:2::/64", "key: an IPv6 address by its /64");
+	serve_rate_key("2001:db8:1:2::1", key2, sizeof(key2));
+	is_str(key2, key, "key: another address of the same /64, the same key");
+	serve_rate_key("2001:db8:1:3::1", key2, sizeof(key2));
+	is_str(key2, "2001:db8:1:3::/64", "key: the next /64, its own");
+	serve_rate_key("::1", key, sizeof(key));
+	is_str(key, "::/64", "key: ::1");
+	serve_rate_key("::ffff:192.0.2.9", key, sizeof(key));
+	is_str(key, "192.0.2.9", "key: an IPv4-mapped address as IPv4");
+	serve_rate_key("?", key, sizeof(key));
+	is_str(key, "?", "key: no address, as it is");
+	serve_rate_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", key, sizeof(key));
+	is_str(key, "ffff:ffff:ffff:ffff::/64", "key: the longest /64 fits");
+	l.rate = 2;
+	ok(serve_rate_charge(&l, "2001:db8:9::/64", 2, 5000.0) == 0 &&
+	   serve_rate_charge(&l, "2001:db8:9::/64", 1, 5000.0) > 0,
+	   "a /64's addresses share one bucket");
 
 	pem = serve_pem((const unsigned char *)"Man", 3);
 	is_str(pem, "-----BEGIN CERTIFICATE-----\nTWFu\n-----END CERTIFICATE-----\n", "PEM of 3 bytes");
