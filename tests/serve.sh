@@ -303,22 +303,22 @@ CARD='[e.dataset.address, e.dataset.class, e.querySelector(".verdict").textConte
 typed='valid@example.dk x@gmail.com <b>bold</b>@example.com foo@ alice@kp.dk'
 ok "page: Chromium drives it" cdp page "$U/" \
 	"document.querySelector('h1').textContent" \
-	"document.getElementById('rcpts').value = '$typed'; document.getElementById('check').click(); 0" \
+	"type:rcpts:$typed" "document.getElementById('check').click(); 0" \
 	"$(wait_js '#results .route' "$CARD")" \
 	"document.querySelectorAll('#results b').length" \
 	"document.getElementById('lang-en').click(); document.querySelector('h1').textContent" \
 	"$(wait_js '#results .route' "$CARD")" \
-	"document.getElementById('certaddr').value = 'valid@example.dk';
-	 document.getElementById('certbtn').click(); 0" \
+	"type:certaddr:valid@example.dk" "document.getElementById('certbtn').click(); 0" \
 	"$(wait_js '#certresult dd[data-field=fingerprint]' 'e.textContent')" \
 	"fetch(document.getElementById('certdl').href).then(r => r.text())" \
-	"document.getElementById('certaddr').value = 'alice@kp.dk';
-	 document.getElementById('certbtn').click(); 0" \
+	"document.getElementById('certaddr').value = ''; 0" "type:certaddr:alice@kp.dk" \
+	"document.getElementById('certbtn').click(); 0" \
 	"$(wait_js '#certresult .nocert' 'e.textContent')" ||
 	diag_file "$TEST_TMP/page.cdp.err"
 is "$(line page 1)" '"Kan jeg sende personoplysninger sikkert til \u2026?"' \
 	"page: Danish by default (Language da,en), headed Kan jeg sende personoplysninger sikkert til …?"
-routes=$(line page 3)
+is "$(line page 2)" "\"$typed\"" "page: the addresses typed into the field, as typed"
+routes=$(line page 4)
 like "$routes" \
 	'\["valid@example.dk", "encrypted", "Beskeden med personoplysninger bliver krypteret' \
 	"page: valid@example.dk shown as encrypted, in Danish words"
@@ -328,19 +328,20 @@ like "$routes" '\["foo@", "invalid", "Ugyldig adresse: address has no domain"\]'
 	"page: foo@ shown as invalid, with the reason"
 like "$routes" '\["alice@kp.dk", "internal", ' "page: alice@kp.dk shown as internal"
 like "$routes" '\["<b>bold</b>@example.com", ' "page: markup typed in an address is shown as text"
-is "$(line page 4)" 0 "page: ... and never made into HTML"
-is "$(line page 5)" '"Can I send personal data securely to \u2026?"' \
+is "$(line page 5)" 0 "page: ... and never made into HTML"
+is "$(line page 6)" '"Can I send personal data securely to \u2026?"' \
 	"page: the switch to English, headed Can I send personal data securely to …?"
-like "$(line page 6)" '\["x@gmail.com", "freemail", "A message with personal data is rejected' \
+like "$(line page 7)" '\["x@gmail.com", "freemail", "A message with personal data is rejected' \
 	"page: the routes shown again in English"
-shown=$(line page 8 | tr -d '[]"')
+shown=$(line page 10 | tr -d '[]"')
 is "$shown" "$(fp -in "$CERTS/valid.pem")" "page: the certificate search shows its fingerprint"
-line page 9 |
+line page 11 |
 	/usr/bin/python3 -c 'import json,sys; sys.stdout.write(json.loads(sys.stdin.read()))' \
 	>"$TEST_TMP/page-download.pem"
 is "$(fp -in "$TEST_TMP/page-download.pem" 2>&1)" "$shown" \
 	"page: the download link gives the certificate with the fingerprint shown"
-is "$(line page 11)" '["Certificate: not needed."]' \
+is "$(line page 13)" '"alice@kp.dk"' "page: the certificate search field typed into again"
+is "$(line page 15)" '["Certificate: not needed."]' \
 	"page: the certificate search for an internal address: none needed"
 
 ok "page (English first): Chromium drives it" cdp pageen "$DU/" \

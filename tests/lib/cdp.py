@@ -8,6 +8,10 @@ Starts BROWSER headless with --remote-debugging-pipe (the protocol's JSON
 messages, each ended by a NUL, on the browser's fds 3 and 4), opens URL,
 waits until the page has loaded, then evaluates each JS expression in
 turn (a promise is awaited) and prints its value as one line of JSON.
+An argument "type:ID:TEXT" instead focuses the element with id ID and
+types TEXT into it as keyboard input (Input.insertText: the page sees
+the input events a person's typing makes), then prints the element's
+value.
 Exits 1 with the reason on stderr when the browser, the page or an
 expression fails, or after 60 seconds in all.
 """
@@ -96,6 +100,15 @@ def evaluate(b, session, expr):
     return r["result"].get("value")
 
 
+def type_into(b, session, directive):
+    _, ident, text = directive.split(":", 2)
+    elem = "document.getElementById(%s)" % json.dumps(ident)
+    if not evaluate(b, session, "%s.focus(); document.activeElement === %s" % (elem, elem)):
+        raise RuntimeError("type: cannot focus #%s" % ident)
+    b.call("Input.insertText", {"text": text}, session)
+    return evaluate(b, session, elem + ".value")
+
+
 def main():
     if len(sys.argv) < 4:
         sys.stderr.write("usage: cdp.py BROWSER PROFILEDIR URL JS...\n")
@@ -113,7 +126,10 @@ def main():
                 raise RuntimeError("the page did not load")
             time.sleep(0.05)
         for expr in sys.argv[4:]:
-            print(json.dumps(evaluate(b, session, expr)), flush=True)
+            if expr.startswith("type:"):
+                print(json.dumps(type_into(b, session, expr)), flush=True)
+            else:
+                print(json.dumps(evaluate(b, session, expr)), flush=True)
     except (RuntimeError, OSError, ValueError) as e:
         sys.stderr.write("cdp.py: %s\n" % e)
         return 1
