@@ -582,6 +582,21 @@ char *store_column_dup(sqlite3_stmt *st, int col)
 	return xstrdup((const char *)t);
 }
 
+unsigned char *store_column_blob(sqlite3_stmt *st, int col, size_t *len)
+{
+	const void *b = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	unsigned char *out;
+
+	*len = 0;
+	if (b == NULL || n <= 0)
+		return NULL;
+	out = xmalloc((size_t)n);
+	memcpy(out, b, (size_t)n);
+	*len = (size_t)n;
+	return out;
+}
+
 void store_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
 	if (s == NULL)
@@ -604,15 +619,8 @@ enum lookup store_cert_get(struct store *s, const char *address, struct cert_cac
 	store_bind_text(st, 1, address);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		const void *der = sqlite3_column_blob(st, 1);
-		int len = sqlite3_column_bytes(st, 1);
-
 		out->found = sqlite3_column_int(st, 0) != 0;
-		if (der != NULL && len > 0) {
-			out->der = xmalloc((size_t)len);
-			memcpy(out->der, der, (size_t)len);
-			out->der_len = (size_t)len;
-		}
+		out->der = store_column_blob(st, 1, &out->der_len);
 		out->subject = store_column_dup(st, 2);
 		out->issuer = store_column_dup(st, 3);
 		out->fingerprint = store_column_dup(st, 4);

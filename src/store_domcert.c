@@ -109,16 +109,9 @@ enum lookup store_domain_certs_get(struct store *s, const char *domain, struct d
 
 static void row_to_cert(sqlite3_stmt *st, struct domain_cert *d)
 {
-	const void *der = sqlite3_column_blob(st, 1);
-	int len = sqlite3_column_bytes(st, 1);
-
 	memset(d, 0, sizeof(*d));
 	d->domain = store_column_dup(st, 0);
-	if (der != NULL && len > 0) {
-		d->der = xmalloc((size_t)len);
-		memcpy(d->der, der, (size_t)len);
-		d->der_len = (size_t)len;
-	}
+	d->der = store_column_blob(st, 1, &d->der_len);
 	d->subject = store_column_dup(st, 2);
 	d->fingerprint = store_column_dup(st, 3);
 	d->not_after = sqlite3_column_int64(st, 4);

@@ -92,6 +92,9 @@ struct sqlite3_stmt *store_stmt_get(struct store *s, enum stmt_id id);
 void store_stmt_done(struct sqlite3_stmt *st);
 /* store_column_dup - a copy of a text column, NULL for SQL NULL. */
 char *store_column_dup(struct sqlite3_stmt *st, int col);
+
+/* store_column_blob - a copy of a blob column, *len its size; NULL (and 0) for none or empty. */
+unsigned char *store_column_blob(struct sqlite3_stmt *st, int col, size_t *len);
 /* store_bind_text - bind s (not copied: keep it until store_stmt_done), or SQL NULL. */
 void store_bind_text(struct sqlite3_stmt *st, int idx, const char *s);
 
