@@ -150,6 +150,7 @@ static int replay_one(const struct decision *d, void *arg);
 static bool replayed_personal(const struct config *cfg, const struct decision *d, int *partial);
 static void copy_rcpts(const struct decision *d, struct decision *n);
 static int cert_uncached(struct replay *r, bool personal, const struct rcpt *rc);
+static enum lookup cache_has(struct replay *r, const char *key);
 static bool same_outcome(const struct outcome *a, const struct outcome *b);
 static char *outcome_label(const struct outcome *o);
 static void add_change(struct replay *r, const struct decision *d, const struct rcpt *old,
@@ -334,20 +335,35 @@ static void copy_rcpts(const struct decision *d, struct decision *n)
 /*
  * cert_uncached - did classification ask for rc's certificate (a personal
  * message, a class that does not come before encrypted, a directory
- * configured) and find nothing cached? 1 yes, 0 no, -1 database error.
+ * configured) and find nothing cached: for the address, or with
+ * DomainCertificates, for its domain's directory entry? 1 yes, 0 no, -1
+ * database error.
  */
 static int cert_uncached(struct replay *r, bool personal, const struct rcpt *rc)
 {
-	struct cert_cache_entry e = { 0 };
 	enum lookup l;
+	char *key;
 
 	if (!personal || r->cfg->n_ldap_uri == 0 || rc->cls == CLASS_INTERNAL ||
 	    rc->cls == CLASS_ENCRYPTED || rc->cls == CLASS_UNKNOWN ||
 	    (rc->cls == CLASS_TUNNEL && !r->cfg->prefer_encryption) || rc->addr.full == NULL)
 		return 0;
-	l = store_cert_get(r->store, rc->addr.full, &e);
-	cert_cache_entry_free(&e);
+	if ((l = cache_has(r, rc->addr.full)) != LOOKUP_FOUND || !r->cfg->domain_certificates)
+		return l == LOOKUP_RETRY ? -1 : l == LOOKUP_NOTFOUND;
+	key = xasprintf("@%s", rc->addr.domain);
+	l = cache_has(r, key);
+	free(key);
 	return l == LOOKUP_RETRY ? -1 : l == LOOKUP_NOTFOUND;
+}
+
+/* cache_has - FOUND when the certificate cache holds an answer (either way) for key. */
+static enum lookup cache_has(struct replay *r, const char *key)
+{
+	struct cert_cache_entry e = { 0 };
+	enum lookup l = store_cert_get(r->store, key, &e);
+
+	cert_cache_entry_free(&e);
+	return l;
 }
 
 static int replay_one(const struct decision *d, void *arg)

@@ -363,4 +363,25 @@ replay "$T/domcerts.conf" --since "$today" --until "$today" --format html
 like "$(cat "$OUT")" "Without LDAPURI only the imported domain certificates serve" \
 	"... HTML: the same"
 
+# with DomainCertificates a cached "no certificate" for the address is half
+# the answer: the domain's directory entry is asked as well, and a replay
+# that has not got that cached counts the recipient as without an answer
+q "INSERT OR IGNORE INTO cert_cache (address, found, fetched_at, fresh_until, kind)
+	SELECT DISTINCT lower(trim(rcpt, '<> ')), 0, 1, 2, 'personal' FROM decision_rcpt" >/dev/null
+replay "$T/ldap.conf" --since "$today" --until "$today" --format json
+like "$(cat "$OUT")" '"no_cached_certificate":0' \
+	"every address's answer cached: no recipient without a cached answer"
+conf ldapdom "SecureMailbox sikker@kp.dk $P/valid.key $P/valid.pem" \
+	"LDAPURI ldap://127.0.0.1:1" "LDAPBase c=DK" "TrustedCAFile $P/trust.pem" \
+	"DomainCertificates yes"
+replay "$T/ldapdom.conf" --since "$today" --until "$today" --format json
+like "$(cat "$OUT")" '"no_cached_certificate":5' \
+	"DomainCertificates yes: the 5 whose domain's answer is not cached are counted again"
+q "INSERT OR IGNORE INTO cert_cache (address, found, fetched_at, fresh_until, kind)
+	SELECT DISTINCT '@' || substr(address, instr(address, '@') + 1), 0, 1, 2, 'domain'
+	FROM cert_cache WHERE kind = 'personal'" >/dev/null
+replay "$T/ldapdom.conf" --since "$today" --until "$today" --format json
+like "$(cat "$OUT")" '"no_cached_certificate":0' \
+	"... and none once their domains' answers are cached too"
+
 done_testing
