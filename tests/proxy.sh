@@ -309,7 +309,7 @@ through() {
 	# the rate limit: 3 a minute per user
 	client
 	codes=""
-	for i in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		get "$p-rate" "$base/v1/route?rcpt=x@gmail.com" "${RIGHT[@]}"
 		codes="$codes $CODE"
 		[ "$CODE" = 429 ] && break
