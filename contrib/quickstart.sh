@@ -30,6 +30,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmicrohttpd-dev
 	openssl sqlite3 ca-certificates procps iproute2 passwd"
 TEST_PACKAGES="postfix slapd ldap-utils miltertest swaks clang libclang-rt-14-dev chromium poppler-utils
+	nginx-light apache2 apache2-utils
 	debhelper dpkg-dev lintian systemd gdb
 	sasl2-bin libsasl2-modules curl python3"
 
@@ -57,9 +58,48 @@ install_packages() {
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 	export DEBIAN_FRONTEND=noninteractive
+	# nginx and Apache are there for tests/proxy.sh, which runs private
+	# instances on ports of its own. Installed, the distribution's services
+	# would start on port 80 (the second to start failing, and its
+	# installation with it) and stay enabled for every boot. So while apt
+	# installs them, a policy-rc.d refuses to start those two (only them,
+	# and only when the system has no policy-rc.d of its own), and
+	# afterwards they are disabled at boot. An nginx or Apache installed
+	# before is not in $missing and is left as it is.
+	webservers=""
+	for p in $missing; do
+		case $p in
+		nginx-light) webservers="$webservers nginx" ;;
+		apache2) webservers="$webservers apache2" ;;
+		esac
+	done
+	policy=""
+	if [ -n "$webservers" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		cat >"$policy" <<'POLICY'
+#!/bin/sh
+# made by sikkermail's contrib/quickstart.sh for the length of one apt-get
+# install: the tests run web servers of their own, not these services
+case $1 in
+nginx | apache2 | apache-htcacheclean) exit 101 ;;
+esac
+exit 0
+POLICY
+		chmod 0755 "$policy"
+	fi
 	apt-get update -qq
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+		[ -z "$policy" ] || rm -f "$policy"
+		die "apt-get install failed:$missing"
+	fi
+	[ -z "$policy" ] || rm -f "$policy"
+	for s in $webservers; do
+		if command -v systemctl >/dev/null 2>&1; then
+			systemctl disable --quiet "$s" >/dev/null 2>&1 || true
+		fi
+		update-rc.d "$s" disable >/dev/null 2>&1 || true
+	done
 }
 
 # build DIR [configure args...] - configure out of tree and make.
