@@ -80,6 +80,7 @@ static void usage(FILE *out, int status) __attribute__((noreturn));
 static void parse_options(int argc, char **argv, struct options *o);
 static int check_only(const char *socket);
 static void log_errors(const char *what, const struct strlist *errors);
+static void warn_reload_files(const struct config *cfg, const struct passwd *pw);
 static struct passwd *run_user(const struct config *cfg);
 static int prepare_places(const struct config *cfg, const char *socket);
 static int become_user(const struct config *cfg, const char *socket_spec);
@@ -159,12 +160,15 @@ static int check_only(const char *socket)
 	struct strlist errors;
 	struct config *cfg;
 	struct runtime *rt = NULL;
+	struct passwd *pw;
 	int rc = 1;
 
 	strlist_init(&errors);
 	if ((cfg = config_load(config_file, &errors)) != NULL) {
 		rt = runtime_load(cfg, &errors);
 		runtime_check_deployment(cfg, socket ? socket : cfg->socket, &errors);
+		if (geteuid() == 0 && cfg->userid != NULL && (pw = getpwnam(cfg->userid)) != NULL)
+			warn_reload_files(cfg, pw);
 	}
 	log_errors("", &errors);
 	if (cfg != NULL && errors.n == 0) {
@@ -189,6 +193,7 @@ int main(int argc, char **argv)
 	sigset_t signals;
 	pthread_t reload_thread;
 	struct passwd *pw;
+	bool was_root;
 	int left, rc = 1;
 
 	log_init(LOG_IDENT_MILTER, false, true, 0);
@@ -223,8 +228,11 @@ int main(int argc, char **argv)
 	if (milter_setup(socket) != 0)
 		goto fail;
 	daemon_socket_remember(config_socket_path(socket));
+	was_root = geteuid() == 0;
 	if (become_user(cfg, socket) != 0)
 		goto fail;
+	if (was_root)
+		warn_reload_files(cfg, NULL);
 	if (runtime_open_store(rt, &errors) != 0) {
 		log_errors("", &errors);
 		goto fail;
@@ -430,6 +438,22 @@ static void reload(void)
 	runtime_unref(old);
 	config_unref(cfg);
 	strlist_free(&errors);
+}
+
+/*
+ * warn_reload_files - a warning for each file a reload reads that the
+ * filter's user cannot: start-up, as root, got by without it, but every
+ * reload would be refused. pw as runtime_check_reload_files takes it.
+ */
+static void warn_reload_files(const struct config *cfg, const struct passwd *pw)
+{
+	struct strlist problems;
+
+	strlist_init(&problems);
+	runtime_check_reload_files(cfg, config_file, pw, &problems);
+	for (size_t i = 0; i < problems.n; i++)
+		msg_warn("%s", problems.v[i]);
+	strlist_free(&problems);
 }
 
 /* socket_dir_group - the group of the directory holding path, or fallback. */

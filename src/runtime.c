@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +40,9 @@ static atomic_bool database_down;	/* process-wide: logged once per outage */
 static void add_located(struct strlist *errors, const struct config *cfg, const char *err);
 static void runtime_free(struct runtime *rt);
 static bool usable_by(const struct stat *st, const struct passwd *pw);
+static bool allowed(const struct stat *st, const struct passwd *pw, mode_t w);
+static void check_readable(const char *where, const char *path, bool secret,
+			   const struct passwd *pw, struct strlist *problems);
 static bool is_sqlite(const char *path);
 static void check_database_path(const struct config *cfg, const struct passwd *pw,
 				struct strlist *errors);
@@ -129,7 +133,12 @@ out:
  */
 static bool usable_by(const struct stat *st, const struct passwd *pw)
 {
-	mode_t w = S_ISDIR(st->st_mode) ? 3 : 2;	/* -wx or -w- */
+	return allowed(st, pw, S_ISDIR(st->st_mode) ? 3 : 2);	/* -wx or -w- */
+}
+
+/* allowed - do st's permission bits give the user pw all of w (rwx as 4, 2, 1)? */
+static bool allowed(const struct stat *st, const struct passwd *pw, mode_t w)
+{
 	gid_t *groups = NULL;
 	int n = 0;
 	bool member = false;
@@ -238,6 +247,82 @@ int runtime_check_deployment(const struct config *cfg, const char *socket, struc
 		free(dir);
 	}
 	return (int)(errors->n - before);
+}
+
+void runtime_check_reload_files(const struct config *cfg, const char *config_path,
+				const struct passwd *pw, struct strlist *problems)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+		bool secret;
+	} files[] = {
+		{ "TrustedCAFile", offsetof(struct config, trusted_ca_file), false },
+		{ "CRLFile", offsetof(struct config, crl_file), false },
+		{ "LDAPBindPasswordFile", offsetof(struct config, ldap_bind_password_file), true },
+		{ "LDAPCACertFile", offsetof(struct config, ldap_ca_cert_file), false },
+	};
+	char *where;
+
+	if (config_path != NULL)
+		check_readable("", config_path, false, pw, problems);
+	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
+		where = config_where_mailbox(cfg, &cfg->mailboxes[i]);
+		check_readable(where, cfg->mailboxes[i].keyfile, true, pw, problems);
+		check_readable(where, cfg->mailboxes[i].certfile, false, pw, problems);
+		free(where);
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *path = *(char *const *)((const char *)cfg + files[i].offset);
+
+		if (path == NULL)
+			continue;
+		where = config_where(cfg, files[i].key);
+		check_readable(where, path, files[i].secret, pw, problems);
+		free(where);
+	}
+}
+
+/*
+ * check_readable - a problem for path when the filter's user cannot read
+ * it: judged by its permission bits for pw, or, with pw NULL, by access(2)
+ * as the process's real user (the filter's user once start-up has
+ * switched to it). A file that cannot be found is start-up's to report.
+ * The advice fits the file: a secret (a key must be mode 0600) is given
+ * to the user, anything else is opened to the user's group.
+ */
+static void check_readable(const char *where, const char *path, bool secret,
+			   const struct passwd *pw, struct strlist *problems)
+{
+	struct stat st;
+	struct passwd *me = NULL;
+	struct group *gr;
+	char user[64], group[64];
+
+	if (stat(path, &st) != 0)
+		return;
+	if (pw != NULL ? allowed(&st, pw, 4) : access(path, R_OK) == 0)
+		return;
+	if (pw == NULL)
+		me = getpwuid(getuid());
+	snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : me ? me->pw_name : "?");
+	gr = getgrgid(pw ? pw->pw_gid : getgid());
+	if (gr != NULL)
+		snprintf(group, sizeof(group), "%s", gr->gr_name);
+	else
+		snprintf(group, sizeof(group), "%lu", (unsigned long)(pw ? pw->pw_gid : getgid()));
+	if (secret)
+		strlist_addf(problems,
+			     "%s%s is not readable by %s, as whom a reload (SIGHUP, SIGUSR1) "
+			     "reads it: every reload would be refused (give it to that user and "
+			     "keep it private: chown %s %s; chmod 600 %s)",
+			     where, path, user, user, path, path);
+	else
+		strlist_addf(problems,
+			     "%s%s is not readable by %s, as whom a reload (SIGHUP, SIGUSR1) "
+			     "reads it: every reload would be refused (open it to that user's "
+			     "group: chgrp %s %s; chmod g+r %s)",
+			     where, path, user, group, path, path);
 }
 
 struct runtime *runtime_ref(struct runtime *rt)

@@ -15,7 +15,7 @@
  * start-up, SIGUSR1/SIGHUP reload and sikkermail-milter -n.
  *
  * Exports: runtime_load, runtime_open_store, runtime_check_deployment,
- * runtime_ref, runtime_unref, runtime_publish, runtime_current,
+ * runtime_check_reload_files, runtime_ref, runtime_unref, runtime_publish, runtime_current,
  * runtime_store_get, runtime_store_put.
  */
 #ifndef SIKKERMAIL_RUNTIME_H
@@ -29,6 +29,8 @@
 #include "listcache.h"
 #include "store.h"
 #include "util.h"
+
+struct passwd;
 
 struct storepool;
 
@@ -64,6 +66,18 @@ int runtime_open_store(struct runtime *rt, struct strlist *errors);
  * exists. Appends problems to errors; returns how many it found.
  */
 int runtime_check_deployment(const struct config *cfg, const char *socket, struct strlist *errors);
+
+/*
+ * runtime_check_reload_files - the files a reload reads again (the
+ * configuration file config_path unless NULL, each SecureMailbox's key and
+ * certificate, TrustedCAFile, CRLFile, LDAPBindPasswordFile,
+ * LDAPCACertFile) that the filter's user cannot read: start-up reads them
+ * as root, a reload as that user, so each such file makes every reload
+ * fail. pw: that user, judged by permission bits (for -n as root); NULL:
+ * the process's own real user, by access(2). Appends to problems.
+ */
+void runtime_check_reload_files(const struct config *cfg, const char *config_path,
+				const struct passwd *pw, struct strlist *problems);
 
 struct runtime *runtime_ref(struct runtime *rt);
 void runtime_unref(struct runtime *rt);

@@ -138,7 +138,7 @@ if bash "$top_srcdir/tests/lib/mkcerts.sh" "$deep/pki" 2>"$deep/mkcerts.err"; th
 	fi
 	like "$out" "deep\.conf:2: Socket: socket directory $deep/nodir does not exist" \
 		"-n: a missing socket directory"
-	unlike "$out" "deep\.conf:10:" "-n: nothing said of the good mailbox"
+	unlike "$out" "error: [^ ]*deep\.conf:10:" "-n: no error for the good mailbox"
 	is "$(ls "$deep/db")" "" "-n created nothing"
 	# an existing file that is not a database
 	head -c 4096 /dev/urandom >"$deep/db/sikkermail.db"
@@ -192,6 +192,49 @@ if ok "starts in the foreground and opens its socket" \
 	tests_failed && diag_file "$log"
 else
 	fail "(the start-up tests need a running daemon)"
+fi
+
+# A key only root can read: start-up (as root) loads it, but a reload
+# reads it as UserID and would be refused every time, so both -n and the
+# start say so at once, naming the file and the user.
+if [ "$(id -u)" -eq 0 ] && [ -n "${pki:-}" ]; then
+	rk=$TEST_TMP/rootkey
+	mkdir -p "$rk/db" "$rk/keys"
+	give_to_test_user "$rk"
+	cp "$pki/ec.key" "$pki/ec.pem" "$rk/keys/"
+	chown root:root "$rk/keys" "$rk/keys/ec.key" "$rk/keys/ec.pem"
+	chmod 755 "$rk/keys"
+	chmod 600 "$rk/keys/ec.key"
+	chmod 644 "$rk/keys/ec.pem"
+	base_conf "$rk/milter.conf" "$rk" "SecureMailbox ec@example.dk $rk/keys/ec.key $rk/keys/ec.pem" \
+		"DefaultSecureMailbox ec@example.dk"
+	chmod 644 "$rk/milter.conf"
+	out=$("$MILTER" -n -c "$rk/milter.conf" 2>&1)
+	rc=$?
+	is "$rc" 0 "-n: a key only root reads still starts: exit 0" || diag "$out"
+	like "$out" "milter\.conf:[0-9]+: SecureMailbox ec@example\.dk: $rk/keys/ec\.key is not readable by $TEST_USER, as whom a reload" \
+		"-n: ... but warns that a reload, as $TEST_USER, cannot read it"
+	unlike "$out" "ec\.pem is not readable" "-n: nothing said of the readable certificate"
+	rklog=$rk/milter.log
+	if ok "a key only root reads: the filter starts" \
+		milter_start "$rk/milter.conf" "$rk/milter.sock" "$rklog"; then
+		like "$(cat "$rklog")" "ec\.key is not readable by $TEST_USER, as whom a reload" \
+			"start-up warns that every reload would be refused"
+		kill -HUP "$MILTER_PID"
+		ok "SIGHUP: the reload is refused, as warned" \
+			wait_for 10 grep -q "reload refused" "$rklog"
+		like "$(cat "$rklog")" "chown $TEST_USER $rk/keys/ec\.key; chmod 600 $rk/keys/ec\.key" \
+			"... and how to mend it: the key to the filter's user, still private"
+		chown "$TEST_USER" "$rk/keys/ec.key"
+		kill -HUP "$MILTER_PID"
+		ok "mended as advised: the next reload is accepted" \
+			wait_for 10 grep -q "reload accepted" "$rklog" ||
+			diag "$(grep -a reload "$rklog")"
+		milter_stop
+		is "$STOP_STATUS" 0 "... and it stops, exit 0"
+	fi
+	out=$("$MILTER" -n -c "$rk/milter.conf" 2>&1)
+	unlike "$out" "not readable" "-n: once the filter's user reads it, no warning"
 fi
 
 # -p overrides Socket.
