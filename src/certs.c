@@ -9,8 +9,9 @@
  * Concurrent lookups of one address share one directory query: the first
  * thread becomes the leader of an in-flight record, later ones wait on it
  * and take its answer (Go's singleflight, in C). Waiters stop waiting after
- * twice LDAPTimeout and answer LOOKUP_RETRY, so a stuck leader cannot hold
- * a message longer than that.
+ * twice LDAPTimeout, or sooner when their own message's time budget ends
+ * (directory_budget_set), and answer LOOKUP_RETRY, so a stuck leader
+ * cannot hold a message longer than that.
  *
  * A cached certificate is judged again at each use (still_valid). What
  * that judgement depends on, the trust store, the CRLs and the settings,
@@ -389,7 +390,7 @@ static enum lookup lookup(const struct certs *cs, struct store *store, const cha
 		switch (still_valid(cs, address, &cached, now, out)) {
 		case 1:
 			msg_warn("certificate directory unavailable (%s); using the cached answer for "
-				 "%s fetched %lld s ago", down ? down : "?", address,
+				 "%s fetched %lld s ago", down ? down : "?", log_addr(address),
 				 now - cached.fetched_at);
 			out->from_cache = out->stale = true;
 			r = summarise(&cached, out);
@@ -565,9 +566,20 @@ static enum lookup shared_query(const struct certs *cs, struct store *store,
 		if (strcmp(f->address, address) == 0)
 			break;
 	if (f != NULL) {
+		/* the leader's limit, or this thread's own budget if that ends first */
+		long long wait_ms = (2LL * cfg->ldap_timeout + 1) * 1000, left = directory_budget_left();
+		bool budget = left >= 0 && left < wait_ms;
+
+		if (budget)
+			wait_ms = left;
 		f->waiters++;
 		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += 2 * cfg->ldap_timeout + 1;
+		deadline.tv_sec += (time_t)(wait_ms / 1000);
+		deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
 		while (!f->done)
 			if (pthread_cond_timedwait(&inflight_cond, &inflight_lock, &deadline) ==
 			    ETIMEDOUT)
@@ -577,7 +589,9 @@ static enum lookup shared_query(const struct certs *cs, struct store *store,
 			entry_copy(e, &f->answer);
 		if (r == LOOKUP_RETRY)
 			*error = xstrdup(f->done && f->error ? f->error
-							      : "waiting for the directory timed out");
+					 : budget ? "waiting for the directory: the message's time "
+						    "budget is spent"
+						  : "waiting for the directory timed out");
 		if (--f->waiters == 0 && f->done) {
 			cert_cache_entry_free(&f->answer);
 			free(f->error);
@@ -603,7 +617,7 @@ static enum lookup shared_query(const struct certs *cs, struct store *store,
 	} else {
 		r = ask_directory(cs, address, e, rejected, error);
 		if (r != LOOKUP_RETRY && store != NULL && store_cert_put(store, address, e) != 0)
-			msg_warn("certificate cache: cannot store %s: %s", address,
+			msg_warn("certificate cache: cannot store %s: %s", log_addr(address),
 				 store_errmsg(store));
 	}
 
@@ -670,7 +684,7 @@ static enum lookup ask_directory(const struct certs *cs, const char *address,
 	r = address[0] == '@' ? directory_lookup_domain(cs->dir, address + 1, &dr)
 			      : directory_lookup(cs->dir, address, &dr);
 	if (r == LOOKUP_RETRY) {
-		msg_warn("certificate directory lookup for %s failed: %s", address,
+		msg_warn("certificate directory lookup for %s failed: %s", log_addr(address),
 			 dr.error ? dr.error : "unknown error");
 		*error = xstrdup(dr.error ? dr.error : "certificate directory unavailable");
 		dir_result_free(&dr);
@@ -683,7 +697,9 @@ static enum lookup ask_directory(const struct certs *cs, const char *address,
 		     ? certcheck_choose(cs->check, name_of(address), &dr, (time_t)now, &choice)
 		     : 0;
 	for (size_t i = 0; i < choice.rejected.n; i++) {
-		msg_info("certificate for %s not usable: %s", address, choice.rejected.v[i]);
+		/* the reason names the certificate's holder: withheld with the address */
+		if (!log_addresses_redacted())
+			msg_info("certificate for %s not usable: %s", address, choice.rejected.v[i]);
 		strlist_add(rejected, choice.rejected.v[i]);
 	}
 	if (ok < 0) {

@@ -721,6 +721,16 @@ void directory_budget_clear(void)
 	budget_end = 0;
 }
 
+long long directory_budget_left(void)
+{
+	long long left;
+
+	if (budget_end == 0)
+		return -1;
+	left = budget_end - mono_ms();
+	return left > 0 ? left : 0;
+}
+
 enum lookup directory_lookup(struct directory *dir, const char *address, struct dir_result *out)
 {
 	return lookup_with(dir, dir->filter, address, out);
@@ -787,8 +797,8 @@ static enum lookup lookup_with(struct directory *dir, const char *template, cons
 		out->error = errors.len ? xstrdup(errors.s) : xstrdup("no LDAP server configured");
 	else if (out->truncated)
 		msg_warn("LDAP %s: more than %d entries match %s; the rest were not read",
-			 out->server, DIR_SIZE_LIMIT, filter);
-	msg_debug("LDAP lookup %s: %s, %zu entries, %zu values, %lld ms", filter,
+			 out->server, DIR_SIZE_LIMIT, log_addr(filter));
+	msg_debug("LDAP lookup %s: %s, %zu entries, %zu values, %lld ms", log_addr(filter),
 		  rc == LOOKUP_FOUND ? "found" : rc == LOOKUP_NOTFOUND ? "not found" : "failed",
 		  out->n_entries, out->n_values, mono_ms() - start);
 	sb_free(&errors);

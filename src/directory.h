@@ -100,6 +100,8 @@ void dir_result_free(struct dir_result *r);
  */
 void directory_budget_set(long long ms);
 void directory_budget_clear(void);
+/* directory_budget_left - ms left of the calling thread's budget (0 when spent), -1 for none. */
+long long directory_budget_left(void);
 
 /*
  * directory_filter_expand - the search filter for a value: every "%s" in

@@ -18,6 +18,7 @@ static const char *log_ident = "sikkermail";
 static bool log_to_syslog = false;
 static bool log_to_stderr = true;
 static int log_level = LOG_INFO;
+static bool log_redact;		/* log_addr withholds: set once, before any thread starts */
 
 static void msg_vlog(int pri, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
@@ -30,6 +31,21 @@ void log_init(const char *ident, bool to_syslog, bool to_stderr, int facility)
 	log_to_stderr = to_stderr;
 	if (to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void log_redact_addresses(bool on)
+{
+	log_redact = on;
+}
+
+bool log_addresses_redacted(void)
+{
+	return log_redact;
+}
+
+const char *log_addr(const char *s)
+{
+	return log_redact ? "(an address, not logged)" : s;
 }
 
 void log_set_level(int level)

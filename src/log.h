@@ -23,6 +23,17 @@ int log_level_parse(const char *s);
 /* log_facility_parse - "mail", "daemon", "local0".."local7"; -1 if bad */
 int log_facility_parse(const char *s);
 
+/*
+ * log_redact_addresses - from now on, log_addr withholds what it is given:
+ * for a process whose log must not say which addresses it was asked
+ * about (sikkermail-ctl serve). The filter logs its recipients.
+ */
+void log_redact_addresses(bool on);
+/* log_addr - s (an address, or a search filter made from one), or a stand-in when redacting. */
+const char *log_addr(const char *s);
+/* log_addresses_redacted - whether log_addr withholds. */
+bool log_addresses_redacted(void);
+
 void msg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
