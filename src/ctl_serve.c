@@ -46,6 +46,7 @@
 #include "certs.h"
 #include "classify.h"
 #include "ctl.h"
+#include "directory.h"
 #include "log.h"
 #include "route.h"
 #include "serve.h"
@@ -55,6 +56,7 @@
 
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:8471"
 #define SERVE_MAX_RCPT 50		/* recipients in one /v1/route request */
+#define SERVE_BUDGET 25			/* seconds of directory lookups for one request */
 #define SERVE_DEFAULT_RATE 120		/* requests per client address per minute */
 #define SERVE_CONN_LIMIT 64		/* connections at once */
 #define SERVE_CONN_PER_IP 8		/* connections at once from one address */
@@ -137,6 +139,8 @@ int ctl_serve(struct ctl *c, int argc, char **argv)
 	if ((rc = parse_options(argc, argv, &listen_at, &rate, &behind_proxy)) != CTL_EX_OK)
 		return rc;
 	log_set_level(c->cfg->log_level);
+	/* which addresses someone asked about is theirs: no log line names one */
+	log_redact_addresses(true);
 	/* as root: the socket first (any port), then UserID for everything else */
 	if ((fd = open_listener(listen_at)) < 0)
 		return CTL_EX_ERROR;
@@ -372,6 +376,18 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		}
 	} else {
 		*con_cls = &answered;
+		/*
+		 * The whole request's directory lookups end within a budget (the
+		 * filter's DecisionTimeout, at most SERVE_BUDGET): one question of
+		 * many recipients to a slow directory cannot hold the service,
+		 * which answers one request at a time, for longer, and is answered
+		 * before the proxy in front gives up (30 s in the examples). What
+		 * is not looked up in time is answered as the filter would: the
+		 * lookup failed.
+		 */
+		directory_budget_set(1000LL * (sv->c->cfg->decision_timeout < SERVE_BUDGET
+						       ? sv->c->cfg->decision_timeout
+						       : SERVE_BUDGET));
 		if (strcmp(url, "/") == 0)
 			ret = answer_page(sv, conn, &status);
 		else if (strcmp(url, "/v1/route") == 0)
@@ -381,6 +397,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		else
 			ret = send_error(conn, MHD_HTTP_NOT_FOUND,
 					 "no such resource: GET /, /v1/route or /v1/cert", &status);
+		directory_budget_clear();
 	}
 	/* the path only: the query holds the addresses asked about */
 	msg_info("serve: %s %s %s %u", client, log_method(method), log_path(url), status);

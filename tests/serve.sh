@@ -55,6 +55,11 @@ milter_conf "$M/down.conf" "Database $M/db/down.db" "LDAPURI ldap://127.0.0.1:1/
 	"LDAPBase c=DK" "LDAPTimeout 2" "TrustedCAFile $CERTS/trust.pem" "Mode monitor" \
 	"Language en,da" "${MAILBOX[@]}"
 cp "$M/main.conf" "$M/v6.conf"
+# a directory that answers every request, a second late (slowproxy.py)
+pick_port SLOWLDAP
+milter_conf "$M/slow.conf" "Database $M/db/slow.db" "LDAPURI ldap://127.0.0.1:$SLOWLDAP/" \
+	"LDAPBase c=DK" "LDAPTimeout 3" "DecisionTimeout 5" "TrustedCAFile $CERTS/trust.pem" \
+	"${MAILBOX[@]}"
 give_to_test_user "$M"
 for conf in main down; do
 	ctl_import "$M/$conf.conf" tunnel "$M/tunnel.txt"
@@ -390,6 +395,36 @@ is "$CODE" 429 "another address in the same /64 shares the bucket: refused"
 get v6c "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 2001:db8:5:2::1"
 is "$CODE" 200 "an address in the next /64 has a bucket of its own"
 
+# ------------------------------------------------ a slow directory
+
+# One question of 12 recipients, each a directory lookup a second late:
+# the request's lookups end with the filter's DecisionTimeout (5 s here),
+# so the service is not held for 12 s or more; the recipients not looked
+# up in time are answered as the filter would answer them, unknown.
+/usr/bin/python3 "$top_srcdir/tests/lib/slowproxy.py" "$SLOWLDAP" "$SLAPD_PORT" 1 \
+	2>"$M/slowproxy.err" &
+SLOWPID=$!
+track_pid "$SLOWPID"
+pick_port SLOWPORT
+if ok "slow directory: relay and service start" \
+	eval 'wait_for 10 port_in_use "$SLOWLDAP" && serve_start slow "$SLOWPORT"'; then
+	q12=$(for i in $(seq 12); do printf 'rcpt=n%d@example.dk&' "$i"; done)
+	get slow "http://127.0.0.1:$SLOWPORT/v1/route?${q12%&}" --max-time 60
+	is "$CODE/$(jget slow 'len(j["recipients"])')" 200/12 "slow directory: 12 answers, HTTP 200"
+	is "$(jget slow 'j["recipients"][0]["class"]')" tls \
+		"slow directory: the first recipient was looked up in time (tls, no certificate)"
+	is "$(jget slow 'j["recipients"][11]["class"]')" unknown \
+		"slow directory: the last was not: unknown, as the filter would have it"
+	is "$(jget slow '(j["recipients"][11]["certificate"]["status"], j["recipients"][11]["tempfail"])')" \
+		"('lookup-failed', True)" \
+		"slow directory: ... its certificate lookup failed, a personal message would be tempfailed"
+	get slow2 "http://127.0.0.1:$SLOWPORT/v1/route?rcpt=n1@example.dk" --max-time 60
+	is "$CODE/$(jget slow2 'j["recipients"][0]["class"]')" 200/tls \
+		"slow directory: the next request has a budget of its own"
+	stop_pid "${SPID[slow]}" 10
+fi
+stop_pid "$SLOWPID" 5
+
 # ------------------------------------------------ the log and the end
 
 like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 GET /v1/route 200" "requests are logged"
@@ -397,6 +432,12 @@ like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 POST /v1/route 405" \
 	"refused requests are logged with their status"
 unlike "$(grep 'serve: 127' "$M/main.serve.log")" "[?@]" \
 	"the request lines do not hold the query (the addresses asked about)"
+# nor any other line: a failed lookup (the directory down), a refused
+# (revoked) certificate, both asked about above, name no address either
+like "$(cat "$M/down.serve.log")" "certificate directory lookup for \(an address, not logged\) failed" \
+	"a failed lookup is logged, its address withheld"
+unlike "$(cat "$M/main.serve.log" "$M/down.serve.log")" "@" \
+	"no line of either service's log holds an address"
 like "$(cat "$M/main.serve.log")" "serve: 127\.0\.0\.1 GET \(other\) 404" \
 	"nor a path of the client's own (it may hold an address): (other)"
 # in flight: one request half sent, one connection kept after its answer;
