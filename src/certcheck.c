@@ -2,8 +2,11 @@
  * certcheck.c - decide which certificate, if any, S/MIME encryption to an
  * address may use (SPEC section 6; the rules are in certcheck.h).
  *
- * Exports certcheck_new/free, certcheck_choose, certcheck_check_der,
- * certcheck_parse_one and cert_choice_init/free.
+ * Exports certcheck_choose, certcheck_check_der, certcheck_parse_one and
+ * cert_choice_init/free (certcheck.h); and, to certcheck_trust.c only,
+ * the OpenSSL text helpers certcheck_openssl_reason, certcheck_name_text,
+ * certcheck_asn1_time and certcheck_time_text (certcheck_int.h). The
+ * trust store (certcheck_new/free) is loaded in certcheck_trust.c.
  *
  * The cheap, explicit checks (address, dates, key, usages) come before
  * the chain so that a rejection names the most specific reason; the chain
@@ -15,7 +18,6 @@
  * The OpenSSL error queue is cleared around every operation, so that a
  * reason never comes from an earlier one.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,18 +34,12 @@
 #include <openssl/x509v3.h>
 
 #include "certcheck.h"
+#include "certcheck_int.h"
 #include "log.h"
 #include "util.h"
 
 /* A bundle could hold any number of certificates; look at this many. */
 #define CERTCHECK_MAX_CERTS 200
-
-struct certcheck {
-	X509_STORE *store;
-	bool accept_subject_email;
-	bool crl;		/* CRLFile is set: revocation is checked */
-	time_t changes_at;	/* the first expiry in the store (a CA, a CRL's next update); 0: none */
-};
 
 /* One certificate found in the directory's answer. */
 struct candidate {
@@ -59,10 +55,6 @@ struct cert_set {
 	char *first_garbage;	/* why the first of them was not */
 };
 
-static char *openssl_reason(const char *fallback);
-static char *name_text(const X509_NAME *name);
-static time_t asn1_to_time(const ASN1_TIME *t);
-static char *time_text(time_t t);
 static char *fingerprint_sha256(X509 *x);
 static bool address_equal(const char *want, const unsigned char *got, size_t got_len);
 static bool san_has_address(X509 *x, const char *address, struct strbuf *seen);
@@ -86,14 +78,11 @@ static void set_add_value(struct cert_set *set, const struct dir_value *v, size_
 			  struct strlist *rejected);
 static void set_garbage(struct cert_set *set, struct strlist *rejected, char *why);
 static void set_free(struct cert_set *set);
-static int load_trust(X509_STORE *store, const char *file, char **err);
-static int load_crls(X509_STORE *store, const char *file, char **err);
-static void warn_stale_crls(X509_STORE *store, const char *file);
 
 /* ------------------------------------------------------------ helpers */
 
-/* openssl_reason - the reason of the last queued OpenSSL error; clears the queue. */
-static char *openssl_reason(const char *fallback)
+/* certcheck_openssl_reason - the reason of the last queued OpenSSL error; clears the queue. */
+char *certcheck_openssl_reason(const char *fallback)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
@@ -107,8 +96,8 @@ static char *openssl_reason(const char *fallback)
 	return xstrdup(r ? r : fallback);
 }
 
-/* name_text - a distinguished name as RFC 2253 text, UTF-8 kept, controls escaped. */
-static char *name_text(const X509_NAME *name)
+/* certcheck_name_text - a distinguished name as RFC 2253 text, UTF-8 kept, controls escaped. */
+char *certcheck_name_text(const X509_NAME *name)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *p, *s;
@@ -127,8 +116,8 @@ static char *name_text(const X509_NAME *name)
 	return s;
 }
 
-/* asn1_to_time - an ASN.1 time as Unix time; 0 if it cannot be read. */
-static time_t asn1_to_time(const ASN1_TIME *t)
+/* certcheck_asn1_time - an ASN.1 time as Unix time; 0 if it cannot be read. */
+time_t certcheck_asn1_time(const ASN1_TIME *t)
 {
 	struct tm tm;
 
@@ -140,7 +129,8 @@ static time_t asn1_to_time(const ASN1_TIME *t)
 	return timegm(&tm);
 }
 
-static char *time_text(time_t t)
+/* certcheck_time_text - t as "YYYY-MM-DD HH:MM:SS UTC". */
+char *certcheck_time_text(time_t t)
 {
 	struct tm tm;
 	char buf[64];
@@ -314,17 +304,17 @@ static char *check_domain(X509 *x, const char *domain)
 
 static char *check_dates(X509 *x, time_t now)
 {
-	time_t nb = asn1_to_time(X509_get0_notBefore(x));
-	time_t na = asn1_to_time(X509_get0_notAfter(x));
+	time_t nb = certcheck_asn1_time(X509_get0_notBefore(x));
+	time_t na = certcheck_asn1_time(X509_get0_notAfter(x));
 	char *t, *why;
 
 	if (nb == 0 || na == 0)
 		return xstrdup("unreadable validity period");
 	if (now < nb) {
-		t = time_text(nb);
+		t = certcheck_time_text(nb);
 		why = xasprintf("not valid before %s", t);
 	} else if (now > na) {
-		t = time_text(na);
+		t = certcheck_time_text(na);
 		why = xasprintf("expired on %s", t);
 	} else {
 		return NULL;
@@ -340,7 +330,7 @@ static char *check_key(X509 *x)
 	int type, bits;
 
 	if (pk == NULL)
-		return openssl_reason("unreadable public key");
+		return certcheck_openssl_reason("unreadable public key");
 	type = EVP_PKEY_get_base_id(pk);
 	bits = EVP_PKEY_get_bits(pk);
 	if (type == EVP_PKEY_RSA) {
@@ -366,7 +356,7 @@ static char *check_usage(X509 *x)
 	uint32_t ku, xku;
 
 	if (X509_check_purpose(x, -1, 0) != 1 || (X509_get_extension_flags(x) & EXFLAG_INVALID))
-		return openssl_reason("invalid certificate extensions");
+		return certcheck_openssl_reason("invalid certificate extensions");
 	ku = X509_get_key_usage(x);	/* UINT32_MAX: no keyUsage extension */
 	if (type == EVP_PKEY_RSA && !(ku & KU_KEY_ENCIPHERMENT))
 		return xstrdup("keyUsage does not include keyEncipherment");
@@ -394,7 +384,7 @@ static int check_chain_eku(X509_STORE_CTX *ctx, char **reason)
 		uint32_t xku = X509_get_extended_key_usage(ca);	/* UINT32_MAX: no extension */
 
 		if (!(xku & (XKU_SMIME | XKU_ANYEKU))) {
-			char *who = name_text(X509_get_subject_name(ca));
+			char *who = certcheck_name_text(X509_get_subject_name(ca));
 			*reason = xasprintf("chain does not verify: the extendedKeyUsage of CA %s "
 					    "does not include emailProtection",
 					    who);
@@ -426,7 +416,7 @@ static int check_chain(const struct certcheck *cc, X509 *x, STACK_OF(X509) *untr
 
 		rc = verify_to_anchor(cc, sk_X509_value(chain, i), untrusted, now, &why, NULL);
 		if (rc != 1) {
-			who = name_text(X509_get_subject_name(sk_X509_value(chain, i)));
+			who = certcheck_name_text(X509_get_subject_name(sk_X509_value(chain, i)));
 			*reason = xasprintf("CA %s: %s", who, why ? why : "?");
 			free(who);
 		}
@@ -448,7 +438,7 @@ static int verify_to_anchor(const struct certcheck *cc, X509 *x, STACK_OF(X509) 
 	int rc = -1, err, depth;
 
 	if (ctx == NULL || X509_STORE_CTX_init(ctx, cc->store, x, untrusted) != 1) {
-		*reason = openssl_reason("cannot set up certificate verification");
+		*reason = certcheck_openssl_reason("cannot set up certificate verification");
 		goto out;
 	}
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
@@ -462,7 +452,7 @@ static int verify_to_anchor(const struct certcheck *cc, X509 *x, STACK_OF(X509) 
 	err = X509_STORE_CTX_get_error(ctx);
 	depth = X509_STORE_CTX_get_error_depth(ctx);
 	if (rc < 0 && err == X509_V_OK) {
-		*reason = openssl_reason("certificate verification failed internally");
+		*reason = certcheck_openssl_reason("certificate verification failed internally");
 		goto out;
 	}
 	/*
@@ -476,7 +466,8 @@ static int verify_to_anchor(const struct certcheck *cc, X509 *x, STACK_OF(X509) 
 		     ? -1
 		     : 0;
 	if (depth > 0 && X509_STORE_CTX_get_current_cert(ctx) != NULL) {
-		char *who = name_text(X509_get_subject_name(X509_STORE_CTX_get_current_cert(ctx)));
+		X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+		char *who = certcheck_name_text(X509_get_subject_name(at));
 		*reason = xasprintf("chain does not verify: %s (at %s)",
 				    X509_verify_cert_error_string(err), who);
 		free(who);
@@ -524,11 +515,11 @@ static int describe(X509 *x, struct cert_choice *out)
 	memcpy(out->der, der, (size_t)len);
 	out->der_len = (size_t)len;
 	OPENSSL_free(der);
-	out->subject = name_text(X509_get_subject_name(x));
-	out->issuer = name_text(X509_get_issuer_name(x));
+	out->subject = certcheck_name_text(X509_get_subject_name(x));
+	out->issuer = certcheck_name_text(X509_get_issuer_name(x));
 	out->fingerprint = fingerprint_sha256(x);
-	out->not_before = asn1_to_time(X509_get0_notBefore(x));
-	out->not_after = asn1_to_time(X509_get0_notAfter(x));
+	out->not_before = certcheck_asn1_time(X509_get0_notBefore(x));
+	out->not_after = certcheck_asn1_time(X509_get0_notAfter(x));
 	return 1;
 }
 
@@ -570,7 +561,7 @@ static void set_add_value(struct cert_set *set, const struct dir_value *v, size_
 			set_add(set, x, true);
 			return;
 		}
-		why = openssl_reason("unknown error");
+		why = certcheck_openssl_reason("unknown error");
 		strlist_addf(rejected, "(value %zu, userCertificate): not a certificate: %s", i + 1,
 			     why);
 		set_garbage(set, rejected, why);
@@ -578,7 +569,8 @@ static void set_add_value(struct cert_set *set, const struct dir_value *v, size_
 	}
 	if ((p7 = d2i_PKCS7(NULL, &p, (long)v->len)) == NULL || !PKCS7_type_is_signed(p7) ||
 	    p7->d.sign == NULL || (certs = p7->d.sign->cert) == NULL) {
-		why = p7 ? xstrdup("no certificates in it") : openssl_reason("unknown error");
+		why = p7 ? xstrdup("no certificates in it")
+			 : certcheck_openssl_reason("unknown error");
 		strlist_addf(rejected, "(value %zu, userSMIMECertificate): not a PKCS#7 "
 			     "certificate bundle: %s", i + 1, why);
 		set_garbage(set, rejected, why);
@@ -637,13 +629,13 @@ static int judge_all(struct certcheck *cc, const char *address, struct cert_set 
 			continue;
 		}
 		if (rc == 0) {
-			subject = name_text(X509_get_subject_name(x));
+			subject = certcheck_name_text(X509_get_subject_name(x));
 			strlist_addf(&out->rejected, "%s: %s", subject, reason);
 			free(subject);
 			free(reason);
 			continue;
 		}
-		time_t end = asn1_to_time(X509_get0_notAfter(x));
+		time_t end = certcheck_asn1_time(X509_get0_notAfter(x));
 		if (*best == NULL || end > best_end) {
 			*best = x;
 			best_end = end;
@@ -703,7 +695,7 @@ int certcheck_check_der(struct certcheck *cc, const char *address, const unsigne
 	ERR_clear_error();
 	*reason = NULL;
 	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL) {
-		char *why = openssl_reason("unknown error");
+		char *why = certcheck_openssl_reason("unknown error");
 		*reason = xasprintf("not a certificate: %s", why);
 		free(why);
 		return 0;
@@ -723,7 +715,7 @@ int certcheck_parse_one(const unsigned char *der, size_t len, struct cert_choice
 	ERR_clear_error();
 	*err = NULL;
 	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL) {
-		char *why = openssl_reason("unknown error");
+		char *why = certcheck_openssl_reason("unknown error");
 		*err = xasprintf("not a certificate: %s", why);
 		free(why);
 		return 0;
@@ -750,149 +742,4 @@ void cert_choice_free(struct cert_choice *c)
 	free(c->error);
 	strlist_free(&c->rejected);
 	cert_choice_init(c);
-}
-
-/* ------------------------------------------------------ the trust store */
-
-/* load_trust - every certificate of a PEM file becomes a trust anchor. */
-static int load_trust(X509_STORE *store, const char *file, char **err)
-{
-	STACK_OF(X509_OBJECT) *objs;
-	int n = 0;
-	FILE *fp = fopen(file, "r");
-
-	if (fp == NULL) {
-		*err = xasprintf("TrustedCAFile %s: %s", file, strerror(errno));
-		return 0;
-	}
-	fclose(fp);
-	if (X509_STORE_load_file(store, file) != 1) {
-		char *why = openssl_reason("cannot load it");
-		*err = xasprintf("TrustedCAFile %s: %s (a PEM file of CA certificates is "
-				 "expected)", file, why);
-		free(why);
-		return 0;
-	}
-	objs = X509_STORE_get0_objects(store);
-	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
-		if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) == X509_LU_X509)
-			n++;
-	if (n == 0) {
-		*err = xasprintf("TrustedCAFile %s: no certificate in it", file);
-		return 0;
-	}
-	return 1;
-}
-
-/* load_crls - the CRLs of a PEM file (any number) or a DER file (one). */
-static int load_crls(X509_STORE *store, const char *file, char **err)
-{
-	X509_LOOKUP *lu = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-	FILE *fp = fopen(file, "r");
-
-	if (fp == NULL) {
-		*err = xasprintf("CRLFile %s: %s", file, strerror(errno));
-		return 0;
-	}
-	fclose(fp);
-	if (lu == NULL)
-		msg_fatal("out of memory (X509_STORE_add_lookup)");
-	if (X509_load_crl_file(lu, file, X509_FILETYPE_PEM) > 0 ||
-	    (ERR_clear_error(), X509_load_crl_file(lu, file, X509_FILETYPE_ASN1) > 0)) {
-		ERR_clear_error();
-		return 1;
-	}
-	char *why = openssl_reason("no CRL in it");
-	*err = xasprintf("CRLFile %s: %s (PEM CRLs or one DER CRL expected)", file, why);
-	free(why);
-	return 0;
-}
-
-/* warn_stale_crls - an expired CRL blocks every certificate of its CA: say so early. */
-static void warn_stale_crls(X509_STORE *store, const char *file)
-{
-	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
-	time_t now = time(NULL);
-
-	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
-		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
-		if (crl == NULL || X509_CRL_get0_nextUpdate(crl) == NULL)
-			continue;
-		time_t next = asn1_to_time(X509_CRL_get0_nextUpdate(crl));
-		if (next != 0 && next < now) {
-			char *who = name_text(X509_CRL_get_issuer(crl));
-			char *when = time_text(next);
-			msg_warn("CRLFile %s: the CRL of %s expired on %s; no certificate of "
-				 "that CA is usable until the CRL is renewed", file, who, when);
-			free(who);
-			free(when);
-		}
-	}
-}
-
-/* store_changes_at - the earliest CA expiry or CRL next update in store; 0 if none. */
-static time_t store_changes_at(X509_STORE *store)
-{
-	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
-	time_t first = 0;
-
-	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
-		X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
-		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(o);
-		X509 *x = X509_OBJECT_get0_X509(o);
-		const ASN1_TIME *t = crl != NULL ? X509_CRL_get0_nextUpdate(crl)
-				     : x != NULL ? X509_get0_notAfter(x) : NULL;
-		time_t when = t != NULL ? asn1_to_time(t) : 0;
-
-		if (when != 0 && (first == 0 || when < first))
-			first = when;
-	}
-	return first;
-}
-
-time_t certcheck_changes_at(const struct certcheck *cc)
-{
-	return cc->changes_at;
-}
-
-struct certcheck *certcheck_new(const struct config *cfg, char **err)
-{
-	struct certcheck *cc;
-	unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
-
-	*err = NULL;
-	if (cfg->trusted_ca_file == NULL || cfg->trusted_ca_file[0] == '\0') {
-		*err = xstrdup("TrustedCAFile is not set: no certificate can be trusted");
-		return NULL;
-	}
-	ERR_clear_error();
-	cc = xcalloc(1, sizeof(*cc));
-	cc->accept_subject_email = cfg->accept_subject_email;
-	if ((cc->store = X509_STORE_new()) == NULL)
-		msg_fatal("out of memory (X509_STORE_new)");
-	if (!load_trust(cc->store, cfg->trusted_ca_file, err))
-		goto fail;
-	if (cfg->crl_file != NULL && cfg->crl_file[0] != '\0') {
-		if (!load_crls(cc->store, cfg->crl_file, err))
-			goto fail;
-		warn_stale_crls(cc->store, cfg->crl_file);
-		flags |= X509_V_FLAG_CRL_CHECK;
-		cc->crl = true;
-	}
-	X509_STORE_set_flags(cc->store, flags);
-	cc->changes_at = store_changes_at(cc->store);
-	ERR_clear_error();
-	return cc;
-fail:
-	certcheck_free(cc);
-	ERR_clear_error();
-	return NULL;
-}
-
-void certcheck_free(struct certcheck *cc)
-{
-	if (cc == NULL)
-		return;
-	X509_STORE_free(cc->store);
-	free(cc);
 }

@@ -6,9 +6,10 @@
  * Exports config_parse, config_load, config_defaults, config_ref,
  * config_unref, config_dump, config_is_internal_network,
  * config_find_mailbox and config_parse_duration (config.h); and, to
- * config_values.c only, config_perr and config_quote_len (config_int.h).
- * The value types the table refers to (setters, dumpers, checks) are in
- * config_values.c.
+ * config_values.c and config_checks.c only, config_perr and
+ * config_quote_len (config_int.h). The value types the table refers to
+ * (setters, dumpers) are in config_values.c, the checks of string values
+ * and list entries in config_checks.c.
  *
  * Defaults are written as text in the table and go through the same
  * setters as a file's values, so a default can never be something a file

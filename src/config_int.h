@@ -1,13 +1,14 @@
 /*
- * config_int.h - what config.c and config_values.c share, and nothing
- * else may see: the shape of a key, the per-type value functions the key
- * table points at, and the error reporting of the file parser. Included
- * only by config*.c; everyone else uses config.h.
+ * config_int.h - what config.c, config_values.c and config_checks.c
+ * share, and nothing else may see: the shape of a key, the per-type value
+ * functions the key table points at, and the error reporting of the file
+ * parser. Included only by config*.c; everyone else uses config.h.
  *
  * config.c owns the key table, the parser and struct parser (opaque
  * here) and exports config_perr and config_quote_len. config_values.c owns
- * the value types and exports the config_set_*, config_dump_*,
- * config_check_* and config_entry_* functions and config_free_strv.
+ * the value types and exports the config_set_* and config_dump_*
+ * functions and config_free_strv; config_checks.c exports the
+ * config_check_* and config_entry_* functions.
  */
 #ifndef SIKKERMAIL_CONFIG_INT_H
 #define SIKKERMAIL_CONFIG_INT_H

@@ -12,14 +12,17 @@
  *   GET /v1/cert?addr=A[&format=json|pem|der]
  *                          the certificate the filter would encrypt to
  *
- * Exports ctl_serve (ctl.h).
+ * Exports ctl_serve (ctl.h). This file is the HTTP daemon; the answers
+ * are serve_answer.c's (serve_answer.h), the parts that know nothing of
+ * HTTP serve.c's (serve.h).
  *
  * HTTP is GNU libmicrohttpd's: it parses requests, enforces the limits on
  * connections, memory (and so on the request line and header sizes) and
- * time; this file only decodes the query values strictly (MHD hands them
- * over undecoded), limits the request rate per client (an IPv4 address or
- * an IPv6 /64) with a token bucket charged one per recipient asked about,
- * and answers. The daemon runs one internal thread, so the
+ * time; this file only limits the request rate per client (an IPv4
+ * address or an IPv6 /64) with a token bucket charged one per recipient
+ * asked about, refuses what the service does not do, and hands the rest
+ * to the answers, which decode the query values strictly (MHD hands them
+ * over undecoded). The daemon runs one internal thread, so the
  * requests are answered one after another on one database connection
  * and one certificate pool; no lock is needed. Nothing here writes the
  * lists or records decisions: the only writes are the certificate cache's,
@@ -38,51 +41,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "certs.h"
-#include "classify.h"
 #include "ctl.h"
 #include "directory.h"
 #include "log.h"
-#include "route.h"
 #include "serve.h"
-#include "serve_page.h"
+#include "serve_answer.h"
 #include "store.h"
 #include "util.h"
 
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:8471"
-#define SERVE_MAX_RCPT 50		/* recipients in one /v1/route request */
 #define SERVE_BUDGET 25			/* seconds of directory lookups for one request */
 #define SERVE_DEFAULT_RATE 120		/* requests per client address per minute */
 #define SERVE_CONN_LIMIT 64		/* connections at once */
 #define SERVE_CONN_PER_IP 8		/* connections at once from one address */
 #define SERVE_CONN_MEMORY (16 * 1024)	/* per connection: request line and headers fit in it */
 #define SERVE_CONN_TIMEOUT 15		/* seconds a connection may stay idle */
-
-struct serve {
-	struct ctl *c;
-	struct store *store;
-	bool behind_proxy;		/* the client is X-Forwarded-For's, from loopback */
-	struct serve_limiter limiter;	/* --rate per client address */
-};
-
-/* A query value, decoded. */
-struct arg {
-	char *name;
-	char *value;
-};
-
-/* The query of one request, in order. */
-struct query {
-	struct arg *v;
-	size_t kept;			/* in v */
-	size_t n;			/* sent: more than kept when there are too many */
-	char *error;			/* the first bad argument, in words */
-};
 
 static int parse_options(int argc, char **argv, const char **listen_at, unsigned *rate,
 			 bool *behind_proxy);
@@ -102,30 +79,6 @@ static void client_address(struct MHD_Connection *conn, bool behind_proxy, char 
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
 static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
 					  const char *value);
-static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
-				    unsigned *status);
-static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
-				   unsigned *status);
-static enum MHD_Result send_cert_file(struct MHD_Connection *conn, const struct route *r,
-				      bool pem, unsigned *status);
-static void cert_answer_start(struct strbuf *sb, const char *addr, const struct route *r);
-static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn,
-				   unsigned *status);
-static bool store_ready(struct serve *sv);
-static void query_read(struct MHD_Connection *conn, struct query *q);
-static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				 size_t key_size, const char *value, size_t value_size);
-static void query_free(struct query *q);
-static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status, char *body,
-				 size_t len, const char *type, const char *retry_after,
-				 unsigned *sent);
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
-				 struct strbuf *sb, unsigned *sent);
-static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
-				  const char *msg, unsigned *sent);
-static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
-				  const char *msg, const char *retry_after, unsigned *sent);
-static void add_common_headers(struct MHD_Response *r);
 static double now_seconds(void);
 
 int ctl_serve(struct ctl *c, int argc, char **argv)
@@ -352,9 +305,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 					      now_seconds())) > 0) {
 			*con_cls = &answered;
 			snprintf(wait_s, sizeof(wait_s), "%.0f", wait < 1 ? 1 : wait + 0.5);
-			ret = send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-					 "too many requests from this address; try again later",
-					 wait_s, &status);
+			ret = serve_send_retry(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+					       "too many requests from this address; "
+					       "try again later", wait_s, &status);
 			msg_info("serve: %s %s %s %u (rate limit; retry after %s s)", client,
 				 log_method(method), log_path(url), status, wait_s);
 			return ret;
@@ -362,13 +315,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 			*con_cls = &answered;
-			ret = send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					 "only GET and HEAD: this service changes nothing",
-					 &status);
+			ret = serve_send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					       "only GET and HEAD: this service changes nothing",
+					       &status);
 		} else if (has_body(conn)) {
 			*con_cls = &answered;
-			ret = send_error(conn, MHD_HTTP_BAD_REQUEST,
-					 "a GET or HEAD request has no body", &status);
+			ret = serve_send_error(conn, MHD_HTTP_BAD_REQUEST,
+					       "a GET or HEAD request has no body", &status);
 		} else {
 			/* answered on the last call, when MHD can keep the connection */
 			*con_cls = &waiting;
@@ -389,14 +342,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 						       ? sv->c->cfg->decision_timeout
 						       : SERVE_BUDGET));
 		if (strcmp(url, "/") == 0)
-			ret = answer_page(sv, conn, &status);
+			ret = serve_answer_page(sv, conn, &status);
 		else if (strcmp(url, "/v1/route") == 0)
-			ret = answer_route(sv, conn, &status);
+			ret = serve_answer_route(sv, conn, &status);
 		else if (strcmp(url, "/v1/cert") == 0)
-			ret = answer_cert(sv, conn, &status);
+			ret = serve_answer_cert(sv, conn, &status);
 		else
-			ret = send_error(conn, MHD_HTTP_NOT_FOUND,
-					 "no such resource: GET /, /v1/route or /v1/cert", &status);
+			ret = serve_send_error(conn, MHD_HTTP_NOT_FOUND,
+					       "no such resource: GET /, /v1/route or /v1/cert",
+					       &status);
 		directory_budget_clear();
 	}
 	/* the path only: the query holds the addresses asked about */
@@ -519,355 +473,6 @@ static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, co
 	if (strcasecmp(key, "X-Forwarded-For") == 0)
 		*(const char **)cls = value;
 	return MHD_YES;
-}
-
-/* store_ready - the database handle, reopened if the file was replaced; false if unusable. */
-static bool store_ready(struct serve *sv)
-{
-	char *err = NULL;
-	struct store *s;
-
-	if (store_still_usable(sv->store))
-		return true;
-	if ((s = store_open(sv->c->database, STORE_RW_EXISTING, &err)) == NULL) {
-		msg_error("serve: %s", err ? err : "cannot open the database");
-		free(err);
-		return false;
-	}
-	store_close(sv->store);
-	sv->store = s;
-	return true;
-}
-
-static enum MHD_Result answer_route(struct serve *sv, struct MHD_Connection *conn,
-				    unsigned *status)
-{
-	struct query q = { 0 };
-	struct strbuf sb;
-	char today[11];
-	enum MHD_Result ret;
-
-	query_read(conn, &q);
-	for (size_t i = 0; i < q.kept && q.error == NULL; i++) {
-		if (strcmp(q.v[i].name, "rcpt") != 0)
-			q.error = xasprintf("unknown parameter \"%s\" (only rcpt)", q.v[i].name);
-		else if (q.v[i].value[0] == '\0')
-			q.error = xasprintf("rcpt %zu is empty", i + 1);
-	}
-	if (q.error == NULL && q.n == 0)
-		q.error = xstrdup("no recipient: ask /v1/route?rcpt=ADDRESS");
-	if (q.error == NULL && q.n > SERVE_MAX_RCPT)
-		q.error = xasprintf("%zu recipients; at most %d in one request", q.n,
-				    SERVE_MAX_RCPT);
-	if (q.error != NULL) {
-		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, q.error, status);
-		query_free(&q);
-		return ret;
-	}
-	if (!store_ready(sv)) {
-		query_free(&q);
-		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "the database cannot be read; try again later", status);
-	}
-	today_string(today);
-	sb_init(&sb);
-	sb_adds(&sb, "{\"recipients\":[");
-	for (size_t i = 0; i < q.kept; i++) {
-		struct route r;
-
-		route_explain(sv->c->cfg, sv->c->certs, sv->store, q.v[i].value,
-			      strlen(q.v[i].value), true, today, &r);
-		if (i > 0)
-			sb_addc(&sb, ',');
-		route_write_json(&sb, &r);
-		route_free(&r);
-	}
-	sb_adds(&sb, "]}\n");
-	query_free(&q);
-	return send_json(conn, MHD_HTTP_OK, &sb, status);
-}
-
-/* cert_answer_start - a new sb with the opening members of a /v1/cert answer. */
-static void cert_answer_start(struct strbuf *sb, const char *addr, const struct route *r)
-{
-	sb_init(sb);
-	sb_adds(sb, "{\"address\":");
-	json_string(sb, addr);
-	sb_adds(sb, ",\"normalised\":");
-	json_string(sb, r->normalised);
-	sb_adds(sb, ",\"class\":");
-	json_string(sb, rclass_name(r->cls));
-}
-
-/*
- * answer_cert - the certificate route_explain finds for the address, as
- * explain --personal shows it: none when the class comes before encrypted
- * (internal, tunnel), as the filter then encrypts to none.
- */
-static enum MHD_Result answer_cert(struct serve *sv, struct MHD_Connection *conn,
-				   unsigned *status)
-{
-	struct query q = { 0 };
-	struct route r = { 0 };
-	struct strbuf sb;
-	const char *addr = NULL, *format = "json";
-	char today[11];
-	enum MHD_Result ret;
-
-	query_read(conn, &q);
-	for (size_t i = 0; i < q.kept && q.error == NULL; i++) {
-		if (strcmp(q.v[i].name, "addr") == 0 && addr == NULL)
-			addr = q.v[i].value;
-		else if (strcmp(q.v[i].name, "format") == 0)
-			format = q.v[i].value;
-		else
-			q.error = xasprintf("unexpected parameter \"%s\" (addr once, format)",
-					    q.v[i].name);
-	}
-	if (q.error == NULL && (addr == NULL || addr[0] == '\0'))
-		q.error = xstrdup("which address? ask /v1/cert?addr=ADDRESS");
-	if (q.error == NULL && strcmp(format, "json") != 0 && strcmp(format, "pem") != 0 &&
-	    strcmp(format, "der") != 0)
-		q.error = xasprintf("format \"%s\": json, pem or der", format);
-	if (q.error != NULL) {
-		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, q.error, status);
-		goto out;
-	}
-	if (!store_ready(sv)) {
-		ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				 "the database cannot be read; try again later", status);
-		goto out;
-	}
-	today_string(today);
-	route_explain(sv->c->cfg, sv->c->certs, sv->store, addr, strlen(addr), true, today, &r);
-	if (r.status != ROUTE_OK) {
-		ret = send_error(conn, MHD_HTTP_BAD_REQUEST, r.why, status);
-	} else if (r.cert_status == ROUTE_CERT_RETRY) {
-		ret = send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				 "the certificate directory cannot be asked now; try again later",
-				 status);
-	} else if (r.cert_status != ROUTE_CERT_FOUND || r.cert.der == NULL) {
-		cert_answer_start(&sb, addr, &r);
-		sb_adds(&sb, ",\"certificate\":null,\"certificate_status\":");
-		if (r.cert_status == ROUTE_CERT_NOT_NEEDED)
-			sb_printf(&sb, "\"not-needed\",\"error\":\"none is used: class %s comes "
-				  "before encrypted\"}\n", rclass_name(r.cls));
-		else
-			sb_adds(&sb, "\"none\",\"error\":\"no valid certificate known for this "
-				     "address\"}\n");
-		ret = send_json(conn, MHD_HTTP_NOT_FOUND, &sb, status);
-	} else if (strcmp(format, "json") == 0) {
-		cert_answer_start(&sb, addr, &r);
-		sb_adds(&sb, ",\"certificate\":");
-		route_cert_json(&sb, &r.cert, r.cert_kind);
-		sb_adds(&sb, "}\n");
-		ret = send_json(conn, MHD_HTTP_OK, &sb, status);
-	} else {
-		ret = send_cert_file(conn, &r, strcmp(format, "pem") == 0, status);
-	}
-out:
-	route_free(&r);
-	query_free(&q);
-	return ret;
-}
-
-/* send_cert_file - r's certificate as a PEM or DER download named after the address. */
-static enum MHD_Result send_cert_file(struct MHD_Connection *conn, const struct route *r,
-				      bool pem, unsigned *status)
-{
-	char name[128], *body = pem ? serve_pem(r->cert.der, r->cert.der_len) : NULL;
-	size_t len = pem ? strlen(body) : r->cert.der_len;
-	struct MHD_Response *resp;
-	struct strbuf sb;
-	enum MHD_Result ret;
-
-	if (!pem) {
-		body = xmalloc(len);
-		memcpy(body, r->cert.der, len);
-	}
-	serve_filename(r->normalised, name, sizeof(name));
-	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	add_common_headers(resp);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				pem ? "application/pem-certificate-chain" : "application/pkix-cert");
-	sb_init(&sb);
-	sb_printf(&sb, "attachment; filename=\"%s.%s\"", name, pem ? "pem" : "cer");
-	MHD_add_response_header(resp, "Content-Disposition", sb.s);
-	sb_free(&sb);
-	*status = MHD_HTTP_OK;
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static enum MHD_Result answer_page(struct serve *sv, struct MHD_Connection *conn,
-				   unsigned *status)
-{
-	const struct config *cfg = sv->c->cfg;
-	unsigned char raw[16];
-	char nonce[33], *csp;
-	struct strbuf sb;
-	struct MHD_Response *r;
-	const char *p, *lang;
-	size_t len;
-	enum MHD_Result ret;
-
-	/* a fresh nonce per page: the CSP allows the page's own script and style, nothing else */
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return send_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no random numbers", status);
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
-	lang = cfg->languages == LANG_EN || (cfg->language_en_first && cfg->languages != LANG_DA)
-		       ? "en" : "da";
-	sb_init(&sb);
-	for (p = serve_page_html; *p != '\0';) {
-		if (strncmp(p, "@NONCE@", 7) == 0) {
-			sb_adds(&sb, nonce);
-			p += 7;
-		} else if (strncmp(p, "@LANG@", 6) == 0) {
-			sb_adds(&sb, lang);
-			p += 6;
-		} else {
-			sb_addc(&sb, *p++);
-		}
-	}
-	csp = xasprintf("default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; "
-			"connect-src 'self'; base-uri 'none'; "
-			"form-action 'none'; frame-ancestors 'none'", nonce, nonce);
-	len = sb.len;
-	/* the buffer itself goes to MHD, which frees it */
-	r = MHD_create_response_from_buffer(len, sb.s, MHD_RESPMEM_MUST_FREE);
-	add_common_headers(r);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-	MHD_add_response_header(r, "Content-Security-Policy", csp);
-	*status = MHD_HTTP_OK;
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	free(csp);
-	return ret;
-}
-
-/* ------------------------------------------------------------ the query */
-
-static void query_read(struct MHD_Connection *conn, struct query *q)
-{
-	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, query_arg, q);
-}
-
-static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				 size_t key_size, const char *value, size_t value_size)
-{
-	struct query *q = cls;
-	const char *why = NULL;
-	char *name, *val;
-
-	(void)kind;
-	if (q->error != NULL)
-		return MHD_NO;
-	if ((name = serve_decode(key, key_size, &why)) == NULL) {
-		q->error = xasprintf("a parameter name: %s", why);
-		return MHD_NO;
-	}
-	if ((val = serve_decode(value ? value : "", value ? value_size : 0, &why)) == NULL) {
-		q->error = xasprintf("parameter %s: %s", name, why);
-		free(name);
-		return MHD_NO;
-	}
-	q->n++;
-	/* more than the limit is refused anyway: do not keep thousands */
-	if (q->kept > SERVE_MAX_RCPT) {
-		free(name);
-		free(val);
-		return MHD_YES;
-	}
-	q->v = xrealloc(q->v, (q->kept + 1) * sizeof(*q->v));
-	q->v[q->kept].name = name;
-	q->v[q->kept].value = val;
-	q->kept++;
-	return MHD_YES;
-}
-
-static void query_free(struct query *q)
-{
-	for (size_t i = 0; i < q->kept; i++) {
-		free(q->v[i].name);
-		free(q->v[i].value);
-	}
-	free(q->v);
-	free(q->error);
-}
-
-/* ------------------------------------------------------------ answers */
-
-/* add_common_headers - every answer: never cached, never sniffed, framed or referred. */
-static void add_common_headers(struct MHD_Response *r)
-{
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(r, "X-Frame-Options", "DENY");
-}
-
-/*
- * send_body - queue body (malloc'ed; MHD frees it) with status and type,
- * and Retry-After when given; *sent = status.
- */
-static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status, char *body,
-				 size_t len, const char *type, const char *retry_after,
-				 unsigned *sent)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	enum MHD_Result ret;
-
-	add_common_headers(r);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, "Content-Security-Policy",
-				"default-src 'none'; frame-ancestors 'none'");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	if (retry_after != NULL)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
-	*sent = status;
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
-				 struct strbuf *sb, unsigned *sent)
-{
-	size_t len = sb->len;
-	char *body = sb->s;	/* the buffer itself, handed to MHD */
-
-	sb->s = NULL;
-	sb->len = sb->cap = 0;
-	return send_body(conn, status, body, len, "application/json; charset=utf-8", NULL,
-			 sent);
-}
-
-static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
-				  const char *msg, unsigned *sent)
-{
-	return send_retry(conn, status, msg, status == MHD_HTTP_SERVICE_UNAVAILABLE ? "30" : NULL,
-			  sent);
-}
-
-/* send_retry - {"status":N,"error":msg}, with Retry-After when given. */
-static enum MHD_Result send_retry(struct MHD_Connection *conn, unsigned status,
-				  const char *msg, const char *retry_after, unsigned *sent)
-{
-	struct strbuf sb;
-	char *body;
-	size_t len;
-
-	sb_init(&sb);
-	sb_printf(&sb, "{\"status\":%u,\"error\":", status);
-	json_string(&sb, msg);
-	sb_adds(&sb, "}\n");
-	len = sb.len;
-	body = sb.s;	/* the buffer itself, handed to MHD */
-	return send_body(conn, status, body, len, "application/json; charset=utf-8",
-			 retry_after, sent);
 }
 
 static double now_seconds(void)

@@ -25,8 +25,9 @@
  * report_free, report_clean, report_parse_date, report_date_arg, report_day_start,
  * report_time_string, report_rule_words, report_reason, report_event_reason,
  * report_rcpt_reason, report_day_shown;
- * report_write_text, report_write_csv, report_write_json (report_write.c);
- * report_write_html (report_html.c); report_read_logs (report_log.c).
+ * report_write_text, report_write_csv, report_write_json, report_csv_str,
+ * report_json_str (report_write.c); report_write_html, report_html_str
+ * (report_html.c); report_read_logs (report_log.c).
  */
 #ifndef SIKKERMAIL_REPORT_H
 #define SIKKERMAIL_REPORT_H
@@ -260,5 +261,26 @@ void report_write_text(const struct report *r, FILE *out);
 void report_write_csv(const struct report *r, FILE *out);
 void report_write_json(const struct report *r, FILE *out);
 void report_write_html(const struct report *r, FILE *out);
+
+/*
+ * The writers' field escapers, for any output of report_clean'ed text
+ * (sikkermail-ctl replay's too): one function per format, so that every
+ * output escapes alike.
+ *
+ * report_csv_str - a comma, then s as one CSV field: quoted (RFC 4180)
+ * when it holds a double quote or any character of quoted (the
+ * separators it may meet), or starts or ends with a space; a formula's
+ * first character (= + - @) defused with a leading '. NULL is empty.
+ */
+void report_csv_str(FILE *out, const char *s, const char *quoted);
+
+/* report_json_str - s as a JSON string; NULL is null. */
+void report_json_str(FILE *out, const char *s);
+
+/*
+ * report_html_str - s escaped for HTML text or an attribute value; NULL
+ * is "-". A line break and the spaces after it become one space.
+ */
+void report_html_str(FILE *out, const char *s);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * report_html.c - the compliance report as one self-contained HTML page.
  *
- * Exports report_write_html (report.h).
+ * Exports report_write_html and report_html_str, the escaper the
+ * replay's page shares (report.h).
  *
  * The page is meant to be opened by a compliance officer, printed, or
  * mailed on: one file with its CSS inline and its charts as inline SVG
@@ -229,7 +230,6 @@ static const char style[] =
 	".meta,.small,.why{color:#000}th{background:none}"
 	"th,td{border-color:#999}}";
 
-static void html_str(FILE *out, const char *s);
 static const struct words *words_of(const struct report *r);
 static void html_head(const struct report *r, FILE *out);
 static void html_summary(const struct report *r, FILE *out);
@@ -251,8 +251,12 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 static void html_cpr(const struct report *r, FILE *out);
 static void html_tables(const struct report *r, FILE *out);
 
-/* html_str - text or attribute value, escaped. NULL prints "-". */
-static void html_str(FILE *out, const char *s)
+/*
+ * report_html_str - text or attribute value, escaped; NULL prints "-". A
+ * line break and the indentation after it (a text output's wrapping, as
+ * in the replay's reasons) become one space.
+ */
+void report_html_str(FILE *out, const char *s)
 {
 	if (s == NULL)
 		s = "-";
@@ -272,6 +276,11 @@ static void html_str(FILE *out, const char *s)
 			break;
 		case '\'':
 			fputs("&#39;", out);
+			break;
+		case '\n':
+			fputc(' ', out);
+			while (s[1] == ' ')
+				s++;
 			break;
 		default:
 			fputc(*s, out);
@@ -299,16 +308,16 @@ static void html_head(const struct report *r, FILE *out)
 		w->lang, w->title, r->since, w->to, r->until, style, w->title);
 	fprintf(out, "<p class=\"meta\">%s: %s %s %s, %zu %s (%s, ", w->period, r->since, w->to,
 		r->until, r->n_days, r->n_days == 1 ? w->day : w->days, w->local_time);
-	html_str(out, r->tz);
+	report_html_str(out, r->tz);
 	fprintf(out, ")</p>\n<p class=\"meta\">%s: ", w->source);
 	if (r->files.n == 0) {
 		fprintf(out, "%s ", w->database);
-		html_str(out, r->database);
+		report_html_str(out, r->database);
 	} else {
 		fputs(r->files.n == 1 ? w->log_file : w->log_files, out);
 		for (size_t i = 0; i < r->files.n; i++) {
 			fputs(i ? ", " : " ", out);
-			html_str(out, r->files.v[i]);
+			report_html_str(out, r->files.v[i]);
 		}
 		fprintf(out, " (%ld %s, %ld %s, %ld %s", r->lines, w->lines, r->bad_lines,
 			w->unreadable, r->outside, w->outside);
@@ -558,9 +567,9 @@ static void html_outcome(const struct words *w, const struct report_event *e, FI
 		report_time_string(e->held_at, false, at, sizeof(at));
 		fprintf(out, "<br><span class=\"small\">%s ",
 			e->held_state == REPORT_HELD_DELETED ? w->held_deleted : w->held_released);
-		html_str(out, e->held_by);
+		report_html_str(out, e->held_by);
 		fprintf(out, " %s ", w->held_at);
-		html_str(out, at);
+		report_html_str(out, at);
 		fputs("</span>", out);
 	}
 	fputs("</td>", out);
@@ -577,7 +586,7 @@ static const char *personal_word(const struct words *w, const struct report_even
 /* html_rcpt - an address with its class and action. */
 static void html_rcpt(const struct words *w, const struct report_rcpt *rc, FILE *out)
 {
-	html_str(out, rc->address);
+	report_html_str(out, rc->address);
 	fprintf(out, " (%s: %s)", (unsigned)rc->cls < CLASS_COUNT ? w->cls[rc->cls] : "?",
 		(unsigned)rc->action < ACTION_COUNT ? w->act[rc->action] : "?");
 }
@@ -595,7 +604,7 @@ static void html_event_rcpts(const struct report *r, const struct report_event *
 	if (e->whole) {
 		why = report_event_reason(e, r->lang);
 		fprintf(out, "<span class=\"why\">%s: ", w->whole);
-		html_str(out, why);
+		report_html_str(out, why);
 		fputs("</span>", out);
 		free(why);
 	}
@@ -607,7 +616,7 @@ static void html_event_rcpts(const struct report *r, const struct report_event *
 			continue;
 		why = report_rcpt_reason(&e->rcpts[j], r->lang);
 		fprintf(out, "<span class=\"why\">%s: ", w->why);
-		html_str(out, why);
+		report_html_str(out, why);
 		fputs("</span>", out);
 		free(why);
 	}
@@ -622,19 +631,19 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 	fprintf(out, "<tr><td class=\"l t\">%s</td>", when);
 	html_outcome(w, e, out);
 	fputs("<td class=\"l\">", out);
-	html_str(out, e->queue_id);
+	report_html_str(out, e->queue_id);
 	fputs("</td><td class=\"l\">", out);
-	html_str(out, e->sender);
+	report_html_str(out, e->sender);
 	fputs("<br><span class=\"small\">", out);
-	html_str(out, e->message_id);
+	report_html_str(out, e->message_id);
 	fputs("</span></td><td class=\"l r\">", out);
 	html_event_rcpts(r, e, out);
 	fputs("</td><td class=\"l\">", out);
-	html_str(out, e->rule[0] ? e->rule : NULL);
+	report_html_str(out, e->rule[0] ? e->rule : NULL);
 	fprintf(out, "</td><td class=\"l\">%s", personal_word(w, e));
 	if (e->personal_reason != NULL) {
 		fputs("<br><span class=\"small\">", out);
-		html_str(out, e->personal_reason);
+		report_html_str(out, e->personal_reason);
 		fputs("</span>", out);
 	}
 	if (e->cpr_hits > 0)
@@ -643,7 +652,7 @@ static void html_event(const struct report *r, const struct report_event *e, FIL
 	fputs("</td>", out);
 	if (r->hosts.n > 0) {
 		fputs("<td class=\"l\">", out);
-		html_str(out, e->host);
+		report_html_str(out, e->host);
 		fputs("</td>", out);
 	}
 	fputs("</tr>\n", out);
@@ -702,9 +711,9 @@ static void html_cpr(const struct report *r, FILE *out)
 		fprintf(out, "<tr><td class=\"l t\">%s</td>", when);
 		html_outcome(w, e, out);
 		fputs("<td class=\"l\">", out);
-		html_str(out, e->queue_id);
+		report_html_str(out, e->queue_id);
 		fputs("</td><td class=\"l\">", out);
-		html_str(out, e->sender);
+		report_html_str(out, e->sender);
 		fputs("</td><td class=\"l\">", out);
 		for (size_t j = 0; j < e->n_rcpts; j++) {
 			if (j > 0)
@@ -715,7 +724,7 @@ static void html_cpr(const struct report *r, FILE *out)
 			personal_word(w, e));
 		if (r->hosts.n > 0) {
 			fputs("<td class=\"l\">", out);
-			html_str(out, e->host);
+			report_html_str(out, e->host);
 			fputs("</td>", out);
 		}
 		fputs("</tr>\n", out);
@@ -732,7 +741,7 @@ static void html_tables(const struct report *r, FILE *out)
 		w->rejected, w->held);
 	for (size_t i = 0; i < r->senders.n; i++) {
 		fputs("<tr><td class=\"l\">", out);
-		html_str(out, r->senders.v[i].key);
+		report_html_str(out, r->senders.v[i].key);
 		fprintf(out, "</td><td>%ld</td><td>%ld</td><td>%ld</td></tr>\n", r->senders.v[i].n,
 			r->senders.v[i].rejected, r->senders.v[i].held);
 	}
@@ -744,7 +753,7 @@ static void html_tables(const struct report *r, FILE *out)
 		const struct report_count *c = &r->domains.v[i];
 
 		fputs("<tr><td class=\"l\">", out);
-		html_str(out, c->key);
+		report_html_str(out, c->key);
 		fprintf(out, "</td><td>%ld</td><td>%ld</td><td>%ld</td><td class=\"l\">", c->n,
 			c->allowed, c->stopped);
 		for (int k = 0, n = 0; k < CLASS_COUNT; k++)
@@ -762,7 +771,7 @@ static void html_tables(const struct report *r, FILE *out)
 		const struct report_count *c = &r->hosts.v[i];
 
 		fputs("<tr><td class=\"l\">", out);
-		html_str(out, c->key);
+		report_html_str(out, c->key);
 		fprintf(out, "</td><td>%ld</td><td>%ld</td><td>%ld</td><td>%ld</td><td>%ld</td></tr>\n",
 			c->n, c->personal, c->rejected, c->held, c->tempfailed);
 	}

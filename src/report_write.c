@@ -1,8 +1,9 @@
 /*
  * report_write.c - the compliance report as text, CSV and JSON.
  *
- * Exports report_write_text, report_write_csv and report_write_json
- * (report.h); the HTML writer is in report_html.c.
+ * Exports report_write_text, report_write_csv and report_write_json, and
+ * the field escapers report_csv_str and report_json_str that the replay's
+ * writers share (report.h); the HTML writer is in report_html.c.
  *
  * text: for a terminal, every line within 80 columns except where an
  * address or a name is longer (reasons are wrapped). csv: one file of
@@ -56,7 +57,6 @@ static void csv_events(const struct report *r, FILE *out);
 static void csv_cpr(const struct report *r, FILE *out);
 static void csv_separate(const char *csv, size_t len, char sep, FILE *out);
 static void csv_tables(const struct report *r, FILE *out);
-static void json_str(FILE *out, const char *s);
 static void json_counts(FILE *out, const char *key, const long *v, size_t n, bool classes);
 static void json_report(const struct report *r, FILE *out);
 static void json_day(FILE *out, const struct report_day *d);
@@ -383,11 +383,20 @@ void report_write_text(const struct report *r, FILE *out)
 /* ------------------------------------------------------------ CSV */
 
 /*
- * csv_str - one text field (RFC 4180 quoting; formula characters defused).
- * NULL is empty. A field with any character that may be the separator is
- * quoted, so that csv_separate can tell the separating commas apart.
+ * csv_str - one text field (report_csv_str). A field with any character
+ * that may be the separator is quoted, so that csv_separate can tell the
+ * separating commas apart.
  */
 static void csv_str(FILE *out, const char *s)
+{
+	report_csv_str(out, s, ",;|\t");
+}
+
+/*
+ * report_csv_str - a comma and s as one CSV field (RFC 4180 quoting; a
+ * formula's first character defused). NULL is empty.
+ */
+void report_csv_str(FILE *out, const char *s, const char *quoted)
 {
 	bool defuse, quote;
 
@@ -395,7 +404,8 @@ static void csv_str(FILE *out, const char *s)
 	if (s == NULL)
 		return;
 	defuse = s[0] != '\0' && strchr("=+-@", s[0]) != NULL;
-	quote = strpbrk(s, ",;|\t\"") != NULL || s[0] == ' ' || (s[0] && s[strlen(s) - 1] == ' ');
+	quote = strpbrk(s, quoted) != NULL || strchr(s, '"') != NULL || s[0] == ' ' ||
+		(s[0] && s[strlen(s) - 1] == ' ');
 	if (quote)
 		fputc('"', out);
 	if (defuse)
@@ -634,8 +644,11 @@ void report_write_csv(const struct report *r, FILE *out)
 
 /* ------------------------------------------------------------ JSON */
 
-/* json_str - a JSON string; NULL is null. The text is already valid UTF-8 without controls. */
-static void json_str(FILE *out, const char *s)
+/*
+ * report_json_str - a JSON string; NULL is null. The text is already valid
+ * UTF-8 without controls.
+ */
+void report_json_str(FILE *out, const char *s)
 {
 	if (s == NULL) {
 		fputs("null", out);
@@ -669,15 +682,15 @@ static void json_report(const struct report *r, FILE *out)
 	report_time_string(r->generated, true, when, sizeof(when));
 	fprintf(out, "{\n  \"report\": {\"since\":\"%s\",\"until\":\"%s\",\"days\":%zu,"
 		     "\"timezone\":", r->since, r->until, r->n_days);
-	json_str(out, r->tz);
+	report_json_str(out, r->tz);
 	fprintf(out, ",\"generated\":\"%s\",\"source\":\"%s\",\"database\":", when,
 		r->files.n ? "log" : "database");
-	json_str(out, r->files.n ? NULL : r->database);
+	report_json_str(out, r->files.n ? NULL : r->database);
 	fputs(",\"log_files\":[", out);
 	for (size_t i = 0; i < r->files.n; i++) {
 		if (i)
 			fputc(',', out);
-		json_str(out, r->files.v[i]);
+		report_json_str(out, r->files.v[i]);
 	}
 	fprintf(out, "],\"lines\":%ld,\"bad_lines\":%ld,\"incomplete\":%ld,\"outside\":%ld},\n",
 		r->lines, r->bad_lines, r->incomplete, r->outside);
@@ -703,7 +716,7 @@ static void json_report(const struct report *r, FILE *out)
 static void json_day(FILE *out, const struct report_day *d)
 {
 	fputs("{\"date\":", out);
-	json_str(out, d->date[0] ? d->date : NULL);
+	report_json_str(out, d->date[0] ? d->date : NULL);
 	fprintf(out, ",\"messages\":%ld,\"personal\":%ld,\"cpr\":%ld", d->messages, d->personal,
 		d->cpr);
 	json_counts(out, "applied", d->applied, ACTION_COUNT, false);
@@ -721,45 +734,45 @@ static void json_event(FILE *out, const struct report_event *e)
 
 	report_time_string(e->time, true, when, sizeof(when));
 	fprintf(out, "{\"time\":\"%s\",\"unix_time\":%lld,\"host\":", when, e->time);
-	json_str(out, e->host);
+	report_json_str(out, e->host);
 	fputs(",\"queue_id\":", out);
-	json_str(out, e->queue_id);
+	report_json_str(out, e->queue_id);
 	fputs(",\"message_id\":", out);
-	json_str(out, e->message_id);
+	report_json_str(out, e->message_id);
 	fputs(",\"sender\":", out);
-	json_str(out, e->sender);
+	report_json_str(out, e->sender);
 	fprintf(out, ",\"mode\":\"%s\",\"action\":\"%s\",\"applied\":\"%s\",\"rule\":",
 		mode_name(e->mode), action_name(e->action), action_name(e->applied));
-	json_str(out, e->rule);
+	report_json_str(out, e->rule);
 	fprintf(out, ",\"personal\":%s,\"personal_source\":\"%s\",\"personal_reason\":",
 		e->personal ? "true" : "false", personal_source_name(e->psrc));
-	json_str(out, e->personal_reason);
+	report_json_str(out, e->personal_reason);
 	fprintf(out, ",\"cpr\":%d,\"whole_message\":%s,\"failure\":", e->cpr_hits,
 		e->whole ? "true" : "false");
-	json_str(out, e->why);
+	report_json_str(out, e->why);
 	fputs(",\"reason\":", out);
 	why = report_event_reason(e, REPORT_EN);
-	json_str(out, why);
+	report_json_str(out, why);
 	free(why);
 	fputs(",\"recipients\":[", out);
 	for (size_t j = 0; j < e->n_rcpts; j++) {
 		const struct report_rcpt *rc = &e->rcpts[j];
 
 		fputs(j ? ",{\"address\":" : "{\"address\":", out);
-		json_str(out, rc->address);
+		report_json_str(out, rc->address);
 		fprintf(out, ",\"class\":\"%s\",\"action\":\"%s\",\"rule\":", rclass_name(rc->cls),
 			action_name(rc->action));
-		json_str(out, rc->rule);
+		report_json_str(out, rc->rule);
 		fputs(",\"evidence\":", out);
-		json_str(out, rc->evidence);
+		report_json_str(out, rc->evidence);
 		fputs(",\"reason\":", out);
 		why = e->whole ? NULL : report_rcpt_reason(rc, REPORT_EN);
-		json_str(out, why);
+		report_json_str(out, why);
 		free(why);
 		fputc('}', out);
 	}
 	fputs("],\"outcome\":", out);
-	json_str(out, e->outcome);
+	report_json_str(out, e->outcome);
 	fputc('}', out);
 }
 
@@ -769,19 +782,19 @@ static void json_cpr(FILE *out, const struct report_event *e)
 
 	report_time_string(e->time, true, when, sizeof(when));
 	fprintf(out, "{\"time\":\"%s\",\"unix_time\":%lld,\"host\":", when, e->time);
-	json_str(out, e->host);
+	report_json_str(out, e->host);
 	fputs(",\"queue_id\":", out);
-	json_str(out, e->queue_id);
+	report_json_str(out, e->queue_id);
 	fputs(",\"message_id\":", out);
-	json_str(out, e->message_id);
+	report_json_str(out, e->message_id);
 	fputs(",\"sender\":", out);
-	json_str(out, e->sender);
+	report_json_str(out, e->sender);
 	fprintf(out, ",\"mode\":\"%s\",\"action\":\"%s\",\"applied\":\"%s\",\"personal\":%s,"
 		     "\"cpr\":%d,\"recipients\":[", mode_name(e->mode), action_name(e->action),
 		action_name(e->applied), e->personal ? "true" : "false", e->cpr_hits);
 	for (size_t j = 0; j < e->n_rcpts; j++) {
 		fputs(j ? ",{\"address\":" : "{\"address\":", out);
-		json_str(out, e->rcpts[j].address);
+		report_json_str(out, e->rcpts[j].address);
 		fprintf(out, ",\"class\":\"%s\",\"action\":\"%s\"}", rclass_name(e->rcpts[j].cls),
 			action_name(e->rcpts[j].action));
 	}
@@ -793,7 +806,7 @@ static void json_tables(const struct report *r, FILE *out)
 	fputs("  \"top_senders\": [", out);
 	for (size_t i = 0; i < r->senders.n; i++) {
 		fputs(i ? ",\n    {\"sender\":" : "\n    {\"sender\":", out);
-		json_str(out, r->senders.v[i].key);
+		report_json_str(out, r->senders.v[i].key);
 		fprintf(out, ",\"messages\":%ld,\"rejected\":%ld,\"held\":%ld}", r->senders.v[i].n,
 			r->senders.v[i].rejected, r->senders.v[i].held);
 	}
@@ -803,7 +816,7 @@ static void json_tables(const struct report *r, FILE *out)
 		bool first = true;
 
 		fputs(i ? ",\n    {\"domain\":" : "\n    {\"domain\":", out);
-		json_str(out, c->key);
+		report_json_str(out, c->key);
 		fprintf(out, ",\"recipients\":%ld,\"allowed\":%ld,\"stopped\":%ld,\"classes\":[",
 			c->n, c->allowed, c->stopped);
 		for (int k = 0; k < CLASS_COUNT; k++) {
@@ -819,7 +832,7 @@ static void json_tables(const struct report *r, FILE *out)
 		const struct report_count *c = &r->hosts.v[i];
 
 		fputs(i ? ",\n    {\"host\":" : "\n    {\"host\":", out);
-		json_str(out, c->key);
+		report_json_str(out, c->key);
 		fprintf(out, ",\"messages\":%ld,\"personal\":%ld,\"rejected\":%ld,\"held\":%ld,"
 			     "\"tempfailed\":%ld}", c->n, c->personal, c->rejected, c->held,
 			c->tempfailed);
