@@ -70,7 +70,7 @@ int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * stale. ctl_export.c
  */
 int ctl_refresh_tls_policy(struct ctl *c);
-/* ctl_check_mta - how Postfix can rewrite recipients after the filter. ctl_mta.c */
+/* ctl_check_mta - the ways Postfix can send mail past the filter. ctl_mta.c */
 int ctl_check_mta(struct ctl *c, int argc, char **argv);
 /* How ctl_run treats the tool's standard error. */
 enum ctl_run_stderr {

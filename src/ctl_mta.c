@@ -11,10 +11,12 @@
  * recipients after the smtpd milters ran (unless the service that handed
  * the message over has no_address_mappings in receive_override_options);
  * local(8) expands alias_maps and ~/.forward at delivery; a milter after
- * this one may add recipients. This command reads the configuration with
- * postconf(1), lists the tables it can (postmap -s, texthash, inline:,
- * static:) and reports every rewrite of a recipient to an address outside
- * InternalDomains in another domain, once per table entry.
+ * this one may add recipients; smtpd_milter_maps can give some clients
+ * other milters, or none (DISABLE). This command reads the configuration
+ * with postconf(1), lists the tables it can (postmap -s; texthash: and
+ * cidr: sources; inline:, static:) and reports every rewrite of a
+ * recipient to an address outside InternalDomains in another domain, and
+ * every client whose milters leave the filter out, once per table entry.
  *
  * Exit: 0 nothing found; 1 at least one way found; 3 nothing found, but a
  * table could not be read (ldap:, pcre:, ...: check those by hand); 2 the
@@ -29,27 +31,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "address.h"
 #include "ctl.h"
+#include "ctl_mta.h"
 #include "log.h"
 #include "util.h"
 
 extern char **environ;
 
 #define CHECK_OUTPUT_MAX (64L * 1024 * 1024)
-
-struct check {
-	struct ctl *c;
-	const char *config_dir;	/* postconf -c, or NULL for the default */
-	struct strlist milters;	/* --milter: what names this filter in a milter list */
-	int found;
-	int unchecked;
-	bool failed;		/* postconf could not be run */
-};
 
 /* One service of master.cf that hands messages to cleanup through the filter. */
 struct filter_point {
@@ -58,16 +53,30 @@ struct filter_point {
 	bool last;		/* the filter is the last milter */
 };
 
+/* smtpd_milter_maps tables, each with the smtpd services that consult it. */
+struct milter_maps {
+	struct strlist tables;
+	struct strlist services;	/* services.v[i]: "smtp/inet, submission/inet" */
+};
+
 static int check(struct check *k);
+static void check_smtpd_services(struct check *k, bool *seen, bool *maps_after);
 static char *run(const char *const argv[], bool quiet, int *status);
 static char *postconf_value(struct check *k, const char *name, const char *service);
 static bool is_ours(const struct check *k, const char *milter);
+static bool scan_milter_list(const struct check *k, const char *list, bool *after);
 static bool check_milter_list(struct check *k, const char *where, const char *list, bool maps_after,
 			      bool *seen, bool *any_maps_after);
+static void report_later_milter(struct check *k, const char *where);
+static void note_milter_maps(struct milter_maps *mm, const char *list, const char *svc);
+static void check_milter_maps(struct check *k, const struct milter_maps *mm);
+static void milter_map_entry(struct check *k, const struct table_use *u, const char *where,
+			     const char *key, const char *value);
 static void check_unfiltered(struct check *k, const char *svc, const char *listen);
 static bool has_word(const char *list, const char *word);
 static void check_maps(struct check *k, const char *param, bool local_keys);
-static void check_table(struct check *k, const char *param, const char *table, bool local_keys);
+static void rewrite_entry(struct check *k, const struct table_use *u, const char *where,
+			  const char *key, const char *value);
 static void check_entry(struct check *k, const char *where, const char *key, const char *values,
 			bool local_keys);
 static bool leaves(const struct config *cfg, const char *key, const char *value);
@@ -101,43 +110,12 @@ static int check(struct check *k)
 {
 	struct ctl *c = k->c;
 	bool seen = false, maps_after = false;
-	char *v, *master;
+	char *v;
 
 	/* where the filter runs, and whether address mapping comes after it */
-	if ((master = postconf_value(k, "-M", NULL)) == NULL)
+	check_smtpd_services(k, &seen, &maps_after);
+	if (k->failed)
 		return 2;
-	{
-		char *main_milters = postconf_value(k, "smtpd_milters", NULL);
-		char *save = NULL, *line;
-
-		/* every smtpd in master.cf, with its own -o overrides */
-		for (line = strtok_r(master, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char name[256], type[16], cmd[64];
-			char *svc, *milters, *ro;
-
-			/* "NAME TYPE PRIVATE UNPRIV CHROOT WAKEUP MAXPROC COMMAND ..." */
-			if (sscanf(line, "%255s %15s %*s %*s %*s %*s %*s %63s", name, type, cmd) != 3 ||
-			    strcmp(cmd, "smtpd") != 0)
-				continue;
-			svc = xasprintf("%s/%s", name, type);
-			milters = postconf_value(k, "smtpd_milters", svc);
-			ro = postconf_value(k, "receive_override_options", svc);
-			if (ro == NULL)	/* not overridden: main.cf's */
-				ro = postconf_value(k, "receive_override_options", NULL);
-			if (ro != NULL && has_word(ro, "no_milters"))
-				check_unfiltered(k, svc, name);	/* its milters are switched off */
-			else if (!check_milter_list(k, svc, milters ? milters : main_milters,
-					       ro == NULL || !has_word(ro, "no_address_mappings"),
-					       &seen, &maps_after))
-				check_unfiltered(k, svc, name);
-			free(milters);
-			free(ro);
-			free(svc);
-		}
-		free(master);
-		free(main_milters);
-	}
 	v = postconf_value(k, "non_smtpd_milters", NULL);
 	{
 		char *ro = postconf_value(k, "receive_override_options", "pickup/unix");
@@ -194,6 +172,57 @@ static int check(struct check *k)
 	fprintf(c->out, "%d way%s found, %d table%s not checked\n", k->found, k->found == 1 ? "" : "s",
 		k->unchecked, k->unchecked == 1 ? "" : "s");
 	return k->found > 0 ? 1 : k->unchecked > 0 ? 3 : 0;
+}
+
+/*
+ * check_smtpd_services - every smtpd of master.cf, with its own -o
+ * overrides: does it run the filter, and does smtpd_milter_maps switch
+ * the filter off for some of its clients?
+ */
+static void check_smtpd_services(struct check *k, bool *seen, bool *maps_after)
+{
+	char *master, *main_milters, *main_maps, *save = NULL, *line;
+	struct milter_maps mm;
+
+	if ((master = postconf_value(k, "-M", NULL)) == NULL)
+		return;
+	main_milters = postconf_value(k, "smtpd_milters", NULL);
+	main_maps = postconf_value(k, "smtpd_milter_maps", NULL);
+	strlist_init(&mm.tables);
+	strlist_init(&mm.services);
+	for (line = strtok_r(master, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[256], type[16], cmd[64];
+		char *svc, *milters, *maps, *ro;
+
+		/* "NAME TYPE PRIVATE UNPRIV CHROOT WAKEUP MAXPROC COMMAND ..." */
+		if (sscanf(line, "%255s %15s %*s %*s %*s %*s %*s %63s", name, type, cmd) != 3 ||
+		    strcmp(cmd, "smtpd") != 0)
+			continue;
+		svc = xasprintf("%s/%s", name, type);
+		milters = postconf_value(k, "smtpd_milters", svc);
+		maps = postconf_value(k, "smtpd_milter_maps", svc);
+		ro = postconf_value(k, "receive_override_options", svc);
+		if (ro == NULL)	/* not overridden: main.cf's */
+			ro = postconf_value(k, "receive_override_options", NULL);
+		if (ro != NULL && has_word(ro, "no_milters"))
+			check_unfiltered(k, svc, name);	/* its milters are switched off */
+		else if (!check_milter_list(k, svc, milters ? milters : main_milters,
+					    ro == NULL || !has_word(ro, "no_address_mappings"), seen,
+					    maps_after))
+			check_unfiltered(k, svc, name);
+		else	/* it runs the filter: unless the client's map entry says otherwise */
+			note_milter_maps(&mm, maps ? maps : main_maps, svc);
+		free(milters);
+		free(maps);
+		free(ro);
+		free(svc);
+	}
+	check_milter_maps(k, &mm);
+	strlist_free(&mm.tables);
+	strlist_free(&mm.services);
+	free(master);
+	free(main_milters);
+	free(main_maps);
 }
 
 /*
@@ -337,15 +366,15 @@ static bool is_ours(const struct check *k, const char *milter)
 }
 
 /*
- * check_milter_list - one service's milters: is the filter among them,
- * and the last one (a milter after it may add recipients it never sees)?
+ * scan_milter_list - does a list of milters (smtpd_milters syntax) run
+ * this filter, and is another milter after it?
  */
-static bool check_milter_list(struct check *k, const char *where, const char *list, bool maps_after,
-			      bool *seen, bool *any_maps_after)
+static bool scan_milter_list(const struct check *k, const char *list, bool *after)
 {
 	char *copy = xstrdup(list ? list : ""), *save = NULL, *m;
-	bool ours = false, after = false, in_brace = false;
+	bool ours = false, in_brace = false;
 
+	*after = false;
 	for (m = strtok_r(copy, ", \t", &save); m; m = strtok_r(NULL, ", \t", &save)) {
 		/* "{ inet:host:port, option = value ... }": its first word is the milter */
 		bool opening = m[0] == '{';
@@ -368,10 +397,22 @@ static bool check_milter_list(struct check *k, const char *where, const char *li
 		if (is_ours(k, m))
 			ours = true;
 		else if (ours)
-			after = true;
+			*after = true;
 	}
 	free(copy);
-	if (!ours)
+	return ours;
+}
+
+/*
+ * check_milter_list - one service's milters: is the filter among them,
+ * and the last one (a milter after it may add recipients it never sees)?
+ */
+static bool check_milter_list(struct check *k, const char *where, const char *list, bool maps_after,
+			      bool *seen, bool *any_maps_after)
+{
+	bool after;
+
+	if (!scan_milter_list(k, list, &after))
 		return false;
 	*seen = true;
 	if (maps_after)
@@ -379,12 +420,85 @@ static bool check_milter_list(struct check *k, const char *where, const char *li
 	fprintf(k->c->out, "%s %s: runs the filter%s\n", maps_after ? "NOTE" : "OK", where,
 		maps_after ? "; Postfix rewrites recipients after it (no no_address_mappings)"
 			   : ", after address mapping");
-	if (after) {
-		k->found++;
-		fprintf(k->c->out, "FOUND %s: a milter after sikkermail may add recipients it never "
-				   "sees: put sikkermail last\n", where);
-	}
+	if (after)
+		report_later_milter(k, where);
 	return true;
+}
+
+static void report_later_milter(struct check *k, const char *where)
+{
+	k->found++;
+	fprintf(k->c->out, "FOUND %s: a milter after sikkermail may add recipients it never "
+			   "sees: put sikkermail last\n", where);
+}
+
+/*
+ * note_milter_maps - the tables of an smtpd's smtpd_milter_maps, for
+ * check_milter_maps; a table that several services name is read once.
+ */
+static void note_milter_maps(struct milter_maps *mm, const char *list, const char *svc)
+{
+	struct strlist tables;
+	size_t i, j;
+
+	strlist_init(&tables);
+	mta_table_split(list ? list : "", &tables);
+	for (i = 0; i < tables.n; i++) {
+		for (j = 0; j < mm->tables.n && strcmp(mm->tables.v[j], tables.v[i]) != 0; j++)
+			;
+		if (j == mm->tables.n) {
+			strlist_add(&mm->tables, tables.v[i]);
+			strlist_add(&mm->services, svc);
+		} else {
+			char *both = xasprintf("%s, %s", mm->services.v[j], svc);
+
+			free(mm->services.v[j]);
+			mm->services.v[j] = both;
+		}
+	}
+	strlist_free(&tables);
+}
+
+/*
+ * check_milter_maps - smtpd_milter_maps (Postfix 3.2 and later): for a
+ * client whose address a table matches, the result replaces smtpd_milters
+ * (DISABLE: no milters at all). Only services that run the filter get
+ * here: for the others a map can take away nothing.
+ */
+static void check_milter_maps(struct check *k, const struct milter_maps *mm)
+{
+	for (size_t i = 0; i < mm->tables.n; i++) {
+		char *scope = xasprintf(" for %s", mm->services.v[i]);
+		const struct table_use u = {
+			.param = "smtpd_milter_maps",
+			.scope = scope,
+			.key_end = " \t",	/* IPv6 networks hold colons */
+			.every = "(every client)",
+			.by_hand = "that no client gets DISABLE or milters without sikkermail",
+			.entry = milter_map_entry,
+		};
+
+		mta_table_check(k, mm->tables.v[i], &u);
+		free(scope);
+	}
+}
+
+/* milter_map_entry - a client's milters, from one smtpd_milter_maps entry. */
+static void milter_map_entry(struct check *k, const struct table_use *u, const char *where,
+			     const char *key, const char *value)
+{
+	char *client = xasprintf("%s: client %s", where, key);
+	bool after;
+
+	(void)u;
+	if (strcasecmp(value, "DISABLE") == 0 || !scan_milter_list(k, value, &after)) {
+		k->found++;
+		fprintf(k->c->out, "FOUND %s gets milters \"%s\": its mail is never filtered\n",
+			client, value);
+	} else if (after) {
+		report_later_milter(k, client);
+	}
+	free(client);
 }
 
 /*
@@ -423,128 +537,36 @@ static bool has_word(const char *list, const char *word)
 	return false;
 }
 
-/* check_maps - every table of a parameter (a list of TYPE:NAME). */
+/* check_maps - every table of a parameter that rewrites recipients. */
 static void check_maps(struct check *k, const char *param, bool local_keys)
 {
-	char *v = postconf_value(k, param, NULL), *t;
+	char *v = postconf_value(k, param, NULL);
+	struct strlist tables;
+	const struct table_use u = {
+		.param = param,
+		.scope = "",
+		.key_end = " \t:",	/* "name: value" in an aliases file */
+		.every = "(every recipient)",
+		.by_hand = "that it rewrites no internal recipient to an outside address",
+		.local_keys = local_keys,
+		.entry = rewrite_entry,
+	};
 
 	if (v == NULL)
 		return;
-	/* inline:{ a=b, c=d } holds commas and spaces: take it whole */
-	for (t = v; *t != '\0';) {
-		char *end;
-
-		t += strspn(t, ", \t");
-		if (*t == '\0')
-			break;
-		if (strncmp(t, "inline:{", 8) == 0 && (end = strchr(t, '}')) != NULL) {
-			end++;
-		} else {
-			end = t + strcspn(t, ", \t");
-		}
-		{
-			char *table = xstrndup(t, (size_t)(end - t));
-
-			check_table(k, param, table, local_keys);
-			free(table);
-		}
-		t = end;
-	}
+	strlist_init(&tables);
+	mta_table_split(v, &tables);
+	for (size_t i = 0; i < tables.n; i++)
+		mta_table_check(k, tables.v[i], &u);
+	strlist_free(&tables);
 	free(v);
 }
 
-/* check_table - list one table's entries and check each; say so when it cannot be listed. */
-static void check_table(struct check *k, const char *param, const char *table, bool local_keys)
+/* rewrite_entry - an entry of a table that rewrites recipients. */
+static void rewrite_entry(struct check *k, const struct table_use *u, const char *where,
+			  const char *key, const char *value)
 {
-	const char *colon = strchr(table, ':');
-	char *type = colon ? xstrndup(table, (size_t)(colon - table)) : xstrdup("");
-	char *where = xasprintf("%s (%s)", param, table), *out = NULL, *save = NULL, *line;
-	int st;
-
-	if (strcmp(type, "static") == 0) {
-		check_entry(k, where, "(every recipient)", colon + 1, local_keys);
-	} else if (strcmp(type, "inline") == 0 && colon[1] == '{') {
-		char *body = xstrdup(colon + 2), *e, *s2 = NULL;
-
-		body[strcspn(body, "}")] = '\0';
-		for (e = strtok_r(body, ",", &s2); e; e = strtok_r(NULL, ",", &s2)) {
-			char *eq = strchr(e, '=');
-
-			if (eq == NULL)
-				continue;
-			*eq = '\0';
-			e += strspn(e, " \t");
-			e[strcspn(e, " \t")] = '\0';
-			check_entry(k, where, e, eq + 1, local_keys);
-		}
-		free(body);
-	} else if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0 ||
-		   strcmp(type, "lmdb") == 0 || strcmp(type, "cdb") == 0 ||
-		   strcmp(type, "dbm") == 0 || strcmp(type, "texthash") == 0) {
-		const char *argv[6];
-		size_t n = 0;
-
-		if (strcmp(type, "texthash") == 0) {
-			/* postmap -s does not read texthash: its source is the table */
-			FILE *f = fopen(colon + 1, "r");
-			struct strbuf sb;
-			char buf[4096];
-			size_t got;
-
-			if (f != NULL) {
-				sb_init(&sb);
-				sb_adds(&sb, "");
-				while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
-					sb_addmem(&sb, buf, got);
-				fclose(f);
-				out = sb.s;
-			}
-		} else {
-			argv[n++] = "postmap";
-			if (k->config_dir != NULL) {
-				argv[n++] = "-c";
-				argv[n++] = k->config_dir;
-			}
-			argv[n++] = "-s";
-			argv[n++] = table;
-			argv[n] = NULL;
-			out = run(argv, false, &st);
-			if (out != NULL && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
-				free(out);
-				out = NULL;
-			}
-		}
-		if (out == NULL) {
-			k->unchecked++;
-			fprintf(k->c->out, "UNCHECKED %s: cannot be read (postmap -s failed); check "
-					   "it by hand\n", where);
-		}
-		/* "key<TAB or spaces>value"; in a source, # comments, and a line
-		 * that starts with whitespace continues the one before */
-		for (char *p = out; p != NULL && *p != '\0'; p++)
-			if (p[0] == '\n' && (p[1] == ' ' || p[1] == '\t'))
-				p[0] = ' ';
-		for (line = strtok_r(out ? out : (char *)"", "\n", &save); out && line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char *key = line + strspn(line, " \t"), *val;
-
-			if (*key == '#' || *key == '\0')
-				continue;
-			val = key + strcspn(key, " \t:");
-			if (*val == '\0')
-				continue;
-			*val++ = '\0';
-			check_entry(k, where, key, val, local_keys);
-		}
-	} else {
-		k->unchecked++;
-		fprintf(k->c->out, "UNCHECKED %s: a %s table cannot be listed; check by hand that "
-				   "it rewrites no internal recipient to an outside address\n",
-			where, type[0] ? type : "(no type)");
-	}
-	free(out);
-	free(where);
-	free(type);
+	check_entry(k, where, key, value, u->local_keys);
 }
 
 /* check_entry - one key and its values (comma or space separated). */
