@@ -18,6 +18,7 @@
 # proxy puts in X-Forwarded-For), and a client's own X-Forwarded-For does
 # not get it a fresh bucket; requests on one client connection are all
 # answered and the web server keeps its connection to the service open;
+# the page works published under a path prefix (driven in Chromium);
 # every server stops on SIGTERM.
 
 . "$(dirname "$0")/lib/common.sh"
@@ -36,6 +37,8 @@ APACHE_MODULES=${APACHE_MODULES:-/usr/lib/apache2/modules}
 [ -f "$APACHE_MODULES/mod_proxy_http.so" ] ||
 	skip_all "Apache's modules not in $APACHE_MODULES (Debian: apache2)"
 need htpasswd "htpasswd not installed (Debian: apache2-utils)"
+BROWSER=$(command -v chromium || command -v chromium-browser || true)
+need "${BROWSER:-chromium}" "chromium not installed (Debian: chromium)"
 JSONCHECK=$top_builddir/tests/unit/jsoncheck
 need "$JSONCHECK" "tests/unit/jsoncheck not built"
 NGINX_EXAMPLE=$top_srcdir/contrib/sikkermail-serve.nginx
@@ -143,6 +146,7 @@ has_all() {
 N=$TEST_TMP/nginx
 mkdir -p "$N"
 pick_port NGPORT
+pick_port PFXPORT
 nginx_example() {
 	example_copy "$NGINX_EXAMPLE" "$N/sikkermail-serve.conf" \
 		-e "s|^\([[:space:]]*listen\) 443 |\1 127.0.0.1:$NGPORT |" \
@@ -169,6 +173,14 @@ http {
 	uwsgi_temp_path $N/uwsgi;
 	scgi_temp_path $N/scgi;
 	include $N/sikkermail-serve.conf;
+	# the page published under a path prefix, as ADMIN-GUIDE shows
+	server {
+		listen 127.0.0.1:$PFXPORT;
+		location /sikkermail/ {
+			proxy_pass http://127.0.0.1:$SPORT/;
+			proxy_set_header X-Forwarded-For 198.51.100.77;
+		}
+	}
 }
 EOF
 NGINX_G="daemon off; pid $N/nginx.pid; error_log $N/error.log;"
@@ -339,6 +351,32 @@ through() {
 
 through nginx nginx "https://127.0.0.1:$NGPORT"
 through apache apache2 "https://127.0.0.1:$APPORT"
+
+# ------------------------------------------------ under a path prefix
+
+# The page asks the service by relative paths, so it works where a site
+# publishes it under a prefix (https://intra.example.dk/sikkermail/):
+# Chromium loads it there, an address is typed, the route is shown.
+PFX=http://127.0.0.1:$PFXPORT/sikkermail/
+rm -rf "$TEST_TMP/chromium.pfx"
+pfx_page() {
+	timeout 90 /usr/bin/python3 "$top_srcdir/tests/lib/cdp.py" "$BROWSER" \
+	"$TEST_TMP/chromium.pfx" "$PFX" "type:rcpts:x@gmail.com" \
+	"document.getElementById('check').click(); 0" \
+	"new Promise((ok, no) => { let n = 0; const t = setInterval(() => {
+		const m = document.querySelector('#results .route');
+		if (m) { clearInterval(t); ok([m.dataset.address, m.dataset.class]); }
+		else if (++n > 200) { clearInterval(t); no(new Error('no route shown')); } }, 50); })" \
+	>"$TEST_TMP/pfx.cdp" 2>"$TEST_TMP/pfx.cdp.err"
+}
+if ok "under /sikkermail/: Chromium drives the page" pfx_page; then
+	is "$(sed -n 3p "$TEST_TMP/pfx.cdp")" '["x@gmail.com", "freemail"]' \
+		"under /sikkermail/: the route is shown (its question went to /sikkermail/v1/route)"
+else
+	diag_file "$TEST_TMP/pfx.cdp.err"
+fi
+like "$(cat "$SLOG")" "serve: 198\.51\.100\.77 GET /v1/route 200" \
+	"under /sikkermail/: the service answered the page's question"
 
 # ------------------------------------------------ the end
 

@@ -371,9 +371,22 @@ is "$CODE" 200 "the limit is per service and client: the other service still ans
 get xff "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 198.51.100.9, 192.0.2.7"
 is "$CODE" 200 \
 	"--behind-proxy: another user behind the proxy (X-Forwarded-For) has a bucket of its own"
+# drain - use up the proxy's (127.0.0.1's) bucket again, right before a
+# check that needs it empty: a token comes back every 10 s, and a slow
+# machine may have taken that long since the burst
+drain() {
+	local i
+	for i in $(seq 8); do
+		get drain "$DU/v1/route?rcpt=a@kp.dk"
+		[ "$CODE" = 429 ] && return 0
+	done
+	return 1
+}
+drain
 get xffbad "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: not-an-address"
 is "$CODE" 429 "--behind-proxy: an X-Forwarded-For that is no address counts as the proxy"
 # a client's own X-Forwarded-For, then the line a proxy adds (as HAProxy does): the proxy's counts
+drain
 get xffspoof "$DU/v1/route?rcpt=a@kp.dk" -H "X-Forwarded-For: 203.0.113.99" \
 	-H "X-Forwarded-For: 127.0.0.1"
 is "$CODE" 429 \
