@@ -133,13 +133,15 @@ static const char *subject_header(struct facts *f, const char *value)
 	add_subject(f, now);
 	if (found > 0) {
 		f->n_subject_tags += found;
-		value = now;
+		/* NULL: the field is read two ways (mime_subject.h) and stays as it is */
+		if (now != NULL)
+			value = now;
 	}
 	/* the notice names it as a reader sees it once the tags are out */
 	if (f->n_subjects == 1 && value[0] != '\0')
 		f->subject = xstrdup(found > 0 ? text : value);
 	free(text);
-	return found > 0 && value[0] == '\0' ? NULL : value;
+	return found > 0 && now != NULL && value[0] == '\0' ? NULL : value;
 }
 
 /* add_subject - one more Subject field, with its new value (NULL: as it is). */

@@ -27,6 +27,12 @@
 
 static char *unfold(const char *raw);
 static char *decode(const char *raw);
+static char *decode_lenient(const char *raw);
+static const char *encoded_word(const char *p, struct strbuf *charset, struct strbuf *bytes);
+static void flush_word(struct strbuf *out, struct strbuf *charset, struct strbuf *bytes);
+static gunichar *to_text(const char *dec, size_t *len);
+static int strip_all(gunichar *u, size_t *len, gunichar *const *tags, const size_t *lens,
+		     size_t n_tags);
 static char *nfc(const char *s);
 static size_t match_at(const gunichar *u, size_t n, size_t i, gunichar *const *tags,
 		       const size_t *lens, size_t n_tags);
@@ -70,6 +76,159 @@ static char *decode(const char *raw)
 	out = nfc(dec);
 	g_free(dec);
 	return out;
+}
+
+/*
+ * decode_lenient - the field decoded as the more forgiving mail clients
+ * show it: an encoded-word's base64 without its padding, an encoded-word
+ * whose closing "?=" is missing (it ends at white space or the end), one
+ * word decoded alone when GMime would not have it. Adjacent encoded-words
+ * (white space between them only) are joined before their charset is
+ * converted, so a character split over two words survives. A charset
+ * iconv does not know is read as UTF-8. Valid UTF-8, NFC.
+ */
+static char *decode_lenient(const char *raw)
+{
+	char *unfolded = unfold(raw), *out;
+	struct strbuf text, charset, bytes, cs, b;
+	const char *p = unfolded, *next, *gap = NULL;
+	bool pending = false;	/* bytes of encoded-words wait in bytes, in charset */
+
+	sb_init(&text);
+	sb_init(&charset);
+	sb_init(&bytes);
+	sb_init(&cs);
+	sb_init(&b);
+	while (*p != '\0') {
+		sb_reset(&cs);
+		sb_reset(&b);
+		if (p[0] == '=' && p[1] == '?' && (next = encoded_word(p, &cs, &b)) != NULL) {
+			/* another charset, or text between: what is pending goes first */
+			if (pending && strcasecmp(cs.s, charset.s) != 0) {
+				flush_word(&text, &charset, &bytes);
+				pending = false;
+			}
+			gap = NULL;	/* white space between two encoded-words goes */
+			if (!pending) {
+				sb_reset(&charset);
+				sb_adds(&charset, cs.s);
+				pending = true;
+			}
+			sb_addmem(&bytes, b.s, b.len);
+			p = next;
+			continue;
+		}
+		/* white space after an encoded-word waits: it goes if another follows */
+		if (pending && (*p == ' ' || *p == '\t')) {
+			if (gap == NULL)
+				gap = p;
+			p++;
+			continue;
+		}
+		if (pending)
+			flush_word(&text, &charset, &bytes);
+		pending = false;
+		if (gap != NULL)
+			sb_addmem(&text, gap, (size_t)(p - gap));
+		gap = NULL;
+		sb_addc(&text, *p++);
+	}
+	if (pending)
+		flush_word(&text, &charset, &bytes);
+	if (gap != NULL)
+		sb_adds(&text, gap);
+	free(unfolded);
+	sb_free(&charset);
+	sb_free(&bytes);
+	sb_free(&cs);
+	sb_free(&b);
+	if (!g_utf8_validate(text.s, (gssize)text.len, NULL)) {
+		gchar *valid = g_utf8_make_valid(text.s, (gssize)text.len);
+
+		out = nfc(valid);
+		g_free(valid);
+	} else {
+		out = nfc(text.s);
+	}
+	sb_free(&text);
+	return out;
+}
+
+/*
+ * encoded_word - "=?charset?B|Q?text?=" at p, leniently: its charset
+ * (without a "*language") and its decoded bytes, and where it ends; NULL
+ * when p does not start one.
+ */
+static const char *encoded_word(const char *p, struct strbuf *charset, struct strbuf *bytes)
+{
+	const char *cs = p + 2, *q, *t, *end;
+	size_t cs_len = strcspn(cs, "?* \t");
+	char enc;
+
+	q = cs + cs_len;
+	if (cs_len == 0 || (*q == '*' && (q = strchr(q, '?')) == NULL) || *q != '?')
+		return NULL;
+	enc = q[1];
+	if ((enc != 'B' && enc != 'b' && enc != 'Q' && enc != 'q') || q[2] != '?')
+		return NULL;
+	t = q + 3;
+	for (end = t; *end != '\0' && *end != ' ' && *end != '\t'; end++)
+		if (end[0] == '?' && end[1] == '=')
+			break;
+	sb_addmem(charset, cs, cs_len);
+	if (enc == 'Q' || enc == 'q') {
+		for (const char *c = t; c < end; c++) {
+			int hi, lo;
+
+			if (*c == '_') {
+				sb_addc(bytes, ' ');
+			} else if (*c == '=' && c + 2 < end && (hi = hex_digit(c[1])) >= 0 &&
+				   (lo = hex_digit(c[2])) >= 0) {
+				sb_addc(bytes, (char)(hi << 4 | lo));
+				c += 2;
+			} else {
+				sb_addc(bytes, *c);
+			}
+		}
+	} else {
+		struct strbuf b64;
+		guchar *dec;
+		gsize n = 0;
+
+		sb_init(&b64);
+		for (const char *c = t; c < end; c++)
+			if (g_ascii_isalnum(*c) || *c == '+' || *c == '/')
+				sb_addc(&b64, *c);
+		if (b64.len % 4 == 1)
+			b64.s[--b64.len] = '\0';	/* a lone sextet holds no byte */
+		while (b64.len % 4 != 0)
+			sb_addc(&b64, '=');
+		dec = g_base64_decode(b64.s, &n);
+		sb_addmem(bytes, (const char *)dec, n);
+		g_free(dec);
+		sb_free(&b64);
+	}
+	return *end == '?' ? end + 2 : end;
+}
+
+/* flush_word - the pending bytes of encoded-words, converted from their charset, onto out. */
+static void flush_word(struct strbuf *out, struct strbuf *charset, struct strbuf *bytes)
+{
+	gsize written = 0;
+	gchar *conv = g_convert(bytes->s, (gssize)bytes->len, "UTF-8", charset->s, NULL,
+				&written, NULL);
+	size_t from = out->len;
+
+	if (conv != NULL)
+		sb_addmem(out, conv, written);
+	else
+		sb_addmem(out, bytes->s, bytes->len);	/* read as UTF-8, made valid later */
+	g_free(conv);
+	/* an encoded NUL would end the text there, and hide what follows */
+	for (size_t i = from; i < out->len; i++)
+		if (out->s[i] == '\0')
+			out->s[i] = ' ';
+	sb_reset(bytes);
 }
 
 /* nfc - valid UTF-8 s composed (NFC), as a new string. */
@@ -168,15 +327,45 @@ static char *tidy(const gunichar *u, size_t n)
 	return out;
 }
 
+/* to_text - valid UTF-8 dec as UCS-4 with white space runs squeezed (*len); NULL when empty. */
+static gunichar *to_text(const char *dec, size_t *len)
+{
+	glong n = 0;
+	gunichar *u = g_utf8_to_ucs4_fast(dec, -1, &n);
+
+	*len = 0;
+	if (u == NULL || n == 0) {
+		g_free(u);
+		return NULL;
+	}
+	*len = squeeze(u, (size_t)n);
+	return u;
+}
+
+/* strip_all - every tag out of u[0..*len), nested ones too (MIME_SUBJECT_PASSES); how many. */
+static int strip_all(gunichar *u, size_t *len, gunichar *const *tags, const size_t *lens,
+		     size_t n_tags)
+{
+	int found = 0, k;
+
+	/* "[sik[sikker]ker]": a tag that only shows once another is out goes too */
+	for (int pass = 0; pass < MIME_SUBJECT_PASSES && u != NULL; pass++) {
+		if ((k = strip_once(u, len, tags, lens, n_tags)) == 0)
+			break;
+		found += k;
+		*len = squeeze(u, *len);	/* "[så [sikker] sikker]" */
+	}
+	return found;
+}
+
 int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
 		       char **value)
 {
 	gunichar **lower = xcalloc(n_tags + 1, sizeof(*lower));
-	size_t *lens = xcalloc(n_tags + 1, sizeof(*lens)), len;
-	char *dec = NULL;
-	gunichar *u = NULL;
-	glong n = 0;
-	int found = 0, k;
+	size_t *lens = xcalloc(n_tags + 1, sizeof(*lens)), len = 0, len2 = 0;
+	char *dec = NULL, *dec2 = NULL;
+	gunichar *u = NULL, *u2 = NULL;
+	int found = 0, found2;
 
 	*text = *value = NULL;
 	if (raw == NULL || n_tags == 0)
@@ -197,31 +386,44 @@ int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char *
 		lens[t] = squeeze(lower[t], (size_t)chars);
 	}
 	dec = decode(raw);
-	if ((u = g_utf8_to_ucs4_fast(dec, -1, &n)) == NULL || n == 0)
-		goto out;
-	/* "[sik[sikker]ker]": a tag that only shows once another is out goes too */
-	len = squeeze(u, (size_t)n);
-	for (int pass = 0; pass < MIME_SUBJECT_PASSES; pass++) {
-		if ((k = strip_once(u, &len, lower, lens, n_tags)) == 0)
-			break;
-		found += k;
-		len = squeeze(u, len);	/* "[så [sikker] sikker]" */
-	}
-	if (found > 0) {
-		struct strbuf sb;
+	dec2 = decode_lenient(raw);
+	u = to_text(dec, &len);
+	u2 = to_text(dec2, &len2);
+	if (len == len2 && (len == 0 || memcmp(u, u2, len * sizeof(*u)) == 0)) {
+		/* both readings agree: the tags come out, the rest is written back */
+		if ((found = strip_all(u, &len, lower, lens, n_tags)) > 0) {
+			struct strbuf sb;
 
-		*text = tidy(u, len);
-		sb_init(&sb);
-		smime_encode_text(&sb, *text, "\n");
-		*value = sb_steal(&sb);
-		sb_free(&sb);
+			*text = tidy(u, len);
+			sb_init(&sb);
+			smime_encode_text(&sb, *text, "\n");
+			*value = sb_steal(&sb);
+			sb_free(&sb);
+		}
+		goto out;
 	}
+	/*
+	 * GMime and a forgiving client read the field differently (a broken
+	 * encoded-word): a tag in either reading makes the message personal,
+	 * but the field is kept as it is (*value NULL), since writing back
+	 * either reading could lose what the reader of the other sees.
+	 */
+	found = strip_all(u, &len, lower, lens, n_tags);
+	found2 = strip_all(u2, &len2, lower, lens, n_tags);
+	if (found2 > 0)
+		*text = tidy(u2, len2);
+	else if (found > 0)
+		*text = tidy(u, len);
+	if (found2 > found)
+		found = found2;
 out:
 	for (size_t t = 0; t < n_tags; t++)
 		g_free(lower[t]);
 	free(lower);
 	free(lens);
 	g_free(u);
+	g_free(u2);
 	free(dec);
+	free(dec2);
 	return found;
 }

@@ -19,6 +19,12 @@
  * end. The rest is written back as a header value: printable ASCII as it
  * is, anything else as UTF-8 encoded-words (smime_encode_text). When no
  * tag is found nothing is rewritten.
+ *
+ * The field is also read as forgiving clients read it (base64 without
+ * its padding, an encoded-word without its "?=", each word on its own).
+ * When that reading differs from GMime's, a tag in either counts, and the
+ * field is kept as it is: writing back one reading could lose text the
+ * other shows.
  */
 #ifndef SIKKERMAIL_MIME_SUBJECT_H
 #define SIKKERMAIL_MIME_SUBJECT_H
@@ -34,7 +40,8 @@
  * were found; when that is more than 0, *text is the Subject that is left
  * (decoded UTF-8, "" when nothing is) and *value the same as a header
  * value (folded with "\n "; "" when nothing is left: the field is then to
- * go). Both are new strings to free. With 0 they are set to NULL.
+ * go), or NULL when the field is read two ways and is to stay as it is.
+ * Both are new strings to free. With 0 they are set to NULL.
  */
 int mime_subject_strip(const char *raw, char *const *tags, size_t n_tags, char **text,
 		       char **value);

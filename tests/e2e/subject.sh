@@ -211,6 +211,17 @@ like "$(cat "$OUT")" '<td class="l">subject tag<br>' "report (html): the subject
 capture "$CTL" -c "$M/main.conf" report --format csv --log "$LOG"
 like "$(grep -a "$QID" "$OUT")" ',yes,subject,' "report from the log (csv): source subject"
 
+# a broken encoded-word (base64 without its padding, as some phones write
+# it) that a reader sees as "[sikker] Løn": found all the same, refused
+subject_msg broken x@gmail.com '=?utf-8?b?W3Npa2tlcl0gTMO4bg?='
+send broken x@gmail.com
+is "$SEND_QID" "" "gmail, the tag in a broken encoded-word: not queued"
+like "$SEND_REPLY" '^550-5\.7\.1 .*<x@gmail\.com> \(freemail\)' \
+	"gmail, the tag in a broken encoded-word: 550, personal"
+QID=
+[[ $SEND_REPLY =~ Ref\ ([0-9A-Za-z]+) ]] && QID=${BASH_REMATCH[1]}
+decision "$QID" broken "personal=yes" "personal_source=subject" "applied=reject"
+
 # ------------------------------------------------------------ held
 
 in_hold() { pf_queue_files hold | grep -q -F "/$1"; }
