@@ -20,14 +20,7 @@ static void html_outcome(FILE *out, const struct replay_outcome *o);
 static void html_row(FILE *out, const char *label, long n);
 
 static const char html_style[] =
-	"body{font:14px/1.4 sans-serif;color:#222;margin:24px auto;max-width:1000px;"
-	"padding:0 12px}"
-	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;"
-	"border-bottom:1px solid #ccc}"
-	".meta{color:#555;margin:0}"
-	"table{border-collapse:collapse;margin:6px 0}"
-	"th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}"
-	"th{background:#f3f3f3}td.l,th.l{text-align:left}"
+	REPORT_HTML_STYLE_BASE
 	".reject{color:#cc2222;font-weight:bold}.hold{color:#b06d00;font-weight:bold}"
 	".would{font-style:italic}.small{color:#666;font-size:12px}"
 	"td.t{white-space:nowrap}td.r{min-width:16em}"

@@ -278,6 +278,20 @@ void report_csv_str(FILE *out, const char *s, const char *quoted);
 void report_json_str(FILE *out, const char *s);
 
 /*
+ * REPORT_HTML_STYLE_BASE - the start of the style sheet that the report's
+ * page and the replay's page share: fonts, headings and tables.
+ */
+#define REPORT_HTML_STYLE_BASE \
+	"body{font:14px/1.4 sans-serif;color:#222;margin:24px auto;max-width:1000px;" \
+	"padding:0 12px}" \
+	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;" \
+	"border-bottom:1px solid #ccc}" \
+	".meta{color:#555;margin:0}" \
+	"table{border-collapse:collapse;margin:6px 0}" \
+	"th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}" \
+	"th{background:#f3f3f3}td.l,th.l{text-align:left}"
+
+/*
  * report_html_str - s escaped for HTML text or an attribute value; NULL
  * is "-". A line break and the spaces after it become one space.
  */

@@ -207,14 +207,7 @@ static const char *const class_colours[CLASS_COUNT] = {
 };
 
 static const char style[] =
-	"body{font:14px/1.4 sans-serif;color:#222;margin:24px auto;max-width:1000px;"
-	"padding:0 12px}"
-	"h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;"
-	"border-bottom:1px solid #ccc}"
-	".meta{color:#555;margin:0}"
-	"table{border-collapse:collapse;margin:6px 0}"
-	"th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;vertical-align:top}"
-	"th{background:#f3f3f3}td.l,th.l{text-align:left}"
+	REPORT_HTML_STYLE_BASE
 	"tr.total td{font-weight:bold;background:#fafafa}"
 	"svg{display:block;margin:6px 0}svg text{font:11px sans-serif;fill:#333}"
 	"summary{cursor:pointer;color:#555;margin:4px 0}"
