@@ -76,6 +76,7 @@ static const char *log_path(const char *url);
 static const char *log_method(const char *method);
 static void client_address(struct MHD_Connection *conn, bool behind_proxy, char *buf,
 			   size_t size);
+static bool v6_loopback(const struct in6_addr *a);
 static bool forwarded_for(struct MHD_Connection *conn, char *buf, size_t size);
 static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
 					  const char *value);
@@ -256,17 +257,36 @@ static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s)
 	return strlen(s);
 }
 
+/*
+ * mhd_log - libmicrohttpd's own complaints, as warnings. They may quote
+ * what a client sent (a path, a header) between ` and ': that part is
+ * withheld, since it may hold an address, and any other byte that is not
+ * printable ASCII becomes "?".
+ */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char buf[512];
-	size_t n;
+	char buf[512], out[512];
+	size_t n, o = 0;
+	bool quoted = false;
 
 	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
-	msg_warn("serve: %s", buf);
+	for (size_t i = 0; i < n && o + 12 < sizeof(out); i++) {
+		if (!quoted && buf[i] == '`') {
+			memcpy(out + o, "(withheld)", 10);
+			o += 10;
+			quoted = true;
+		} else if (quoted) {
+			quoted = buf[i] != '\'';
+		} else {
+			out[o++] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
+		}
+	}
+	out[o] = '\0';
+	msg_warn("serve: %s", out);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -428,9 +448,15 @@ static void client_address(struct MHD_Connection *conn, bool behind_proxy, char 
 	if (sa->sa_family == AF_INET)
 		loopback = (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
 	else if (sa->sa_family == AF_INET6)
-		loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+		loopback = v6_loopback(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 	if (behind_proxy && loopback)
 		forwarded_for(conn, buf, size);
+}
+
+/* v6_loopback - ::1, or 127.0.0.0/8 as a dual-stack listener sees it (::ffff:127.x.y.z). */
+static bool v6_loopback(const struct in6_addr *a)
+{
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
 /*

@@ -137,8 +137,8 @@ static const char *subject_header(struct facts *f, const char *value)
 		if (now != NULL)
 			value = now;
 	}
-	/* the notice names it as a reader sees it once the tags are out */
-	if (f->n_subjects == 1 && value[0] != '\0')
+	/* the notice names it as a reader sees it once the tags are out (if anything is left) */
+	if (f->n_subjects == 1 && (found > 0 ? text : value)[0] != '\0')
 		f->subject = xstrdup(found > 0 ? text : value);
 	free(text);
 	return found > 0 && now != NULL && value[0] == '\0' ? NULL : value;

@@ -71,6 +71,7 @@ struct options {
 
 /* What a reload reads: the file given or found at start-up, or NULL (built-in). */
 static const char *config_file;
+static char *config_abs;		/* a relative -c made absolute (never freed: lives as long) */
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reload_cond = PTHREAD_COND_INITIALIZER;
 static int reload_requests;	/* signals not yet acted on (under reload_lock) */
@@ -201,6 +202,10 @@ int main(int argc, char **argv)
 	config_file = o.config_path;
 	if (config_file == NULL && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
 		config_file = CONFIG_DEFAULT_PATH;
+	/* the daemon works from "/": a reload must find a relative -c all the same */
+	if (config_file != NULL && config_file[0] != '/' &&
+	    (config_abs = realpath(config_file, NULL)) != NULL)
+		config_file = config_abs;
 	if (o.check_only)
 		return check_only(o.socket);
 	if ((cfg = config_load_default(config_file)) == NULL)

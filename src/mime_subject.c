@@ -84,8 +84,8 @@ static char *decode(const char *raw)
  * whose closing "?=" is missing (it ends at white space or the end), one
  * word decoded alone when GMime would not have it. Adjacent encoded-words
  * (white space between them only) are joined before their charset is
- * converted, so a character split over two words survives. A charset
- * iconv does not know is read as UTF-8. Valid UTF-8, NFC.
+ * converted, so a character split over two words survives; the charset
+ * is GMime's to convert. Valid UTF-8, NFC.
  */
 static char *decode_lenient(const char *raw)
 {
@@ -211,23 +211,35 @@ static const char *encoded_word(const char *p, struct strbuf *charset, struct st
 	return *end == '?' ? end + 2 : end;
 }
 
-/* flush_word - the pending bytes of encoded-words, converted from their charset, onto out. */
+/*
+ * flush_word - the pending bytes of encoded-words, in their charset, onto
+ * out as UTF-8: made one well-formed encoded-word again and decoded by
+ * GMime, so that a charset is found under GMime's names and with its
+ * fall-backs ("ks_c_5601-1987", "iso-8859-8-i", "unknown-8bit" read as
+ * GMime reads them). An encoded NUL would end the text there and hide
+ * what follows: the bytes on either side are decoded apart, with a space
+ * between.
+ */
 static void flush_word(struct strbuf *out, struct strbuf *charset, struct strbuf *bytes)
 {
-	gsize written = 0;
-	gchar *conv = g_convert(bytes->s, (gssize)bytes->len, "UTF-8", charset->s, NULL,
-				&written, NULL);
-	size_t from = out->len;
+	size_t i = 0;
 
-	if (conv != NULL)
-		sb_addmem(out, conv, written);
-	else
-		sb_addmem(out, bytes->s, bytes->len);	/* read as UTF-8, made valid later */
-	g_free(conv);
-	/* an encoded NUL would end the text there, and hide what follows */
-	for (size_t i = from; i < out->len; i++)
-		if (out->s[i] == '\0')
-			out->s[i] = ' ';
+	while (i < bytes->len) {
+		size_t n = strnlen(bytes->s + i, bytes->len - i);
+		gchar *b64 = g_base64_encode((const guchar *)bytes->s + i, n);
+		char *word = xasprintf("=?%s?B?%s?=", charset->s, b64);
+		char *dec = g_mime_utils_header_decode_text(NULL, word);
+
+		sb_adds(out, dec != NULL ? dec : "");
+		g_free(dec);
+		free(word);
+		g_free(b64);
+		i += n;
+		if (i < bytes->len) {
+			sb_addc(out, ' ');
+			i++;	/* the NUL */
+		}
+	}
 	sb_reset(bytes);
 }
 

@@ -43,6 +43,7 @@ static bool usable_by(const struct stat *st, const struct passwd *pw);
 static bool allowed(const struct stat *st, const struct passwd *pw, mode_t w);
 static void check_readable(const char *where, const char *path, bool secret,
 			   const struct passwd *pw, struct strlist *problems);
+static char *closed_dir(const char *path, const struct passwd *pw);
 static bool is_sqlite(const char *path);
 static void check_database_path(const struct config *cfg, const struct passwd *pw,
 				struct strlist *errors);
@@ -284,12 +285,44 @@ void runtime_check_reload_files(const struct config *cfg, const char *config_pat
 }
 
 /*
+ * closed_dir - the first directory above path (from the top) that the
+ * filter's user may not pass through (x permission): judged by the bits
+ * for pw, or with pw NULL by access(2) as the process's real user. A key
+ * in a directory only root may enter (a private /etc/ssl/private) cannot
+ * be read however its own bits are set. NULL when all are open; else a
+ * new string.
+ */
+static char *closed_dir(const char *path, const struct passwd *pw)
+{
+	char *dir = xstrdup(path), *slash, *closed = NULL;
+	struct stat st;
+
+	for (slash = strchr(dir + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+		bool open;
+
+		*slash = '\0';
+		if (pw != NULL)
+			open = stat(dir, &st) != 0 || allowed(&st, pw, 1);
+		else
+			open = access(dir, X_OK) == 0 || errno != EACCES;
+		if (!open) {
+			closed = xstrdup(dir);
+			break;
+		}
+		*slash = '/';
+	}
+	free(dir);
+	return closed;
+}
+
+/*
  * check_readable - a problem for path when the filter's user cannot read
- * it: judged by its permission bits for pw, or, with pw NULL, by access(2)
- * as the process's real user (the filter's user once start-up has
- * switched to it). A file that cannot be found is start-up's to report.
- * The advice fits the file: a secret (a key must be mode 0600) is given
- * to the user, anything else is opened to the user's group.
+ * it: judged by permission bits for pw, or, with pw NULL, by access(2) as
+ * the process's real user (the filter's user once start-up has switched
+ * to it). A file that cannot be found is start-up's to report. The advice
+ * fits the cause: a directory on the way is opened to the user's group; a
+ * secret (a key must be mode 0600) is given to the user; anything else is
+ * opened to the user's group.
  */
 static void check_readable(const char *where, const char *path, bool secret,
 			   const struct passwd *pw, struct strlist *problems)
@@ -297,11 +330,16 @@ static void check_readable(const char *where, const char *path, bool secret,
 	struct stat st;
 	struct passwd *me = NULL;
 	struct group *gr;
-	char user[64], group[64];
+	char user[64], group[64], *dir;
 
-	if (stat(path, &st) != 0)
+	if (pw == NULL) {
+		if (access(path, R_OK) == 0 || errno == ENOENT)
+			return;
+	} else if (stat(path, &st) != 0) {
 		return;
-	if (pw != NULL ? allowed(&st, pw, 4) : access(path, R_OK) == 0)
+	}
+	dir = closed_dir(path, pw);
+	if (pw != NULL && dir == NULL && allowed(&st, pw, 4))
 		return;
 	if (pw == NULL)
 		me = getpwuid(getuid());
@@ -311,7 +349,14 @@ static void check_readable(const char *where, const char *path, bool secret,
 		snprintf(group, sizeof(group), "%s", gr->gr_name);
 	else
 		snprintf(group, sizeof(group), "%lu", (unsigned long)(pw ? pw->pw_gid : getgid()));
-	if (secret)
+	if (dir != NULL)
+		strlist_addf(problems,
+			     "%s%s is not readable by %s, as whom a reload (SIGHUP, SIGUSR1) "
+			     "reads it: the directory %s keeps that user out, and every reload "
+			     "would be refused (let the user's group through: chgrp %s %s; "
+			     "chmod g+x %s)",
+			     where, path, user, dir, group, dir, dir);
+	else if (secret)
 		strlist_addf(problems,
 			     "%s%s is not readable by %s, as whom a reload (SIGHUP, SIGUSR1) "
 			     "reads it: every reload would be refused (give it to that user and "
@@ -323,6 +368,7 @@ static void check_readable(const char *where, const char *path, bool secret,
 			     "reads it: every reload would be refused (open it to that user's "
 			     "group: chgrp %s %s; chmod g+r %s)",
 			     where, path, user, group, path, path);
+	free(dir);
 }
 
 struct runtime *runtime_ref(struct runtime *rt)

@@ -78,9 +78,7 @@ double serve_rate_charge(struct serve_limiter *l, const char *key, unsigned n, d
 	b->last = now;
 	if (b->tokens < 1)
 		return (1 - b->tokens) / per_s;
-	b->tokens -= n;
-	if (b->tokens < -(double)l->rate)
-		b->tokens = -(double)l->rate;
+	b->tokens -= n;		/* into debt, if it must: what was asked is paid for */
 	return 0;
 }
 

@@ -36,8 +36,9 @@ struct serve_limiter {
  * per recipient) to key's bucket at time now (seconds, of a monotonic
  * clock that starts above 0): 0 when the bucket held at least one token,
  * else the seconds until it does. A request that finds a token is answered
- * whole even if it costs more: the bucket goes into debt, at most one
- * bucketful, which is paid back before the next answer. A new key takes
+ * whole even if it costs more: the bucket goes into debt, which is paid
+ * back (at rate a minute) before the next answer; so a client gets no
+ * more than rate a minute however it packs its questions. A new key takes
  * the slot of the one seen longest ago, with a full bucket.
  */
 double serve_rate_charge(struct serve_limiter *l, const char *key, unsigned n, double now);

@@ -235,6 +235,34 @@ if [ "$(id -u)" -eq 0 ] && [ -n "${pki:-}" ]; then
 	fi
 	out=$("$MILTER" -n -c "$rk/milter.conf" 2>&1)
 	unlike "$out" "not readable" "-n: once the filter's user reads it, no warning"
+	# the key its user's, but in a directory only root may enter (as
+	# /etc/ssl/private is): named too, the directory as the cause
+	chmod 700 "$rk/keys"
+	out=$("$MILTER" -n -c "$rk/milter.conf" 2>&1)
+	like "$out" "ec\.key is not readable by $TEST_USER, as whom a reload .*: the directory $rk/keys keeps that user out" \
+		"-n: a key behind a directory its user cannot enter: the directory named"
+	: >"$rklog"
+	if milter_start "$rk/milter.conf" "$rk/milter.sock" "$rklog"; then
+		like "$(cat "$rklog")" "the directory $rk/keys keeps that user out" \
+			"start-up: the same, found as the user itself"
+		milter_stop
+	else
+		fail "start-up: the same, found as the user itself"
+	fi
+	chmod 755 "$rk/keys"
+	# a relative -c, in the background: the daemon works from "/", and a
+	# reload finds the file all the same
+	: >"$rklog"
+	if (cd "$rk" && "$MILTER" -c milter.conf >>"$rklog" 2>&1 </dev/null) &&
+		MILTER_PID=$(cat "$rk/milter.pid") && [ -n "$MILTER_PID" ]; then
+		track_pid "$MILTER_PID"
+		is "$(readlink "/proc/$MILTER_PID/cwd")" / "a relative -c: the daemon works from /"
+		like "$(cat "$rklog")" "start .* config=$rk/milter\.conf " \
+			"a relative -c: the file is known by its absolute name, which a reload reads"
+		milter_stop
+	else
+		fail "a relative -c: the filter starts"
+	fi
 fi
 
 # -p overrides Socket.

@@ -1,8 +1,8 @@
 /*
  * t_serve.c - the parts of sikkermail-ctl serve below HTTP: a query value
  * decoded strictly (bad escapes, NUL, non-UTF-8 refused), the token
- * bucket per client (charged per recipient, into debt at most one
- * bucketful) and its key (an IPv6 address by its /64), the PEM of a certificate, the download's
+ * bucket per client (charged per recipient, into debt if it must) and
+ * its key (an IPv6 address by its /64), the PEM of a certificate, the download's
  * file name.
  */
 #include <stdlib.h>
@@ -85,7 +85,16 @@ int main(void)
 	ok(serve_rate_charge(&l, "192.0.2.50", 1, 4030.5) == 0, "... after which one more");
 	ok(serve_rate_charge(&l, "192.0.2.51", 50, 4000.0) == 0, "50 at once from a full bucket");
 	wait = serve_rate_charge(&l, "192.0.2.51", 1, 4000.0);
-	ok(wait > 69.9 && wait < 70.1, "the debt is at most one bucketful: 6 + 1 tokens, 70 s");
+	ok(wait > 449.9 && wait < 450.1,
+	   "all 50 are paid for: 44 in debt + 1 token at 6 a minute, 450 s");
+	/* rate 5, a question of 50 every second for 10 minutes: about 5 a minute answered */
+	l.rate = 5;
+	n = 0;
+	for (int i = 0; i < 600; i++)
+		if (serve_rate_charge(&l, "192.0.2.52", 50, 5000.0 + i) == 0)
+			n += 50;
+	ok(n <= 5 + 5 * 10 + 50, "rate 5, 50 recipients a question, 10 minutes: %d answered, "
+				 "no more than the rate allows and one question", n);
 
 	/* the key: IPv4 as it is, IPv6 by its /64 */
 	serve_rate_key("192.0.2.1", key, sizeof(key));
