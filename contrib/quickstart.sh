@@ -73,15 +73,21 @@ install_packages() {
 		apache2) webservers="$webservers apache2" ;;
 		esac
 	done
+	# invoke-rc.d asks with the script's name, deb-systemd-invoke (on a
+	# systemd host) with the unit's. The file goes however the script ends.
 	policy=""
-	if [ -n "$webservers" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+	if [ -n "$webservers" ] && [ ! -e /usr/sbin/policy-rc.d ] && [ ! -L /usr/sbin/policy-rc.d ]; then
 		policy=/usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+		trap 'rm -f /usr/sbin/policy-rc.d; exit 130' INT
+		trap 'rm -f /usr/sbin/policy-rc.d; exit 143' TERM
 		cat >"$policy" <<'POLICY'
 #!/bin/sh
 # made by sikkermail's contrib/quickstart.sh for the length of one apt-get
 # install: the tests run web servers of their own, not these services
 case $1 in
-nginx | apache2 | apache-htcacheclean) exit 101 ;;
+nginx | nginx.service | apache2 | apache2.service | apache-htcacheclean | \
+	apache-htcacheclean.service) exit 101 ;;
 esac
 exit 0
 POLICY
@@ -89,11 +95,12 @@ POLICY
 	fi
 	apt-get update -qq
 	# shellcheck disable=SC2086
-	if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
-		[ -z "$policy" ] || rm -f "$policy"
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
 		die "apt-get install failed:$missing"
+	if [ -n "$policy" ]; then
+		rm -f "$policy"
+		trap - EXIT INT TERM
 	fi
-	[ -z "$policy" ] || rm -f "$policy"
 	for s in $webservers; do
 		if command -v systemctl >/dev/null 2>&1; then
 			systemctl disable --quiet "$s" >/dev/null 2>&1 || true
