@@ -82,8 +82,10 @@ enum ctl_run_stderr {
  * ctl_run - run argv[0] (from /usr/sbin, else PATH) without a shell, with
  * this process's environment (MAIL_CONFIG selects a Postfix instance);
  * its output, or NULL if it could not be started (errno set). *status is
- * waitpid's. ctl_mta.c
+ * waitpid's. Output past CTL_RUN_OUTPUT_MAX is read and dropped: a result
+ * that long was cut. ctl_mta.c
  */
+#define CTL_RUN_OUTPUT_MAX (64L * 1024 * 1024)
 char *ctl_run(const char *const argv[], enum ctl_run_stderr err, int *status);
 /* ctl_held, ctl_release_or_delete - the messages the filter held, and their fate. ctl_held.c */
 int ctl_held(struct ctl *c, int argc, char **argv);

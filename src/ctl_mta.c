@@ -44,8 +44,6 @@
 
 extern char **environ;
 
-#define CHECK_OUTPUT_MAX (64L * 1024 * 1024)
-
 /* One service of master.cf that hands messages to cleanup through the filter. */
 struct filter_point {
 	char *service;		/* "smtp/inet", "pickup/unix" (non_smtpd_milters) */
@@ -273,7 +271,7 @@ char *ctl_run(const char *const argv[], enum ctl_run_stderr err, int *status)
 	sb_init(&sb);
 	sb_adds(&sb, "");
 	while ((n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && sb.len < (size_t)CHECK_OUTPUT_MAX)
+		if (n > 0 && sb.len < (size_t)CTL_RUN_OUTPUT_MAX)
 			sb_addmem(&sb, buf, (size_t)n);
 	close(fds[0]);
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
@@ -371,29 +369,17 @@ static bool is_ours(const struct check *k, const char *milter)
  */
 static bool scan_milter_list(const struct check *k, const char *list, bool *after)
 {
-	char *copy = xstrdup(list ? list : ""), *save = NULL, *m;
-	bool ours = false, in_brace = false;
+	char *copy = xstrdup(list ? list : ""), *cursor = copy, *m, *group;
+	bool ours = false;
 
 	*after = false;
-	for (m = strtok_r(copy, ", \t", &save); m; m = strtok_r(NULL, ", \t", &save)) {
+	while ((m = mta_list_next(&cursor)) != NULL) {
 		/* "{ inet:host:port, option = value ... }": its first word is the milter */
-		bool opening = m[0] == '{';
-
-		if (opening)
-			m++;
-		if (in_brace && !opening) {
-			in_brace = strchr(m, '}') == NULL;
-			continue;
+		if (m[0] == '{') {
+			group = m;
+			if (mta_group_strip(&group) != NULL || (m = mta_list_next(&group)) == NULL)
+				continue;	/* malformed or empty: Postfix refuses it */
 		}
-		in_brace = opening && strchr(m, '}') == NULL;
-		if (m[0] == '\0' && opening) {
-			m = strtok_r(NULL, ", \t", &save);	/* "{ unix:..." */
-			if (m == NULL)
-				break;
-			in_brace = strchr(m, '}') == NULL;
-		}
-		if (m[0] == '\0' || m[0] == '}')
-			continue;
 		if (is_ours(k, m))
 			ours = true;
 		else if (ours)

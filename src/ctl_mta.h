@@ -38,6 +38,22 @@ struct table_use {
 		      const char *key, const char *value);
 };
 
+/*
+ * mta_list_next - the next element of a Postfix list (a parameter value,
+ * an inline: body, a list of milters) at *cursor, as Postfix splits it:
+ * elements end at a comma or blank outside braces, so "{ a, b }" and
+ * "inline:{ ... }" are one element each. NUL-terminated in place, *cursor
+ * moved past it; NULL at the end.
+ */
+char *mta_list_next(char **cursor);
+
+/*
+ * mta_group_strip - an element "{ text }": *elem becomes its text,
+ * without the braces and the blanks inside them, in place. NULL, or what
+ * is wrong (no closing brace, text after it); then *elem is unchanged.
+ */
+const char *mta_group_strip(char **elem);
+
 /* mta_table_split - add the tables of a list of TYPE:NAME to tables, in order. */
 void mta_table_split(const char *list, struct strlist *tables);
 

@@ -2,11 +2,13 @@
  * ctl_mta_table.c - the entries of a Postfix lookup table, for
  * sikkermail-ctl check-mta, whatever the table's type.
  *
- * Exports mta_table_split and mta_table_check (ctl_mta.h). The indexed
- * types (hash, btree, lmdb, cdb, dbm) are listed with postmap -s; a
- * texthash: or cidr: table is its source file, read as Postfix reads it;
- * inline:{...} and static: hold their entries in the setting. Any other
- * type (ldap:, pcre:, regexp:, ...) cannot be listed: an UNCHECKED line.
+ * Exports mta_list_next, mta_group_strip, mta_table_split and
+ * mta_table_check (ctl_mta.h). The indexed types (hash, btree, lmdb, cdb,
+ * dbm) are listed with postmap -s; a texthash: or cidr: table is its
+ * source file, read as Postfix reads it; inline:{...} and static: hold
+ * their entries in the setting, parsed as Postfix parses them (elements
+ * split outside braces, "{ ... }" one element). Any other type (ldap:,
+ * pcre:, regexp:, ...) cannot be listed: an UNCHECKED line.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,39 +16,88 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "ctl.h"
 #include "ctl_mta.h"
 #include "util.h"
 
+/* no table source is read past this: cut, it would be checked in part */
 #define SOURCE_MAX (64L * 1024 * 1024)
+/* what separates the elements of a Postfix list (CHARS_COMMA_SP) */
+#define LIST_SEP ", \t\r\n"
 
+static void check_inline(struct check *k, const char *name, const char *where,
+			 const struct table_use *u);
+static void check_static(struct check *k, const char *name, const char *where,
+			 const struct table_use *u);
+static const char *split_key_value(char *text, char **key, char **value);
+static void unparsable(struct check *k, const char *where, const char *why);
 static char *read_source(const char *path);
 static void each_entry(struct check *k, char *text, const char *where,
 		       const struct table_use *u, bool cidr);
 
-/* mta_table_split - see ctl_mta.h. */
-void mta_table_split(const char *list, struct strlist *tables)
+/* mta_list_next - see ctl_mta.h. As Postfix's mystrtokq. */
+char *mta_list_next(char **cursor)
 {
-	const char *t, *end;
+	char *start = *cursor + strspn(*cursor, LIST_SEP), *p;
+	int depth = 0;
 
-	/* inline:{ a=b, c=d } holds commas and spaces: take it whole */
-	for (t = list; *t != '\0'; t = end) {
-		t += strspn(t, ", \t");
-		if (*t == '\0')
+	if (*start == '\0') {
+		*cursor = start;
+		return NULL;
+	}
+	for (p = start; *p != '\0'; p++) {
+		if (*p == '{') {
+			depth++;
+		} else if (*p == '}' && depth > 0) {
+			depth--;
+		} else if (depth == 0 && strchr(LIST_SEP, *p) != NULL) {
+			*p++ = '\0';
 			break;
-		if (strncmp(t, "inline:{", 8) == 0 && (end = strchr(t, '}')) != NULL)
-			end++;
-		else
-			end = t + strcspn(t, ", \t");
-		{
-			char *table = xstrndup(t, (size_t)(end - t));
-
-			strlist_add(tables, table);
-			free(table);
 		}
 	}
+	*cursor = p;
+	return start;
+}
+
+/* mta_group_strip - see ctl_mta.h. As Postfix's extpar(..., EXTPAR_FLAG_STRIP). */
+const char *mta_group_strip(char **elem)
+{
+	char *text = *elem, *p, *end;
+	int depth = 0;
+
+	if (text[0] != '{')
+		return "no '{'";
+	for (p = text; *p != '\0'; p++) {
+		if (*p == '{')
+			depth++;
+		else if (*p == '}' && --depth == 0)
+			break;
+	}
+	if (*p == '\0')
+		return "a '{' without its '}'";
+	if (p[1] != '\0')
+		return "text after '}'";
+	for (end = p; end > text + 1 && strchr(" \t\r\n", end[-1]) != NULL; end--)
+		;
+	*end = '\0';
+	*elem = text + 1 + strspn(text + 1, " \t\r\n");
+	return NULL;
+}
+
+/*
+ * mta_table_split - see ctl_mta.h. As Postfix's maps: an element in braces
+ * is not unwrapped (Postfix would refuse it as a table).
+ */
+void mta_table_split(const char *list, struct strlist *tables)
+{
+	char *copy = xstrdup(list), *cursor = copy, *t;
+
+	while ((t = mta_list_next(&cursor)) != NULL)
+		strlist_add(tables, t);
+	free(copy);
 }
 
 /*
@@ -61,29 +112,15 @@ void mta_table_check(struct check *k, const char *table, const struct table_use 
 	int st;
 
 	if (strcmp(type, "static") == 0) {
-		u->entry(k, u, where, u->every, colon + 1);
-	} else if (strcmp(type, "inline") == 0 && colon[1] == '{') {
-		char *body = xstrdup(colon + 2), *e, *end, *s2 = NULL;
-
-		body[strcspn(body, "}")] = '\0';
-		for (e = strtok_r(body, ",", &s2); e; e = strtok_r(NULL, ",", &s2)) {
-			char *eq = strchr(e, '=');
-
-			if (eq == NULL)
-				continue;
-			*eq = '\0';
-			e += strspn(e, " \t");
-			e[strcspn(e, " \t")] = '\0';
-			eq++;
-			eq += strspn(eq, " \t");
-			for (end = eq + strlen(eq); end > eq && strchr(" \t", end[-1]); end--)
-				;
-			*end = '\0';
-			u->entry(k, u, where, e, eq);
-		}
-		free(body);
+		check_static(k, colon + 1, where, u);
+	} else if (strcmp(type, "inline") == 0) {
+		check_inline(k, colon + 1, where, u);
 	} else if (strcmp(type, "texthash") == 0 || strcmp(type, "cidr") == 0) {
-		if ((out = read_source(colon + 1)) == NULL) {
+		if ((out = read_source(colon + 1)) == NULL && errno == EFBIG) {
+			k->unchecked++;
+			fprintf(k->c->out, "UNCHECKED %s: larger than %ld MB, not read; check it by "
+					   "hand\n", where, SOURCE_MAX >> 20);
+		} else if (out == NULL) {
 			k->unchecked++;
 			fprintf(k->c->out, "UNCHECKED %s: cannot be read (%s); check it by hand\n",
 				where, strerror(errno));
@@ -108,7 +145,14 @@ void mta_table_check(struct check *k, const char *table, const struct table_use 
 			free(out);
 			out = NULL;
 		}
-		if (out == NULL) {
+		if (out != NULL && strlen(out) >= (size_t)CTL_RUN_OUTPUT_MAX) {
+			/* ctl_run keeps no more than that: the listing was cut */
+			free(out);
+			out = NULL;
+			k->unchecked++;
+			fprintf(k->c->out, "UNCHECKED %s: its listing is larger than %ld MB, not "
+					   "read; check it by hand\n", where, CTL_RUN_OUTPUT_MAX >> 20);
+		} else if (out == NULL) {
 			k->unchecked++;
 			fprintf(k->c->out, "UNCHECKED %s: cannot be read (postmap -s failed); check "
 					   "it by hand\n", where);
@@ -124,22 +168,137 @@ void mta_table_check(struct check *k, const char *table, const struct table_use 
 	free(type);
 }
 
-/* read_source - a table's source file, whole; NULL (errno set) if unreadable. */
+/*
+ * check_inline - an inline:{ ... } table, as Postfix's dict_inline reads
+ * it: elements "key=value" or "{ key = value }" (the value may hold
+ * commas and spaces inside braces). Postfix refuses the whole table when
+ * one element is malformed: then so does this, with an UNCHECKED line.
+ */
+static void check_inline(struct check *k, const char *name, const char *where,
+			 const struct table_use *u)
+{
+	char *copy = xstrdup(name), *cursor = copy, *e, *key, *value;
+	const char *err = NULL;
+	struct strlist keys, values;
+
+	strlist_init(&keys);
+	strlist_init(&values);
+	if (copy[0] != '{')
+		err = "no '{' after inline:";
+	else
+		err = mta_group_strip(&cursor);
+	while (err == NULL && (e = mta_list_next(&cursor)) != NULL) {
+		if (e[0] == '{' && (err = mta_group_strip(&e)) != NULL)
+			break;
+		if ((err = split_key_value(e, &key, &value)) != NULL)
+			break;
+		strlist_add(&keys, key);
+		strlist_add(&values, value);
+	}
+	if (err == NULL && keys.n == 0)
+		err = "no entries";
+	if (err != NULL)
+		unparsable(k, where, err);
+	else
+		for (size_t i = 0; i < keys.n; i++)
+			u->entry(k, u, where, keys.v[i], values.v[i]);
+	strlist_free(&keys);
+	strlist_free(&values);
+	free(copy);
+}
+
+/* check_static - static:value or static:{ value }: one value for every key. */
+static void check_static(struct check *k, const char *name, const char *where,
+			 const struct table_use *u)
+{
+	char *copy = xstrdup(name), *value = copy;
+	const char *err = NULL;
+
+	if (value[0] == '{')
+		err = mta_group_strip(&value);
+	if (err == NULL && value[strspn(value, " \t")] == '\0')
+		err = "no value";
+	if (err != NULL)
+		unparsable(k, where, err);
+	else
+		u->entry(k, u, where, u->every, value + strspn(value, " \t"));
+	free(copy);
+}
+
+/*
+ * split_key_value - "key = value" as Postfix's split_qnameval: the key
+ * ends at an unquoted blank or '=' (quotes and backslashes stay in it),
+ * the value is the rest after '=', without blanks around it. NULL, or
+ * what is wrong.
+ */
+static const char *split_key_value(char *text, char **key, char **value)
+{
+	char *p, *end;
+	bool quoted = false;
+
+	*key = text + strspn(text, " \t\r\n");
+	for (p = *key; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && strchr(" \t\r\n=", *p) != NULL)
+			break;
+	}
+	if (quoted)
+		return "a '\"' without its pair";
+	end = p;
+	p += strspn(p, " \t\r\n");
+	if (*p != '=')
+		return "no '=' after a key (\"key = value\" needs braces around it)";
+	*end = '\0';
+	p++;
+	*value = p + strspn(p, " \t\r\n");
+	for (end = *value + strlen(*value); end > *value && strchr(" \t\r\n", end[-1]); end--)
+		;
+	*end = '\0';
+	return NULL;
+}
+
+/* unparsable - a table in the setting that Postfix itself would refuse. */
+static void unparsable(struct check *k, const char *where, const char *why)
+{
+	k->unchecked++;
+	fprintf(k->c->out, "UNCHECKED %s: cannot be parsed (%s), and Postfix refuses it too; "
+			   "check it by hand\n", where, why);
+}
+
+/*
+ * read_source - a table's source file, whole; NULL (errno set) if
+ * unreadable, EFBIG when larger than SOURCE_MAX: half a table read would
+ * be a check that passes on what it never saw.
+ */
 static char *read_source(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	struct strbuf sb;
+	struct stat st;
 	char buf[4096];
 	size_t got;
-	int err;
+	int err = 0;
 
 	if (f == NULL)
 		return NULL;
+	if (fstat(fileno(f), &st) == 0 && st.st_size > SOURCE_MAX) {
+		fclose(f);
+		errno = EFBIG;
+		return NULL;
+	}
 	sb_init(&sb);
 	sb_adds(&sb, "");
-	while ((got = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < (size_t)SOURCE_MAX)
-		sb_addmem(&sb, buf, got);
-	err = ferror(f) ? errno : 0;
+	while (err == 0 && (got = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (sb.len + got > (size_t)SOURCE_MAX)
+			err = EFBIG;	/* it grew, or is no regular file */
+		else
+			sb_addmem(&sb, buf, got);
+	}
+	if (err == 0 && ferror(f))
+		err = errno;
 	fclose(f);
 	if (err != 0) {
 		sb_free(&sb);

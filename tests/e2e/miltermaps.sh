@@ -14,8 +14,10 @@
 # the filter (no FOUND), one that keeps it but adds a milter after it,
 # one that names only another milter (FOUND, also inside if/endif), a
 # pcre: map (UNCHECKED, exit 3), an -o override in master.cf (reported
-# for that service alone) and one table that several services share
-# (read and reported once).
+# for that service alone), one table that several services share (read
+# and reported once), inline:{ {key = value, ...} } and static:{ ... }
+# read as Postfix reads them, an inline: table Postfix refuses and a
+# source too large to read whole (UNCHECKED).
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
@@ -158,6 +160,48 @@ is "$RC" 1 "check-mta, one map for two smtpds: exit 1"
 like "$(cat "$OUT")" "(^|"$'\n'")FOUND smtpd_milter_maps \\(cidr:$C/off\\) for smtp/inet, 127\\.0\\.0\\.1:10027/inet: client 10\\.0\\.0\\.0/8 " \
 	"check-mta: one line names both smtpds that use it"
 is "$(found_lines)" 1 "check-mta: the table is reported once, the clearing smtpd not at all"
+
+# inline: with "{ key = value }" elements, values holding commas (Postfix
+# 3.7: postmap -q 192.0.2.9 'inline:{...}' says DISABLE); static:{ ... }
+INL="inline:{ {192.0.2.1 = $SOCK, inet:127.0.0.1:9999}, {192.0.2.9 = DISABLE} }"
+is "$(postmap -c "$C" -q 192.0.2.9 "$INL" 2>&1)" DISABLE "Postfix reads the inline table so too"
+cfg_write "$INL"
+check_cfg
+is "$RC" 1 "check-mta, inline:{ {key = milters, ...} }: exit 1"
+like "$(cat "$OUT")" "(^|"$'\n'")FOUND smtpd_milter_maps \\(inline:\\{ .* \\}\\) for smtp/inet: client 192\\.0\\.2\\.9 gets milters \"DISABLE\": its mail is never filtered" \
+	"check-mta: the inline entry in braces that gives DISABLE"
+like "$(cat "$OUT")" "(^|"$'\n'")FOUND smtpd_milter_maps \\(inline:\\{ .* \\}\\) for smtp/inet: client 192\\.0\\.2\\.1: a milter after sikkermail may add recipients" \
+	"check-mta: the inline entry whose milters hold a comma"
+is "$(found_lines)" 2 "check-mta: two FOUND lines, one per inline entry"
+unlike "$(cat "$OUT")" "(^|"$'\n'")UNCHECKED " "check-mta, nested inline: no UNCHECKED line"
+
+cfg_write "static:{ inet:127.0.0.1:1, inet:127.0.0.1:2 }"
+check_cfg
+is "$RC" 1 "check-mta, static:{ milter, milter }: exit 1"
+like "$(cat "$OUT")" "(^|"$'\n'")FOUND smtpd_milter_maps \\(static:\\{ [^)]* \\}\\) for smtp/inet: client \\(every client\\) gets milters \"inet:127\\.0\\.0\\.1:1, inet:127\\.0\\.0\\.1:2\": its mail is never filtered" \
+	"check-mta: static:{ ... } is one value, its braces taken off"
+is "$(found_lines)" 1 "check-mta: ... one FOUND line"
+
+cfg_write "static:{ $SOCK }, inline:{ {10.0.0.0/8 = { $SOCK, default_action = accept }} }"
+check_cfg
+is "$RC" 0 "check-mta, static: and inline: entries that keep the filter: exit 0"
+unlike "$(cat "$OUT")" "(^|"$'\n'")(FOUND|UNCHECKED) " "check-mta: ... no FOUND or UNCHECKED line"
+
+# Postfix refuses "inline:{ key = value }" (blanks split it): so does check-mta
+cfg_write "inline:{ 127.0.0.1 = DISABLE }"
+check_cfg
+is "$RC" 3 "check-mta, inline: that Postfix cannot parse: exit 3"
+like "$(cat "$OUT")" "(^|"$'\n'")UNCHECKED smtpd_milter_maps \\(inline:.*\\) for smtp/inet: cannot be parsed" \
+	"check-mta: says it cannot be parsed"
+
+# a source past 64 MB is not read in part
+truncate -s 65M "$C/huge"
+cfg_write "cidr:$C/huge"
+check_cfg
+is "$RC" 3 "check-mta, a cidr: source over 64 MB: exit 3"
+like "$(cat "$OUT")" "(^|"$'\n'")UNCHECKED smtpd_milter_maps \\(cidr:$C/huge\\) for smtp/inet: larger than 64 MB, not read" \
+	"check-mta: says it is too large to read"
+rm -f "$C/huge"
 tests_failed && diag_file "$OUT"
 
 e2e_stop mm

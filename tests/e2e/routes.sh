@@ -13,6 +13,9 @@
 #      with receive_override_options = no_address_mappings. The filter
 #      sees victim2@gmail.com and refuses it; check-mta finds nothing
 #      (exit 0) in that configuration.
+# Then configurations read with postconf -c only: mapping after the
+# filter, always_bcc and a later milter; aliases in inline:{ {...} } and
+# static:{ ... } tables, each value of an entry judged.
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix.sh"
@@ -122,6 +125,23 @@ is "$RC" 1 "check-mta, mapping after the filter, BCC, a later milter: exit 1"
 like "$(cat "$OUT")" "FOUND always_bcc = archive@archive\\.example" "check-mta: names always_bcc"
 like "$(cat "$OUT")" "FOUND virtual_alias_maps .*team@kp\\.dk -> victim2@gmail\\.com" "check-mta: names the alias"
 like "$(cat "$OUT")" "a milter after sikkermail may add recipients" "check-mta: names the later milter"
+
+# inline:{ {key = value, value} } and static:{ value, value }: each value
+# of an entry, read as Postfix reads the table
+INL="inline:{ {team@kp.dk = victim3@gmail.com, b@kp.dk} }"
+is "$(postmap -c "$TEST_TMP/pm" -q team@kp.dk "$INL" 2>&1)" "victim3@gmail.com, b@kp.dk" \
+	"Postfix reads the inline alias so"
+sed -i -e '/^always_bcc/d' -e "s|^virtual_alias_maps = .*|virtual_alias_maps = $INL, static:{ all@archive.example, c@kp.dk }|" \
+	"$S/main.cf"
+capture "$CTL" -c "$M/split.conf" check-mta --config-dir "$S"
+is "$RC" 1 "check-mta, inline:{ {...} } and static:{ ... } aliases: exit 1"
+like "$(cat "$OUT")" "(^|"$'\n'")FOUND virtual_alias_maps \\(inline:\\{ \\{team@kp\\.dk = victim3@gmail\\.com, b@kp\\.dk\\} \\}\\): team@kp\\.dk -> victim3@gmail\\.com:" \
+	"check-mta: names the inline alias to gmail.com"
+like "$(cat "$OUT")" "(^|"$'\n'")FOUND virtual_alias_maps \\(static:\\{ all@archive\\.example, c@kp\\.dk \\}\\): \\(every recipient\\) -> all@archive\\.example:" \
+	"check-mta: names the static alias outside"
+is "$(grep -c '^FOUND virtual_alias_maps' "$OUT")" 2 "check-mta: ... and no other alias (b@kp.dk, c@kp.dk stay inside)"
+unlike "$(cat "$OUT")" "(^|"$'\n'")UNCHECKED " "check-mta: no UNCHECKED line"
+[ "$RC" = 1 ] || diag_file "$OUT"
 
 capture "$CTL" -c "$M/split.conf" check-mta --config-dir "$TEST_TMP/none"
 is "$RC" 2 "check-mta on a directory without Postfix's configuration: exit 2"
